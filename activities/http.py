@@ -1,0 +1,66 @@
+"""The one module that does partner HTTP: translates responses into Temporal's retry semantics.
+
+Activities never retry by themselves; they raise, and the activity's retry policy decides:
+- 2xx: the JSON body;
+- 429: retryable error whose next retry waits the partner's Retry-After;
+- other 4xx: non-retryable `PartnerRejected` with the partner's reason code;
+- 5xx, timeouts, connection errors: retryable `PartnerUnavailable`.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from tradelane.partner_api import error_of
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return timedelta(seconds=max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date Retry-After: fall back to the retry policy's own backoff
+
+
+class PartnerGateway:
+    """Calls partners at `base_url/partners/{partner}/...` over one shared HTTP client."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+
+    async def call(
+        self,
+        partner: str,
+        operation: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        method: str = "POST",
+    ) -> dict[str, Any]:
+        """One partner call; raises ApplicationError typed for the retry policy."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        url = f"{self._base}/partners/{partner}/{path.lstrip('/')}"
+        try:
+            response = await self._http.request(method, url, json=body, headers=headers)
+        except httpx.TimeoutException as err:
+            raise ApplicationError(f"{partner} {operation}: timed out", type=PARTNER_UNAVAILABLE) from err
+        except httpx.TransportError as err:
+            raise ApplicationError(f"{partner} {operation}: {type(err).__name__}: {err}",
+                                   type=PARTNER_UNAVAILABLE) from err
+        if response.is_success:
+            return response.json()
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = response.text
+        code, message = error_of(payload)
+        summary = f"{partner} {operation}: HTTP {response.status_code} {code} {message}".strip()
+        if response.status_code == 429:
+            raise ApplicationError(summary, code, type=PARTNER_RATE_LIMITED, next_retry_delay=_retry_after(response))
+        if 400 <= response.status_code < 500:
+            raise ApplicationError(summary, code, type=PARTNER_REJECTED, non_retryable=True)
+        raise ApplicationError(summary, code, type=PARTNER_UNAVAILABLE)

@@ -1,0 +1,93 @@
+"""All of Tradelane's configuration in one place, read from `TRADELANE_*` environment variables."""
+
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
+from tradelane.enums import Stage
+from tradelane.state import ApprovalPolicy, ShipmentTimings
+
+STATE_DIR = Path(".tradelane")
+
+
+class Settings(BaseSettings):
+    """Defaults run the whole stack on one machine; production overrides them by environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADELANE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "tradelane-shipments"
+    temporal_cli_path: str | None = Field(default=None, validation_alias="TEMPORAL_CLI_PATH")
+    """An explicit Temporal CLI binary; otherwise PATH, Go's bin directory, a Go build, then the SDK download."""
+    temporal_ui_port: int = 8233
+    temporal_db_file: Path = STATE_DIR / "temporal.db"
+    temporal_startup_timeout_s: float = 180.0
+
+    # Services
+    database_url: str = f"sqlite:///{STATE_DIR / 'tradelane.db'}"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str | None = None
+    """The URL partners reach Tradelane's webhook at; defaults to the API's own address."""
+    sandbox_url: str = "http://127.0.0.1:8100"
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8100
+    sandbox_config: Path | None = None
+    partner_timeout_s: float = 10.0
+    """HTTP timeout of one partner call; Temporal retries what times out."""
+
+    # Shipment rules and waits (seconds, so they are easy to set from the environment)
+    approval_thresholds: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_VALUE_THRESHOLDS))
+    gate_escalate_after_s: float = 4 * 3600
+    transit_timeout_s: float = 60 * 86400
+    last_mile_timeout_s: float = 10 * 86400
+    customs_timeout_s: float = 2 * 86400
+    retry_initial_interval_s: float = 1.0
+    retry_maximum_interval_s: float = 60.0
+    retry_maximum_attempts: int = 20
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_needs_real_endpoints(self) -> "Settings":
+        if self.environment == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("TRADELANE_DATABASE_URL must point to a server database (PostgreSQL) in production")
+        return self
+
+    @property
+    def events_url(self) -> str:
+        base = self.public_url or f"http://{self.api_host}:{self.api_port}"
+        return f"{base.rstrip('/')}/v1/carrier-events"
+
+    def timings(self) -> ShipmentTimings:
+        base = ShipmentTimings()
+        stage_timeout = dict(base.stage_timeout)
+        stage_timeout[Stage.CUSTOMS_FILING] = timedelta(seconds=self.customs_timeout_s)
+        stage_timeout[Stage.TRANSIT] = timedelta(seconds=self.transit_timeout_s)
+        stage_timeout[Stage.LAST_MILE] = timedelta(seconds=self.last_mile_timeout_s)
+        return base.model_copy(update={
+            "stage_timeout": stage_timeout,
+            "gate_escalate_after": timedelta(seconds=self.gate_escalate_after_s),
+            "retry_initial_interval": timedelta(seconds=self.retry_initial_interval_s),
+            "retry_maximum_interval": timedelta(seconds=self.retry_maximum_interval_s),
+            "retry_maximum_attempts": self.retry_maximum_attempts,
+        })
+
+    def approval_policy(self) -> ApprovalPolicy:
+        return ApprovalPolicy(value_thresholds=self.approval_thresholds)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""`make up`: the whole stack in one foreground program on embedded defaults; Ctrl-C stops it all cleanly.
+
+Dev server (Web UI on :8233, history in `.tradelane/temporal.db`), carrier sandbox, worker and API.
+"""
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import structlog
+
+from infra.db import make_engine, migrate
+from infra.devserver import start_dev_server
+from infra.http_server import ServedApp
+from infra.settings import Settings
+from sandbox.app import create_app as create_sandbox_app
+from sandbox.config import load_config
+from starter.api import create_app
+from worker import build_worker, partner_http
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
+    """Start every component, wait for `stop`, then stop them in reverse order."""
+    server = await start_dev_server(
+        port=_port(settings.temporal_address), ui_port=settings.temporal_ui_port, db_file=settings.temporal_db_file,
+        namespace=settings.temporal_namespace, cli_path=settings.temporal_cli_path,
+        startup_timeout=timedelta(seconds=settings.temporal_startup_timeout_s))
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sandbox = await ServedApp(create_sandbox_app(load_config(settings.sandbox_config)),
+                              settings.sandbox_host, settings.sandbox_port).start()
+    api = await ServedApp(create_app(settings, client=server.client, engine=engine),
+                          settings.api_host, settings.api_port).start()
+    try:
+        async with partner_http(settings) as http:
+            worker = build_worker(server.client, task_queue=settings.task_queue, http=http,
+                                  sandbox_url=sandbox.url, engine=engine)
+            async with worker:
+                log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
+                         web_ui=server.ui_url, database=settings.database_url)
+                print(f"\n  Tradelane API   {api.url}/docs\n  Temporal Web UI {server.ui_url}\n"
+                      f"  Sandbox         {sandbox.url}/_inspect/bookings\n  Ctrl-C stops everything.\n",
+                      flush=True)
+                await stop.wait()
+                log.info("stopping")
+    finally:
+        await api.stop()
+        await sandbox.stop()
+        engine.dispose()
+        await server.stop()
+        log.info("stopped")
+
+
+def serve_forever(settings: Settings) -> None:
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_stack(settings, stop)
+
+    asyncio.run(_main())

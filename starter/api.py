@@ -1,0 +1,316 @@
+"""Tradelane's HTTP API: backends start shipments, ops decide approvals, partners push tracking events.
+
+The workflow is the truth of a running shipment (read by query); lists come from the read model.
+"""
+
+from contextlib import asynccontextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, AsyncIterator
+
+import structlog
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from infra.db import ShipmentRow, StageTransitionRow, make_engine, migrate
+from infra.settings import Settings
+from infra.temporal import connect
+from tradelane.enums import Stage, Status
+from tradelane.keys import workflow_id
+from tradelane.models import ShipmentRequest
+from tradelane.state import (
+    ApprovalDecision,
+    CancelRequest,
+    CarrierEvent,
+    Gate,
+    ShipmentInput,
+    ShipmentState,
+    Transition,
+)
+from tradelane.tracking import normalise
+from workflows import visibility as sa
+from workflows.shipment import ShipmentWorkflow
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered as `{"error": {"code", "message"}}` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class ShipmentCreated(BaseModel):
+    shipment_id: str
+    workflow_id: str
+    run_id: str | None
+    status_url: str
+
+
+class ShipmentView(ShipmentState):
+    """A shipment as the API shows it: the workflow state plus the approvals waiting for ops."""
+
+    pending_approvals: list[Gate] = Field(default_factory=list)
+    execution_status: str | None = None
+
+
+class ShipmentSummary(BaseModel):
+    shipment_id: str
+    merchant_id: str
+    origin_country: str
+    destination_country: str
+    stage: str
+    status: str
+    carrier: str | None
+    mode: str | None
+    tracking_number: str | None
+    pending_gates: list[str]
+    updated_at: datetime
+
+
+class CancelAccepted(BaseModel):
+    shipment_id: str
+    status: Status
+    message: str
+
+
+class PartnerEvent(BaseModel):
+    """A tracking event as partners push it (the sandbox's format)."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    partner: str = Field(min_length=1, max_length=64)
+    shipment_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64)
+    occurred_at: datetime
+    description: str = Field(default="", max_length=500)
+    location: str = Field(default="", max_length=200)
+    tracking_number: str | None = Field(default=None, max_length=64)
+    booking_ref: str | None = Field(default=None, max_length=64)
+    sequence: int | None = None
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    status: str
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "items", 1, "hs_code")` -> `items[1].hs_code`."""
+    path = ""
+    for part in loc:
+        if part == "body" and not path:
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:
+    """The API app. `client` and `engine` may be given (tests, the stack); otherwise made from settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is None:
+            migrate(settings.database_url)
+            app.state.engine = make_engine(settings.database_url)
+        if client is None:
+            app.state.client = await connect(settings.temporal_address, settings.temporal_namespace)
+        yield
+        if engine is None:
+            app.state.engine.dispose()
+
+    app = FastAPI(title="Tradelane", version="0.1.0", lifespan=lifespan,
+                  description="Cross-border shipments as durable Temporal workflows.")
+    # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs.
+    app.state.client, app.state.engine = client, engine
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [{"field": field_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+                  for e in exc.errors()]
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+        return JSONResponse(status_code=422, content={
+            "error": {"code": "INVALID_REQUEST", "message": summary, "fields": fields}})
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}})
+
+    def temporal(request: Request) -> Client:
+        return request.app.state.client
+
+    def database(request: Request) -> Engine:
+        return request.app.state.engine
+
+    TemporalDep = Annotated[Client, Depends(temporal)]
+    EngineDep = Annotated[Engine, Depends(database)]
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
+    async def create_shipment(body: ShipmentRequest, client: TemporalDep) -> ShipmentCreated:
+        wf_id = workflow_id(body.shipment_id)
+        search_attributes = TypedSearchAttributes([
+            SearchAttributePair(sa.STAGE, Stage.BOOKING.value), SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
+            SearchAttributePair(sa.DESTINATION, body.destination.country),
+            SearchAttributePair(sa.ORIGIN, body.origin.country), SearchAttributePair(sa.MERCHANT, body.merchant_id),
+        ])
+        # The memo is shown in the Web UI: business keys only, never names or addresses.
+        memo = {"order_ref": body.order_ref, "merchant_id": body.merchant_id,
+                "lane": f"{body.origin.country}->{body.destination.country}",
+                "service_level": body.service_level.value, "preference": body.preference.value,
+                "incoterm": body.incoterm.value, "declared_value": f"{body.declared_value} {body.currency}"}
+        try:
+            handle = await client.start_workflow(
+                ShipmentWorkflow.run,
+                ShipmentInput(request=body, timings=settings.timings(), approvals=settings.approval_policy(),
+                              events_url=settings.events_url),
+                id=wf_id, task_queue=settings.task_queue,
+                # A shipment id is used once, ever: a second request must never start a second workflow.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=search_attributes, memo=memo,
+            )
+        except WorkflowAlreadyStartedError:
+            raise ApiError(409, "SHIPMENT_EXISTS", f"shipment {body.shipment_id} already exists") from None
+        log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id)
+        return ShipmentCreated(shipment_id=body.shipment_id, workflow_id=wf_id, run_id=handle.result_run_id,
+                               status_url=f"/v1/shipments/{body.shipment_id}")
+
+    async def _handle(client: Client, shipment_id: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus]:
+        handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}") from None
+            raise
+        return handle, description.status or WorkflowExecutionStatus.RUNNING
+
+    @app.get("/v1/shipments/{shipment_id}", response_model=ShipmentView)
+    async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep) -> ShipmentView:
+        try:
+            handle, status = await _handle(client, shipment_id)
+        except ApiError:
+            return _from_read_model(engine, shipment_id)
+        if status == WorkflowExecutionStatus.RUNNING:
+            state = await handle.query(ShipmentWorkflow.state)
+        elif status == WorkflowExecutionStatus.COMPLETED:
+            # A closed shipment's result is in its history; no worker is needed to read it.
+            state = await handle.result()
+        else:
+            return _from_read_model(engine, shipment_id, execution_status=status.name.lower())
+        return ShipmentView(**state.model_dump(), pending_approvals=state.pending_gates,
+                            execution_status=status.name.lower())
+
+    @app.get("/v1/shipments", response_model=list[ShipmentSummary])
+    async def list_shipments(
+        engine: EngineDep,
+        status: Status | None = None,
+        stage: Stage | None = None,
+        destination: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[ShipmentSummary]:
+        with Session(engine) as session:
+            query = select(ShipmentRow).order_by(col(ShipmentRow.updated_at).desc()).limit(limit)
+            if status is not None:
+                query = query.where(ShipmentRow.status == status.value)
+            if stage is not None:
+                query = query.where(ShipmentRow.stage == stage.value)
+            if destination is not None:
+                query = query.where(ShipmentRow.destination_country == destination.upper())
+            rows = session.exec(query).all()
+        return [ShipmentSummary(**row.model_dump(exclude={"pending_gates"}),
+                                pending_gates=[g for g in row.pending_gates.split(",") if g]) for row in rows]
+
+    @app.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
+    async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep) -> Gate:
+        handle, _ = await _handle(client, shipment_id)
+        try:
+            return await handle.execute_update(ShipmentWorkflow.decide, body)
+        except WorkflowUpdateFailedError as err:
+            raise ApiError(409, _code(err, "GATE_NOT_PENDING"), _message(err)) from None
+        except RPCError as err:
+            raise _closed(err, shipment_id) from None
+
+    @app.post("/v1/shipments/{shipment_id}/cancel", status_code=202, response_model=CancelAccepted)
+    async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep) -> CancelAccepted:
+        handle, _ = await _handle(client, shipment_id)
+        try:
+            state = await handle.execute_update(ShipmentWorkflow.cancel, body)
+        except WorkflowUpdateFailedError as err:
+            raise ApiError(409, _code(err, "SHIPMENT_CLOSED"), _message(err)) from None
+        except RPCError as err:
+            raise _closed(err, shipment_id) from None
+        return CancelAccepted(shipment_id=shipment_id, status=state.status,
+                              message="cancellation accepted; completed steps are being undone")
+
+    @app.post("/v1/carrier-events", status_code=202, response_model=EventAccepted)
+    async def carrier_event(body: PartnerEvent, client: TemporalDep) -> EventAccepted:
+        event = CarrierEvent(**body.model_dump(), status=normalise(body.partner, body.code))
+        handle = client.get_workflow_handle(workflow_id(body.shipment_id))
+        try:
+            await handle.signal(ShipmentWorkflow.carrier_event, event)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ApiError(404, "SHIPMENT_NOT_ACTIVE",
+                               f"no running shipment {body.shipment_id} for event {body.event_id}") from None
+            raise
+        return EventAccepted(event_id=body.event_id, status=event.status.value)
+
+    return app
+
+
+def _cause(err: WorkflowUpdateFailedError) -> ApplicationError | None:
+    return err.cause if isinstance(err.cause, ApplicationError) else None
+
+
+def _code(err: WorkflowUpdateFailedError, default: str) -> str:
+    cause = _cause(err)
+    return {"GateNotPending": "GATE_NOT_PENDING", "ShipmentClosed": "SHIPMENT_CLOSED"}.get(
+        cause.type if cause and cause.type else "", default)
+
+
+def _message(err: WorkflowUpdateFailedError) -> str:
+    cause = _cause(err)
+    return cause.message if cause else str(err)
+
+
+def _closed(err: RPCError, shipment_id: str) -> ApiError | RPCError:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return ApiError(409, "SHIPMENT_CLOSED", f"shipment {shipment_id} is no longer running")
+    return err
+
+
+def _from_read_model(engine: Engine, shipment_id: str, execution_status: str | None = None) -> ShipmentView:
+    with Session(engine) as session:
+        row = session.get(ShipmentRow, shipment_id)
+        if row is None:
+            raise ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
+        transitions = session.exec(select(StageTransitionRow).where(
+            StageTransitionRow.shipment_id == shipment_id).order_by(col(StageTransitionRow.seq))).all()
+    return ShipmentView(
+        shipment_id=row.shipment_id, workflow_id=row.workflow_id, stage=Stage(row.stage), status=Status(row.status),
+        origin_country=row.origin_country, destination_country=row.destination_country,
+        merchant_id=row.merchant_id, declared_value=Decimal(row.declared_value), currency=row.currency,
+        carrier=row.carrier, mode=row.mode, tracking_number=row.tracking_number, failure=row.failure,
+        transitions=[Transition(seq=t.seq, stage=Stage(t.stage), status=Status(t.status), at=t.at, note=t.note)
+                     for t in transitions],
+        execution_status=execution_status,
+    )

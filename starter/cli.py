@@ -1,0 +1,197 @@
+"""`tradelane`: start and steer shipments from a terminal, and run Tradelane's processes.
+
+Shipment commands talk to the HTTP API (`--api` or TRADELANE_API_URL); `up`, `worker`, `api` and `sandbox` run
+the services themselves.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from starter.client import TradelaneClient, TradelaneError
+
+app = typer.Typer(help="Tradelane: cross-border shipments as durable Temporal workflows.", no_args_is_help=True)
+ship = typer.Typer(help="Create shipments.", no_args_is_help=True)
+app.add_typer(ship, name="ship")
+console = Console()
+
+ApiUrl = Annotated[str, typer.Option("--api", envvar="TRADELANE_API_URL", help="Tradelane API base URL.")]
+Actor = Annotated[str, typer.Option("--actor", help="Who decides (recorded with the decision).")]
+Comment = Annotated[str, typer.Option("--comment", help="Why.")]
+Gate = Annotated[str, typer.Option("--gate", help="high_value, customs_hold or stage_overdue.")]
+DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def _client(api: str) -> TradelaneClient:
+    return TradelaneClient(api)
+
+
+def _fail(err: TradelaneError) -> None:
+    console.print(f"[red]error[/red] {err.code}: {err.message}")
+    for field in err.fields:
+        console.print(f"  [yellow]{field['field']}[/yellow]: {field['message']}")
+    raise typer.Exit(1)
+
+
+@ship.command("create")
+def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API) -> None:
+    """Start a shipment from a JSON request file (the format of examples/*.json)."""
+    try:
+        with _client(api) as tl:
+            created = tl.create_shipment(json.loads(file.read_text()))
+    except TradelaneError as err:
+        _fail(err)
+    console.print(f"started [bold]{created['shipment_id']}[/bold] as workflow {created['workflow_id']}")
+
+
+def print_shipment(s: dict[str, Any]) -> None:
+    console.print(f"[bold]{s['shipment_id']}[/bold]  stage={s['stage']}  status={s['status']}  "
+                  f"carrier={s.get('carrier') or '-'}  mode={s.get('mode') or '-'}  "
+                  f"tracking={s.get('tracking_number') or '-'}")
+    for gate in s.get("pending_approvals", []):
+        console.print(f"  [yellow]waiting for ops[/yellow]: gate {gate['kind']}: {gate['reason']}")
+    if s.get("failure"):
+        console.print(f"  [red]failure[/red]: {s['failure']}")
+    table = Table("time", "stage", "status", "note")
+    for t in s.get("transitions", []):
+        table.add_row(t["at"], t["stage"], t["status"], t["note"])
+    console.print(table)
+
+
+@app.command()
+def status(shipment_id: str, api: ApiUrl = DEFAULT_API,
+           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
+    """Show a shipment: stage, status, approvals waiting, and its timeline."""
+    try:
+        with _client(api) as tl:
+            shipment = tl.get_shipment(shipment_id)
+    except TradelaneError as err:
+        _fail(err)
+    if as_json:
+        console.print_json(data=shipment)
+    else:
+        print_shipment(shipment)
+
+
+@app.command("list")
+def list_(api: ApiUrl = DEFAULT_API, status: str | None = None, stage: str | None = None,
+          destination: str | None = None, limit: int = 50) -> None:
+    """List shipments, newest first, filtered by status, stage or destination country."""
+    try:
+        with _client(api) as tl:
+            rows = tl.list_shipments(status=status, stage=stage, destination=destination, limit=limit)
+    except TradelaneError as err:
+        _fail(err)
+    table = Table("shipment", "lane", "stage", "status", "carrier", "mode", "waiting for")
+    for r in rows:
+        table.add_row(r["shipment_id"], f"{r['origin_country']}->{r['destination_country']}", r["stage"],
+                      r["status"], r["carrier"] or "-", r["mode"] or "-", ", ".join(r["pending_gates"]) or "-")
+    console.print(table)
+
+
+def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str, api: str) -> None:
+    try:
+        with _client(api) as tl:
+            result = tl.decide(shipment_id, gate, decision, actor, comment)
+    except TradelaneError as err:
+        _fail(err)
+    console.print(f"{shipment_id}: gate {result['kind']} {result['decision']}d by {result['actor']}")
+
+
+@app.command()
+def approve(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API) -> None:
+    """Approve a pending gate."""
+    _decide(shipment_id, gate, "approve", actor, comment, api)
+
+
+@app.command()
+def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API) -> None:
+    """Reject a pending gate: the shipment's completed steps are undone."""
+    _decide(shipment_id, gate, "reject", actor, comment, api)
+
+
+@app.command()
+def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()] = "",
+           api: ApiUrl = DEFAULT_API) -> None:
+    """Cancel a shipment: its completed steps are undone in reverse order."""
+    try:
+        with _client(api) as tl:
+            result = tl.cancel(shipment_id, actor, reason)
+    except TradelaneError as err:
+        _fail(err)
+    console.print(f"{shipment_id}: {result['message']}")
+
+
+@app.command()
+def up() -> None:
+    """Run the whole stack in the foreground: dev server + Web UI, sandbox, worker, API."""
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+    from infra.stack import serve_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    serve_forever(settings)
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against TRADELANE_TEMPORAL_ADDRESS."""
+    from worker import main
+
+    main()
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API against TRADELANE_TEMPORAL_ADDRESS and TRADELANE_DATABASE_URL."""
+    import uvicorn
+
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+    from starter.api import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
+
+
+@app.command()
+def sandbox() -> None:
+    """Run the carrier sandbox on TRADELANE_SANDBOX_HOST:TRADELANE_SANDBOX_PORT."""
+    import uvicorn
+
+    from infra.logging import configure_logging
+    from infra.settings import get_settings
+    from sandbox.app import create_app as create_sandbox_app
+    from sandbox.config import load_config
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_sandbox_app(load_config(settings.sandbox_config)), host=settings.sandbox_host,
+                port=settings.sandbox_port, log_config=None)
+
+
+@app.command("temporal-cli")
+def temporal_cli() -> None:
+    """Find (or build) the Temporal CLI binary and print its path."""
+    from infra.devserver import find_cli
+
+    path = find_cli()
+    console.print(path or "none found: the SDK will download the dev server (needs the internet)")
+
+
+@app.command()
+def demo(keep: Annotated[bool, typer.Option(help="Keep the stack running after the demo.")] = False) -> None:
+    """Start the stack, send the example shipments, approve, provoke a failure, and summarise."""
+    from starter.demo import run_demo
+
+    raise typer.Exit(run_demo(keep=keep))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,76 @@
+"""A small Python client of Tradelane's HTTP API, for backends and the CLI.
+
+    from starter.client import TradelaneClient
+    with TradelaneClient("http://127.0.0.1:8000") as tl:
+        tl.create_shipment(json.load(open("examples/basic-cn-de.json")))
+        tl.approve("SHP-2026-000207", gate="high_value", actor="ops@acme", comment="verified")
+"""
+
+from typing import Any
+
+import httpx
+
+
+class TradelaneError(Exception):
+    """The API refused a call; `code` and `message` come from its error body, `fields` from a 422."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status, self.code, self.message, self.fields = status, code, message, fields or []
+
+
+class TradelaneClient:
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 30.0,
+                 http: httpx.Client | None = None) -> None:
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+
+    def __enter__(self) -> "TradelaneClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.is_success:
+            return response.json()
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {"code": "HTTP_ERROR", "message": response.text}
+        raise TradelaneError(response.status_code, error.get("code", "HTTP_ERROR"), error.get("message", ""),
+                             error.get("fields"))
+
+    def create_shipment(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/v1/shipments", json=request)
+
+    def get_shipment(self, shipment_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/shipments/{shipment_id}")
+
+    def list_shipments(self, status: str | None = None, stage: str | None = None,
+                       destination: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"status": status, "stage": stage, "destination": destination,
+                                    "limit": limit}.items() if v is not None}
+        return self._call("GET", "/v1/shipments", params=params)
+
+    def decide(self, shipment_id: str, gate: str, decision: str, actor: str, comment: str = "") -> dict[str, Any]:
+        return self._call("POST", f"/v1/shipments/{shipment_id}/approvals",
+                          json={"gate": gate, "decision": decision, "actor": actor, "comment": comment})
+
+    def approve(self, shipment_id: str, gate: str, actor: str, comment: str = "") -> dict[str, Any]:
+        return self.decide(shipment_id, gate, "approve", actor, comment)
+
+    def reject(self, shipment_id: str, gate: str, actor: str, comment: str = "") -> dict[str, Any]:
+        return self.decide(shipment_id, gate, "reject", actor, comment)
+
+    def cancel(self, shipment_id: str, actor: str, reason: str = "") -> dict[str, Any]:
+        return self._call("POST", f"/v1/shipments/{shipment_id}/cancel", json={"actor": actor, "reason": reason})
+
+    def healthy(self) -> bool:
+        try:
+            return self._http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False

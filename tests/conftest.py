@@ -1,0 +1,153 @@
+"""Shared fixtures: one real Temporal dev server per test run, a real carrier sandbox and API on loopback, a real
+SQLite read model, and a fresh task queue and worker per test."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.client import Client, WorkflowHandle
+
+from infra.db import make_engine, migrate
+from infra.devserver import DevServer, start_dev_server
+from infra.http_server import ServedApp
+from infra.logging import configure_logging
+from infra.settings import Settings
+from sandbox.app import create_app as create_sandbox_app
+from sandbox.config import SandboxConfig
+from starter.api import create_app
+from tradelane.keys import workflow_id
+from tradelane.state import ShipmentState
+from tests.support import SECONDS_PER_DAY
+from worker import build_worker
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging("console", "WARNING")
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[DevServer]:
+    server = await start_dev_server(startup_timeout=timedelta(minutes=5))
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(dev_server: DevServer) -> Client:
+    return dev_server.client
+
+
+@pytest.fixture(scope="session")
+def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'read_model.db'}"
+    migrate(url)
+    return make_engine(url)
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[ServedApp]:
+    served = await ServedApp(create_sandbox_app(SandboxConfig(seconds_per_day=SECONDS_PER_DAY,
+                                                              timeout_fault_seconds=5))).start()
+    yield served
+    await served.stop()
+
+
+@pytest.fixture(scope="session")
+async def webhook_api(temporal_client: Client, db_engine: Engine) -> AsyncIterator[ServedApp]:
+    """The API on a real port, where the sandbox pushes tracking events (they go to workflows by id)."""
+    served = await ServedApp(create_app(Settings(environment="test"), client=temporal_client,
+                                        engine=db_engine)).start()
+    yield served
+    await served.stop()
+
+
+@dataclass
+class Harness:
+    """One test's view of the system: its own task queue and worker, and clients for the API and sandbox."""
+
+    settings: Settings
+    client: Client
+    api: httpx.AsyncClient
+    sandbox: httpx.AsyncClient
+    engine: Engine
+
+    async def add_fault(self, **rule: Any) -> None:
+        response = await self.sandbox.post("/_faults", json=rule)
+        assert response.status_code in (200, 201), response.text
+
+    async def inspect(self, shipment_id: str) -> list[dict[str, Any]]:
+        response = await self.sandbox.get("/_inspect/bookings", params={"shipment_id": shipment_id})
+        assert response.status_code == 200, response.text
+        return response.json()["records"]
+
+    def handle(self, shipment_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
+
+    async def start(self, body: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+        response = await self.api.post("/v1/shipments", json=body)
+        assert response.status_code == 201, response.text
+        return self.handle(body["shipment_id"])
+
+    async def result(self, shipment_id: str, timeout: float = 60) -> ShipmentState:
+        return await asyncio.wait_for(self.handle(shipment_id).result(), timeout)
+
+    async def state(self, shipment_id: str) -> ShipmentState:
+        from workflows.shipment import ShipmentWorkflow
+
+        return await self.handle(shipment_id).query(ShipmentWorkflow.state)
+
+    async def wait_until(self, shipment_id: str, predicate: Any, timeout: float = 30) -> ShipmentState:
+        """Poll the workflow's query until `predicate(state)` holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            state = await self.state(shipment_id)
+            if predicate(state):
+                return state
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out; last state: stage={state.stage} status={state.status}")
+            await asyncio.sleep(0.05)
+
+
+def fast_settings(task_queue: str, events_base: str, sandbox_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = dict(
+        environment="test", task_queue=task_queue, public_url=events_base, sandbox_url=sandbox_url,
+        partner_timeout_s=1.0, retry_initial_interval_s=0.1, retry_maximum_interval_s=0.5,
+        retry_maximum_attempts=8, gate_escalate_after_s=60, transit_timeout_s=30, last_mile_timeout_s=30,
+        customs_timeout_s=30,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine):
+    @asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[Harness]:
+        settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url, **overrides)
+        app = create_app(settings, client=temporal_client, engine=db_engine)
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+            httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
+        ):
+            worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
+                                  sandbox_url=sandbox.url, engine=db_engine)
+            async with worker:
+                yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
+                              engine=db_engine)
+
+    return factory
+
+
+@pytest.fixture
+async def harness(harness_factory) -> AsyncIterator[Harness]:
+    async with harness_factory() as h:
+        yield h

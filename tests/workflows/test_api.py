@@ -1,0 +1,141 @@
+"""The HTTP API: validation, duplicates, reads, the read model, the tracking webhook, search attributes."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.service import RPCError, RPCStatusCode
+
+from infra.db import ApprovalRow, PartnerBookingRow, ShipmentRow, StageTransitionRow
+from tests.support import INVALID_EXAMPLES, load_example, unique_id
+from tradelane.enums import Status
+
+pytestmark = pytest.mark.temporal
+
+EXPECTED_FIELD = {
+    "bad-hs-code.json": ("items[1].hs_code", "'85A4' is not 6-10 digits"),
+    "negative-weight.json": ("parcels[0].weight_kg", "Input should be greater than 0"),
+    "no-items.json": ("items", "List should have at least 1 item after validation, not 0"),
+    "unknown-country.json": ("destination.country", "'XQ' is not an ISO 3166-1 alpha-2 country code"),
+}
+
+
+@pytest.mark.parametrize("path", INVALID_EXAMPLES, ids=lambda p: p.stem)
+async def test_invalid_request_is_422_naming_the_field_and_changes_nothing(harness, path):
+    body = load_example(f"invalid/{path.name}")
+    response = await harness.api.post("/v1/shipments", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    field, message = EXPECTED_FIELD[path.name]
+    assert error["fields"] == [{"field": field, "message": message}]
+    assert error["message"] == f"{field}: {message}"
+    with pytest.raises(RPCError) as err:
+        await harness.handle(body["shipment_id"]).describe()
+    assert err.value.status == RPCStatusCode.NOT_FOUND
+    with Session(harness.engine) as session:
+        assert session.get(ShipmentRow, body["shipment_id"]) is None
+    assert await harness.inspect(body["shipment_id"]) == []
+
+
+async def test_same_shipment_id_twice_is_409_one_workflow_one_booking(harness):
+    shipment_id = unique_id("dup")
+    body = load_example("basic-cn-de.json", shipment_id)
+    first, second = await asyncio.gather(harness.api.post("/v1/shipments", json=body),
+                                         harness.api.post("/v1/shipments", json=body))
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    conflict = first if first.status_code == 409 else second
+    assert conflict.json()["error"]["code"] == "SHIPMENT_EXISTS"
+    assert (await harness.result(shipment_id)).status is Status.DELIVERED
+    after = await harness.api.post("/v1/shipments", json=body)
+    assert after.status_code == 409, "a finished shipment's id is not reused either"
+    runs = [w async for w in harness.client.list_workflows(f'WorkflowId = "shipment:{shipment_id}"')]
+    assert len(runs) == 1
+    assert len([r for r in await harness.inspect(shipment_id) if r["kind"] == "booking"]) == 1
+
+
+async def test_get_shows_stage_status_approvals_and_transitions(harness):
+    shipment_id = unique_id("get")
+    await harness.start(load_example("high-value-us-jp.json", shipment_id))
+    await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+    running = (await harness.api.get(f"/v1/shipments/{shipment_id}")).json()
+    assert (running["stage"], running["status"]) == ("booking", "on_hold")
+    assert [g["kind"] for g in running["pending_approvals"]] == ["high_value"]
+    await harness.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
+        "gate": "high_value", "decision": "approve", "actor": "ops@test"})
+    await harness.result(shipment_id)
+    done = (await harness.api.get(f"/v1/shipments/{shipment_id}")).json()
+    assert (done["stage"], done["status"], done["execution_status"]) == ("last_mile", "delivered", "completed")
+    assert done["carrier"] == "skyexpress" and done["mode"] == "air_express" and done["tracking_number"]
+    assert done["pending_approvals"] == []
+    assert [t["seq"] for t in done["transitions"]] == list(range(len(done["transitions"])))
+    missing = await harness.api.get("/v1/shipments/NOPE-000")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "SHIPMENT_NOT_FOUND"
+
+
+async def test_read_model_follows_the_workflow(harness):
+    shipment_id = unique_id("rm")
+    await harness.start(load_example("high-value-us-jp.json", shipment_id))
+    await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+    await harness.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
+        "gate": "high_value", "decision": "approve", "actor": "ops@test", "comment": "ok"})
+    state = await harness.result(shipment_id)
+    with Session(harness.engine) as session:
+        row = session.get(ShipmentRow, shipment_id)
+        assert (row.status, row.stage, row.carrier, row.destination_country) == ("delivered", "last_mile",
+                                                                                 "skyexpress", "JP")
+        transitions = session.exec(select(StageTransitionRow).where(
+            StageTransitionRow.shipment_id == shipment_id)).all()
+        assert sorted(t.seq for t in transitions) == [t.seq for t in state.transitions]
+        approval = session.exec(select(ApprovalRow).where(ApprovalRow.shipment_id == shipment_id)).one()
+        assert (approval.gate, approval.decision, approval.actor, approval.comment) == (
+            "high_value", "approve", "ops@test", "ok")
+        bookings = session.exec(select(PartnerBookingRow).where(
+            PartnerBookingRow.shipment_id == shipment_id)).all()
+        assert {b.kind for b in bookings} == {"booking", "label", "filing", "slot"}
+    listed = (await harness.api.get("/v1/shipments", params={"status": "delivered", "destination": "JP"})).json()
+    assert shipment_id in [s["shipment_id"] for s in listed]
+    assert all(s["status"] == "delivered" and s["destination_country"] == "JP" for s in listed)
+    bad = await harness.api.get("/v1/shipments", params={"status": "lost"})
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "query.status"
+
+
+async def test_webhook_events_are_mapped_deduplicated_and_ordered(harness_factory):
+    async with harness_factory(public_url="http://127.0.0.1:9") as h:
+        shipment_id = unique_id("hook")
+        await h.start(load_example("basic-cn-de.json", shipment_id))
+        state = await h.wait_until(shipment_id, lambda s: s.stage.value == "transit")
+        carrier = state.carrier
+        code = {"skyexpress": "DF", "silkrail": "TRAIN_DEPARTED"}[carrier]
+
+        def event(event_id: str, day: int, code: str) -> dict:
+            return {"event_id": event_id, "partner": carrier, "shipment_id": shipment_id, "code": code,
+                    "occurred_at": datetime(2026, 12, day, tzinfo=UTC).isoformat()}
+
+        for body in (event("e2", 3, code), event("e1", 2, code), event("e2", 3, code), event("e3", 4, "ZZ")):
+            response = await h.api.post("/v1/carrier-events", json=body)
+            assert response.status_code == 202, response.text
+        state = await h.wait_until(shipment_id, lambda s: len(s.events) >= 3)
+        assert [e.event_id for e in state.events] == ["e1", "e2", "e3"]
+        assert [e.status.value for e in state.events] == ["in_transit", "in_transit", "unknown"]
+        unknown = await h.api.post("/v1/carrier-events", json={**event("x", 1, "PU"), "shipment_id": "NOPE-1"})
+        assert unknown.status_code == 404
+        await h.handle(shipment_id).terminate("test over")
+
+
+async def test_search_attributes_let_ops_filter_in_the_web_ui(harness):
+    shipment_id = unique_id("sa")
+    await harness.start(load_example("pallet-cn-au.json", shipment_id))
+    await harness.result(shipment_id)
+    query = (f'WorkflowId = "shipment:{shipment_id}" AND TradelaneStatus = "delivered" AND '
+             f'TradelaneStage = "last_mile" AND TradelaneDestination = "AU" AND TradelaneCarrier = "bluewave" '
+             f'AND TradelaneMode = "ocean"')
+    for _ in range(100):
+        found = [w async for w in harness.client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert len(found) == 1
+    memo = await found[0].memo()
+    assert memo["lane"] == "CN->AU" and memo["order_ref"] == "PO-AU-3391" and memo["tracking_number"]
+    assert "Receiving Dock 3" not in str(memo), "no personal data in the memo"

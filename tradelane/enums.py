@@ -1,0 +1,100 @@
+"""The states and codes of a shipment. Partner-specific codes map to these through data tables."""
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """Where a shipment is in its lifecycle, in order."""
+
+    BOOKING = "booking"
+    PACKAGING_CHECK = "packaging_check"
+    CUSTOMS_FILING = "customs_filing"
+    TRANSIT = "transit"
+    LAST_MILE = "last_mile"
+
+
+class Status(StrEnum):
+    """How a shipment is doing. The last five are terminal, except `on_hold`."""
+
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    DELIVERED = "delivered"
+    COMPENSATED = "compensated"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {Status.DELIVERED, Status.COMPENSATED, Status.REJECTED, Status.CANCELLED}
+
+
+class Mode(StrEnum):
+    AIR_EXPRESS = "air_express"
+    OCEAN = "ocean"
+    RAIL = "rail"
+    ROAD = "road"
+
+
+class ServiceLevel(StrEnum):
+    ECONOMY = "economy"
+    STANDARD = "standard"
+    EXPRESS = "express"
+
+
+class Preference(StrEnum):
+    CHEAPEST = "cheapest"
+    FASTEST = "fastest"
+    GREENEST = "greenest"
+    BALANCED = "balanced"
+
+
+class Incoterm(StrEnum):
+    DAP = "DAP"
+    DDP = "DDP"
+
+
+class Packaging(StrEnum):
+    CARTON = "carton"
+    ENVELOPE = "envelope"
+    POLYBAG = "polybag"
+    WOOD_PALLET = "wood_pallet"
+    WOOD_CRATE = "wood_crate"
+    PLASTIC_PALLET = "plastic_pallet"
+
+
+class PartnerKind(StrEnum):
+    CARRIER = "carrier"
+    LAST_MILE = "last_mile"
+    CUSTOMS_BROKER = "customs_broker"
+
+
+class GateKind(StrEnum):
+    """Points where a person must decide before the shipment goes on."""
+
+    HIGH_VALUE = "high_value"
+    """Declared value above the approval threshold, decided before anything is booked."""
+    CUSTOMS_HOLD = "customs_hold"
+    """The customs broker held the filing; ops release it or give up the shipment."""
+    STAGE_OVERDUE = "stage_overdue"
+    """A stage ran past its time limit; ops keep waiting or give up the shipment."""
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class TrackingStatus(StrEnum):
+    """One normalised vocabulary for every partner's tracking codes."""
+
+    PICKED_UP = "picked_up"
+    IN_TRANSIT = "in_transit"
+    CUSTOMS_CLEARED = "customs_cleared"
+    ARRIVED_AT_DESTINATION = "arrived_at_destination"
+    AT_LOCAL_DEPOT = "at_local_depot"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    UNKNOWN = "unknown"

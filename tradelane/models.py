@@ -1,0 +1,122 @@
+"""The shipment request: the API contract backends send (see `examples/`).
+
+Field names follow the shared examples exactly; fields Tradelane added are optional. Validation messages name the
+field and say what was expected, because the API returns them verbatim to the caller.
+"""
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from tradelane.enums import Incoterm, Packaging, Preference, ServiceLevel
+
+
+def _country(code: str) -> str:
+    code = code.upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _currency(code: str) -> str:
+    code = code.upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code")
+    return code
+
+
+def _hs_code(code: str) -> str:
+    if not (code.isascii() and code.isdigit() and 6 <= len(code) <= 10):
+        raise ValueError(f"'{code}' is not 6-10 digits")
+    return code
+
+
+CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
+HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ShipmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+
+
+class _Contract(BaseModel):
+    # Unknown fields are refused so a typo in a field name is an error, not a silently ignored value.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Party(_Contract):
+    """A sender or recipient. Names, phones and e-mails are personal data: never log them."""
+
+    name: Text
+    company: Text | None = None
+    address_lines: list[Text] = Field(min_length=1, max_length=4)
+    city: Text
+    postal_code: ShortText | None = None
+    country: CountryCode
+    region: ShortText | None = None
+    phone: ShortText | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    locale: Locale | None = None
+
+
+class Parcel(_Contract):
+    weight_kg: Annotated[float, Field(gt=0, le=30_000)]
+    length_cm: Annotated[float, Field(gt=0, le=1_500)]
+    width_cm: Annotated[float, Field(gt=0, le=500)]
+    height_cm: Annotated[float, Field(gt=0, le=500)]
+    packaging: Packaging
+    ispm15_marked: bool | None = None
+    """For solid wood packaging: whether it carries the ISPM 15 treatment mark."""
+
+
+class DangerousGoods(_Contract):
+    un_number: Annotated[str, StringConstraints(pattern=r"^UN\d{4}$")]
+    packing_instruction: ShortText | None = None
+    watt_hours: Annotated[float, Field(ge=0)] | None = None
+    state_of_charge_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+class Item(_Contract):
+    sku: ShortText
+    description: Text
+    hs_code: HsCode
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    unit_value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    origin_country: CountryCode
+    unit_weight_kg: Annotated[float, Field(gt=0, le=30_000)]
+    dangerous_goods: DangerousGoods | None = None
+
+
+class Insurance(_Contract):
+    requested: bool = False
+
+
+class ShipmentRequest(_Contract):
+    """What a backend asks Tradelane to ship."""
+
+    shipment_id: ShipmentId
+    merchant_id: ShortText
+    order_ref: ShortText
+    service_level: ServiceLevel
+    preference: Preference = Preference.BALANCED
+    incoterm: Incoterm
+    currency: CurrencyCode
+    ship_date: date
+    origin: Party
+    destination: Party
+    parcels: list[Parcel] = Field(min_length=1, max_length=100)
+    items: list[Item] = Field(min_length=1, max_length=500)
+    insurance: Insurance | None = None
+
+    @property
+    def declared_value(self) -> Decimal:
+        """The goods' value in the shipment currency: sum of quantity times unit value."""
+        return sum((item.unit_value * item.quantity for item in self.items), Decimal("0"))
+
+    @property
+    def total_weight_kg(self) -> float:
+        return round(sum(parcel.weight_kg for parcel in self.parcels), 3)

@@ -1,0 +1,81 @@
+"""The Tradelane worker: runs ShipmentWorkflow and its activities on one task queue.
+
+    python worker.py            # or: tradelane worker
+"""
+
+import asyncio
+import signal
+from datetime import timedelta
+
+import httpx
+import structlog
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.carriers import CarrierActivities
+from activities.customs import CustomsActivities
+from activities.http import PartnerGateway
+from activities.last_mile import LastMileActivities
+from activities.read_model import ReadModelActivities
+from infra.db import make_engine, migrate
+from infra.logging import configure_logging
+from infra.settings import Settings, get_settings
+from infra.temporal import connect
+from workflows.shipment import ShipmentWorkflow
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sandbox_url: str,
+                 engine: Engine) -> Worker:
+    """A worker with every activity bound to its real dependencies (partners over HTTP, the database)."""
+    gateway = PartnerGateway(http, sandbox_url)
+    carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
+    last_mile, read_model = LastMileActivities(gateway), ReadModelActivities(engine)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ShipmentWorkflow],
+        activities=[
+            carriers.quote, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
+            carriers.handover, customs.file, customs.release_hold, customs.withdraw,
+            last_mile.schedule, last_mile.release, read_model.project,
+        ],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def partner_http(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    migrate(settings.database_url)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    engine = make_engine(settings.database_url)
+    async with partner_http(settings) as http:
+        worker = build_worker(client, task_queue=settings.task_queue, http=http,
+                              sandbox_url=settings.sandbox_url, engine=engine)
+        async with worker:
+            log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address)
+            await stop.wait()
+    engine.dispose()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

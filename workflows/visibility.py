@@ -1,0 +1,20 @@
+"""Custom search attributes of a shipment workflow: ops filter by these in the Web UI, e.g.
+
+    TradelaneStatus = "on_hold" AND TradelaneDestination = "JP"
+"""
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("TradelaneStage")
+STATUS = SearchAttributeKey.for_keyword("TradelaneStatus")
+DESTINATION = SearchAttributeKey.for_keyword("TradelaneDestination")
+ORIGIN = SearchAttributeKey.for_keyword("TradelaneOrigin")
+CARRIER = SearchAttributeKey.for_keyword("TradelaneCarrier")
+MODE = SearchAttributeKey.for_keyword("TradelaneMode")
+MERCHANT = SearchAttributeKey.for_keyword("TradelaneMerchant")
+PENDING_GATE = SearchAttributeKey.for_keyword("TradelanePendingGate")
+ESCALATED = SearchAttributeKey.for_bool("TradelaneEscalated")
+
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
+    STAGE, STATUS, DESTINATION, ORIGIN, CARRIER, MODE, MERCHANT, PENDING_GATE, ESCALATED,
+)
