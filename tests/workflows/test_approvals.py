@@ -135,3 +135,18 @@ async def test_undecided_gate_escalates_instead_of_waiting_silently(harness_fact
         assert description.typed_search_attributes.get(sa.PENDING_GATE) == "high_value"
         await h.api.post(f"/v1/shipments/{shipment_id}/approvals", json=decision("high_value", "approve"))
         assert (await h.result(shipment_id)).status is Status.DELIVERED
+
+
+async def test_readme_cli_signal_example_decides_a_gate(harness, dev_server):
+    """The copy-paste example from the README, run with the real `temporal` binary."""
+    shipment_id = await held_high_value(harness)
+    payload = '{"gate": "high_value", "decision": "approve", "actor": "ops@example.com", "comment": "checked"}'
+    process = await asyncio.create_subprocess_exec(
+        dev_server.cli_path, "workflow", "signal", "--address", dev_server.address,
+        "--workflow-id", f"shipment:{shipment_id}", "--name", "decision", "--input", payload,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    state = await harness.result(shipment_id)
+    assert state.status is Status.DELIVERED
+    assert (state.gates[0].actor, state.gates[0].via) == ("ops@example.com", "signal")

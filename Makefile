@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install temporal demo up test test-fast clean
+
+# Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The Temporal CLI dev server: found (TEMPORAL_CLI_PATH, PATH, Go's bin) or built once with `go install`.
+temporal: $(STAMP)
+	$(BIN)/tradelane temporal-cli
+
+demo: temporal
+	$(BIN)/tradelane demo $(if $(KEEP),--keep,)
+
+up: temporal
+	$(BIN)/tradelane up
+
+test: temporal
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not temporal" tests/domain tests/sandbox
+
+clean:
+	rm -rf .tradelane .pytest_cache

@@ -1,0 +1,166 @@
+"""`make demo`: start the stack, send the example shipments, approve the one that waits, provoke failures, and
+summarise. It uses only what a backend or an operator has: the HTTP API (through the Python client) and the
+sandbox's fault controls.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from infra.settings import STATE_DIR, Settings, get_settings
+from starter.client import TradelaneClient
+
+# Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.
+console = Console() if sys.stdout.isatty() else Console(width=160)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TERMINAL = {"delivered", "compensated", "rejected", "cancelled"}
+
+
+@dataclass
+class DemoShipment:
+    """One shipment of the demo and what it should end as."""
+
+    title: str
+    body: dict[str, Any]
+    expected: str
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shipment_id(self) -> str:
+        return self.body["shipment_id"]
+
+
+def plan_demo(tag: str) -> list[DemoShipment]:
+    """The examples, each under a fresh id, plus one whose customs filing the broker rejects."""
+    shipments = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        body = json.loads(path.read_text())
+        body["shipment_id"] = f"{body['shipment_id']}-{tag}"
+        shipments.append(DemoShipment(title=path.stem, body=body, expected="delivered"))
+    # The first carrier booking of the basic example meets a burst of 503s: Temporal retries, one booking results.
+    basic = next(s for s in shipments if s.title == "basic-cn-de")
+    basic.faults.append({"operation": "book", "shipment_id": basic.shipment_id, "kind": "error", "status": 503,
+                         "times": 2})
+    failing = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    failing["shipment_id"] = f"SHP-DEMO-FAIL-{tag}"
+    shipments.append(DemoShipment(
+        title="customs rejects", body=failing, expected="compensated",
+        faults=[{"partner": "clearpath", "operation": "file", "shipment_id": failing["shipment_id"],
+                 "kind": "reject", "code": "RESTRICTED_GOODS", "message": "goods restricted at destination"}]))
+    return shipments
+
+
+def start_stack(settings: Settings) -> subprocess.Popen[bytes]:
+    STATE_DIR.mkdir(exist_ok=True)
+    log = (STATE_DIR / "stack.log").open("ab")
+    console.print(f"starting the stack (logs in {STATE_DIR / 'stack.log'}) ...")
+    return subprocess.Popen([sys.executable, "-m", "starter.cli", "up"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "TRADELANE_LOG_FORMAT": "json"})
+
+
+def wait_healthy(client: TradelaneClient, process: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not client.healthy():
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"the stack exited with {process.returncode}; see {STATE_DIR / 'stack.log'}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the stack did not answer within {timeout_s:.0f} s; see {STATE_DIR / 'stack.log'}")
+        time.sleep(0.5)
+
+
+def progress_table(shipments: list[DemoShipment]) -> Table:
+    table = Table("shipment", "lane", "stage", "status", "carrier", "latest")
+    for s in shipments:
+        st = s.state
+        latest = st.get("transitions", [{}])[-1].get("note", "") if st.get("transitions") else "starting"
+        table.add_row(s.shipment_id, f"{s.body['origin']['country']}->{s.body['destination']['country']}",
+                      st.get("stage", "-"), st.get("status", "-"), st.get("carrier") or "-", latest[:70])
+    return table
+
+
+def summary_table(shipments: list[DemoShipment]) -> Table:
+    table = Table("shipment", "scenario", "mode", "tracking", "status", "expected", "compensation", title="Summary")
+    for s in shipments:
+        st = s.state
+        undo = ", ".join(c["action"] for c in st.get("compensation", [])) or "-"
+        ok = "[green]" if st.get("status") == s.expected else "[red]"
+        table.add_row(s.shipment_id, s.title, st.get("mode") or "-", st.get("tracking_number") or "-",
+                      f"{ok}{st.get('status')}", s.expected, undo)
+    return table
+
+
+def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: float) -> None:
+    """Poll until every shipment is terminal, approving the gates an operator would approve."""
+    deadline = time.monotonic() + timeout_s
+    with Live(progress_table(shipments), console=console, refresh_per_second=4) as live:
+        while time.monotonic() < deadline:
+            for s in shipments:
+                if s.state.get("status") in TERMINAL:
+                    continue
+                s.state = client.get_shipment(s.shipment_id)
+                for gate in s.state.get("pending_approvals", []):
+                    if gate["kind"] == "high_value":
+                        client.approve(s.shipment_id, "high_value", actor="demo-ops@tradelane",
+                                       comment="value checked against the commercial invoice")
+                        live.console.print(f"approved high_value gate of {s.shipment_id} ({gate['reason']})")
+            live.update(progress_table(shipments))
+            if all(s.state.get("status") in TERMINAL for s in shipments):
+                return
+            time.sleep(0.5)
+    raise SystemExit(f"shipments still running after {timeout_s:.0f} s")
+
+
+def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
+    """Run the demo; 0 when every shipment ended as expected."""
+    settings = get_settings()
+    client = TradelaneClient(f"http://{settings.api_host}:{settings.api_port}")
+    process = None if client.healthy() else start_stack(settings)
+    try:
+        wait_healthy(client, process, settings.temporal_startup_timeout_s + 60)
+        tag = datetime.now(UTC).strftime("%m%d%H%M%S")
+        shipments = plan_demo(tag)
+        with httpx.Client(base_url=settings.sandbox_url, timeout=10) as sandbox:
+            for s in shipments:
+                for rule in s.faults:
+                    sandbox.post("/_faults", json=rule).raise_for_status()
+        for s in shipments:
+            created = client.create_shipment(s.body)
+            console.print(f"started {created['shipment_id']} ({s.title}) as workflow {created['workflow_id']}")
+        drive(client, shipments, timeout_s)
+        console.print(summary_table(shipments))
+        ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
+        console.print(f"\nTemporal Web UI: {ui}")
+        console.print(f"  filter: TradelaneStatus = \"compensated\"   (or TradelaneDestination = \"JP\")")
+        console.print(f"Sandbox records: {settings.sandbox_url}/_inspect/bookings?shipment_id=SHP-DEMO-FAIL-{tag}")
+        failed = [s for s in shipments if s.state.get("status") != s.expected]
+        if failed:
+            console.print(f"[red]{len(failed)} shipment(s) did not end as expected[/red]")
+            return 1
+        console.print("[green]every shipment ended as expected[/green]")
+        if keep and process is not None:
+            console.print("The stack keeps running; Ctrl-C stops it.")
+            process.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        client.close()

@@ -1,0 +1,82 @@
+"""docker-compose.yml cannot run here (no Docker engine); this checks it matches the real entry points."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.main import get_command
+
+from infra.settings import Settings
+from starter.cli import app
+from workflows.visibility import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+TRADELANE_SERVICES = ["worker", "api", "sandbox"]
+
+
+def settings_env_names() -> set[str]:
+    names = set()
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names.add(alias if isinstance(alias, str) else f"TRADELANE_{name.upper()}")
+    return names
+
+
+def test_the_production_services_are_there():
+    assert {"postgresql", "temporal", "temporal-ui", "worker", "api", "sandbox"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("service", TRADELANE_SERVICES)
+def test_commands_are_real_cli_commands(service):
+    command = SERVICES[service]["command"]
+    assert command[0] == "tradelane"
+    assert command[1] in get_command(app).commands, f"{service}: 'tradelane {command[1]}' does not exist"
+
+
+@pytest.mark.parametrize("service", TRADELANE_SERVICES)
+def test_environment_names_are_real_settings(service):
+    env = SERVICES[service]["environment"]
+    unknown = {k for k in env if k.startswith("TRADELANE_")} - settings_env_names()
+    assert not unknown, f"{service}: not settings: {unknown}"
+
+
+@pytest.mark.parametrize("service", ["worker", "api"])
+def test_services_reach_temporal_and_postgres_by_service_name(service):
+    env = SERVICES[service]["environment"]
+    assert env["TRADELANE_TEMPORAL_ADDRESS"].split(":")[0] in SERVICES
+    assert env["TRADELANE_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert "@postgresql:5432/" in env["TRADELANE_DATABASE_URL"]
+    assert env["TRADELANE_SANDBOX_URL"] == "http://sandbox:8100"
+    assert env["TRADELANE_ENVIRONMENT"] == "production"
+    # The production settings accept these values (PostgreSQL, not SQLite).
+    values = {k.removeprefix("TRADELANE_").lower(): v for k, v in env.items()}
+    values["database_url"] = values["database_url"].replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw")
+    Settings(**values)
+
+
+def test_temporal_is_the_server_version_the_dev_server_runs():
+    assert SERVICES["temporal"]["image"].endswith(":1.29.1")
+    assert SERVICES["temporal"]["environment"]["DB"].startswith("postgres")
+    assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_every_search_attribute_is_created():
+    script = SERVICES["temporal-search-attributes"]["command"][0]
+    declared = {item.split(":")[0]: item.split(":")[1] for item in script.split(";")[0].split() if ":" in item
+                and item.startswith("Tradelane")}
+    expected = {key.name: ("Bool" if key.indexed_value_type.name == "BOOL" else "Keyword")
+                for key in SEARCH_ATTRIBUTES}
+    assert declared == expected
+
+
+def test_no_secret_is_written_in_the_file_and_images_are_pinned():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?" in text
+    for name, service in SERVICES.items():
+        if "image" in service:
+            assert ":" in service["image"] and not service["image"].endswith(":latest"), name
+        else:
+            assert service["build"] == ".", name
+    assert (ROOT / "Dockerfile").is_file()
