@@ -17,6 +17,7 @@ from activities.carriers import CarrierActivities
 from activities.customs import CustomsActivities
 from activities.http import PartnerGateway
 from activities.last_mile import LastMileActivities
+from activities.logging import LogContextInterceptor
 from activities.read_model import ReadModelActivities
 from infra.db import make_engine, migrate
 from infra.logging import configure_logging
@@ -42,6 +43,7 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
             carriers.handover, customs.file, customs.release_hold, customs.withdraw,
             last_mile.schedule, last_mile.release, read_model.project,
         ],
+        interceptors=[LogContextInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
