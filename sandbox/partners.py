@@ -1,0 +1,335 @@
+"""The sandbox's partner table and tracking scenarios: data, not code.
+
+Tradelane builds its own status-mapping table from the carrier codes below, so the partner
+names and tracking codes are a contract: change them only together with Tradelane's table.
+
+All emission factors, prices and transit times here are invented sandbox figures, chosen to
+be plausible and easy to check by hand. They are not real market or GLEC values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PartnerKind(StrEnum):
+    """What a partner does, which decides the operations it accepts."""
+
+    CARRIER = "carrier"
+    LAST_MILE = "last_mile"
+    CUSTOMS_BROKER = "customs_broker"
+
+
+class Operation(StrEnum):
+    """Every partner operation; fault rules name these in their ``operation`` field."""
+
+    QUOTE = "quote"
+    BOOK = "book"
+    CANCEL = "cancel"
+    LABEL = "label"
+    VOID = "void"
+    HANDOVER = "handover"
+    FILE = "file"
+    WITHDRAW = "withdraw"
+    RELEASE_FILING = "release_filing"
+    SCHEDULE = "schedule"
+    RELEASE_SLOT = "release_slot"
+    TRACK = "track"
+
+
+OPERATIONS_BY_KIND: Mapping[PartnerKind, frozenset[Operation]] = MappingProxyType(
+    {
+        PartnerKind.CARRIER: frozenset(
+            {
+                Operation.QUOTE, Operation.BOOK, Operation.CANCEL, Operation.LABEL,
+                Operation.VOID, Operation.HANDOVER, Operation.TRACK,
+            }
+        ),
+        PartnerKind.CUSTOMS_BROKER: frozenset(
+            {Operation.FILE, Operation.WITHDRAW, Operation.RELEASE_FILING}
+        ),
+        PartnerKind.LAST_MILE: frozenset(
+            {Operation.SCHEDULE, Operation.RELEASE_SLOT, Operation.TRACK}
+        ),
+    }
+)  # fmt: skip
+"""Which operations each kind of partner accepts; anything else is ``OPERATION_NOT_SUPPORTED``."""
+
+
+class TransportMode(StrEnum):
+    """Main-leg transport mode of a carrier."""
+
+    AIR_EXPRESS = "air_express"
+    OCEAN = "ocean"
+    RAIL = "rail"
+
+
+EU_COUNTRIES: frozenset[str] = frozenset(
+    {
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+        "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    }
+)  # fmt: skip
+"""ISO 3166-1 alpha-2 codes of the 27 EU member states."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Lane(_Frozen):
+    """One direction a partner serves; ``None`` on a side means any country."""
+
+    origins: frozenset[str] | None = None
+    destinations: frozenset[str] | None = None
+
+    def serves(self, origin: str | None, destination: str) -> bool:
+        """Whether this lane covers ``origin`` -> ``destination`` (origin ``None`` = not asked)."""
+        origin_ok = self.origins is None or origin is None or origin in self.origins
+        return origin_ok and (self.destinations is None or destination in self.destinations)
+
+
+ANY_LANE = Lane()
+
+
+class Pricing(_Frozen):
+    """Deterministic price formula: ``base + per_kg * chargeable_kg``."""
+
+    base: Decimal
+    per_kg: Decimal
+    volumetric_divisor: int
+    """Chargeable volumetric kg = sum(L*W*H in cm) / divisor."""
+    currency: str
+
+
+class ParcelLimits(_Frozen):
+    """Largest single parcel a carrier accepts."""
+
+    max_weight_kg: float
+    max_length_cm: float
+    """Applies to the longest side of the parcel."""
+
+
+class TransitDays(_Frozen):
+    """Quoted transit time range in days."""
+
+    min: int
+    max: int
+
+
+class TrackingNumberFormat(_Frozen):
+    """How a carrier's tracking numbers look: prefix followed by a zero-padded counter."""
+
+    prefix: str
+    digits: int
+
+    def render(self, counter: int) -> str:
+        """Returns the tracking number for the ``counter``-th label of this carrier."""
+        return f"{self.prefix}{counter:0{self.digits}d}"
+
+
+class CarrierTerms(_Frozen):
+    """What a carrier moves, how fast, at what price, and how it numbers its labels."""
+
+    mode: TransportMode
+    pricing: Pricing
+    transit_days: TransitDays
+    limits: ParcelLimits
+    tracking_number: TrackingNumberFormat
+
+
+class LastMileTerms(_Frozen):
+    """How a last-mile partner schedules deliveries."""
+
+    slot_window_days: tuple[float, float]
+    """Delivery window, in virtual days after the slot is scheduled."""
+
+
+class Partner(_Frozen):
+    """One simulated logistics partner."""
+
+    name: str
+    kind: PartnerKind
+    lanes: tuple[Lane, ...] = (ANY_LANE,)
+    carrier: CarrierTerms | None = None
+    """Set for carriers only."""
+    last_mile: LastMileTerms | None = None
+    """Set for last-mile partners only."""
+
+    @property
+    def mode(self) -> TransportMode | None:
+        """The carrier's transport mode; None for other kinds."""
+        return self.carrier.mode if self.carrier else None
+
+    def serves(self, origin: str | None, destination: str) -> bool:
+        """Whether any of the partner's lanes covers ``origin`` -> ``destination``."""
+        return any(lane.serves(origin, destination) for lane in self.lanes)
+
+    def carrier_terms(self) -> CarrierTerms:
+        """Returns the carrier terms; raises ValueError for a partner that is not a carrier."""
+        if self.carrier is None:
+            raise ValueError(f"partner {self.name!r} is a {self.kind}, not a carrier")
+        return self.carrier
+
+    def last_mile_terms(self) -> LastMileTerms:
+        """Returns the last-mile terms; raises ValueError for a partner that is not last-mile."""
+        if self.last_mile is None:
+            raise ValueError(f"partner {self.name!r} is a {self.kind}, not a last-mile partner")
+        return self.last_mile
+
+
+_CN = frozenset({"CN"})
+_LAST_MILE_WINDOW = LastMileTerms(slot_window_days=(0.5, 1.5))
+
+PARTNERS: Mapping[str, Partner] = MappingProxyType(
+    {
+        p.name: p
+        for p in (
+            Partner(
+                name="skyexpress",
+                kind=PartnerKind.CARRIER,
+                carrier=CarrierTerms(
+                    mode=TransportMode.AIR_EXPRESS,
+                    pricing=Pricing(
+                        base=Decimal("25"), per_kg=Decimal("9.5"), volumetric_divisor=5000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=2, max=4),
+                    limits=ParcelLimits(max_weight_kg=70, max_length_cm=120),
+                    tracking_number=TrackingNumberFormat(prefix="SX", digits=10),
+                ),
+            ),
+            Partner(
+                name="bluewave",
+                kind=PartnerKind.CARRIER,
+                carrier=CarrierTerms(
+                    mode=TransportMode.OCEAN,
+                    pricing=Pricing(
+                        base=Decimal("180"), per_kg=Decimal("0.35"), volumetric_divisor=1000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=24, max=34),
+                    limits=ParcelLimits(max_weight_kg=2000, max_length_cm=1200),
+                    tracking_number=TrackingNumberFormat(prefix="BWLU", digits=7),
+                ),
+            ),
+            Partner(
+                name="silkrail",
+                kind=PartnerKind.CARRIER,
+                # Rail runs China <-> EU only, in both directions.
+                lanes=(
+                    Lane(origins=_CN, destinations=EU_COUNTRIES),
+                    Lane(origins=EU_COUNTRIES, destinations=_CN),
+                ),
+                carrier=CarrierTerms(
+                    mode=TransportMode.RAIL,
+                    pricing=Pricing(
+                        base=Decimal("120"), per_kg=Decimal("1.4"), volumetric_divisor=3000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=16, max=20),
+                    limits=ParcelLimits(max_weight_kg=1500, max_length_cm=600),
+                    tracking_number=TrackingNumberFormat(prefix="SR", digits=9),
+                ),
+            ),
+            Partner(
+                name="parcelnow",
+                kind=PartnerKind.LAST_MILE,
+                lanes=(Lane(destinations=EU_COUNTRIES | {"GB", "CH", "NO"}),),
+                last_mile=_LAST_MILE_WINDOW,
+            ),
+            Partner(
+                name="doorstep",
+                kind=PartnerKind.LAST_MILE,
+                lanes=(Lane(destinations=frozenset({"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR"})),),
+                last_mile=_LAST_MILE_WINDOW,
+            ),
+            Partner(name="clearpath", kind=PartnerKind.CUSTOMS_BROKER),
+        )
+    }
+)
+"""Every partner the sandbox simulates, by name."""
+
+
+EMISSION_FACTORS_G_PER_TKM: Mapping[TransportMode, int] = MappingProxyType(
+    {TransportMode.AIR_EXPRESS: 600, TransportMode.OCEAN: 15, TransportMode.RAIL: 25}
+)
+"""SANDBOX FIGURES, not real factors: grams CO2e per tonne-kilometre by mode."""
+
+SANDBOX_DISTANCE_KM = 10_000
+"""SANDBOX FIGURE: every lane is treated as 10,000 km long for the CO2e estimate."""
+
+
+class TrackingStep(_Frozen):
+    """One event of a tracking scenario.
+
+    ``location`` is a template; ``{origin}``, ``{destination}`` and ``{postal_code}`` are filled
+    from the booking or slot when the event is emitted.
+    """
+
+    day_offset: float
+    code: str
+    location: str
+    description: str
+
+
+def _steps(*rows: tuple[float, str, str, str]) -> tuple[TrackingStep, ...]:
+    return tuple(
+        TrackingStep(day_offset=d, code=c, location=loc, description=desc) for d, c, loc, desc in rows
+    )
+
+
+TRANSIT_SCENARIOS: Mapping[str, tuple[TrackingStep, ...]] = MappingProxyType(
+    {
+        "skyexpress": _steps(
+            (0, "PU", "Origin city, {origin}", "Picked up"),
+            (0.5, "DF", "Origin hub, {origin}", "Departed facility"),
+            (1.5, "AF", "Destination hub, {destination}", "Arrived at facility"),
+            (2, "CC", "Destination hub, {destination}", "Customs cleared"),
+            (2.5, "AD", "Destination hub, {destination}", "Arrived at destination hub"),
+        ),
+        "bluewave": _steps(
+            (0, "GATE_IN", "Origin port, {origin}", "Gated in at origin terminal"),
+            (1, "LOADED", "Origin port, {origin}", "Loaded on vessel"),
+            (2, "VESSEL_DEPARTED", "Origin port, {origin}", "Vessel departed"),
+            (10, "TRANSSHIPMENT", "Transshipment hub", "Transshipment"),
+            (20, "VESSEL_ARRIVED", "Destination port, {destination}", "Vessel arrived"),
+            (21, "DISCHARGED", "Destination port, {destination}", "Discharged from vessel"),
+            (22, "AVAILABLE", "Destination port, {destination}", "Available for delivery"),
+        ),
+        "silkrail": _steps(
+            (0, "RECEIVED", "Origin rail terminal, {origin}", "Received at terminal"),
+            (1, "TRAIN_DEPARTED", "Origin rail terminal, {origin}", "Train departed"),
+            (8, "BORDER_CROSSED", "Border crossing", "Border crossed"),
+            (16, "TRAIN_ARRIVED", "Destination rail terminal, {destination}", "Train arrived"),
+            (17, "READY_FOR_HANDOVER", "Destination rail terminal, {destination}", "Ready for handover"),
+        ),
+    }
+)
+"""Main-leg events a carrier emits after handover, by carrier name."""
+
+LAST_MILE_SCENARIOS: Mapping[str, tuple[TrackingStep, ...]] = MappingProxyType(
+    {
+        "parcelnow": _steps(
+            (0, "SORTED", "Depot, {destination} {postal_code}", "Sorted at depot"),
+            (0.5, "OUT_FOR_DELIVERY", "Depot, {destination} {postal_code}", "Out for delivery"),
+            (1, "DELIVERED", "{destination} {postal_code}", "Delivered"),
+        ),
+        "doorstep": _steps(
+            (0, "RECEIVED_AT_DEPOT", "Depot, {destination} {postal_code}", "Received at depot"),
+            (0.5, "ON_VEHICLE", "Depot, {destination} {postal_code}", "On delivery vehicle"),
+            (1, "POD", "{destination} {postal_code}", "Delivered, proof of delivery captured"),
+        ),
+    }
+)
+"""Delivery events a last-mile partner emits after a slot is scheduled, by partner name."""
+
+TRACKING_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        name: tuple(step.code for step in steps)
+        for name, steps in (*TRANSIT_SCENARIOS.items(), *LAST_MILE_SCENARIOS.items())
+    }
+)
+"""Every tracking code each partner can emit, in scenario order (for Tradelane's mapping table)."""
