@@ -4,7 +4,6 @@
 """
 
 import asyncio
-import signal
 from datetime import timedelta
 
 import httpx
@@ -21,6 +20,7 @@ from activities.logging import LogContextInterceptor
 from activities.read_model import ReadModelActivities
 from infra.db import make_engine, migrate
 from infra.logging import configure_logging
+from infra.process import run_until_signalled
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
 from workflows.shipment import ShipmentWorkflow
@@ -69,14 +69,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
 
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
-
-    asyncio.run(_main())
+    run_until_signalled(lambda stop: run_worker(settings, stop))
 
 
 if __name__ == "__main__":

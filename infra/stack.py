@@ -4,7 +4,6 @@ Dev server (Web UI on :8233, history in `.tradelane/temporal.db`), carrier sandb
 """
 
 import asyncio
-import signal
 from datetime import timedelta
 
 import structlog
@@ -12,6 +11,7 @@ import structlog
 from infra.db import make_engine, migrate
 from infra.devserver import start_dev_server
 from infra.http_server import ServedApp
+from infra.process import run_until_signalled
 from infra.settings import Settings
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import load_config
@@ -58,11 +58,4 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def serve_forever(settings: Settings) -> None:
-    async def _main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_stack(settings, stop)
-
-    asyncio.run(_main())
+    run_until_signalled(lambda stop: run_stack(settings, stop))

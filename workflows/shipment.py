@@ -66,8 +66,11 @@ class ShipmentWorkflow:
             merchant_id=req.merchant_id, declared_value=req.declared_value, currency=req.currency,
         )
         self._undo: list[UndoStep] = []
-        self._projections: list[workflow.ActivityHandle[Any]] = []
         self._flow: asyncio.Task[None] | None = None
+        # Read-model projection is coalesced: one activity in flight at a time, always with the newest snapshot.
+        self._snapshots_wanted = 0
+        self._snapshots_written = 0
+        self._projector: asyncio.Task[None] | None = None
 
     # ---- run -----------------------------------------------------------------------------------------------
 
@@ -91,7 +94,7 @@ class ShipmentWorkflow:
                 await self._compensate(Status.COMPENSATED, code, reason)
         except ShipmentStopped as stop:
             await self._compensate(stop.status, stop.code, stop.reason)
-        await asyncio.gather(*self._projections)
+        await workflow.wait_condition(lambda: self._snapshots_written >= self._snapshots_wanted)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
@@ -292,14 +295,23 @@ class ShipmentWorkflow:
         self._transition(self._state.stage, self._state.status, note)
 
     def _project(self) -> None:
-        """Send a snapshot to the read model without waiting: the workflow is the truth, the tables follow."""
-        update = ProjectionUpdate(version=len(self._projections) + 1,
-                                  state=self._state.model_copy(deep=True),
-                                  partner_kinds={name: p.kind for name, p in PARTNERS.items()})
-        self._projections.append(workflow.start_activity_method(
-            ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                                     maximum_attempts=0)))
+        """Ask for the read model to catch up, without waiting: the workflow is the truth, the tables follow."""
+        self._snapshots_wanted += 1
+        if self._projector is None or self._projector.done():
+            self._projector = asyncio.create_task(self._run_projector())
+
+    async def _run_projector(self) -> None:
+        # Snapshots asked for while one is being written are folded into the next one. Retried without limit:
+        # a database outage delays the tables, never the shipment, and they catch up when it returns.
+        while self._snapshots_written < self._snapshots_wanted:
+            target = self._snapshots_wanted
+            update = ProjectionUpdate(version=target, state=self._state.model_copy(deep=True),
+                                      partner_kinds={name: p.kind for name, p in PARTNERS.items()})
+            await workflow.execute_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1),
+                                         maximum_interval=timedelta(seconds=30), maximum_attempts=0))
+            self._snapshots_written = target
 
     # ---- handlers --------------------------------------------------------------------------------------------
 
