@@ -1,0 +1,65 @@
+"""The `tradelane` CLI against the API on a real port, as an operator would use it."""
+
+import asyncio
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.http_server import ServedApp
+from starter.api import create_app
+from starter.cli import app
+from tests.support import EXAMPLES, load_example, unique_id
+from tradelane.enums import Status
+
+pytestmark = pytest.mark.temporal
+
+
+async def cli(*args: str) -> tuple[int, str]:
+    # The CLI is synchronous; it runs in a thread so the API in this event loop can answer it.
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.output
+
+
+async def test_create_status_approve_list_and_cancel(harness, tmp_path):
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        held, cancelled = unique_id("cli-hv"), unique_id("cli-cancel")
+        request = tmp_path / "request.json"
+        request.write_text(json.dumps(load_example("high-value-us-jp.json", held)))
+        code, out = await cli("ship", "create", str(request), "--api", api.url)
+        assert code == 0 and f"started {held}" in out
+
+        await harness.wait_until(held, lambda s: s.status is Status.ON_HOLD)
+        code, out = await cli("status", held, "--api", api.url)
+        assert code == 0 and "status=on_hold" in out and "waiting for ops: gate high_value" in out
+
+        code, out = await cli("approve", held, "--gate", "customs_hold", "--actor", "ops@cli", "--api", api.url)
+        assert code == 1 and "GATE_NOT_PENDING" in out
+        code, out = await cli("approve", held, "--gate", "high_value", "--actor", "ops@cli", "--comment", "ok",
+                              "--api", api.url)
+        assert code == 0 and "gate high_value approved by ops@cli" in out
+        assert (await harness.result(held)).status is Status.DELIVERED
+
+        code, out = await cli("list", "--status", "delivered", "--destination", "JP", "--api", api.url)
+        assert code == 0 and held in out
+
+        request.write_text(json.dumps(load_example("high-value-us-jp.json", cancelled)))
+        await cli("ship", "create", str(request), "--api", api.url)
+        await harness.wait_until(cancelled, lambda s: s.status is Status.ON_HOLD)
+        code, out = await cli("cancel", cancelled, "--actor", "ops@cli", "--reason", "duplicate order",
+                              "--api", api.url)
+        assert code == 0 and "cancellation accepted" in out
+        assert (await harness.result(cancelled)).status is Status.CANCELLED
+    finally:
+        await api.stop()
+
+
+async def test_invalid_file_names_the_field_and_exits_non_zero(harness):
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        code, out = await cli("ship", "create", str(EXAMPLES / "invalid" / "bad-hs-code.json"), "--api", api.url)
+        assert code == 1
+        assert "INVALID_REQUEST" in out and "items[1].hs_code" in out and "'85A4' is not 6-10 digits" in out
+    finally:
+        await api.stop()
