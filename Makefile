@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal demo up test test-fast clean
+.PHONY: install temporal postgres demo up test test-fast clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -19,13 +19,17 @@ install: $(STAMP)
 temporal: $(STAMP)
 	$(BIN)/tradelane temporal-cli
 
+# PostgreSQL server binaries: the read model is tested against a real private cluster, not only SQLite.
+postgres:
+	scripts/ensure-postgres.sh
+
 demo: temporal
 	$(BIN)/tradelane demo $(if $(KEEP),--keep,)
 
 up: temporal
 	$(BIN)/tradelane up
 
-test: temporal
+test: temporal postgres
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

@@ -130,19 +130,20 @@ def fast_settings(task_queue: str, events_base: str, sandbox_url: str, **overrid
 @pytest.fixture
 def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine):
     @asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[Harness]:
+    async def factory(engine: Engine | None = None, **overrides: Any) -> AsyncIterator[Harness]:
         settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url, **overrides)
-        app = create_app(settings, client=temporal_client, engine=db_engine)
+        engine = engine or db_engine
+        app = create_app(settings, client=temporal_client, engine=engine)
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
             worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
-                                  sandbox_url=sandbox.url, engine=db_engine)
+                                  sandbox_url=sandbox.url, engine=engine)
             async with worker:
                 yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
-                              engine=db_engine)
+                              engine=engine)
 
     return factory
 
