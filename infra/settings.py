@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8100
     sandbox_config: Path | None = None
+    query_timeout_s: float = 5.0
+    """How long the API waits for a worker to answer a query before it answers from the read model."""
     partner_timeout_s: float = 10.0
     """HTTP timeout of one partner call; Temporal retries what times out."""
 

@@ -4,7 +4,7 @@ The workflow is the truth of a running shipment (read by query); lists come from
 """
 
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, AsyncIterator
 
@@ -19,6 +19,7 @@ from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -210,7 +211,17 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         except ApiError:
             return _from_read_model(engine, shipment_id)
         if status == WorkflowExecutionStatus.RUNNING:
-            state = await handle.query(ShipmentWorkflow.state)
+            try:
+                state = await handle.query(ShipmentWorkflow.state,
+                                          rpc_timeout=timedelta(seconds=settings.query_timeout_s))
+            except (RPCError, WorkflowQueryFailedError) as err:
+                # No worker answered in time: show the last projected state rather than hang the caller.
+                log.warning("query failed, answering from the read model", shipment_id=shipment_id, error=str(err))
+                try:
+                    return _from_read_model(engine, shipment_id, execution_status="running")
+                except ApiError:
+                    raise ApiError(503, "STATE_UNAVAILABLE", f"shipment {shipment_id} is running but no worker "
+                                   "answered and it has no projected state yet; try again") from None
         elif status == WorkflowExecutionStatus.COMPLETED:
             # A closed shipment's result is in its history; no worker is needed to read it.
             state = await handle.result()

@@ -368,6 +368,9 @@ class ShipmentWorkflow:
         if self._state.cancel_request is not None:
             raise ApplicationError(f"cancellation already requested by {self._state.cancel_request.actor}",
                                    type="ShipmentClosed", non_retryable=True)
+        if self._flow is not None and self._flow.done():
+            raise ApplicationError(f"shipment is already finishing ({self._state.status}: {self._state.failure})",
+                                   type="ShipmentClosed", non_retryable=True)
 
     @workflow.signal(name="carrier_event")
     def carrier_event(self, event: CarrierEvent) -> None:

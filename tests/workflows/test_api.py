@@ -3,11 +3,13 @@
 import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.db import ApprovalRow, PartnerBookingRow, ShipmentRow, StageTransitionRow
+from starter.api import create_app
 from tests.support import INVALID_EXAMPLES, load_example, unique_id
 from tradelane.enums import Status
 
@@ -139,3 +141,32 @@ async def test_search_attributes_let_ops_filter_in_the_web_ui(harness):
     memo = await found[0].memo()
     assert memo["lane"] == "CN->AU" and memo["order_ref"] == "PO-AU-3391" and memo["tracking_number"]
     assert "Receiving Dock 3" not in str(memo), "no personal data in the memo"
+
+
+
+async def test_get_answers_from_the_read_model_when_no_worker_answers(harness_factory, temporal_client, db_engine):
+    async with harness_factory(query_timeout_s=1) as h:
+        shipment_id = unique_id("noworker")
+        await h.start(load_example("high-value-us-jp.json", shipment_id))
+        await h.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+        for _ in range(100):  # the read model follows the workflow
+            with Session(db_engine) as session:
+                row = session.get(ShipmentRow, shipment_id)
+                if row is not None and row.status == "on_hold":
+                    break
+            await asyncio.sleep(0.05)
+        settings = h.settings
+    # The worker is gone now: nobody can answer the query.
+    app = create_app(settings, client=temporal_client, engine=db_engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+        view = await api.get(f"/v1/shipments/{shipment_id}")
+        assert view.status_code == 200
+        assert (view.json()["status"], view.json()["execution_status"]) == ("on_hold", "running")
+
+        never_ran = load_example("basic-cn-de.json", unique_id("noworker"))
+        assert (await api.post("/v1/shipments", json=never_ran)).status_code == 201
+        unknown = await api.get(f"/v1/shipments/{never_ran['shipment_id']}")
+        assert unknown.status_code == 503
+        assert unknown.json()["error"]["code"] == "STATE_UNAVAILABLE"
+    await temporal_client.get_workflow_handle(f"shipment:{shipment_id}").terminate("test over")
+    await temporal_client.get_workflow_handle(f"shipment:{never_ran['shipment_id']}").terminate("test over")
