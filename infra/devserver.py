@@ -111,6 +111,9 @@ async def start_dev_server(
         log_level: The server's own log level.
     """
     cli = cli_path or await asyncio.to_thread(find_cli)
+    if cli is None:
+        log.warning("no Temporal CLI binary and no Go to build one: the SDK will download the dev server, "
+                    "which needs the internet (set TEMPORAL_CLI_PATH to use an existing binary)")
     existing_db = db_file is not None and db_file.exists()
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

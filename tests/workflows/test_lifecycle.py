@@ -158,3 +158,27 @@ async def test_silent_carrier_raises_an_overdue_gate(harness_factory):
         state = await h.result(shipment_id)
         assert state.status is Status.REJECTED
         assert {r["state"] for r in await h.inspect(shipment_id)} == {"cancelled", "voided", "withdrawn"}
+
+
+async def test_unmarked_wood_fails_the_packaging_check_and_is_undone(harness):
+    shipment_id = unique_id("ispm")
+    body = load_example("pallet-cn-au.json", shipment_id)
+    body["parcels"][0]["ispm15_marked"] = False
+    await harness.start(body)
+    state = await harness.result(shipment_id)
+    assert (state.stage, state.status, state.failure_code) == (Stage.PACKAGING_CHECK, Status.COMPENSATED,
+                                                               "PACKAGING_CHECK_FAILED")
+    assert "parcels[0]: solid wood packaging (wood_pallet) must carry the ISPM 15 mark" in state.failure
+    assert [c.action for c in state.compensation] == ["carrier.void_label", "carrier.cancel_booking"]
+    assert {r["state"] for r in await harness.inspect(shipment_id)} == {"voided", "cancelled"}
+
+
+async def test_no_carrier_for_the_parcels_is_rejected_with_every_reason(harness):
+    shipment_id = unique_id("nocarrier")
+    body = load_example("pallet-cn-au.json", shipment_id)
+    body["service_level"] = "express"  # only air express, and pallets of 420 kg are over its limit
+    await harness.start(body)
+    state = await harness.result(shipment_id)
+    assert (state.stage, state.status, state.failure_code) == (Stage.BOOKING, Status.REJECTED, "NO_CARRIER")
+    assert "skyexpress: PARCEL_LIMIT_EXCEEDED" in state.failure
+    assert state.compensation == [] and await harness.inspect(shipment_id) == []
