@@ -27,21 +27,26 @@ def _normalised(values: list[float]) -> list[float]:
     return [0.0 if high == low else (v - low) / (high - low) for v in values]
 
 
-def _scores(quotes: list[Quote], preference: Preference) -> list[float]:
+def _ranking_keys(quotes: list[Quote], preference: Preference) -> list[tuple[float, ...]]:
+    """One sort key per quote: the preference's criterion first, then the others as tie-breakers, in order.
+
+    Keys are compared as tuples, so a tie-breaker can never outweigh the criterion itself.
+    """
     price = [float(q.amount) for q in quotes]
     time = [float(q.transit_days_max) for q in quotes]
     carbon = [q.co2e_kg for q in quotes]
     if preference is Preference.CHEAPEST:
-        return [p + t / 1000 for p, t in zip(price, time)]
+        return list(zip(price, time, carbon))
     if preference is Preference.FASTEST:
-        return [t + p / 1e9 for p, t in zip(price, time)]
+        return list(zip(time, price, carbon))
     if preference is Preference.GREENEST:
-        return [c + p / 1e9 for p, c in zip(price, carbon)]
+        return list(zip(carbon, price, time))
     w = BALANCED_WEIGHTS
-    return [
+    balanced = [
         w["price"] * p + w["time"] * t + w["carbon"] * c
         for p, t, c in zip(_normalised(price), _normalised(time), _normalised(carbon))
     ]
+    return list(zip(balanced, price, time))
 
 
 def choose_plan(quotes: list[Quote], preference: Preference, declined: dict[str, str] | None = None) -> Plan:
@@ -63,8 +68,8 @@ def choose_plan(quotes: list[Quote], preference: Preference, declined: dict[str,
     if len(currencies) > 1:
         # Prices in different currencies cannot be compared without a rate table; time still can.
         preference = Preference.FASTEST
-    scores = _scores(quotes, preference)
-    best = min(range(len(quotes)), key=lambda i: (scores[i], quotes[i].partner))
+    keys = _ranking_keys(quotes, preference)
+    best = min(range(len(quotes)), key=lambda i: (keys[i], quotes[i].partner))
     chosen = quotes[best]
     reasons = [
         f"preference {preference}: {chosen.partner} ({chosen.mode}) at {chosen.amount} {chosen.currency}, "
