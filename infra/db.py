@@ -4,7 +4,7 @@ Temporal holds the truth of every shipment; these tables are a projection of it.
 SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/migrations`).
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from alembic import command
@@ -13,7 +13,7 @@ from sqlalchemy import UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-from tradelane.enums import PartnerKind
+from tradelane.partners import kind_of
 from tradelane.state import ProjectionUpdate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -129,18 +129,18 @@ def apply_projection(engine: Engine, update: ProjectionUpdate) -> bool:
         row = session.get(ShipmentRow, state.shipment_id)
         if row is not None and row.version >= update.version:
             return False
-        now = state.transitions[-1].at if state.transitions else datetime.now(UTC)
+        # The workflow records its first transition before anything is projected.
+        first_at, last_at = state.transitions[0].at, state.transitions[-1].at
         if row is None:
             row = ShipmentRow(shipment_id=state.shipment_id, workflow_id=state.workflow_id,
                               merchant_id=state.merchant_id, origin_country=state.origin_country,
-                              destination_country=state.destination_country, stage=state.stage,
-                              status=state.status, declared_value=str(state.declared_value),
-                              currency=state.currency, created_at=state.transitions[0].at if state.transitions
-                              else now, updated_at=now)
+                              destination_country=state.destination_country,
+                              declared_value=str(state.declared_value), currency=state.currency,
+                              created_at=first_at)
         row.stage, row.status = state.stage, state.status
         row.carrier, row.mode, row.tracking_number = state.carrier, state.mode, state.tracking_number
         row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
-        row.failure, row.version, row.updated_at = state.failure, update.version, now
+        row.failure, row.version, row.updated_at = state.failure, update.version, last_at
         session.add(row)
 
         known_seqs = set(session.exec(select(StageTransitionRow.seq).where(
@@ -166,7 +166,7 @@ def apply_projection(engine: Engine, update: ProjectionUpdate) -> bool:
         for record in state.records:
             booking = bookings.get((record.kind, record.partner, record.ref)) or PartnerBookingRow(
                 shipment_id=state.shipment_id, kind=record.kind, partner=record.partner, ref=record.ref,
-                partner_kind=update.partner_kinds.get(record.partner, PartnerKind.CARRIER), state=record.state)
+                partner_kind=kind_of(record.partner), state=record.state)
             booking.state, booking.tracking_number = record.state, record.tracking_number
             session.add(booking)
         session.commit()

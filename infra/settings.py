@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     gate_escalate_after_s: float = 4 * 3600
     transit_timeout_s: float = 60 * 86400
     last_mile_timeout_s: float = 10 * 86400
-    customs_timeout_s: float = 2 * 86400
     retry_initial_interval_s: float = 1.0
     retry_maximum_interval_s: float = 60.0
     retry_maximum_attempts: int = 20
@@ -74,10 +73,8 @@ class Settings(BaseSettings):
 
     def timings(self) -> ShipmentTimings:
         base = ShipmentTimings()
-        stage_timeout = dict(base.stage_timeout)
-        stage_timeout[Stage.CUSTOMS_FILING] = timedelta(seconds=self.customs_timeout_s)
-        stage_timeout[Stage.TRANSIT] = timedelta(seconds=self.transit_timeout_s)
-        stage_timeout[Stage.LAST_MILE] = timedelta(seconds=self.last_mile_timeout_s)
+        stage_timeout = {Stage.TRANSIT: timedelta(seconds=self.transit_timeout_s),
+                         Stage.LAST_MILE: timedelta(seconds=self.last_mile_timeout_s)}
         return base.model_copy(update={
             "stage_timeout": stage_timeout,
             "gate_escalate_after": timedelta(seconds=self.gate_escalate_after_s),

@@ -121,7 +121,6 @@ def fast_settings(task_queue: str, events_base: str, sandbox_url: str, **overrid
         environment="test", task_queue=task_queue, public_url=events_base, sandbox_url=sandbox_url,
         partner_timeout_s=1.0, retry_initial_interval_s=0.1, retry_maximum_interval_s=0.5,
         retry_maximum_attempts=8, gate_escalate_after_s=60, transit_timeout_s=30, last_mile_timeout_s=30,
-        customs_timeout_s=30,
     )
     values.update(overrides)
     return Settings(**values)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from tradelane.enums import Decision, GateKind, Mode, PartnerKind, Stage, Status, TrackingStatus
+from tradelane.enums import Decision, GateKind, Mode, Stage, Status, TrackingStatus
 from tradelane.models import ShipmentRequest
 
 
@@ -17,15 +17,9 @@ class ShipmentTimings(BaseModel):
     """Every wait of a shipment, so tests and the demo can run in seconds and production in days."""
 
     stage_timeout: dict[Stage, timedelta] = Field(
-        default_factory=lambda: {
-            Stage.BOOKING: timedelta(hours=1),
-            Stage.PACKAGING_CHECK: timedelta(hours=1),
-            Stage.CUSTOMS_FILING: timedelta(days=2),
-            Stage.TRANSIT: timedelta(days=60),
-            Stage.LAST_MILE: timedelta(days=10),
-        }
+        default_factory=lambda: {Stage.TRANSIT: timedelta(days=60), Stage.LAST_MILE: timedelta(days=10)}
     )
-    """How long a stage that waits for partners (transit, last mile) may take before ops must decide."""
+    """How long the stages that wait for partner events (transit, last mile) may take before ops must decide."""
     gate_escalate_after: timedelta = timedelta(hours=4)
     """An approval still undecided after this is escalated (status, search attribute and an error log)."""
     activity_timeout: timedelta = timedelta(seconds=30)
@@ -239,4 +233,3 @@ class ProjectionUpdate(BaseModel):
 
     version: int
     state: ShipmentState
-    partner_kinds: dict[str, PartnerKind] = Field(default_factory=dict)

@@ -46,6 +46,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import visibility as sa
 
 
+UNDO_ATTEMPTS = 10
+"""Attempts per undo; one that still fails is recorded as failed and the other undos run."""
+
+
 class ShipmentStopped(Exception):
     """The shipment cannot go on for a business reason; the undos run and the status becomes `status`."""
 
@@ -172,10 +176,12 @@ class ShipmentWorkflow:
         return PartnerCall(shipment_id=shipment_id, partner=partner,
                            idempotency_key=idempotency_key(shipment_id, action, partner), **fields)
 
-    def _retry_policy(self) -> RetryPolicy:
+    def _retry_policy(self, maximum_attempts: int | None = None) -> RetryPolicy:
+        """Backoff from the shipment's timings; undos pass their own attempt limit."""
         t = self._input.timings
         return RetryPolicy(initial_interval=t.retry_initial_interval, backoff_coefficient=2.0,
-                           maximum_interval=t.retry_maximum_interval, maximum_attempts=t.retry_maximum_attempts,
+                           maximum_interval=t.retry_maximum_interval,
+                           maximum_attempts=t.retry_maximum_attempts if maximum_attempts is None else maximum_attempts,
                            non_retryable_error_types=[PARTNER_REJECTED])
 
     async def _activity(self, method: Any, arg: Any) -> Any:
@@ -201,15 +207,13 @@ class ShipmentWorkflow:
         """Run the undos in reverse; each is idempotent and retried on its own policy. Never raises."""
         self._state.failure, self._state.failure_code = reason, code
         workflow.logger.warning("compensating", extra={"status": status.value, "code": code, "steps": len(self._undo)})
-        t = self._input.timings
-        undo_policy = RetryPolicy(initial_interval=t.retry_initial_interval, backoff_coefficient=2.0,
-                                  maximum_interval=t.retry_maximum_interval, maximum_attempts=10)
+        undo_policy = self._retry_policy(maximum_attempts=UNDO_ATTEMPTS)
         while self._undo:
             step = self._undo.pop()
             try:
                 record = await workflow.execute_activity(
                     step.action, step.call, result_type=PartnerRecord,
-                    start_to_close_timeout=t.activity_timeout, retry_policy=undo_policy)
+                    start_to_close_timeout=self._input.timings.activity_timeout, retry_policy=undo_policy)
                 self._record(record)
                 self._state.compensation.append(CompensationRecord(
                     action=step.action, description=step.description, ok=True, at=workflow.now()))
@@ -305,8 +309,7 @@ class ShipmentWorkflow:
         # a database outage delays the tables, never the shipment, and they catch up when it returns.
         while self._snapshots_written < self._snapshots_wanted:
             target = self._snapshots_wanted
-            update = ProjectionUpdate(version=target, state=self._state.model_copy(deep=True),
-                                      partner_kinds={name: p.kind for name, p in PARTNERS.items()})
+            update = ProjectionUpdate(version=target, state=self._state.model_copy(deep=True))
             await workflow.execute_activity_method(
                 ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1),
