@@ -120,6 +120,15 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path or "body"
 
 
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    """One validation error as `{"field", "message"}`; a body that is not JSON at all names the body."""
+    if error["type"] == "json_invalid":
+        position = error["loc"][-1] if isinstance(error["loc"][-1], int) else "?"
+        detail = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {"field": "body", "message": f"not valid JSON: {detail} at character {position}"}
+    return {"field": field_path(error["loc"]), "message": error["msg"].removeprefix("Value error, ")}
+
+
 def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:
     """The API app. `client` and `engine` may be given (tests, the stack); otherwise made from settings."""
 
@@ -141,8 +150,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [{"field": field_path(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-                  for e in exc.errors()]
+        fields = [_field_error(e) for e in exc.errors()]
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return JSONResponse(status_code=422, content={
             "error": {"code": "INVALID_REQUEST", "message": summary, "fields": fields}})
@@ -193,6 +201,19 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id)
         return ShipmentCreated(shipment_id=body.shipment_id, workflow_id=wf_id, run_id=handle.result_run_id,
                                status_url=f"/v1/shipments/{body.shipment_id}")
+
+    async def _update(client: Client, shipment_id: str, update: Any, arg: Any, refused_code: str) -> Any:
+        """Run an update; only when it fails for want of a running workflow is it worth asking which case."""
+        handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
+        try:
+            return await handle.execute_update(update, arg)
+        except WorkflowUpdateFailedError as err:
+            raise ApiError(409, _code(err, refused_code), _message(err)) from None
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+        await _handle(client, shipment_id)  # 404 when there is no such shipment
+        raise ApiError(409, "SHIPMENT_CLOSED", f"shipment {shipment_id} is no longer running")
 
     async def _handle(client: Client, shipment_id: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus]:
         handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
@@ -252,23 +273,11 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
     async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep) -> Gate:
-        handle, _ = await _handle(client, shipment_id)
-        try:
-            return await handle.execute_update(ShipmentWorkflow.decide, body)
-        except WorkflowUpdateFailedError as err:
-            raise ApiError(409, _code(err, "GATE_NOT_PENDING"), _message(err)) from None
-        except RPCError as err:
-            raise _closed(err, shipment_id) from None
+        return await _update(client, shipment_id, ShipmentWorkflow.decide, body, "GATE_NOT_PENDING")
 
     @app.post("/v1/shipments/{shipment_id}/cancel", status_code=202, response_model=CancelAccepted)
     async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep) -> CancelAccepted:
-        handle, _ = await _handle(client, shipment_id)
-        try:
-            state = await handle.execute_update(ShipmentWorkflow.cancel, body)
-        except WorkflowUpdateFailedError as err:
-            raise ApiError(409, _code(err, "SHIPMENT_CLOSED"), _message(err)) from None
-        except RPCError as err:
-            raise _closed(err, shipment_id) from None
+        state = await _update(client, shipment_id, ShipmentWorkflow.cancel, body, "SHIPMENT_CLOSED")
         return CancelAccepted(shipment_id=shipment_id, status=state.status,
                               message="cancellation accepted; completed steps are being undone")
 
@@ -301,12 +310,6 @@ def _code(err: WorkflowUpdateFailedError, default: str) -> str:
 def _message(err: WorkflowUpdateFailedError) -> str:
     cause = _cause(err)
     return cause.message if cause else str(err)
-
-
-def _closed(err: RPCError, shipment_id: str) -> ApiError | RPCError:
-    if err.status == RPCStatusCode.NOT_FOUND:
-        return ApiError(409, "SHIPMENT_CLOSED", f"shipment {shipment_id} is no longer running")
-    return err
 
 
 def _from_read_model(engine: Engine, shipment_id: str, execution_status: str | None = None) -> ShipmentView:

@@ -6,13 +6,16 @@ the services themselves.
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from starter.client import TradelaneClient, TradelaneError
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 app = typer.Typer(help="Tradelane: cross-border shipments as durable Temporal workflows.", no_args_is_help=True)
 ship = typer.Typer(help="Create shipments.", no_args_is_help=True)
@@ -41,8 +44,13 @@ def _fail(err: TradelaneError) -> None:
 def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API) -> None:
     """Start a shipment from a JSON request file (the format of examples/*.json)."""
     try:
+        request = json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        console.print(f"[red]error[/red] {file} is not JSON: {err.msg} at line {err.lineno}, column {err.colno}")
+        raise typer.Exit(1) from None
+    try:
         with _client(api) as tl:
-            created = tl.create_shipment(json.loads(file.read_text()))
+            created = tl.create_shipment(request)
     except TradelaneError as err:
         _fail(err)
     console.print(f"started [bold]{created['shipment_id']}[/bold] as workflow {created['workflow_id']}")
@@ -99,7 +107,8 @@ def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str
             result = tl.decide(shipment_id, gate, decision, actor, comment)
     except TradelaneError as err:
         _fail(err)
-    console.print(f"{shipment_id}: gate {result['kind']} {result['decision']}d by {result['actor']}")
+    verdict = {"approve": "approved", "reject": "rejected"}[result["decision"]]
+    console.print(f"{shipment_id}: gate {result['kind']} {verdict} by {result['actor']}")
 
 
 @app.command()
@@ -126,16 +135,22 @@ def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()
     console.print(f"{shipment_id}: {result['message']}")
 
 
-@app.command()
-def up() -> None:
-    """Run the whole stack in the foreground: dev server + Web UI, sandbox, worker, API."""
+def _service_settings() -> "Settings":
+    """Settings of a service command, with logging configured from them."""
     from infra.logging import configure_logging
     from infra.settings import get_settings
-    from infra.stack import serve_forever
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    serve_forever(settings)
+    return settings
+
+
+@app.command()
+def up() -> None:
+    """Run the whole stack in the foreground: dev server + Web UI, sandbox, worker, API."""
+    from infra.stack import serve_forever
+
+    serve_forever(_service_settings())
 
 
 @app.command()
@@ -151,12 +166,9 @@ def api() -> None:
     """Run the HTTP API against TRADELANE_TEMPORAL_ADDRESS and TRADELANE_DATABASE_URL."""
     import uvicorn
 
-    from infra.logging import configure_logging
-    from infra.settings import get_settings
     from starter.api import create_app
 
-    settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
+    settings = _service_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
 
 
@@ -165,13 +177,10 @@ def sandbox() -> None:
     """Run the carrier sandbox on TRADELANE_SANDBOX_HOST:TRADELANE_SANDBOX_PORT."""
     import uvicorn
 
-    from infra.logging import configure_logging
-    from infra.settings import get_settings
     from sandbox.app import create_app as create_sandbox_app
     from sandbox.config import load_config
 
-    settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
+    settings = _service_settings()
     uvicorn.run(create_sandbox_app(load_config(settings.sandbox_config)), host=settings.sandbox_host,
                 port=settings.sandbox_port, log_config=None)
 

@@ -170,3 +170,21 @@ async def test_get_answers_from_the_read_model_when_no_worker_answers(harness_fa
         assert unknown.json()["error"]["code"] == "STATE_UNAVAILABLE"
     await temporal_client.get_workflow_handle(f"shipment:{shipment_id}").terminate("test over")
     await temporal_client.get_workflow_handle(f"shipment:{never_ran['shipment_id']}").terminate("test over")
+
+
+async def test_malformed_json_names_the_body_and_starts_nothing(harness):
+    response = await harness.api.post("/v1/shipments", content=b'{"shipment_id": "SHP-BROKEN",',
+                                      headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    field = response.json()["error"]["fields"][0]
+    assert field["field"] == "body" and field["message"].startswith("not valid JSON:")
+    with pytest.raises(RPCError):
+        await harness.handle("SHP-BROKEN").describe()
+
+
+async def test_deciding_or_cancelling_an_unknown_shipment_is_404(harness):
+    decision = {"gate": "high_value", "decision": "approve", "actor": "ops@test"}
+    for path, body in (("approvals", decision), ("cancel", {"actor": "ops@test"})):
+        response = await harness.api.post(f"/v1/shipments/NOPE-{unique_id()}/{path}", json=body)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "SHIPMENT_NOT_FOUND"

@@ -47,6 +47,8 @@ async def test_create_status_approve_list_and_cancel(harness, tmp_path):
         request.write_text(json.dumps(load_example("high-value-us-jp.json", cancelled)))
         await cli("ship", "create", str(request), "--api", api.url)
         await harness.wait_until(cancelled, lambda s: s.status is Status.ON_HOLD)
+        code, out = await cli("reject", cancelled, "--gate", "customs_hold", "--actor", "ops@cli", "--api", api.url)
+        assert code == 1 and "GATE_NOT_PENDING" in out
         code, out = await cli("cancel", cancelled, "--actor", "ops@cli", "--reason", "duplicate order",
                               "--api", api.url)
         assert code == 0 and "cancellation accepted" in out
@@ -61,5 +63,25 @@ async def test_invalid_file_names_the_field_and_exits_non_zero(harness):
         code, out = await cli("ship", "create", str(EXAMPLES / "invalid" / "bad-hs-code.json"), "--api", api.url)
         assert code == 1
         assert "INVALID_REQUEST" in out and "items[1].hs_code" in out and "'85A4' is not 6-10 digits" in out
+    finally:
+        await api.stop()
+
+
+async def test_reject_says_rejected_and_a_non_json_file_is_a_clear_error(harness, tmp_path):
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        held = unique_id("cli-rej")
+        request = tmp_path / "request.json"
+        request.write_text(json.dumps(load_example("high-value-us-jp.json", held)))
+        await cli("ship", "create", str(request), "--api", api.url)
+        await harness.wait_until(held, lambda s: s.status is Status.ON_HOLD)
+        code, out = await cli("reject", held, "--gate", "high_value", "--actor", "ops@cli", "--api", api.url)
+        assert code == 0 and "gate high_value rejected by ops@cli" in out
+        assert (await harness.result(held)).status is Status.REJECTED
+
+        broken = tmp_path / "broken.json"
+        broken.write_text('{"shipment_id": ')
+        code, out = await cli("ship", "create", str(broken), "--api", api.url)
+        assert code == 1 and "is not JSON: Expecting value at line 1, column 17" in out
     finally:
         await api.stop()
