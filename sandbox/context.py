@@ -21,7 +21,7 @@ from sandbox.errors import ErrorCode, SandboxError
 from sandbox.faults import FAULT_HEADER, FaultBook, FaultContext, FaultRule, effect_of, parse_fault_header
 from sandbox.models import OptionalShipmentBody
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation, Partner
-from sandbox.store import RecordKind, SandboxStore
+from sandbox.store import Record, RecordKind, SandboxStore
 from sandbox.tracking import TrackingPlayer
 
 log = structlog.get_logger(__name__)
@@ -169,6 +169,26 @@ async def shipment_of(
     if record is not None:
         return record.shipment_id
     return (body.shipment_id if body else None) or ""
+
+
+async def close_record(
+    sb: Sandbox,
+    headers: CallHeaders,
+    kind: RecordKind,
+    operation: Operation,
+    partner: str,
+    record_id: str,
+    body: OptionalShipmentBody | None,
+) -> Record:
+    """Cancels, voids, withdraws or releases a record: faults first, then the idempotent state change.
+
+    Stops the record's tracking playback too, where one runs (a no-op for records without one).
+    """
+    shipment_id = await shipment_of(sb, kind, partner, record_id, body)
+    await sb.admit(partner, operation, shipment_id, headers)
+    record = await sb.store.transition(operation, partner, record_id)
+    sb.player.stop(record_id)
+    return record
 
 
 def mark_replay(response: Response, created: bool) -> None:

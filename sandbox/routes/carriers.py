@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 
-from sandbox.context import HeadersDep, SandboxDep, mark_replay, shipment_of
+from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import (
     BookingOut,
     BookingRequest,
@@ -127,10 +127,7 @@ async def cancel_booking(
     partner: str, booking_id: str, sb: SandboxDep, headers: HeadersDep, body: OptionalShipmentBody | None = None
 ) -> BookingOut:
     """Cancels a booking and stops its tracking; cancelling again is a no-op."""
-    shipment_id = await shipment_of(sb, RecordKind.BOOKING, partner, booking_id, body)
-    await sb.admit(partner, Operation.CANCEL, shipment_id, headers)
-    record = await sb.store.transition(Operation.CANCEL, partner, booking_id)
-    sb.player.stop(booking_id)
+    record = await close_record(sb, headers, RecordKind.BOOKING, Operation.CANCEL, partner, booking_id, body)
     assert isinstance(record, BookingRecord)
     return booking_out(record)
 
@@ -157,9 +154,7 @@ async def void_label(
     partner: str, label_id: str, sb: SandboxDep, headers: HeadersDep, body: OptionalShipmentBody | None = None
 ) -> LabelOut:
     """Voids a label; voiding again is a no-op."""
-    shipment_id = await shipment_of(sb, RecordKind.LABEL, partner, label_id, body)
-    await sb.admit(partner, Operation.VOID, shipment_id, headers)
-    record = await sb.store.transition(Operation.VOID, partner, label_id)
+    record = await close_record(sb, headers, RecordKind.LABEL, Operation.VOID, partner, label_id, body)
     assert isinstance(record, LabelRecord)
     return label_out(record)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 
-from sandbox.context import HeadersDep, SandboxDep, mark_replay, shipment_of
+from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import FilingOut, FilingRequest, HistoryEntry, OptionalShipmentBody, ReleaseFilingRequest
 from sandbox.partners import Operation
 from sandbox.rules import check_hs_codes
@@ -60,9 +60,7 @@ async def withdraw_filing(
     partner: str, filing_id: str, sb: SandboxDep, headers: HeadersDep, body: OptionalShipmentBody | None = None
 ) -> FilingOut:
     """Withdraws a filing; withdrawing again is a no-op."""
-    shipment_id = await shipment_of(sb, RecordKind.FILING, partner, filing_id, body)
-    await sb.admit(partner, Operation.WITHDRAW, shipment_id, headers)
-    record = await sb.store.transition(Operation.WITHDRAW, partner, filing_id)
+    record = await close_record(sb, headers, RecordKind.FILING, Operation.WITHDRAW, partner, filing_id, body)
     assert isinstance(record, FilingRecord)
     return filing_out(record)
 

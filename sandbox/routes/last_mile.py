@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Response, status
 
-from sandbox.context import HeadersDep, SandboxDep, mark_replay, shipment_of
+from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import HistoryEntry, OptionalShipmentBody, SlotOut, SlotRequest
 from sandbox.partners import LAST_MILE_SCENARIOS, Operation
 from sandbox.rules import check_lane
@@ -81,9 +81,6 @@ async def release_slot(
     partner: str, slot_id: str, sb: SandboxDep, headers: HeadersDep, body: OptionalShipmentBody | None = None
 ) -> SlotOut:
     """Releases a slot and stops its delivery scenario; releasing again is a no-op."""
-    shipment_id = await shipment_of(sb, RecordKind.SLOT, partner, slot_id, body)
-    await sb.admit(partner, Operation.RELEASE_SLOT, shipment_id, headers)
-    record = await sb.store.transition(Operation.RELEASE_SLOT, partner, slot_id)
-    sb.player.stop(slot_id)
+    record = await close_record(sb, headers, RecordKind.SLOT, Operation.RELEASE_SLOT, partner, slot_id, body)
     assert isinstance(record, SlotRecord)
     return slot_out(record)
