@@ -23,6 +23,7 @@ from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig
 from starter.api import create_app
 from tradelane.keys import workflow_id
+from tradelane.enums import Status
 from tradelane.state import ShipmentState
 from tests.support import SECONDS_PER_DAY
 from worker import build_worker
@@ -102,6 +103,22 @@ class Harness:
         from workflows.shipment import ShipmentWorkflow
 
         return await self.handle(shipment_id).query(ShipmentWorkflow.state)
+
+    async def until_held(self, shipment_id: str) -> ShipmentState:
+        """Wait until the shipment holds for an ops decision."""
+        return await self.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+
+    async def decide(self, shipment_id: str, gate: str, decision: str, actor: str = "ops@test",
+                     comment: str = "") -> httpx.Response:
+        """Decide a gate through the API, as an operator would; the caller checks the answer."""
+        return await self.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
+            "gate": gate, "decision": decision, "actor": actor, "comment": comment})
+
+    async def approve(self, shipment_id: str, gate: str = "high_value", actor: str = "ops@test",
+                      comment: str = "") -> dict[str, Any]:
+        response = await self.decide(shipment_id, gate, "approve", actor, comment)
+        assert response.status_code == 200, response.text
+        return response.json()
 
     async def wait_until(self, shipment_id: str, predicate: Any, timeout: float = 30) -> ShipmentState:
         """Poll the workflow's query until `predicate(state)` holds."""

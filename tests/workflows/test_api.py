@@ -59,12 +59,11 @@ async def test_same_shipment_id_twice_is_409_one_workflow_one_booking(harness):
 async def test_get_shows_stage_status_approvals_and_transitions(harness):
     shipment_id = unique_id("get")
     await harness.start(load_example("high-value-us-jp.json", shipment_id))
-    await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+    await harness.until_held(shipment_id)
     running = (await harness.api.get(f"/v1/shipments/{shipment_id}")).json()
     assert (running["stage"], running["status"]) == ("booking", "on_hold")
     assert [g["kind"] for g in running["pending_approvals"]] == ["high_value"]
-    await harness.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
-        "gate": "high_value", "decision": "approve", "actor": "ops@test"})
+    await harness.approve(shipment_id)
     await harness.result(shipment_id)
     done = (await harness.api.get(f"/v1/shipments/{shipment_id}")).json()
     assert (done["stage"], done["status"], done["execution_status"]) == ("last_mile", "delivered", "completed")
@@ -78,9 +77,8 @@ async def test_get_shows_stage_status_approvals_and_transitions(harness):
 async def test_read_model_follows_the_workflow(harness):
     shipment_id = unique_id("rm")
     await harness.start(load_example("high-value-us-jp.json", shipment_id))
-    await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
-    await harness.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
-        "gate": "high_value", "decision": "approve", "actor": "ops@test", "comment": "ok"})
+    await harness.until_held(shipment_id)
+    await harness.approve(shipment_id, comment="ok")
     state = await harness.result(shipment_id)
     with Session(harness.engine) as session:
         row = session.get(ShipmentRow, shipment_id)
@@ -148,7 +146,7 @@ async def test_get_answers_from_the_read_model_when_no_worker_answers(harness_fa
     async with harness_factory(query_timeout_s=1) as h:
         shipment_id = unique_id("noworker")
         await h.start(load_example("high-value-us-jp.json", shipment_id))
-        await h.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+        await h.until_held(shipment_id)
         for _ in range(100):  # the read model follows the workflow
             with Session(db_engine) as session:
                 row = session.get(ShipmentRow, shipment_id)

@@ -18,21 +18,16 @@ pytestmark = pytest.mark.temporal
 async def held_high_value(h) -> str:
     shipment_id = unique_id("hv")
     await h.start(load_example("high-value-us-jp.json", shipment_id))
-    state = await h.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+    state = await h.until_held(shipment_id)
     assert state.stage is Stage.BOOKING
     assert [g.kind for g in state.pending_gates] == [GateKind.HIGH_VALUE]
     return shipment_id
 
 
-def decision(gate: str, verdict: str, comment: str = "") -> dict:
-    return {"gate": gate, "decision": verdict, "actor": "ops@test", "comment": comment}
-
-
 async def test_approve_continues_to_delivery(harness):
     shipment_id = await held_high_value(harness)
     assert await harness.inspect(shipment_id) == [], "nothing is booked before the gate is decided"
-    response = await harness.api.post(f"/v1/shipments/{shipment_id}/approvals",
-                                      json=decision("high_value", "approve", "invoice checked"))
+    response = await harness.decide(shipment_id, "high_value", "approve", comment="invoice checked")
     assert response.status_code == 200
     assert response.json()["decision"] == "approve"
     state = await harness.result(shipment_id)
@@ -44,8 +39,7 @@ async def test_approve_continues_to_delivery(harness):
 
 async def test_reject_ends_rejected_with_nothing_booked(harness):
     shipment_id = await held_high_value(harness)
-    response = await harness.api.post(f"/v1/shipments/{shipment_id}/approvals",
-                                      json=decision("high_value", "reject", "suspected fraud"))
+    response = await harness.decide(shipment_id, "high_value", "reject", comment="suspected fraud")
     assert response.status_code == 200
     state = await harness.result(shipment_id)
     assert state.status is Status.REJECTED
@@ -56,8 +50,7 @@ async def test_reject_ends_rejected_with_nothing_booked(harness):
 async def test_deciding_a_gate_that_is_not_pending_is_refused_and_leaves_no_history(harness):
     shipment_id = await held_high_value(harness)
     handle = harness.handle(shipment_id)
-    response = await harness.api.post(f"/v1/shipments/{shipment_id}/approvals",
-                                      json=decision("customs_hold", "approve"))
+    response = await harness.decide(shipment_id, "customs_hold", "approve")
     assert response.status_code == 409
     assert response.json()["error"] == {
         "code": "GATE_NOT_PENDING",
@@ -77,11 +70,10 @@ async def test_customs_hold_approved_releases_the_filing(harness):
     await harness.add_fault(partner="clearpath", operation="file", shipment_id=shipment_id, kind="hold",
                             code="DOCUMENTS_REQUIRED")
     await harness.start(load_example("basic-cn-de.json", shipment_id))
-    state = await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+    state = await harness.until_held(shipment_id)
     assert state.stage is Stage.CUSTOMS_FILING
     assert "DOCUMENTS_REQUIRED" in state.pending_gates[0].reason
-    response = await harness.api.post(f"/v1/shipments/{shipment_id}/approvals",
-                                      json=decision("customs_hold", "approve", "invoice uploaded"))
+    response = await harness.decide(shipment_id, "customs_hold", "approve", comment="invoice uploaded")
     assert response.status_code == 200
     state = await harness.result(shipment_id)
     assert state.status is Status.DELIVERED
@@ -95,8 +87,8 @@ async def test_customs_hold_rejected_compensates(harness):
     await harness.add_fault(partner="clearpath", operation="file", shipment_id=shipment_id, kind="hold",
                             code="SANCTIONS_REVIEW")
     await harness.start(load_example("basic-cn-de.json", shipment_id))
-    await harness.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
-    await harness.api.post(f"/v1/shipments/{shipment_id}/approvals", json=decision("customs_hold", "reject"))
+    await harness.until_held(shipment_id)
+    await harness.decide(shipment_id, "customs_hold", "reject")
     state = await harness.result(shipment_id)
     assert state.status is Status.REJECTED
     assert [c.action for c in state.compensation] == ["customs.withdraw", "carrier.void_label",
@@ -133,7 +125,7 @@ async def test_undecided_gate_escalates_instead_of_waiting_silently(harness_fact
             await asyncio.sleep(0.1)
         assert description.typed_search_attributes.get(sa.ESCALATED) is True
         assert description.typed_search_attributes.get(sa.PENDING_GATE) == "high_value"
-        await h.api.post(f"/v1/shipments/{shipment_id}/approvals", json=decision("high_value", "approve"))
+        await h.decide(shipment_id, "high_value", "approve")
         assert (await h.result(shipment_id)).status is Status.DELIVERED
 
 

@@ -30,7 +30,7 @@ async def test_create_status_approve_list_and_cancel(harness, tmp_path):
         code, out = await cli("ship", "create", str(request), "--api", api.url)
         assert code == 0 and f"started {held}" in out
 
-        await harness.wait_until(held, lambda s: s.status is Status.ON_HOLD)
+        await harness.until_held(held)
         code, out = await cli("status", held, "--api", api.url)
         assert code == 0 and "status=on_hold" in out and "waiting for ops: gate high_value" in out
 
@@ -46,7 +46,7 @@ async def test_create_status_approve_list_and_cancel(harness, tmp_path):
 
         request.write_text(json.dumps(load_example("high-value-us-jp.json", cancelled)))
         await cli("ship", "create", str(request), "--api", api.url)
-        await harness.wait_until(cancelled, lambda s: s.status is Status.ON_HOLD)
+        await harness.until_held(cancelled)
         code, out = await cli("reject", cancelled, "--gate", "customs_hold", "--actor", "ops@cli", "--api", api.url)
         assert code == 1 and "GATE_NOT_PENDING" in out
         code, out = await cli("cancel", cancelled, "--actor", "ops@cli", "--reason", "duplicate order",
@@ -74,7 +74,7 @@ async def test_reject_says_rejected_and_a_non_json_file_is_a_clear_error(harness
         request = tmp_path / "request.json"
         request.write_text(json.dumps(load_example("high-value-us-jp.json", held)))
         await cli("ship", "create", str(request), "--api", api.url)
-        await harness.wait_until(held, lambda s: s.status is Status.ON_HOLD)
+        await harness.until_held(held)
         code, out = await cli("reject", held, "--gate", "high_value", "--actor", "ops@cli", "--api", api.url)
         assert code == 0 and "gate high_value rejected by ops@cli" in out
         assert (await harness.result(held)).status is Status.REJECTED

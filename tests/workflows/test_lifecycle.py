@@ -22,9 +22,7 @@ async def approve_if_held(h, shipment_id: str) -> None:
                                or s.status.terminal)
     if state.pending_gates:
         assert [g.kind for g in state.pending_gates] == [GateKind.HIGH_VALUE]
-        response = await h.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
-            "gate": "high_value", "decision": "approve", "actor": "ops@test", "comment": "value verified"})
-        assert response.status_code == 200, response.text
+        await h.approve(shipment_id, comment="value verified")
 
 
 @pytest.mark.parametrize("path", VALID_EXAMPLES, ids=lambda p: p.stem)
@@ -149,11 +147,10 @@ async def test_silent_carrier_raises_an_overdue_gate(harness_factory):
     async with harness_factory(public_url="http://127.0.0.1:9", transit_timeout_s=0.5) as h:
         shipment_id = unique_id("overdue")
         await h.start(load_example("basic-cn-de.json", shipment_id))
-        state = await h.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
+        state = await h.until_held(shipment_id)
         assert state.stage is Stage.TRANSIT
         assert [g.kind for g in state.pending_gates] == [GateKind.STAGE_OVERDUE]
-        response = await h.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
-            "gate": "stage_overdue", "decision": "reject", "actor": "ops@test", "comment": "lost, claim filed"})
+        response = await h.decide(shipment_id, "stage_overdue", "reject", comment="lost, claim filed")
         assert response.status_code == 200
         state = await h.result(shipment_id)
         assert state.status is Status.REJECTED

@@ -35,9 +35,8 @@ async def test_a_shipment_is_projected_into_postgres(harness_factory, pg_engine)
     async with harness_factory(engine=pg_engine) as h:
         shipment_id = unique_id("pg")
         await h.start(load_example("high-value-us-jp.json", shipment_id))
-        await h.wait_until(shipment_id, lambda s: s.status is Status.ON_HOLD)
-        await h.api.post(f"/v1/shipments/{shipment_id}/approvals", json={
-            "gate": "high_value", "decision": "approve", "actor": "ops@pg", "comment": "ok"})
+        await h.until_held(shipment_id)
+        await h.approve(shipment_id, actor="ops@pg", comment="ok")
         state = await h.result(shipment_id)
         assert state.status is Status.DELIVERED
         with Session(pg_engine) as session:

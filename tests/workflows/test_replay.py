@@ -18,9 +18,8 @@ async def test_finished_histories_replay(harness):
     for shipment_id, example in ((delivered, "basic-cn-de.json"), (rejected, "basic-cn-de.json"),
                                  (approved, "high-value-us-jp.json")):
         await harness.start(load_example(example, shipment_id))
-    await harness.wait_until(approved, lambda s: s.status is Status.ON_HOLD)
-    await harness.api.post(f"/v1/shipments/{approved}/approvals", json={
-        "gate": "high_value", "decision": "approve", "actor": "ops@test"})
+    await harness.until_held(approved)
+    await harness.approve(approved)
     statuses = [(await harness.result(s)).status for s in (delivered, rejected, approved)]
     assert statuses == [Status.DELIVERED, Status.COMPENSATED, Status.DELIVERED]
 
