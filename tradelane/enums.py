@@ -32,10 +32,40 @@ _TERMINAL = {Status.DELIVERED, Status.COMPENSATED, Status.REJECTED, Status.CANCE
 
 
 class Mode(StrEnum):
+    """How one leg moves. `ocean` is a carrier's generic sea quote; plans say FCL or LCL."""
+
     AIR_EXPRESS = "air_express"
+    AIR_FREIGHT = "air_freight"
     OCEAN = "ocean"
+    OCEAN_FCL = "ocean_fcl"
+    OCEAN_LCL = "ocean_lcl"
     RAIL = "rail"
     ROAD = "road"
+
+    @property
+    def is_air(self) -> bool:
+        return self in (Mode.AIR_EXPRESS, Mode.AIR_FREIGHT)
+
+    @property
+    def is_sea(self) -> bool:
+        return self in (Mode.OCEAN, Mode.OCEAN_FCL, Mode.OCEAN_LCL)
+
+
+class Aircraft(StrEnum):
+    """Which aircraft an air leg flies on; dangerous-goods rules differ."""
+
+    PASSENGER = "passenger"
+    """Belly cargo of passenger flights (most air freight)."""
+    CARGO = "cargo"
+    """Freighters only (express integrators' networks, cargo-aircraft-only goods)."""
+
+
+class DeliveryMethod(StrEnum):
+    """How the last mile hands the parcel to the recipient."""
+
+    HOME = "home"
+    PICKUP_POINT = "pickup_point"
+    LOCKER = "locker"
 
 
 class ServiceLevel(StrEnum):
@@ -80,6 +110,10 @@ class GateKind(StrEnum):
     """The customs broker held the filing; ops release it or give up the shipment."""
     STAGE_OVERDUE = "stage_overdue"
     """A stage ran past its time limit; ops keep waiting or give up the shipment."""
+    COMPLIANCE = "compliance"
+    """The compliance check found something a person must clear (a possible denied party, a licence) before booking."""
+    PACKAGING = "packaging"
+    """The parcels break a packaging or marking rule; ops record the fix, or give up the shipment."""
 
 
 class Decision(StrEnum):

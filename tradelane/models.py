@@ -11,7 +11,7 @@ from typing import Annotated
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from tradelane.enums import Incoterm, Packaging, Preference, ServiceLevel
+from tradelane.enums import DeliveryMethod, Incoterm, Packaging, Preference, ServiceLevel
 
 
 def _country(code: str) -> str:
@@ -71,6 +71,8 @@ class Parcel(_Contract):
     packaging: Packaging
     ispm15_marked: bool | None = None
     """For solid wood packaging: whether it carries the ISPM 15 treatment mark."""
+    packaging_weight_kg: Annotated[float, Field(ge=0, le=1_000)] | None = None
+    """Weight of the packaging material itself; estimated from the packaging type when absent."""
 
 
 class DangerousGoods(_Contract):
@@ -89,6 +91,11 @@ class Item(_Contract):
     origin_country: CountryCode
     unit_weight_kg: Annotated[float, Field(gt=0, le=30_000)]
     dangerous_goods: DangerousGoods | None = None
+    label_languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] | None = Field(
+        default=None, max_length=10)
+    """Languages of the product text and labels (ISO 639-1), checked against the destination's rules when given."""
+    origin_marked: bool | None = None
+    """Whether the article is marked with its country of origin; checked where the destination requires it."""
 
 
 class Insurance(_Contract):
@@ -111,6 +118,14 @@ class ShipmentRequest(_Contract):
     parcels: list[Parcel] = Field(min_length=1, max_length=100)
     items: list[Item] = Field(min_length=1, max_length=500)
     insurance: Insurance | None = None
+    deliver_by: date | None = None
+    """Latest acceptable delivery date: a hard constraint for the planner."""
+    exclude_countries: list[CountryCode] = Field(default_factory=list, max_length=50)
+    """Countries the goods must not pass through (the merchant's policy, on top of sanctions)."""
+    claim_preference: bool = False
+    """Whether a preferential (reduced) duty rate is claimed; needs a certificate of origin."""
+    delivery_method: DeliveryMethod | None = None
+    """The customer's choice for the last mile; home delivery when absent."""
 
     @property
     def declared_value(self) -> Decimal:
