@@ -1,0 +1,619 @@
+"""Landed cost: what the goods cost delivered (freight, insurance, duties, import taxes, fees) and who pays what.
+
+Import regimes are data (`import_regimes.yaml`): each row is one measure (duty, surcharge or tax) of a destination,
+split into value bands (de minimis thresholds, flat-rate courier bands) with a computation method per band. Duty
+rates per HS heading come from `duty_rates.yaml`, insurance premiums from `insurance_rates.yaml`, clearance fees
+from `fees.yaml`. A new country is new rows, not new code.
+
+Everything is computed in the shipment currency; each line is rounded to the currency's minor units at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+
+from babel.numbers import get_currency_precision
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tradelane.decisions.fx import convert
+from tradelane.decisions.models import CostLine, LandedCost, Money
+from tradelane.enums import Incoterm
+from tradelane.models import ShipmentRequest
+from tradelane.rules import Rule, RuleBook, rule_table
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+NonNegative = Annotated[Decimal, Field(ge=0)]
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+COMPONENTS = ("freight", "insurance", "duty", "tax", "fee")
+SELLER, BUYER = "seller", "buyer"
+
+
+# ---- rule rows ------------------------------------------------------------------------------------------------
+
+
+class Measure(StrEnum):
+    DUTY = "duty"
+    SURCHARGE = "surcharge"
+    """Extra duty on top of the regular one (e.g. the US Section 122 surcharge); every matching row applies."""
+    TAX = "tax"
+
+
+class Method(StrEnum):
+    """How a band computes its measure."""
+
+    EXEMPT = "exempt"
+    """Nothing due (below a de minimis threshold)."""
+    TARIFF = "tariff"
+    """Duty at the HS heading's rate from `duty_rates`."""
+    FLAT = "flat"
+    """rate_pct of the customs value minus `deduction` (Brazil, Mexico's courier global rates, surcharges)."""
+    PER_SUBHEADING = "per_subheading"
+    """`amount` per distinct 6-digit HS subheading in the consignment (EU flat EUR 3 from 2026-07-01)."""
+    IMPORT = "import"
+    """Tax at rate_pct x rate_factor on the duty-paid value, collected at import (payer per incoterm)."""
+    AT_SALE = "at_sale"
+    """Like `import`, but collected at sale by the seller (IOSS, UK, AU, SG): the seller pays whatever the incoterm."""
+    INCLUDED = "included"
+    """Tax covered by a flat global rate charged as duty (Mexico's courier regime)."""
+    NONE = "none"
+    """The destination has no VAT/GST at import (US)."""
+
+
+METHODS = {
+    Measure.DUTY: {Method.EXEMPT, Method.TARIFF, Method.FLAT, Method.PER_SUBHEADING},
+    Measure.SURCHARGE: {Method.EXEMPT, Method.FLAT},
+    Measure.TAX: {Method.EXEMPT, Method.IMPORT, Method.AT_SALE, Method.INCLUDED, Method.NONE},
+}
+
+
+class ValueBasis(StrEnum):
+    FOB = "fob"
+    """Goods value only (US, CA, AU customs value)."""
+    CIF = "cif"
+    """Goods + freight + insurance."""
+
+
+class Band(BaseModel):
+    """One slice of goods value (in the row's currency) and how the measure is computed in it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    up_to: NonNegative | None = None
+    """Inclusive upper limit of the goods value; None for the last, open band."""
+    method: Method
+    label: str = Field(min_length=3)
+    """Why, for the reasons: e.g. `within the USD 800 de minimis: no duty`."""
+    rate_pct: NonNegative | None = None
+    """Overrides the row's rate_pct in this band."""
+    rate_factor: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("1")
+    """Share of the rate charged (China CBEC: 0.7)."""
+    deduction: NonNegative = ZERO
+    """Subtracted from a flat duty, in the row's currency (Brazil: USD 20)."""
+    amount: NonNegative | None = None
+    """Per-subheading amount, in the row's currency."""
+    scheme: str = ""
+    """Name of the collection scheme for line labels, e.g. `IOSS`."""
+
+
+@rule_table("import_regimes")
+class ImportRegime(Rule):
+    """One measure of one or more destinations' import regime, for goods meeting the row's conditions."""
+
+    name: str = Field(min_length=3)
+    countries: list[Country] = Field(min_length=1)
+    measure: Measure
+    currency: Currency
+    """Currency of the thresholds, deductions and amounts."""
+    value_basis: ValueBasis = ValueBasis.CIF
+    tariff: str | None = None
+    """duty_rates schedule (e.g. `EU`); the destination country when empty. Also its customs territory."""
+    tax_name: str | None = None
+    rate_pct: NonNegative | None = None
+    ship_from: list[Country] | None = None
+    """Only for goods shipped from these countries (e.g. CUSMA: US, MX)."""
+    incoterm: Incoterm | None = None
+    """Only under this incoterm (Brazil: Remessa Conforme needs the taxes collected at checkout, i.e. DDP)."""
+    waive_up_to: NonNegative | None = None
+    """A tax amount at or below this (row currency) is not collected (Switzerland: CHF 5)."""
+    bands: list[Band] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ImportRegime:
+        closed = [band.up_to for band in self.bands[:-1] if band.up_to is not None]
+        if self.bands[-1].up_to is not None or len(closed) != len(self.bands) - 1:
+            raise ValueError(f"{self.name}: bands: only the last band is open (up_to empty)")
+        if any(a >= b for a, b in zip(closed, closed[1:])):
+            raise ValueError(f"{self.name}: bands: up_to must increase")
+        for i, band in enumerate(self.bands):
+            where = f"{self.name}: bands[{i}]"
+            if band.method not in METHODS[self.measure]:
+                raise ValueError(f"{where}.method: {band.method} is not a {self.measure} method")
+            rated = band.method in (Method.FLAT, Method.IMPORT, Method.AT_SALE)
+            if rated and band.rate_pct is None and self.rate_pct is None:
+                raise ValueError(f"{where}.rate_pct: {band.method} needs a rate (on the band or the row)")
+            if band.method is Method.PER_SUBHEADING and band.amount is None:
+                raise ValueError(f"{where}.amount: per_subheading needs an amount")
+            if band.method in (Method.IMPORT, Method.AT_SALE) and not self.tax_name:
+                raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
+        return self
+
+    def key(self) -> tuple[Any, ...]:
+        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm)
+
+    @property
+    def specificity(self) -> int:
+        return (self.ship_from is not None) + (self.incoterm is not None)
+
+    def applies(self, request: ShipmentRequest) -> bool:
+        return ((self.ship_from is None or request.origin.country in self.ship_from)
+                and (self.incoterm is None or request.incoterm is self.incoterm))
+
+    def band_for(self, value: Decimal) -> tuple[int, Band]:
+        for i, band in enumerate(self.bands):
+            if band.up_to is None or value <= band.up_to:
+                return i, band
+        raise AssertionError("the last band is open")  # guaranteed by _check
+
+    def rate(self, band: Band) -> Decimal:
+        return band.rate_pct if band.rate_pct is not None else (self.rate_pct or ZERO)
+
+
+@rule_table("duty_rates")
+class DutyRate(Rule):
+    """A schedule's MFN duty for one 4-digit HS heading (`*`: the default for headings not tabulated)."""
+
+    schedule: str = Field(min_length=2)
+    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\*)$")]
+    rate_pct: NonNegative = ZERO
+    per_100kg: NonNegative | None = None
+    """Specific duty per 100 kg gross weight, in `currency`."""
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DutyRate:
+        if self.per_100kg is not None and self.currency is None:
+            raise ValueError(f"{self.schedule} {self.heading}: currency: needed with per_100kg")
+        return self
+
+    def key(self) -> tuple[str, str]:
+        return (self.schedule, self.heading)
+
+
+@rule_table("insurance_rates")
+class InsuranceRate(Rule):
+    destination: str = Field(min_length=1)
+    """Country code or `*`."""
+    rate_pct: NonNegative
+    insured_pct: Annotated[Decimal, Field(gt=0)] = Decimal("110")
+    min_premium: NonNegative = ZERO
+    currency: Currency
+    cover: str = ""
+
+    def key(self) -> tuple[str]:
+        return (self.destination,)
+
+
+class FeeKind(StrEnum):
+    BROKERAGE = "brokerage"
+    DDP_DISBURSEMENT = "ddp_disbursement"
+
+
+@rule_table("fees")
+class Fee(Rule):
+    destination: str = Field(min_length=1)
+    """Country code, tariff area (e.g. `EU`) or `*`."""
+    kind: FeeKind
+    fixed: NonNegative = ZERO
+    pct: NonNegative = ZERO
+    """Percent of the duties and taxes collected at import."""
+    minimum: NonNegative = ZERO
+    currency: Currency
+
+    def key(self) -> tuple[str, FeeKind]:
+        return (self.destination, self.kind)
+
+
+# ---- indexes --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Index:
+    regimes: dict[tuple[str, Measure], tuple[ImportRegime, ...]]
+    duties: dict[tuple[str, str], tuple[DutyRate, ...]]
+    insurance: dict[str, tuple[InsuranceRate, ...]]
+    fees: dict[tuple[str, FeeKind], tuple[Fee, ...]]
+
+
+def _group(rows: Any, keys: Callable[[Any], list[Any]]) -> dict[Any, tuple[Any, ...]]:
+    out: dict[Any, list[Any]] = {}
+    for row in rows:
+        for key in keys(row):
+            out.setdefault(key, []).append(row)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _index(book: RuleBook) -> _Index:
+    return book.cached("landed_cost.index", lambda: _Index(
+        regimes=_group(book.table(ImportRegime), lambda r: [(c, r.measure) for c in r.countries]),
+        duties=_group(book.table(DutyRate), lambda r: [(r.schedule, r.heading)]),
+        insurance=_group(book.table(InsuranceRate), lambda r: [r.destination]),
+        fees=_group(book.table(Fee), lambda r: [(r.destination, r.kind)]),
+    ))
+
+
+def _first(rows: tuple[Any, ...], on: date) -> Any:
+    return next((row for row in rows if row.in_force(on)), None)
+
+
+def regimes_for(request: ShipmentRequest, country: str, measure: Measure, book: RuleBook) -> list[ImportRegime]:
+    """Rows of `measure` for imports into `country` that apply to the request on its ship date, most specific first.
+
+    A row with more conditions (ship_from, incoterm) beats a row with fewer: CUSMA's row beats Canada's general one.
+    """
+    rows = [r for r in _index(book).regimes.get((country, measure), ())
+            if r.in_force(request.ship_date) and r.applies(request)]
+    return sorted(rows, key=lambda r: -r.specificity)
+
+
+def customs_territory(country: str, on: date, book: RuleBook) -> str:
+    """The tariff area a country belongs to on `on` (`EU` for member states), else the country itself."""
+    row = _first(_index(book).regimes.get((country, Measure.DUTY), ()), on)
+    return row.tariff if row is not None and row.tariff else country
+
+
+# ---- computation ----------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+def _pct(value: Decimal) -> str:
+    """`19`, `8.1`, `0.30` -> `0.3`: a rate as people write it."""
+    return f"{value.normalize():f}"
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    q = _quantum(currency)
+    return f"{currency} {amount.quantize(q, ROUND_HALF_UP):,}"
+
+
+def _limit(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount.normalize():,f}"
+
+
+@dataclass
+class _Sheet:
+    """The lines, reasons and conversions of one landed-cost computation."""
+
+    request: ShipmentRequest
+    book: RuleBook
+    lines: list[CostLine] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    fx: list[str] = field(default_factory=list)
+
+    @property
+    def currency(self) -> str:
+        return self.request.currency
+
+    def local(self, amount: Decimal, currency: str) -> Decimal:
+        """`amount` in the shipment currency; records the conversion used."""
+        converted, how = convert(amount, currency, self.currency, self.request.ship_date, self.book)
+        self._note_fx(currency, self.currency, how)
+        return converted
+
+    def foreign(self, amount: Decimal, currency: str) -> Decimal:
+        """A shipment-currency amount in `currency` (to compare with a threshold)."""
+        converted, how = convert(amount, self.currency, currency, self.request.ship_date, self.book)
+        self._note_fx(self.currency, currency, how)
+        return converted
+
+    def _note_fx(self, source: str, target: str, how: str) -> None:
+        if source != target and how not in self.fx:
+            self.fx.append(how)
+
+    def add(self, component: str, label: str, amount: Decimal, payer: str, source: str | None) -> None:
+        self.lines.append(CostLine(component=component, label=label, amount=amount, payer=payer, source=source))
+
+
+@dataclass(frozen=True)
+class _Values:
+    goods: Decimal
+    freight: Decimal
+    insurance: Decimal
+
+    def basis(self, basis: ValueBasis) -> Decimal:
+        return self.goods if basis is ValueBasis.FOB else self.goods + self.freight + self.insurance
+
+
+def _band(sheet: _Sheet, row: ImportRegime, goods: Decimal) -> Band:
+    """The band the goods value falls in; says which threshold applied."""
+    value = sheet.foreign(goods, row.currency)
+    i, band = row.band_for(value)
+    shown = _money(value, row.currency)
+    if band.up_to is not None:
+        where = f"goods {shown} <= {_limit(band.up_to, row.currency)}"
+    elif i > 0:
+        where = f"goods {shown} > {_limit(row.bands[i - 1].up_to or ZERO, row.currency)}"
+    else:
+        where = f"goods {shown}"
+    sheet.reasons.append(f"{row.name}: {where}: {band.label}")
+    return band
+
+
+def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer: str) -> Decimal:
+    """Duty at each HS heading's rate, on the item's share of the customs value (and gross weight, where specific)."""
+    request, ix = sheet.request, _index(sheet.book)
+    schedule, on = row.tariff or request.destination.country, request.ship_date
+    goods = request.declared_value
+    net_kg = sum(item.unit_weight_kg * item.quantity for item in request.items)
+    by_heading: dict[str, tuple[DutyRate, Decimal]] = {}
+    for item in request.items:
+        heading = item.hs_code[:4]
+        rate = _first(ix.duties.get((schedule, heading), ()), on)
+        if rate is None:
+            rate = _first(ix.duties.get((schedule, "*"), ()), on)
+        if rate is None:
+            sheet.reasons.append(f"duty: no duty_rates row for HS {heading} nor a default in schedule {schedule} "
+                                 f"on {on}: duty not computed")
+            continue
+        value = item.unit_value * item.quantity
+        share = value / goods if goods else Decimal(1) / len(request.items)
+        duty = rate.rate_pct / HUNDRED * customs_value * share
+        if rate.per_100kg is not None and rate.currency is not None:
+            # Parcels carry the gross weight: share it out by the items' net weights.
+            item_share = Decimal(str(item.unit_weight_kg * item.quantity)) / Decimal(str(net_kg))
+            gross_kg = Decimal(str(request.total_weight_kg)) * item_share
+            duty += sheet.local(rate.per_100kg * gross_kg / HUNDRED, rate.currency)
+        before = by_heading.get(heading)
+        by_heading[heading] = (rate, duty + (before[1] if before else ZERO))
+    total = ZERO
+    for heading, (rate, duty) in by_heading.items():
+        what = f"{_pct(rate.rate_pct)}%"
+        if rate.per_100kg is not None:
+            what = f"{rate.currency} {_pct(rate.per_100kg)} per 100 kg gross" + (
+                f" + {what}" if rate.rate_pct else "")
+        label = f"duty {what} on HS {heading} ({schedule} MFN)"
+        if rate.heading == "*":
+            label = f"duty {what} on HS {heading} ({schedule} default rate)"
+            sheet.reasons.append(f"duty: HS {heading} has no {schedule} rate in duty_rates: the schedule's default "
+                                 f"{what} applies ({rate.cite()})")
+        sheet.add("duty", label, duty, payer, rate.cite())
+        total += duty
+    return total
+
+
+def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Decimal:
+    band = _band(sheet, row, values.goods)
+    customs_value = values.basis(row.value_basis)
+    if band.method is Method.EXEMPT:
+        return ZERO
+    if band.method is Method.TARIFF:
+        return _tariff_duty(sheet, row, customs_value, payer)
+    if band.method is Method.PER_SUBHEADING:
+        per = band.amount or ZERO  # set on every per_subheading band (checked when the table loads)
+        subheadings = sorted({item.hs_code[:6] for item in sheet.request.items})
+        amount = sheet.local(per * len(subheadings), row.currency)
+        times = f"{_limit(per, row.currency)} x {len(subheadings)}"
+        sheet.reasons.append(f"{row.name}: {times} subheadings ({', '.join(subheadings)})")
+        sheet.add("duty", f"{row.name}: {times} HS subheadings", amount, payer, row.cite())
+        return amount
+    # FLAT: a rate of the customs value, less a fixed deduction, never below zero.
+    rate = row.rate(band)
+    gross = rate / HUNDRED * customs_value
+    deduction = sheet.local(band.deduction, row.currency) if band.deduction else ZERO
+    amount = max(gross - deduction, ZERO)
+    label = f"{row.name}: {_pct(rate)}% of the {row.value_basis.upper()} value"
+    if band.deduction:
+        label += f" minus {_limit(band.deduction, row.currency)}"
+    sheet.add("duty", label, amount, payer, row.cite())  # surcharges are duty too
+    return amount
+
+
+def _tax(sheet: _Sheet, row: ImportRegime, values: _Values, duty: Decimal, payer: str) -> tuple[Decimal, bool]:
+    """The tax and whether it is collected at import (so clearance fees apply)."""
+    band = _band(sheet, row, values.goods)
+    if band.method not in (Method.IMPORT, Method.AT_SALE):
+        return ZERO, False
+    rate = row.rate(band)
+    base = values.basis(row.value_basis) + duty
+    amount = base * rate / HUNDRED * band.rate_factor
+    dest = sheet.request.destination.country
+    shown_rate = f"{_pct(rate)}%" + (f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
+    basis = "goods" if row.value_basis is ValueBasis.FOB else "CIF value"
+    sheet.reasons.append(f"{row.tax_name} base: {basis} + duty = {_money(base, sheet.currency)}")
+    if row.waive_up_to is not None:
+        in_row_currency = sheet.foreign(amount, row.currency)
+        if in_row_currency <= row.waive_up_to:
+            sheet.reasons.append(f"{row.name}: {row.tax_name} {_money(in_row_currency, row.currency)} <= "
+                                 f"{_limit(row.waive_up_to, row.currency)}: not collected")
+            return ZERO, False
+    if band.method is Method.AT_SALE:
+        label = (f"{row.tax_name} {shown_rate} ({dest}), collected at sale by the seller"
+                 f"{f' ({band.scheme})' if band.scheme else ''}: seller pays whatever the incoterm")
+        sheet.add("tax", label, amount, SELLER, row.cite())
+        return amount, False
+    sheet.add("tax", f"import {row.tax_name} {shown_rate} ({dest})", amount, payer, row.cite())
+    return amount, True
+
+
+def _insurance(sheet: _Sheet, values: _Values, loading: Decimal) -> Decimal:
+    request = sheet.request
+    if not (request.insurance and request.insurance.requested):
+        sheet.reasons.append("insurance not requested")
+        return ZERO
+    ix, on, dest = _index(sheet.book), request.ship_date, request.destination.country
+    row: InsuranceRate | None = _first(ix.insurance.get(dest, ()), on) or _first(ix.insurance.get("*", ()), on)
+    if row is None:
+        sheet.reasons.append(f"insurance: no insurance_rates row for {dest} nor '*' on {on}: premium not computed")
+        return ZERO
+    rate = row.rate_pct + loading
+    insured = (values.goods + values.freight) * row.insured_pct / HUNDRED
+    premium = insured * rate / HUNDRED
+    minimum = sheet.local(row.min_premium, row.currency) if row.min_premium else ZERO
+    why = (f"insurance: {_pct(rate)}% ({_pct(row.rate_pct)}% + {_pct(loading)} pt risk loading) x "
+           f"{_pct(row.insured_pct)}% of CIF {_money(values.goods + values.freight, sheet.currency)}")
+    if premium < minimum:
+        why += (f" = {_money(premium, sheet.currency)}, below the minimum premium "
+                f"{_limit(row.min_premium, row.currency)}")
+        premium = minimum
+    sheet.reasons.append(why)
+    cover = f", {row.cover}" if row.cover else ""
+    sheet.add("insurance", f"cargo insurance {_pct(rate)}% of {_pct(row.insured_pct)}% CIF{cover}", premium,
+              SELLER, row.cite())
+    return premium
+
+
+def _fee_row(sheet: _Sheet, kind: FeeKind, territory: str) -> Fee | None:
+    ix, on, dest = _index(sheet.book), sheet.request.ship_date, sheet.request.destination.country
+    for where in dict.fromkeys((dest, territory, "*")):
+        row = _first(ix.fees.get((where, kind), ()), on)
+        if row is not None:
+            return row
+    return None
+
+
+def _fee(sheet: _Sheet, row: Fee, collected: Decimal) -> Decimal:
+    fixed = sheet.local(row.fixed, row.currency) if row.fixed else ZERO
+    minimum = sheet.local(row.minimum, row.currency) if row.minimum else ZERO
+    return max(minimum, fixed + collected * row.pct / HUNDRED)
+
+
+def _fees(sheet: _Sheet, territory: str, collected: Decimal, payer: str) -> None:
+    if not collected:
+        sheet.reasons.append("nothing collected at import: no brokerage or disbursement fee")
+        return
+    brokerage = _fee_row(sheet, FeeKind.BROKERAGE, territory)
+    if brokerage is not None:
+        sheet.add("fee", f"customs brokerage ({brokerage.destination})", _fee(sheet, brokerage, collected), payer,
+                  brokerage.cite())
+    if sheet.request.incoterm is Incoterm.DDP:
+        disbursement = _fee_row(sheet, FeeKind.DDP_DISBURSEMENT, territory)
+        if disbursement is not None:
+            label = f"DDP disbursement {_pct(disbursement.pct)}% of duties and taxes advanced"
+            if disbursement.minimum:
+                label += f", min {_limit(disbursement.minimum, disbursement.currency)}"
+            sheet.add("fee", label, _fee(sheet, disbursement, collected), SELLER, disbursement.cite())
+
+
+def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, Decimal]:
+    """Duties, surcharges and taxes; returns the destination's tariff area and what is collected at import."""
+    request, book, on = sheet.request, sheet.book, sheet.request.ship_date
+    dest, origin = request.destination.country, request.origin.country
+    territory = customs_territory(dest, on, book)
+    if territory == customs_territory(origin, on, book):
+        sheet.reasons.append(f"{origin} -> {dest} stays in customs territory {territory}: no import duty or tax")
+        return territory, ZERO
+    duty_rows = regimes_for(request, dest, Measure.DUTY, book)
+    if duty_rows:
+        row = duty_rows[0]
+        basis = "goods value (FOB)" if row.value_basis is ValueBasis.FOB else "goods + freight + insurance (CIF)"
+        sheet.reasons.append(f"customs value for {dest}: {basis} = "
+                             f"{_money(values.basis(row.value_basis), sheet.currency)}")
+        duty = _duty(sheet, row, values, payer)
+    else:
+        sheet.reasons.append(f"duty: no import_regimes duty row for {dest} on {on}: duty not computed")
+        duty = ZERO
+    for row in regimes_for(request, dest, Measure.SURCHARGE, book):
+        duty += _duty(sheet, row, values, payer)
+    if request.claim_preference and duty:
+        sheet.reasons.append("preferential origin claimed: preferential rates are not tabulated, MFN rates applied")
+    tax_rows = regimes_for(request, dest, Measure.TAX, book)
+    tax, tax_at_import = ZERO, False
+    if tax_rows:
+        tax, tax_at_import = _tax(sheet, tax_rows[0], values, duty, payer)
+    else:
+        sheet.reasons.append(f"tax: no import_regimes tax row for {dest} on {on}: import VAT/GST not computed")
+    return territory, duty + (tax if tax_at_import else ZERO)
+
+
+def _partner_fees(sheet: _Sheet, fees: list[CostLine]) -> None:
+    ddp = sheet.request.incoterm is Incoterm.DDP
+    for i, line in enumerate(fees):
+        if line.component not in COMPONENTS:
+            raise ValueError(f"partner_fees[{i}].component: '{line.component}' is not one of {', '.join(COMPONENTS)}")
+        if line.amount < 0:
+            raise ValueError(f"partner_fees[{i}].amount: {line.amount} is negative")
+        if line.payer not in (SELLER, BUYER):
+            raise ValueError(f"partner_fees[{i}].payer: '{line.payer}' is not seller or buyer")
+        payer = line.payer
+        if ddp and payer == BUYER:
+            # Under DDP the buyer pays nothing on delivery: the seller carries the partner's charge.
+            sheet.reasons.append(f"partner_fees[{i}] ({line.label}): DDP, so the seller pays it")
+            payer = SELLER
+        sheet.add(line.component, line.label, line.amount, payer, line.source)
+
+
+def landed_cost(
+    request: ShipmentRequest,
+    freight: Money,
+    book: RuleBook,
+    *,
+    insurance_loading_pct: Decimal = Decimal("0"),
+    partner_fees: list[CostLine] | None = None,
+) -> LandedCost:
+    """What the goods cost delivered, in the shipment currency, and who pays each part under the incoterm.
+
+    Args:
+        request: The shipment; its ship date selects every rule and exchange rate.
+        freight: The chosen plan's freight (any currency; converted on the ship date).
+        book: The rule book (import_regimes, duty_rates, insurance_rates, fees, fx_rates).
+        insurance_loading_pct: Risk loading added to the insurance rate, in percentage points.
+        partner_fees: Extra charges quoted by partners (amounts in the shipment currency).
+
+    Returns:
+        The breakdown; total = goods + freight + insurance + duties + taxes + fees, and seller_pays + buyer_pays =
+        total - goods.
+
+    Raises:
+        FxUnavailable: a currency needed has no reference rate on the ship date.
+        ValueError: freight or a partner fee is negative or malformed (the message names the field).
+    """
+    if freight.amount < 0:
+        raise ValueError(f"freight.amount: {freight.amount} is negative")
+    if insurance_loading_pct < 0:
+        raise ValueError(f"insurance_loading_pct: {insurance_loading_pct} is negative")
+    sheet = _Sheet(request, book)
+    ddp = request.incoterm is Incoterm.DDP
+    import_payer = SELLER if ddp else BUYER
+    sheet.reasons.append(
+        f"{request.incoterm.value}: seller pays freight and insurance; duties, import taxes and clearance fees "
+        + ("are paid by the seller (buyer pays nothing on delivery)" if ddp else "are due from the buyer on delivery"))
+    goods = request.declared_value
+    freight_local = sheet.local(freight.amount, freight.currency.upper())
+    sheet.add("freight", "freight", freight_local, SELLER, None)
+    values = _Values(goods=goods, freight=freight_local, insurance=ZERO)
+    premium = _insurance(sheet, values, insurance_loading_pct)
+    values = _Values(goods=goods, freight=freight_local, insurance=premium)
+    territory, collected = _import_charges(sheet, values, import_payer)
+    _fees(sheet, territory, collected, import_payer)
+    _partner_fees(sheet, partner_fees or [])
+    return _total(sheet)
+
+
+def _total(sheet: _Sheet) -> LandedCost:
+    """Round every line to the currency's minor units, then add up, so the totals equal the sum of the lines."""
+    q = _quantum(sheet.currency)
+    lines = [line.model_copy(update={"amount": line.amount.quantize(q, ROUND_HALF_UP)}) for line in sheet.lines]
+    zero = ZERO.quantize(q)
+    sums = dict.fromkeys(COMPONENTS, zero)
+    paid = {SELLER: zero, BUYER: zero}
+    for line in lines:
+        sums[line.component] += line.amount
+        paid[line.payer] += line.amount
+    goods = sheet.request.declared_value.quantize(q, ROUND_HALF_UP)
+    return LandedCost(
+        incoterm=sheet.request.incoterm.value, currency=sheet.currency, goods_value=goods,
+        freight=sums["freight"], duties=sums["duty"], taxes=sums["tax"], insurance=sums["insurance"],
+        fees=sums["fee"], total=goods + sum(sums.values(), zero), seller_pays=paid[SELLER], buyer_pays=paid[BUYER],
+        lines=lines, fx=sheet.fx, reasons=sheet.reasons)
