@@ -65,8 +65,10 @@ class TransportMode(StrEnum):
     """Main-leg transport mode of a carrier."""
 
     AIR_EXPRESS = "air_express"
+    AIR_FREIGHT = "air_freight"
     OCEAN = "ocean"
     RAIL = "rail"
+    ROAD = "road"
 
 
 EU_COUNTRIES: frozenset[str] = frozenset(
@@ -184,6 +186,9 @@ class Partner(_Frozen):
 
 
 _CN = frozenset({"CN"})
+_EUROPE_ROAD = EU_COUNTRIES - {"CY", "MT"} | {"GB", "CH", "NO", "TR", "RS", "UA", "MD"}
+"""Countries the road carrier reaches by truck (ferry and tunnel included for GB)."""
+_NORTH_AMERICA = frozenset({"US", "CA", "MX"})
 _LAST_MILE_WINDOW = LastMileTerms(slot_window_days=(0.5, 1.5))
 
 PARTNERS: Mapping[str, Partner] = MappingProxyType(
@@ -235,6 +240,38 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
                 ),
             ),
             Partner(
+                name="aerocargo",
+                kind=PartnerKind.CARRIER,
+                # Air freight in the belly of passenger flights, airport to airport, anywhere.
+                carrier=CarrierTerms(
+                    mode=TransportMode.AIR_FREIGHT,
+                    pricing=Pricing(
+                        base=Decimal("60"), per_kg=Decimal("4.2"), volumetric_divisor=6000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=4, max=7),
+                    limits=ParcelLimits(max_weight_kg=300, max_length_cm=300),
+                    tracking_number=TrackingNumberFormat(prefix="176", digits=8),
+                ),
+            ),
+            Partner(
+                name="roadlink",
+                kind=PartnerKind.CARRIER,
+                # Trucks within Europe and within North America.
+                lanes=(
+                    Lane(origins=_EUROPE_ROAD, destinations=_EUROPE_ROAD),
+                    Lane(origins=_NORTH_AMERICA, destinations=_NORTH_AMERICA),
+                ),
+                carrier=CarrierTerms(
+                    mode=TransportMode.ROAD,
+                    pricing=Pricing(
+                        base=Decimal("40"), per_kg=Decimal("0.45"), volumetric_divisor=4000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=2, max=5),
+                    limits=ParcelLimits(max_weight_kg=1500, max_length_cm=1360),
+                    tracking_number=TrackingNumberFormat(prefix="RL", digits=9),
+                ),
+            ),
+            Partner(
                 name="parcelnow",
                 kind=PartnerKind.LAST_MILE,
                 lanes=(Lane(destinations=EU_COUNTRIES | {"GB", "CH", "NO"}),),
@@ -243,7 +280,7 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
             Partner(
                 name="doorstep",
                 kind=PartnerKind.LAST_MILE,
-                lanes=(Lane(destinations=frozenset({"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR"})),),
+                lanes=(Lane(destinations=frozenset({"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR", "GB", "CH"})),),
                 last_mile=_LAST_MILE_WINDOW,
             ),
             Partner(name="clearpath", kind=PartnerKind.CUSTOMS_BROKER),
@@ -254,7 +291,10 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
 
 
 EMISSION_FACTORS_G_PER_TKM: Mapping[TransportMode, int] = MappingProxyType(
-    {TransportMode.AIR_EXPRESS: 600, TransportMode.OCEAN: 15, TransportMode.RAIL: 25}
+    {
+        TransportMode.AIR_EXPRESS: 600, TransportMode.AIR_FREIGHT: 600, TransportMode.OCEAN: 15,
+        TransportMode.RAIL: 25, TransportMode.ROAD: 80,
+    }
 )
 """SANDBOX FIGURES, not real factors: grams CO2e per tonne-kilometre by mode."""
 
@@ -305,6 +345,17 @@ TRANSIT_SCENARIOS: Mapping[str, tuple[TrackingStep, ...]] = MappingProxyType(
             (8, "BORDER_CROSSED", "Border crossing", "Border crossed"),
             (16, "TRAIN_ARRIVED", "Destination rail terminal, {destination}", "Train arrived"),
             (17, "READY_FOR_HANDOVER", "Destination rail terminal, {destination}", "Ready for handover"),
+        ),
+        "aerocargo": _steps(
+            (0, "RCS", "Origin airport, {origin}", "Received from shipper"),
+            (0.5, "DEP", "Origin airport, {origin}", "Departed on flight"),
+            (2, "ARR", "Destination airport, {destination}", "Arrived on flight"),
+            (2.5, "NFD", "Destination airport, {destination}", "Ready for pick-up (notified)"),
+        ),
+        "roadlink": _steps(
+            (0, "COLLECTED", "Origin depot, {origin}", "Collected"),
+            (0.5, "LINEHAUL", "On the road", "Line haul departed"),
+            (2, "ARRIVED_HUB", "Destination depot, {destination}", "Arrived at destination depot"),
         ),
     }
 )

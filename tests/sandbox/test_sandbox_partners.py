@@ -31,6 +31,8 @@ def test_partner_table_matches_the_contract() -> None:
         "skyexpress": (PartnerKind.CARRIER, TransportMode.AIR_EXPRESS),
         "bluewave": (PartnerKind.CARRIER, TransportMode.OCEAN),
         "silkrail": (PartnerKind.CARRIER, TransportMode.RAIL),
+        "aerocargo": (PartnerKind.CARRIER, TransportMode.AIR_FREIGHT),
+        "roadlink": (PartnerKind.CARRIER, TransportMode.ROAD),
         "parcelnow": (PartnerKind.LAST_MILE, None),
         "doorstep": (PartnerKind.LAST_MILE, None),
         "clearpath": (PartnerKind.CUSTOMS_BROKER, None),
@@ -45,6 +47,8 @@ def test_tracking_codes_are_the_published_names() -> None:
             "GATE_IN", "LOADED", "VESSEL_DEPARTED", "TRANSSHIPMENT", "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE"
         ),
         "silkrail": ("RECEIVED", "TRAIN_DEPARTED", "BORDER_CROSSED", "TRAIN_ARRIVED", "READY_FOR_HANDOVER"),
+        "aerocargo": ("RCS", "DEP", "ARR", "NFD"),
+        "roadlink": ("COLLECTED", "LINEHAUL", "ARRIVED_HUB"),
         "parcelnow": ("SORTED", "OUT_FOR_DELIVERY", "DELIVERED"),
         "doorstep": ("RECEIVED_AT_DEPOT", "ON_VEHICLE", "POD"),
     }
@@ -90,6 +94,12 @@ def test_price_formula(partner: str, parcels: list[Parcel], amount: str, chargea
         ("parcelnow", None, "US", False),
         ("doorstep", None, "SG", True),
         ("doorstep", None, "DE", False),
+        ("doorstep", None, "GB", True),
+        ("roadlink", "DE", "GB", True),
+        ("roadlink", "US", "MX", True),
+        ("roadlink", "CN", "DE", False),
+        ("roadlink", "DE", "US", False),
+        ("aerocargo", "CN", "US", True),
         ("clearpath", None, "ZA", True),
     ],
 )
