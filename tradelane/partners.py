@@ -2,20 +2,40 @@
 
 from pydantic import BaseModel
 
-from tradelane.enums import Mode, PartnerKind, ServiceLevel
+from tradelane.enums import Aircraft, Mode, PartnerKind
 
 EU = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 )
+EUROPE_ROAD = EU - {"CY", "MT"} | {"GB", "CH", "NO", "TR", "RS", "UA", "MD"}
+NORTH_AMERICA = frozenset({"US", "CA", "MX"})
+
+
+class Lane(BaseModel):
+    """One direction a carrier serves; None on a side means any country."""
+
+    origins: frozenset[str] | None = None
+    destinations: frozenset[str] | None = None
+
+    def serves(self, origin: str, destination: str) -> bool:
+        return ((self.origins is None or origin in self.origins)
+                and (self.destinations is None or destination in self.destinations))
+
+
+ANYWHERE = (Lane(),)
 
 
 class PartnerInfo(BaseModel):
     name: str
     kind: PartnerKind
     display_name: str
-    mode: Mode | None = None
+    modes: frozenset[Mode] = frozenset()
+    """Modes a carrier runs; `bluewave` runs both FCL and LCL and quotes them as generic `ocean`."""
+    aircraft: Aircraft | None = None
+    """For air carriers: the aircraft its network flies, which decides what dangerous goods it may take."""
+    lanes: tuple[Lane, ...] = ANYWHERE
     serves: frozenset[str] | None = None
-    """Destination countries served; None means everywhere."""
+    """Last mile: destination countries served; None means everywhere."""
     max_parcel_kg: float | None = None
     max_parcel_length_cm: float | None = None
 
@@ -24,24 +44,30 @@ PARTNERS: dict[str, PartnerInfo] = {
     p.name: p
     for p in [
         PartnerInfo(name="skyexpress", kind=PartnerKind.CARRIER, display_name="SkyExpress (air express)",
-                    mode=Mode.AIR_EXPRESS, max_parcel_kg=70, max_parcel_length_cm=120),
+                    modes=frozenset({Mode.AIR_EXPRESS}), aircraft=Aircraft.CARGO,
+                    max_parcel_kg=70, max_parcel_length_cm=120),
+        PartnerInfo(name="aerocargo", kind=PartnerKind.CARRIER, display_name="AeroCargo (air freight, belly)",
+                    modes=frozenset({Mode.AIR_FREIGHT}), aircraft=Aircraft.PASSENGER,
+                    max_parcel_kg=300, max_parcel_length_cm=300),
         PartnerInfo(name="bluewave", kind=PartnerKind.CARRIER, display_name="BlueWave Forwarding (ocean)",
-                    mode=Mode.OCEAN, max_parcel_kg=2000, max_parcel_length_cm=1200),
+                    modes=frozenset({Mode.OCEAN_LCL, Mode.OCEAN_FCL}), max_parcel_kg=2000,
+                    max_parcel_length_cm=1200),
         PartnerInfo(name="silkrail", kind=PartnerKind.CARRIER, display_name="SilkRail (China-Europe rail)",
-                    mode=Mode.RAIL, serves=EU | {"CN"}, max_parcel_kg=1500, max_parcel_length_cm=600),
+                    modes=frozenset({Mode.RAIL}),
+                    lanes=(Lane(origins=frozenset({"CN"}), destinations=EU),
+                           Lane(origins=EU, destinations=frozenset({"CN"}))),
+                    max_parcel_kg=1500, max_parcel_length_cm=600),
+        PartnerInfo(name="roadlink", kind=PartnerKind.CARRIER, display_name="RoadLink (trucking)",
+                    modes=frozenset({Mode.ROAD}),
+                    lanes=(Lane(origins=EUROPE_ROAD, destinations=EUROPE_ROAD),
+                           Lane(origins=NORTH_AMERICA, destinations=NORTH_AMERICA)),
+                    max_parcel_kg=1500, max_parcel_length_cm=1360),
         PartnerInfo(name="parcelnow", kind=PartnerKind.LAST_MILE, display_name="ParcelNow",
                     serves=EU | {"GB", "CH", "NO"}),
         PartnerInfo(name="doorstep", kind=PartnerKind.LAST_MILE, display_name="Doorstep Delivery",
-                    serves=frozenset("US CA JP AU NZ SG KR MX BR".split())),
+                    serves=frozenset("US CA JP AU NZ SG KR MX BR GB CH".split())),
         PartnerInfo(name="clearpath", kind=PartnerKind.CUSTOMS_BROKER, display_name="ClearPath Customs"),
     ]
-}
-
-# Modes a service level may use, fastest first.
-MODES_FOR_SERVICE: dict[ServiceLevel, tuple[Mode, ...]] = {
-    ServiceLevel.EXPRESS: (Mode.AIR_EXPRESS,),
-    ServiceLevel.STANDARD: (Mode.AIR_EXPRESS, Mode.RAIL),
-    ServiceLevel.ECONOMY: (Mode.RAIL, Mode.OCEAN),
 }
 
 CUSTOMS_BROKER = "clearpath"
@@ -51,12 +77,11 @@ def serves(partner: PartnerInfo, country: str) -> bool:
     return partner.serves is None or country in partner.serves
 
 
-def carriers_for(service_level: ServiceLevel, origin: str, destination: str) -> list[PartnerInfo]:
-    """Carriers whose mode fits the service level and whose network covers both ends of the lane."""
-    modes = MODES_FOR_SERVICE[service_level]
+def carriers_for(mode: Mode, origin: str, destination: str) -> list[PartnerInfo]:
+    """Carriers running `mode` on the lane `origin` -> `destination`, in table order."""
     return [
         p for p in PARTNERS.values()
-        if p.kind is PartnerKind.CARRIER and p.mode in modes and serves(p, origin) and serves(p, destination)
+        if p.kind is PartnerKind.CARRIER and mode in p.modes and any(ln.serves(origin, destination) for ln in p.lanes)
     ]
 
 

@@ -1,4 +1,4 @@
-"""Pure rules: stage machine, approvals, planning, packaging, partner directory, tracking map, keys."""
+"""Pure rules: stage machine, approvals, partner directory, tracking map, keys."""
 
 import json
 from datetime import UTC, datetime
@@ -8,14 +8,12 @@ import pytest
 
 from tests.support import EXAMPLES
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS, GateNotPending, pending_gate, value_approval_reason
-from tradelane.enums import GateKind, Mode, Preference, ServiceLevel, Stage, Status, TrackingStatus
+from tradelane.enums import Decision, GateKind, Mode, Stage, Status, TrackingStatus
 from tradelane.keys import idempotency_key, shipment_id_of, workflow_id
 from tradelane.models import ShipmentRequest
-from tradelane.packaging import packaging_violations
 from tradelane.partners import PARTNERS, carriers_for, last_mile_for
-from tradelane.planning import NoPlan, choose_plan, pareto_set
 from tradelane.stages import STAGE_ORDER, IllegalTransition, check_move, next_stage
-from tradelane.state import ApprovalPolicy, Gate, Quote
+from tradelane.state import ApprovalDecision, ApprovalPolicy, Gate
 from tradelane.tracking import STATUS_MAP, normalise
 
 
@@ -86,79 +84,35 @@ def test_pending_gate_names_what_is_pending():
         pending_gate(gates, GateKind.HIGH_VALUE)
 
 
-# ---- partners and planning ----
+def test_approving_a_packaging_gate_needs_the_fix_in_the_comment():
+    gates = [Gate(kind=GateKind.PACKAGING, stage=Stage.PACKAGING_CHECK, reason="x", opened_at=datetime.now(UTC))]
+    bare = ApprovalDecision(gate=GateKind.PACKAGING, decision=Decision.APPROVE, actor="ops")
+    with pytest.raises(GateNotPending, match="say what was corrected"):
+        pending_gate(gates, GateKind.PACKAGING, bare)
+    fixed = bare.model_copy(update={"comment": "pallet replaced by a marked one"})
+    assert pending_gate(gates, GateKind.PACKAGING, fixed) is gates[0]
+    reject = bare.model_copy(update={"decision": Decision.REJECT})
+    assert pending_gate(gates, GateKind.PACKAGING, reject) is gates[0]
 
-def quote(partner: str, mode: Mode, amount: str, days: int, co2e: float, currency: str = "USD") -> Quote:
-    return Quote(quote_id=f"q-{partner}", partner=partner, mode=mode, amount=Decimal(amount), currency=currency,
-                 transit_days_min=days - 1, transit_days_max=days, chargeable_weight_kg=10, co2e_kg=co2e)
 
+# ---- partner directory ----
 
-AIR = quote("skyexpress", Mode.AIR_EXPRESS, "120.00", 4, 60.0)
-RAIL = quote("silkrail", Mode.RAIL, "60.00", 20, 2.5)
-SEA = quote("bluewave", Mode.OCEAN, "40.00", 34, 1.5)
-
-
-@pytest.mark.parametrize(("preference", "expected"), [
-    (Preference.CHEAPEST, "bluewave"),
-    (Preference.FASTEST, "skyexpress"),
-    (Preference.GREENEST, "bluewave"),
+@pytest.mark.parametrize(("mode", "origin", "destination", "expected"), [
+    pytest.param(Mode.RAIL, "CN", "DE", {"silkrail"}, id="rail-china-europe"),
+    pytest.param(Mode.RAIL, "CN", "US", set(), id="no-rail-across-the-pacific"),
+    pytest.param(Mode.ROAD, "DE", "GB", {"roadlink"}, id="road-within-europe"),
+    pytest.param(Mode.ROAD, "CN", "DE", set(), id="no-road-china-europe"),
+    pytest.param(Mode.AIR_EXPRESS, "US", "JP", {"skyexpress"}, id="express-anywhere"),
+    pytest.param(Mode.OCEAN_FCL, "CN", "AU", {"bluewave"}, id="ocean-anywhere"),
 ])
-def test_plan_follows_the_preference(preference, expected):
-    plan = choose_plan([AIR, RAIL, SEA], preference)
-    assert plan.partner == expected
-    assert plan.reasons[0].startswith(f"preference {preference}: {expected}")
-
-
-def test_balanced_plan_trades_price_time_and_carbon():
-    # Rail is mid-priced, mid-speed and low-carbon: the balanced choice between air and sea.
-    assert choose_plan([AIR, RAIL, SEA], Preference.BALANCED).partner == "silkrail"
-
-
-def test_alternatives_are_the_pareto_set_without_the_choice():
-    dominated = quote("slowpricey", Mode.OCEAN, "500.00", 40, 99.0)
-    assert dominated not in pareto_set([AIR, SEA, dominated])
-    plan = choose_plan([AIR, SEA, dominated], Preference.FASTEST)
-    assert [q.partner for q in plan.alternatives] == ["bluewave"]
-
-
-def test_no_quote_is_no_plan_with_every_reason():
-    with pytest.raises(NoPlan, match="skyexpress: PARCEL_LIMIT_EXCEEDED"):
-        choose_plan([], Preference.CHEAPEST, {"skyexpress": "PARCEL_LIMIT_EXCEEDED"})
-
-
-def test_mixed_currencies_compare_by_time_only():
-    plan = choose_plan([AIR, quote("bluewave", Mode.OCEAN, "1.00", 30, 1.0, currency="EUR")], Preference.CHEAPEST)
-    assert plan.partner == "skyexpress"
-    assert any("compared by transit time only" in r for r in plan.reasons)
-
-
-def test_carriers_fit_service_level_and_lane():
-    assert {p.name for p in carriers_for(ServiceLevel.STANDARD, "CN", "DE")} == {"skyexpress", "silkrail"}
-    assert {p.name for p in carriers_for(ServiceLevel.STANDARD, "US", "JP")} == {"skyexpress"}
-    assert {p.name for p in carriers_for(ServiceLevel.ECONOMY, "CN", "AU")} == {"bluewave"}
-    assert {p.name for p in carriers_for(ServiceLevel.EXPRESS, "CN", "US")} == {"skyexpress"}
+def test_carriers_by_mode_and_lane(mode, origin, destination, expected):
+    assert {p.name for p in carriers_for(mode, origin, destination)} == expected
 
 
 def test_last_mile_partner_by_destination():
     assert last_mile_for("DE").name == "parcelnow"
     assert last_mile_for("JP").name == "doorstep"
     assert last_mile_for("AQ") is None
-
-
-# ---- packaging ----
-
-def test_pallets_are_fine_by_sea_but_not_by_air_express():
-    pallets = example("pallet-cn-au.json")
-    assert packaging_violations(pallets, PARTNERS["bluewave"]) == []
-    problems = packaging_violations(pallets, PARTNERS["skyexpress"])
-    assert any(p.startswith("parcels[0]: 420.0 kg is above skyexpress's limit of 70") for p in problems)
-
-
-def test_unmarked_solid_wood_fails_ispm15():
-    body = json.loads((EXAMPLES / "pallet-cn-au.json").read_text())
-    body["parcels"][1]["ispm15_marked"] = False
-    problems = packaging_violations(ShipmentRequest.model_validate(body), PARTNERS["bluewave"])
-    assert problems == ["parcels[1]: solid wood packaging (wood_pallet) must carry the ISPM 15 mark"]
 
 
 # ---- tracking map and keys ----
