@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from activities.carriers import CarrierActivities
 from activities.customs import CustomsActivities
+from activities.decisions import DecisionActivities
 from activities.http import PartnerGateway
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
@@ -23,15 +24,19 @@ from infra.logging import configure_logging
 from infra.process import run_until_signalled
 from infra.settings import Settings, get_settings
 from infra.temporal import connect
+import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
+from tradelane.decisions.screening import ScreeningList
+from tradelane.rules import RuleBook, default_book
 from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)
 
 
 def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sandbox_url: str,
-                 engine: Engine) -> Worker:
-    """A worker with every activity bound to its real dependencies (partners over HTTP, the database)."""
+                 engine: Engine, book: RuleBook | None = None, screening: ScreeningList | None = None) -> Worker:
+    """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data)."""
     gateway = PartnerGateway(http, sandbox_url)
+    decisions = DecisionActivities(gateway, book or default_book(), screening)
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
     last_mile, read_model = LastMileActivities(gateway), ReadModelActivities(engine)
     return Worker(
@@ -39,13 +44,23 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
         task_queue=task_queue,
         workflows=[ShipmentWorkflow],
         activities=[
-            carriers.quote, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
+            decisions.assess, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
             carriers.handover, customs.file, customs.release_hold, customs.withdraw,
             last_mile.schedule, last_mile.release, read_model.project,
         ],
         interceptors=[LogContextInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
+
+
+def rule_data(settings: Settings) -> tuple[RuleBook, ScreeningList | None]:
+    """The rule tables and denied-party list, loaded and validated now so a bad file stops the start."""
+    book = RuleBook(settings.rules_dir) if settings.rules_dir else default_book()
+    tables = book.load_all()
+    screening = ScreeningList.load(settings.screening_list) if settings.screening_list else None
+    log.info("rule data loaded", directory=str(book.directory), tables=len(tables), rows=sum(tables.values()),
+             screening_list=str(settings.screening_list or "packaged sample"))
+    return book, screening
 
 
 def partner_http(settings: Settings) -> httpx.AsyncClient:
@@ -56,9 +71,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     migrate(settings.database_url)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     engine = make_engine(settings.database_url)
+    book, screening = rule_data(settings)
     async with partner_http(settings) as http:
         worker = build_worker(client, task_queue=settings.task_queue, http=http,
-                              sandbox_url=settings.sandbox_url, engine=engine)
+                              sandbox_url=settings.sandbox_url, engine=engine, book=book, screening=screening)
         async with worker:
             log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address)
             await stop.wait()

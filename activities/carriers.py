@@ -1,13 +1,11 @@
-"""Carrier activities: quote, book, label, hand over, and their undos."""
+"""Carrier activities: book, label, hand over, and their undos (quotes are asked by `decisions.assess`)."""
 
 import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.errors import PARTNER_REJECTED
 from activities.http import PartnerGateway
-from tradelane.partner_api import lane_body, parse_quote, parse_record
-from tradelane.state import PartnerCall, PartnerRecord, QuoteRequest, QuoteResult
+from tradelane.partner_api import lane_body, parse_record
+from tradelane.state import PartnerCall, PartnerRecord
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -16,22 +14,10 @@ class CarrierActivities:
     def __init__(self, gateway: PartnerGateway) -> None:
         self._partners = gateway
 
-    @activity.defn(name="carrier.quote")
-    async def quote(self, req: QuoteRequest) -> QuoteResult:
-        """A quote, or the carrier's reason for declining (a decline is an answer, not a failure)."""
-        try:
-            body = await self._partners.call(req.partner, "quote", "quotes", lane_body(req.request))
-        except ApplicationError as err:
-            if err.type != PARTNER_REJECTED:
-                raise
-            code = str(err.details[0]) if err.details else "REJECTED"
-            return QuoteResult(partner=req.partner, declined_code=code, declined_message=err.message)
-        return QuoteResult(partner=req.partner, quote=parse_quote(body))
-
     @activity.defn(name="carrier.book")
     async def book(self, call: PartnerCall) -> PartnerRecord:
         assert call.request is not None, "book needs the shipment request"
-        body = await self._partners.call(call.partner, "book", "bookings", lane_body(call.request),
+        body = await self._partners.call(call.partner, "book", "bookings", lane_body(call.request, call.origin, call.destination),
                                          idempotency_key=call.idempotency_key)
         record = parse_record("booking", call.partner, body)
         log.info("booked", shipment_id=call.shipment_id, partner=call.partner, booking=record.ref)

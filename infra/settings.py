@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     partner_timeout_s: float = 10.0
     """HTTP timeout of one partner call; Temporal retries what times out."""
 
+    # Decision data
+    rules_dir: Path | None = None
+    """A directory of rule tables (YAML) overriding the packaged ones, table by table."""
+    screening_list: Path | None = None
+    """A denied-party list in the Consolidated Screening List format (.csv or .json); the packaged sample otherwise."""
+
     # Shipment rules and waits (seconds, so they are easy to set from the environment)
     approval_thresholds: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_VALUE_THRESHOLDS))
     gate_escalate_after_s: float = 4 * 3600

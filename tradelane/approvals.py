@@ -2,9 +2,9 @@
 
 from decimal import Decimal
 
-from tradelane.enums import GateKind
+from tradelane.enums import Decision, GateKind
 from tradelane.models import ShipmentRequest
-from tradelane.state import ApprovalPolicy, Gate
+from tradelane.state import ApprovalDecision, ApprovalPolicy, Gate
 
 DEFAULT_VALUE_THRESHOLDS: dict[str, Decimal] = {
     # Roughly 5,000 USD in each currency, rounded; operators set their own through settings.
@@ -34,10 +34,17 @@ class GateNotPending(ValueError):
     """A decision for a gate that is not waiting for one."""
 
 
-def pending_gate(gates: list[Gate], kind: GateKind) -> Gate:
-    """The open gate of `kind`, or GateNotPending with a message an operator can act on."""
+def pending_gate(gates: list[Gate], kind: GateKind, decision: ApprovalDecision | None = None) -> Gate:
+    """The open gate of `kind`, or GateNotPending with a message an operator can act on.
+
+    Approving a packaging gate records the correction, so it needs a comment saying what was fixed.
+    """
     for gate in gates:
         if gate.kind == kind and gate.pending:
+            if (decision is not None and kind is GateKind.PACKAGING and decision.decision is Decision.APPROVE
+                    and not decision.comment.strip()):
+                raise GateNotPending("approving the packaging gate records the fix: say what was corrected in "
+                                     "'comment' (e.g. 'pallet 2 replaced by an ISPM 15 marked pallet')")
             return gate
     open_kinds = sorted(gate.kind.value for gate in gates if gate.pending)
     waiting = ", ".join(open_kinds) if open_kinds else "none"

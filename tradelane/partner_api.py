@@ -8,7 +8,8 @@ from typing import Any
 
 from tradelane.enums import Mode
 from tradelane.models import ShipmentRequest
-from tradelane.state import PartnerRecord, Quote
+from tradelane.decisions.models import Quote
+from tradelane.state import PartnerRecord
 
 
 def _parcels(request: ShipmentRequest) -> list[dict[str, float]]:
@@ -18,19 +19,19 @@ def _parcels(request: ShipmentRequest) -> list[dict[str, float]]:
     ]
 
 
-def lane_body(request: ShipmentRequest) -> dict[str, Any]:
-    """The body of a quote or booking: lane, service and parcels, no personal data."""
+def lane_body(request: ShipmentRequest, origin: str | None = None, destination: str | None = None) -> dict[str, Any]:
+    """The body of a quote or booking: lane (one leg's, when given), service and parcels, no personal data."""
     return {
         "shipment_id": request.shipment_id,
-        "origin_country": request.origin.country,
-        "destination_country": request.destination.country,
+        "origin_country": origin or request.origin.country,
+        "destination_country": destination or request.destination.country,
         "service_level": request.service_level.value,
         "parcels": _parcels(request),
     }
 
 
-def parse_quote(body: dict[str, Any]) -> Quote:
-    return Quote(
+def parse_quote(body: dict[str, Any], origin: str | None = None, destination: str | None = None) -> Quote:
+    return Quote(origin=origin, destination=destination,
         quote_id=body["quote_id"], partner=body["partner"], mode=Mode(body["mode"]),
         amount=Decimal(str(body["price"]["amount"])), currency=body["price"]["currency"],
         transit_days_min=body["transit_days"]["min"], transit_days_max=body["transit_days"]["max"],

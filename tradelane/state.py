@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from tradelane.decisions.models import Assessment, TransportPlan
 from tradelane.enums import Decision, GateKind, Mode, Stage, Status, TrackingStatus
 from tradelane.models import ShipmentRequest
 
@@ -47,41 +48,22 @@ class ShipmentInput(BaseModel):
     """Where partners push tracking events (Tradelane's webhook); None when events are polled."""
 
 
-class Quote(BaseModel):
-    quote_id: str
-    partner: str
-    mode: Mode
-    amount: Decimal
-    currency: str
-    transit_days_min: int
-    transit_days_max: int
-    chargeable_weight_kg: float
-    co2e_kg: float
+class AssessRequest(BaseModel):
+    """Input of the `decisions.assess` activity: the shipment and the partners that already failed for good."""
 
-
-class QuoteRequest(BaseModel):
-    shipment_id: str
-    partner: str
     request: ShipmentRequest
+    exclude_partners: list[str] = Field(default_factory=list)
 
 
-class QuoteResult(BaseModel):
-    """A partner's answer to a quote request: a quote, or the reason it declined."""
+class Replan(BaseModel):
+    """A switch to a backup plan after a partner failed for good: visible in the shipment's history."""
 
-    partner: str
-    quote: Quote | None = None
-    declined_code: str | None = None
-    declined_message: str | None = None
-
-
-class Plan(BaseModel):
-    """The chosen way to move the goods, with the reasons for the choice."""
-
-    partner: str
-    mode: Mode
-    quote: Quote
-    reasons: list[str] = Field(default_factory=list)
-    alternatives: list[Quote] = Field(default_factory=list)
+    at: datetime
+    failed_partner: str
+    reason: str
+    from_plan: str
+    to_plan: str | None
+    """None when no backup met the constraints and the shipment was compensated."""
 
 
 class PartnerCall(BaseModel):
@@ -93,6 +75,9 @@ class PartnerCall(BaseModel):
     request: ShipmentRequest | None = None
     ref: str | None = None
     """The partner's id of the record the call acts on (booking, label, filing, slot)."""
+    origin: str | None = None
+    destination: str | None = None
+    """The leg's lane for a booking that is one leg of a multimodal plan; None means the shipment's lane."""
     tracking_number: str | None = None
     events_url: str | None = None
     actor: str | None = None
@@ -207,7 +192,11 @@ class ShipmentState(BaseModel):
     merchant_id: str
     declared_value: Decimal
     currency: str
-    plan: Plan | None = None
+    plan: TransportPlan | None = None
+    """The plan being executed (after any backup switch)."""
+    assessment: Assessment | None = None
+    """The decisions (plan, alternatives, landed cost, emissions, documents, marks, compliance, risk) and reasons."""
+    replans: list[Replan] = Field(default_factory=list)
     carrier: str | None = None
     mode: Mode | None = None
     tracking_number: str | None = None

@@ -16,18 +16,20 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from activities.carriers import CarrierActivities
     from activities.customs import CustomsActivities
+    from activities.decisions import DecisionActivities
     from activities.errors import PARTNER_REJECTED
     from activities.last_mile import LastMileActivities
     from activities.read_model import ReadModelActivities
     from tradelane.approvals import GateNotPending, pending_gate, value_approval_reason
     from tradelane.enums import Decision, GateKind, Stage, Status, TrackingStatus
     from tradelane.keys import idempotency_key
-    from tradelane.packaging import packaging_violations
-    from tradelane.partners import CUSTOMS_BROKER, PARTNERS, carriers_for, last_mile_for
-    from tradelane.planning import NoPlan, choose_plan
+    from tradelane.decisions.assess import blocking, holding
+    from tradelane.decisions.models import Assessment, TransportPlan
+    from tradelane.partners import CUSTOMS_BROKER
     from tradelane.stages import check_move
     from tradelane.state import (
         ApprovalDecision,
+        AssessRequest,
         CancelRequest,
         CarrierEvent,
         CompensationRecord,
@@ -35,9 +37,8 @@ with workflow.unsafe.imports_passed_through():
         IgnoredSignal,
         PartnerCall,
         PartnerRecord,
-        Plan,
         ProjectionUpdate,
-        QuoteRequest,
+        Replan,
         ShipmentInput,
         ShipmentState,
         Transition,
@@ -106,30 +107,29 @@ class ShipmentWorkflow:
         req = self._input.request
         if self._state.cancel_request is not None:
             raise asyncio.CancelledError()  # cancelled before the first step ran
-        # Booking: approval of high values first, then plan, book and label.
+        # Booking: approval of high values, then the decisions and the compliance gate; nothing is booked before.
         reason = value_approval_reason(req, self._input.approvals)
         if reason is not None:
             await self._gate(GateKind.HIGH_VALUE, reason)
-        last_mile = last_mile_for(req.destination.country)
-        if last_mile is None:
-            raise ShipmentStopped(Status.REJECTED, "NO_LAST_MILE_PARTNER",
-                                  f"no last-mile partner delivers to {req.destination.country}")
-        plan = await self._plan()
-        booking = await self._step(CarrierActivities.book, self._call("book", plan.partner, request=req),
-                                   undo="carrier.cancel_booking", undo_text="cancel booking")
-        label = await self._step(CarrierActivities.create_label, self._call("label", plan.partner, ref=booking.ref),
-                                 undo="carrier.void_label", undo_text="void label")
+        assessment = await self._assess()
+        await self._compliance_gate(assessment)
+        if assessment.last_mile.chosen is None:
+            raise ShipmentStopped(Status.REJECTED, "NO_LAST_MILE_PARTNER", "; ".join(assessment.last_mile.reasons))
+        plan, bookings, label = await self._book_plan()
         self._state.tracking_number = label.tracking_number
-        workflow.upsert_memo({"tracking_number": label.tracking_number, "carrier": plan.partner})
+        workflow.upsert_memo({"tracking_number": label.tracking_number, "carrier": self._state.carrier,
+                              "plan": plan.plan_id})
 
-        self._transition(Stage.PACKAGING_CHECK, Status.IN_PROGRESS, f"check parcels for {plan.partner}")
-        problems = packaging_violations(req, PARTNERS[plan.partner])
-        if problems:
-            raise ShipmentStopped(Status.COMPENSATED, "PACKAGING_CHECK_FAILED", "; ".join(problems))
+        self._transition(Stage.PACKAGING_CHECK, Status.IN_PROGRESS, f"check parcels and marks for {plan.plan_id}")
+        assessment = self._assessment
+        if assessment.marking.violations:
+            gate = await self._gate(GateKind.PACKAGING, "; ".join(f.message for f in assessment.marking.violations),
+                                    reject_status=Status.COMPENSATED, reject_code="PACKAGING_CHECK_FAILED")
+            self._note(f"packaging corrected by {gate.actor}: {gate.comment}")
 
         self._transition(Stage.CUSTOMS_FILING, Status.IN_PROGRESS, f"file with {CUSTOMS_BROKER}")
         filing = await self._step(CustomsActivities.file,
-                                  self._call("file", CUSTOMS_BROKER, request=req, ref=booking.ref),
+                                  self._call("file", CUSTOMS_BROKER, request=req, ref=bookings[0].ref),
                                   undo="customs.withdraw", undo_text="withdraw customs filing")
         if filing.state == "hold":
             gate = await self._gate(GateKind.CUSTOMS_HOLD, f"{CUSTOMS_BROKER} holds the filing: {filing.hold_reason}")
@@ -139,35 +139,94 @@ class ShipmentWorkflow:
             self._record(released)
             self._note(f"customs hold released by {gate.actor}")
 
-        self._transition(Stage.TRANSIT, Status.IN_PROGRESS, f"handed over to {plan.partner}")
-        await self._activity(CarrierActivities.handover,
-                             self._call("handover", plan.partner, ref=booking.ref, events_url=self._input.events_url))
-        await self._wait_for_event(plan.partner, TrackingStatus.ARRIVED_AT_DESTINATION, Stage.TRANSIT)
+        for leg, booking in zip(plan.legs, bookings):
+            where = f"leg {leg.seq + 1} ({leg.mode} {leg.origin}-{leg.destination})"
+            if leg.seq == 0:
+                self._transition(Stage.TRANSIT, Status.IN_PROGRESS, f"handed over to {leg.partner}: {where}")
+            else:
+                self._note(f"handed over to {leg.partner}: {where}")
+            await self._activity(CarrierActivities.handover,
+                                 self._call("handover", leg.partner, ref=booking.ref,
+                                            events_url=self._input.events_url))
+            await self._wait_for_event(leg.partner, TrackingStatus.ARRIVED_AT_DESTINATION, Stage.TRANSIT)
 
-        self._transition(Stage.LAST_MILE, Status.IN_PROGRESS, f"deliver with {last_mile.name}")
+        last_mile = assessment.last_mile.chosen
+        assert last_mile is not None  # checked before booking
+        self._transition(Stage.LAST_MILE, Status.IN_PROGRESS, f"deliver with {last_mile.partner} ({last_mile.method})")
         await self._step(LastMileActivities.schedule,
-                         self._call("schedule", last_mile.name, request=req, tracking_number=label.tracking_number,
+                         self._call("schedule", last_mile.partner, request=req, tracking_number=label.tracking_number,
                                     events_url=self._input.events_url),
                          undo="last_mile.release", undo_text="release last-mile slot")
-        await self._wait_for_event(last_mile.name, TrackingStatus.DELIVERED, Stage.LAST_MILE)
+        await self._wait_for_event(last_mile.partner, TrackingStatus.DELIVERED, Stage.LAST_MILE)
 
-    async def _plan(self) -> Plan:
-        req = self._input.request
-        carriers = carriers_for(req.service_level, req.origin.country, req.destination.country)
-        results = await asyncio.gather(*[
-            self._activity(CarrierActivities.quote,
-                           QuoteRequest(shipment_id=req.shipment_id, partner=carrier.name, request=req))
-            for carrier in carriers
-        ])
-        quotes = [r.quote for r in results if r.quote is not None]
-        declined = {r.partner: r.declined_code or "declined" for r in results if r.quote is None}
-        try:
-            plan = choose_plan(quotes, req.preference, declined)
-        except NoPlan as err:
-            raise ShipmentStopped(Status.REJECTED, "NO_CARRIER", str(err)) from None
-        self._state.plan, self._state.carrier, self._state.mode = plan, plan.partner, plan.mode
-        self._note("; ".join(plan.reasons))
-        return plan
+    # ---- decisions, the compliance gate and backup plans -----------------------------------------------------
+
+    @property
+    def _assessment(self) -> Assessment:
+        assert self._state.assessment is not None, "assessed before booking"
+        return self._state.assessment
+
+    async def _assess(self, exclude: list[str] | None = None) -> Assessment:
+        """Quotes and every decision, in one activity so the decision is recorded in the history."""
+        assessment: Assessment = await self._activity(
+            DecisionActivities.assess, AssessRequest(request=self._input.request, exclude_partners=exclude or []))
+        self._state.assessment = assessment
+        plan = assessment.plan
+        if plan is not None:
+            main = plan.main_leg
+            self._state.plan, self._state.carrier, self._state.mode = plan, main.partner, main.mode
+            self._note("; ".join(assessment.reasons[:3]))
+        return assessment
+
+    async def _compliance_gate(self, assessment: Assessment) -> None:
+        """Block rejects with the reasons; hold waits for ops; nothing is booked before this passes."""
+        blocks, holds = blocking(assessment), holding(assessment)
+        if blocks:
+            raise ShipmentStopped(Status.REJECTED, blocks[0].code, "; ".join(f.message for f in blocks))
+        if holds:
+            await self._gate(GateKind.COMPLIANCE, "; ".join(f.message for f in holds))
+        if assessment.plan is None:
+            why = "; ".join(f"{r.plan_id}: {', '.join(r.reasons)}" for r in assessment.rejected_plans[:5])
+            raise ShipmentStopped(Status.REJECTED, "NO_PLAN", f"no plan meets the constraints ({why})")
+
+    async def _book_plan(self) -> tuple[TransportPlan, list[PartnerRecord], PartnerRecord]:
+        """Book every leg and the label; when a partner fails for good, undo this plan's steps and switch to the
+        next best plan without that partner, before giving the shipment up."""
+        failed: list[str] = []
+        while True:
+            plan = self._assessment.plan
+            assert plan is not None
+            mark, partner = len(self._undo), plan.legs[0].partner
+            attempt = f"-r{len(self._state.replans)}" if self._state.replans else ""
+            try:
+                bookings = []
+                for leg in plan.legs:
+                    partner = leg.partner
+                    bookings.append(await self._step(
+                        CarrierActivities.book,
+                        self._call(f"book{attempt}", leg.partner, request=self._input.request, origin=leg.origin,
+                                   destination=leg.destination),
+                        undo="carrier.cancel_booking", undo_text="cancel booking"))
+                partner = plan.legs[0].partner
+                label = await self._step(
+                    CarrierActivities.create_label,
+                    self._call(f"label{attempt}", partner, ref=bookings[0].ref),
+                    undo="carrier.void_label", undo_text="void label")
+                return plan, bookings, label
+            except ActivityError as err:
+                if is_cancelled_exception(err):
+                    raise
+                code, reason = _failure_of(err)
+            await self._run_undos(until=mark)
+            failed.append(partner)
+            backup = await self._assess(exclude=failed)
+            to_plan = backup.plan.plan_id if backup.plan else None
+            self._state.replans.append(Replan(at=workflow.now(), failed_partner=partner, reason=reason,
+                                              from_plan=plan.plan_id, to_plan=to_plan))
+            if backup.plan is None:
+                raise ShipmentStopped(Status.COMPENSATED, code,
+                                      f"{partner} failed for good ({reason}) and no backup plan meets the constraints")
+            self._note(f"backup plan: {partner} failed for good ({code}); switched from {plan.plan_id} to {to_plan}")
 
     # ---- partner calls and the saga -------------------------------------------------------------------------
 
@@ -207,8 +266,16 @@ class ShipmentWorkflow:
         """Run the undos in reverse; each is idempotent and retried on its own policy. Never raises."""
         self._state.failure, self._state.failure_code = reason, code
         workflow.logger.warning("compensating", extra={"status": status.value, "code": code, "steps": len(self._undo)})
+        await self._run_undos(until=0)
+        now = workflow.now()
+        for gate in self._state.pending_gates:
+            gate.closed_at = now
+        self._transition(self._state.stage, status, reason)
+
+    async def _run_undos(self, until: int) -> None:
+        """Undo completed steps in reverse down to stack height `until`; a failing undo is recorded, never raised."""
         undo_policy = self._retry_policy(maximum_attempts=UNDO_ATTEMPTS)
-        while self._undo:
+        while len(self._undo) > until:
             step = self._undo.pop()
             try:
                 record = await workflow.execute_activity(
@@ -223,10 +290,6 @@ class ShipmentWorkflow:
                     action=step.action, description=step.description, ok=False, at=workflow.now(),
                     error=_failure_of(err)[1]))
                 workflow.logger.error("undo failed", extra={"action": step.action, "ref": step.call.ref})
-        now = workflow.now()
-        for gate in self._state.pending_gates:
-            gate.closed_at = now
-        self._transition(self._state.stage, status, reason)
 
     def _record(self, record: PartnerRecord) -> None:
         records = self._state.records
@@ -239,7 +302,8 @@ class ShipmentWorkflow:
 
     # ---- gates and waits --------------------------------------------------------------------------------------
 
-    async def _gate(self, kind: GateKind, reason: str) -> Gate:
+    async def _gate(self, kind: GateKind, reason: str, *, reject_status: Status = Status.REJECTED,
+                    reject_code: str = "GATE_REJECTED") -> Gate:
         """Hold the shipment until ops decide; escalate (never wait silently) when nobody does in time."""
         stage = self._state.stage
         gate = Gate(kind=kind, stage=stage, reason=reason, opened_at=workflow.now())
@@ -254,7 +318,7 @@ class ShipmentWorkflow:
             self._transition(stage, Status.ON_HOLD, f"escalated: {kind} undecided since {gate.opened_at.isoformat()}")
             await workflow.wait_condition(lambda: gate.decision is not None)
         if gate.decision is Decision.REJECT:
-            raise ShipmentStopped(Status.REJECTED, "GATE_REJECTED",
+            raise ShipmentStopped(reject_status, reject_code,
                                   f"{kind} rejected by {gate.actor}: {gate.comment or 'no comment'}")
         self._transition(stage, Status.IN_PROGRESS, f"{kind} approved by {gate.actor}")
         return gate
@@ -325,14 +389,14 @@ class ShipmentWorkflow:
     @workflow.update(name="decide")
     async def decide(self, decision: ApprovalDecision) -> Gate:
         """Approve or reject a pending gate. Validated first: a gate that is not pending leaves no history."""
-        gate = pending_gate(self._state.gates, decision.gate)
+        gate = pending_gate(self._state.gates, decision.gate, decision)
         self._apply_decision(gate, decision, via="update")
         return gate
 
     @decide.validator
     def _validate_decide(self, decision: ApprovalDecision) -> None:
         try:
-            pending_gate(self._state.gates, decision.gate)
+            pending_gate(self._state.gates, decision.gate, decision)
         except GateNotPending as err:
             raise ApplicationError(str(err), type="GateNotPending", non_retryable=True) from None
 
@@ -340,7 +404,7 @@ class ShipmentWorkflow:
     def decision_signal(self, decision: ApprovalDecision) -> None:
         """The same decision as a signal, for ops in the Web UI or the `temporal` CLI."""
         try:
-            gate = pending_gate(self._state.gates, decision.gate)
+            gate = pending_gate(self._state.gates, decision.gate, decision)
         except GateNotPending as err:
             self._state.ignored_signals.append(IgnoredSignal(
                 received_at=workflow.now(), gate=decision.gate.value, decision=decision.decision.value,

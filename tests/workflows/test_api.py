@@ -129,7 +129,7 @@ async def test_search_attributes_let_ops_filter_in_the_web_ui(harness):
     await harness.result(shipment_id)
     query = (f'WorkflowId = "shipment:{shipment_id}" AND TradelaneStatus = "delivered" AND '
              f'TradelaneStage = "last_mile" AND TradelaneDestination = "AU" AND TradelaneCarrier = "bluewave" '
-             f'AND TradelaneMode = "ocean"')
+             f'AND TradelaneMode = "ocean_lcl"')
     for _ in range(100):
         found = [w async for w in harness.client.list_workflows(query)]
         if found:
@@ -138,6 +138,7 @@ async def test_search_attributes_let_ops_filter_in_the_web_ui(harness):
     assert len(found) == 1
     memo = await found[0].memo()
     assert memo["lane"] == "CN->AU" and memo["order_ref"] == "PO-AU-3391" and memo["tracking_number"]
+    assert memo["plan"] == "ocean_lcl:bluewave"
     assert "Receiving Dock 3" not in str(memo), "no personal data in the memo"
 
 

@@ -1,0 +1,74 @@
+"""The decision activity: ask partners for quotes on every candidate leg, then run the pure decision layer.
+
+Running the decisions in an activity records them in the workflow history, so changing the rule data never changes
+how an existing history replays, and a shipment keeps the decision it was booked on.
+"""
+
+import asyncio
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import PARTNER_REJECTED
+from activities.http import PartnerGateway
+from tradelane.decisions.assess import assess
+from tradelane.decisions.models import Assessment, Quote
+from tradelane.decisions.planner import LegSpec, candidate_legs
+from tradelane.decisions.screening import ScreeningList
+from tradelane.models import ShipmentRequest
+from tradelane.partner_api import lane_body, parse_quote
+from tradelane.rules import RuleBook
+from tradelane.state import AssessRequest
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+async def gather_quotes(gateway: PartnerGateway, request: ShipmentRequest,
+                        legs: list[LegSpec]) -> tuple[list[Quote], dict[str, str], list[str]]:
+    """Quotes per leg, the legs partners declined (`partner:origin-destination` -> code), and notes.
+
+    A partner that is down or slow is not a reason to stop planning: its legs are priced from the rate table and
+    the note says so. A decline (4xx) is the partner's answer and rules the leg out.
+    """
+
+    async def one(spec: LegSpec) -> Quote | tuple[str, str]:
+        try:
+            body = await gateway.call(spec.partner, "quote", "quotes",
+                                      lane_body(request, spec.origin, spec.destination))
+        except ApplicationError as err:
+            code = str(err.details[0]) if err.details else (err.type or "ERROR")
+            return ("declined" if err.type == PARTNER_REJECTED else "unavailable", code)
+        return parse_quote(body, spec.origin, spec.destination)
+
+    # One quote per partner and lane: FCL and LCL legs of the same carrier share its quote.
+    unique = list({(s.partner, s.origin, s.destination): s for s in legs}.values())
+    answers = await asyncio.gather(*(one(spec) for spec in unique))
+    quotes, declined, notes = [], {}, []
+    for spec, answer in zip(unique, answers):
+        lane = f"{spec.partner}:{spec.origin}-{spec.destination}"
+        if isinstance(answer, Quote):
+            quotes.append(answer)
+        elif answer[0] == "declined":
+            declined[lane] = answer[1]
+        else:
+            notes.append(f"{lane}: quote unavailable ({answer[1]}), priced from the rate table")
+    return quotes, declined, notes
+
+
+class DecisionActivities:
+    def __init__(self, gateway: PartnerGateway, book: RuleBook, screening: ScreeningList | None = None) -> None:
+        self._partners = gateway
+        self._book = book
+        self._screening = screening
+
+    @activity.defn(name="decisions.assess")
+    async def assess(self, req: AssessRequest) -> Assessment:
+        request = req.request
+        legs = [leg for leg in candidate_legs(request, self._book) if leg.partner not in req.exclude_partners]
+        quotes, declined, notes = await gather_quotes(self._partners, request, legs)
+        result = assess(request, self._book, quotes=quotes, declined=declined,
+                        exclude_partners=req.exclude_partners, screening=self._screening, notes=notes)
+        log.info("assessed", shipment_id=request.shipment_id, plan=result.plan.plan_id if result.plan else None,
+                 verdict=result.compliance.verdict.value, quotes=len(quotes), declined=len(declined))
+        return result
