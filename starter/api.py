@@ -6,12 +6,13 @@ The workflow is the truth of a running shipment (read by query); lists come from
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, AsyncIterator
+from typing import Annotated, Any, AsyncIterator, Literal
 
+import httpx
 import structlog
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -26,12 +27,30 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.decisions import gather_quotes
+from activities.http import PartnerGateway
 from infra.db import ShipmentRow, StageTransitionRow, make_engine, migrate
 from infra.settings import Settings
 from infra.temporal import connect
+from tradelane.decisions.assess import assess
+from tradelane.decisions.models import (
+    Compliance,
+    Emissions,
+    Finding,
+    LandedCost,
+    LastMileChoice,
+    Money,
+    RejectedPlan,
+    RequiredDocument,
+    TransportPlan,
+)
+from tradelane.decisions.pdf import commercial_invoice_pdf, packing_list_pdf
+from tradelane.decisions.planner import candidate_legs
+from tradelane.decisions.screening import ScreeningList
 from tradelane.enums import Stage, Status
 from tradelane.keys import workflow_id
 from tradelane.models import ShipmentRequest
+from tradelane.rules import RuleBook, default_book
 from tradelane.state import (
     ApprovalDecision,
     CancelRequest,
@@ -64,10 +83,53 @@ class ShipmentCreated(BaseModel):
 
 
 class ShipmentView(ShipmentState):
-    """A shipment as the API shows it: the workflow state plus the approvals waiting for ops."""
+    """A shipment as the API shows it: the workflow state, the approvals waiting for ops, and the decisions
+    (also in full under `assessment`) lifted to the top for readers."""
 
     pending_approvals: list[Gate] = Field(default_factory=list)
     execution_status: str | None = None
+    alternatives: list[TransportPlan] = Field(default_factory=list)
+    landed_cost: LandedCost | None = None
+    emissions_kg_co2e: float | None = None
+    emissions: Emissions | None = None
+    documents: list[RequiredDocument] = Field(default_factory=list)
+    marks: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    compliance_findings: list[Finding] = Field(default_factory=list)
+    risk_score: float | None = None
+
+    @classmethod
+    def of(cls, state: ShipmentState, execution_status: str | None = None) -> "ShipmentView":
+        a = state.assessment
+        decisions: dict[str, Any] = {} if a is None else {
+            "alternatives": a.alternatives, "landed_cost": a.landed_cost,
+            "emissions_kg_co2e": a.emissions_kg_co2e, "emissions": a.emissions, "documents": a.documents,
+            "marks": a.marking.marks, "labels": a.marking.labels, "compliance_findings": a.compliance.findings,
+            "risk_score": a.risk_score,
+        }
+        return cls(**dict(state), **decisions, pending_approvals=state.pending_gates,
+                   execution_status=execution_status)
+
+
+class QuoteView(BaseModel):
+    """`POST /v1/quotes`: every decision for a request, without starting anything."""
+
+    shipment_id: str
+    plan: TransportPlan | None
+    alternatives: list[TransportPlan]
+    rejected_plans: list[RejectedPlan]
+    landed_cost: LandedCost | None
+    emissions_kg_co2e: float | None
+    emissions: Emissions | None
+    documents: list[RequiredDocument]
+    marks: list[str]
+    labels: list[str]
+    label_language: str
+    packaging_violations: list[Finding]
+    compliance: Compliance
+    risk_score: float | None
+    last_mile: LastMileChoice
+    reasons: list[str]
 
 
 class ShipmentSummary(BaseModel):
@@ -140,13 +202,19 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         if client is None:
             app.state.client = await connect(settings.temporal_address, settings.temporal_namespace)
         yield
+        await partner_http.aclose()
         if engine is None:
             app.state.engine.dispose()
 
+    book = RuleBook(settings.rules_dir) if settings.rules_dir else default_book()
+    screening = ScreeningList.load(settings.screening_list) if settings.screening_list else None
     app = FastAPI(title="Tradelane", version="0.1.0", lifespan=lifespan,
                   description="Cross-border shipments as durable Temporal workflows.")
     # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs.
     app.state.client, app.state.engine = client, engine
+    # Quotes for `POST /v1/quotes` come from the partners themselves, as the workflow's do.
+    partner_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
+    app.state.gateway = PartnerGateway(partner_http, settings.sandbox_url)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -248,8 +316,36 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
             state = await handle.result()
         else:
             return _from_read_model(engine, shipment_id, execution_status=status.name.lower())
-        return ShipmentView(**state.model_dump(), pending_approvals=state.pending_gates,
-                            execution_status=status.name.lower())
+        return ShipmentView.of(state, status.name.lower())
+
+    @app.post("/v1/quotes", response_model=QuoteView)
+    async def quote(body: ShipmentRequest, request: Request) -> QuoteView:
+        """Plans, landed cost and every other decision for a request; nothing is started or booked."""
+        legs = candidate_legs(body, book)
+        quotes, declined, notes = await gather_quotes(request.app.state.gateway, body, legs)
+        a = assess(body, book, quotes=quotes, declined=declined, screening=screening, notes=notes)
+        return QuoteView(
+            shipment_id=body.shipment_id, plan=a.plan, alternatives=a.alternatives, rejected_plans=a.rejected_plans,
+            landed_cost=a.landed_cost, emissions_kg_co2e=a.emissions_kg_co2e, emissions=a.emissions,
+            documents=a.documents, marks=a.marking.marks, labels=a.marking.labels,
+            label_language=a.marking.label_language, packaging_violations=a.marking.violations,
+            compliance=a.compliance, risk_score=a.risk_score, last_mile=a.last_mile, reasons=a.reasons)
+
+    @app.post("/v1/documents/{document}", response_class=Response,
+              responses={200: {"content": {"application/pdf": {}}}})
+    async def document(document: Literal["commercial-invoice", "packing-list"], body: ShipmentRequest) -> Response:
+        """The commercial invoice or packing list of a request, as PDF (freight from the chosen plan)."""
+        if document == "packing-list":
+            pdf = packing_list_pdf(body)
+        else:
+            a = assess(body, book, screening=screening)
+            freight = Money(amount=a.landed_cost.freight, currency=body.currency) if a.landed_cost else None
+            insurance = (Money(amount=a.landed_cost.insurance, currency=body.currency)
+                         if a.landed_cost and a.landed_cost.insurance else None)
+            pdf = commercial_invoice_pdf(body, freight=freight, insurance=insurance)
+        filename = f"{document}-{body.shipment_id}.pdf"
+        return Response(content=pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
     @app.get("/v1/shipments", response_model=list[ShipmentSummary])
     async def list_shipments(

@@ -25,7 +25,8 @@ console = Console()
 ApiUrl = Annotated[str, typer.Option("--api", envvar="TRADELANE_API_URL", help="Tradelane API base URL.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who decides (recorded with the decision).")]
 Comment = Annotated[str, typer.Option("--comment", help="Why.")]
-Gate = Annotated[str, typer.Option("--gate", help="high_value, customs_hold or stage_overdue.")]
+Gate = Annotated[str, typer.Option(
+    "--gate", help="high_value, compliance, packaging, customs_hold or stage_overdue.")]
 DEFAULT_API = "http://127.0.0.1:8000"
 
 
@@ -43,11 +44,7 @@ def _fail(err: TradelaneError) -> None:
 @ship.command("create")
 def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API) -> None:
     """Start a shipment from a JSON request file (the format of examples/*.json)."""
-    try:
-        request = json.loads(file.read_text())
-    except json.JSONDecodeError as err:
-        console.print(f"[red]error[/red] {file} is not JSON: {err.msg} at line {err.lineno}, column {err.colno}")
-        raise typer.Exit(1) from None
+    request = _read_request(file)
     try:
         with _client(api) as tl:
             created = tl.create_shipment(request)
@@ -56,10 +53,127 @@ def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     console.print(f"started [bold]{created['shipment_id']}[/bold] as workflow {created['workflow_id']}")
 
 
+def _read_request(file: Path) -> dict[str, Any]:
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as err:
+        console.print(f"[red]error[/red] {file} is not JSON: {err.msg} at line {err.lineno}, column {err.colno}")
+        raise typer.Exit(1) from None
+
+
+def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
+    """The decisions computed in this process from the rate tables alone (no partner quotes, no API)."""
+    from pydantic import ValidationError
+
+    from starter.api import field_path
+    from tradelane.decisions.assess import assess
+    from tradelane.models import ShipmentRequest
+    from tradelane.rules import default_book
+
+    try:
+        parsed = ShipmentRequest.model_validate(request)
+    except ValidationError as err:
+        fields = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in err.errors()]
+        _fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
+    a = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
+    view = a.model_dump(mode="json")
+    view.update(emissions_kg_co2e=a.emissions_kg_co2e, marks=a.marking.marks, labels=a.marking.labels,
+                label_language=a.marking.label_language, packaging_violations=view["marking"]["violations"])
+    return view
+
+
+def _plan_row(table: Table, plan: dict[str, Any], tag: str) -> None:
+    table.add_row(tag, plan["plan_id"], f"{plan['cost']['amount']} {plan['cost']['currency']}",
+                  f"{plan['transit_days_min']}-{plan['transit_days_max']}", f"{plan['co2e_kg']:.1f}",
+                  f"{plan['risk']['score']:.2f}")
+
+
+def print_quote(q: dict[str, Any]) -> None:
+    """Plans, landed cost, compliance, documents and marks as tables."""
+    plans = Table("", "plan", "freight", "days", "kg CO2e", "risk", title="Transport plans (Pareto set)")
+    if q.get("plan"):
+        _plan_row(plans, q["plan"], "chosen")
+    for alt in q.get("alternatives", []):
+        _plan_row(plans, alt, "alternative")
+    console.print(plans)
+    for rejected in q.get("rejected_plans", [])[:8]:
+        console.print(f"  [dim]rejected {rejected['plan_id']}: {'; '.join(rejected['reasons'])}[/dim]")
+    if q.get("plan"):
+        legs = Table("leg", "mode", "partner", "lane", "km", "kg CO2e", "cost", "source", title="Chosen plan legs")
+        for leg in q["plan"]["legs"]:
+            legs.add_row(str(leg["seq"] + 1), leg["mode"] + (f" ({leg['aircraft']})" if leg.get("aircraft") else ""),
+                         leg["partner"], f"{leg['origin']}-{leg['destination']}",
+                         f"{leg['emission']['distance_km']:.0f}", f"{leg['emission']['co2e_kg']:.2f}",
+                         f"{leg['cost']['amount']} {leg['cost']['currency']}", leg["cost_source"][:60])
+        console.print(legs)
+    lc = q.get("landed_cost")
+    if lc:
+        cost = Table("component", "what", "amount", "payer", title=f"Landed cost ({lc['incoterm']}, {lc['currency']})")
+        for line in lc["lines"]:
+            cost.add_row(line["component"], line["label"], str(line["amount"]), line["payer"])
+        cost.add_row("total", "goods + freight + insurance + duties + taxes + fees", str(lc["total"]), "")
+        console.print(cost)
+        console.print(f"  seller pays {lc['seller_pays']}, buyer pays {lc['buyer_pays']} {lc['currency']}")
+    findings = q.get("compliance", {}).get("findings", [])
+    console.print(f"compliance: [bold]{q.get('compliance', {}).get('verdict', '-')}[/bold]")
+    for f in findings:
+        console.print(f"  {f['severity']}: {f['message']}")
+    for v in q.get("packaging_violations", []):
+        console.print(f"  [yellow]packaging[/yellow]: {v['message']}")
+    console.print(f"emissions: {q.get('emissions_kg_co2e')} kg CO2e   risk score: {q.get('risk_score')}   "
+                  f"label language: {q.get('label_language')}")
+    console.print("documents: " + ", ".join(d["name"] for d in q.get("documents", [])))
+    for mark in [*q.get("marks", []), *q.get("labels", [])]:
+        console.print(f"  mark/label: {mark}")
+    chosen = (q.get("last_mile") or {}).get("chosen")
+    if chosen:
+        console.print(f"last mile: {chosen['partner']} ({chosen['method']}), {chosen['sla_days']} days, "
+                      f"{chosen['cost']['amount']} {chosen['cost']['currency']}")
+
+
+@app.command()
+def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
+          local: Annotated[bool, typer.Option(help="Decide in this process from rate tables, without the API.")] = False,
+          documents: Annotated[Path | None, typer.Option(
+              help="Also write the commercial invoice and packing list PDFs to this directory.")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
+    """Plans, landed cost, compliance, documents and marks for a request file, without starting anything."""
+    request = _read_request(file)
+    if local:
+        result = _local_quote(request)
+    else:
+        try:
+            with _client(api) as tl:
+                result = tl.quote(request)
+        except TradelaneError as err:
+            _fail(err)
+    if documents is not None:
+        from tradelane.decisions.pdf import commercial_invoice_pdf, packing_list_pdf
+        from tradelane.models import ShipmentRequest
+
+        parsed = ShipmentRequest.model_validate(request)
+        documents.mkdir(parents=True, exist_ok=True)
+        for name, pdf in (("commercial-invoice", commercial_invoice_pdf(parsed)),
+                          ("packing-list", packing_list_pdf(parsed))):
+            (documents / f"{name}-{parsed.shipment_id}.pdf").write_bytes(pdf)
+        console.print(f"wrote the commercial invoice and packing list to {documents}")
+    if as_json:
+        console.print_json(json.dumps(result))
+    else:
+        print_quote(result)
+
+
 def print_shipment(s: dict[str, Any]) -> None:
     console.print(f"[bold]{s['shipment_id']}[/bold]  stage={s['stage']}  status={s['status']}  "
                   f"carrier={s.get('carrier') or '-'}  mode={s.get('mode') or '-'}  "
                   f"tracking={s.get('tracking_number') or '-'}")
+    if s.get("plan"):
+        landed = s.get("landed_cost") or {}
+        console.print(f"  plan {s['plan']['plan_id']}  {s.get('emissions_kg_co2e')} kg CO2e  "
+                      f"risk {s.get('risk_score')}  landed {landed.get('total', '-')} {landed.get('currency', '')}")
+    for replan in s.get("replans", []):
+        console.print(f"  [yellow]backup plan[/yellow]: {replan['failed_partner']} failed ({replan['reason'][:80]}): "
+                      f"{replan['from_plan']} -> {replan['to_plan']}")
     for gate in s.get("pending_approvals", []):
         console.print(f"  [yellow]waiting for ops[/yellow]: gate {gate['kind']}: {gate['reason']}")
     if s.get("failure"):

@@ -47,6 +47,9 @@ class TradelaneClient:
     def create_shipment(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/shipments", json=request)
 
+    def quote(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/v1/quotes", json=request)
+
     def get_shipment(self, shipment_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/shipments/{shipment_id}")
 

@@ -85,3 +85,26 @@ async def test_reject_says_rejected_and_a_non_json_file_is_a_clear_error(harness
         assert code == 1 and "is not JSON: Expecting value at line 1, column 17" in out
     finally:
         await api.stop()
+
+
+async def test_quote_prints_plans_landed_cost_and_compliance(harness, tmp_path):
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        request = tmp_path / "pallet.json"
+        request.write_text(json.dumps(load_example("pallet-cn-au.json", unique_id("cli-q"))))
+        code, out = await cli("quote", str(request), "--api", api.url, "--documents", str(tmp_path / "docs"))
+        assert code == 0, out
+        assert "Transport plans (Pareto set)" in out and "chosen" in out and "ocean_lcl:bluewave" in out
+        assert "Landed cost (DAP, AUD)" in out and "compliance: info" in out
+        assert "IPPC/ISPM 15" in out
+        pdfs = sorted(p.name for p in (tmp_path / "docs").iterdir())
+        assert pdfs == [f"commercial-invoice-{json.loads(request.read_text())['shipment_id']}.pdf",
+                        f"packing-list-{json.loads(request.read_text())['shipment_id']}.pdf"]
+        code, out = await cli("quote", str(request), "--local", "--json")
+        assert code == 0 and json.loads(out)["plan"]["plan_id"] == "ocean_lcl:bluewave"
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**load_example("pallet-cn-au.json"), "incoterm": "FOB"}))
+        code, out = await cli("quote", str(bad), "--local")
+        assert code == 1 and "incoterm" in out
+    finally:
+        await api.stop()
