@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres demo up test test-fast clean
+.PHONY: install temporal postgres demo up test test-fast bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -34,6 +34,10 @@ test: temporal postgres
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not temporal" tests/domain tests/sandbox
+
+# Planner + compliance + landed cost per shipment: prints the median and its ratio to a same-run baseline.
+bench-decisions: $(STAMP)
+	$(BIN)/python -m bench.decisions
 
 clean:
 	rm -rf .tradelane .pytest_cache

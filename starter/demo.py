@@ -44,7 +44,9 @@ class DemoShipment:
 
 
 def plan_demo(tag: str) -> list[DemoShipment]:
-    """The examples, each under a fresh id, plus one whose customs filing the broker rejects."""
+    """The examples, each under a fresh id, plus the decisions at work: a carrier that fails for good (backup
+    plan), an unmarked wood pallet (held at the packaging check until ops record the fix), an embargoed
+    destination (rejected before anything is booked), and a customs rejection (compensated)."""
     shipments = []
     for path in sorted(EXAMPLES.glob("*.json")):
         body = json.loads(path.read_text())
@@ -54,6 +56,21 @@ def plan_demo(tag: str) -> list[DemoShipment]:
     basic = next(s for s in shipments if s.title == "basic-cn-de")
     basic.faults.append({"operation": "book", "shipment_id": basic.shipment_id, "kind": "error", "status": 503,
                          "times": 2})
+    backup = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    backup["shipment_id"] = f"SHP-DEMO-BACKUP-{tag}"
+    # The first booking (whichever carrier the plan chose) is refused for good: the workflow re-plans without it.
+    shipments.append(DemoShipment(
+        title="carrier refuses: backup plan", body=backup, expected="delivered",
+        faults=[{"operation": "book", "shipment_id": backup["shipment_id"], "kind": "reject", "times": 1,
+                 "code": "CAPACITY_EXHAUSTED", "message": "no space on this sailing/flight"}]))
+    pallet = json.loads((EXAMPLES / "pallet-cn-au.json").read_text())
+    pallet["shipment_id"] = f"SHP-DEMO-ISPM-{tag}"
+    pallet["parcels"][1]["ispm15_marked"] = False
+    shipments.append(DemoShipment(title="pallet without ISPM 15 mark", body=pallet, expected="delivered"))
+    embargoed = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    embargoed["shipment_id"] = f"SHP-DEMO-EMBARGO-{tag}"
+    embargoed["destination"].update(country="IR", city="Tehran", postal_code="11369", locale="fa-IR")
+    shipments.append(DemoShipment(title="embargoed destination", body=embargoed, expected="rejected"))
     failing = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
     failing["shipment_id"] = f"SHP-DEMO-FAIL-{tag}"
     shipments.append(DemoShipment(
@@ -92,14 +109,39 @@ def progress_table(shipments: list[DemoShipment]) -> Table:
 
 
 def summary_table(shipments: list[DemoShipment]) -> Table:
-    table = Table("shipment", "scenario", "mode", "tracking", "status", "expected", "compensation", title="Summary")
+    table = Table("shipment", "scenario", "plan", "kg CO2e", "landed cost", "status", "expected", "why / undo",
+                  title="Summary")
     for s in shipments:
         st = s.state
-        undo = ", ".join(c["action"] for c in st.get("compensation", [])) or "-"
+        undo = ", ".join(c["action"] for c in st.get("compensation", []))
+        replans = "; ".join(f"backup after {r['failed_partner']}" for r in st.get("replans", []))
+        why = "; ".join(x for x in (replans, (st.get("failure") or "")[:60], undo) if x) or "-"
         ok = "[green]" if st.get("status") == s.expected else "[red]"
-        table.add_row(s.shipment_id, s.title, st.get("mode") or "-", st.get("tracking_number") or "-",
-                      f"{ok}{st.get('status')}", s.expected, undo)
+        landed = st.get("landed_cost") or {}
+        cost = f"{landed['total']} {landed['currency']}" if landed else "-"
+        co2 = f"{st['emissions_kg_co2e']:.1f}" if st.get("emissions_kg_co2e") is not None else "-"
+        table.add_row(s.shipment_id, s.title, (st.get("plan") or {}).get("plan_id", "-"), co2, cost,
+                      f"{ok}{st.get('status')}", s.expected, why)
     return table
+
+
+# What the demo's operator answers at each kind of gate.
+OPS_ANSWERS = {
+    "high_value": "value checked against the commercial invoice",
+    "packaging": "pallet 2 replaced by an ISPM 15 marked (HT) pallet",
+}
+
+
+def show_decisions(client: TradelaneClient, tag: str) -> None:
+    """What Tradelane decides for one request before anything starts: `POST /v1/quotes`."""
+    from starter.cli import console as cli_console, print_quote
+
+    body = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    body["shipment_id"] = f"SHP-DEMO-QUOTE-{tag}"
+    console.rule("Decisions for basic-cn-de (POST /v1/quotes, nothing booked)")
+    cli_console.width = console.width
+    print_quote(client.quote(body))
+    console.rule()
 
 
 def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: float) -> None:
@@ -112,10 +154,11 @@ def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: flo
                     continue
                 s.state = client.get_shipment(s.shipment_id)
                 for gate in s.state.get("pending_approvals", []):
-                    if gate["kind"] == "high_value":
-                        client.approve(s.shipment_id, "high_value", actor="demo-ops@tradelane",
-                                       comment="value checked against the commercial invoice")
-                        live.console.print(f"approved high_value gate of {s.shipment_id} ({gate['reason']})")
+                    comment = OPS_ANSWERS.get(gate["kind"])
+                    if comment is not None:
+                        client.approve(s.shipment_id, gate["kind"], actor="demo-ops@tradelane", comment=comment)
+                        live.console.print(f"approved {gate['kind']} gate of {s.shipment_id}: {gate['reason'][:90]} "
+                                           f"-> {comment}")
             live.update(progress_table(shipments))
             if all(s.state.get("status") in TERMINAL for s in shipments):
                 return
@@ -131,6 +174,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
     try:
         wait_healthy(client, process, settings.temporal_startup_timeout_s + 60)
         tag = datetime.now(UTC).strftime("%m%d%H%M%S")
+        show_decisions(client, tag)
         shipments = plan_demo(tag)
         with httpx.Client(base_url=settings.sandbox_url, timeout=10) as sandbox:
             for s in shipments:
@@ -143,7 +187,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         console.print(summary_table(shipments))
         ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
         console.print(f"\nTemporal Web UI: {ui}")
-        console.print(f"  filter: TradelaneStatus = \"compensated\"   (or TradelaneDestination = \"JP\")")
+        console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneDestination = \"JP\")")
         console.print(f"Sandbox records: {settings.sandbox_url}/_inspect/bookings?shipment_id=SHP-DEMO-FAIL-{tag}")
         failed = [s for s in shipments if s.state.get("status") != s.expected]
         if failed:
