@@ -28,6 +28,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 TERMINAL = {"delivered", "compensated", "rejected", "cancelled"}
 
 
+CHOSEN_CARRIER = "<chosen>"
+"""Placeholder in a fault rule: the first carrier of the plan Tradelane would choose (asked via POST /v1/quotes)."""
+
+
 @dataclass
 class DemoShipment:
     """One shipment of the demo and what it should end as."""
@@ -58,11 +62,11 @@ def plan_demo(tag: str) -> list[DemoShipment]:
                          "times": 2})
     backup = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
     backup["shipment_id"] = f"SHP-DEMO-BACKUP-{tag}"
-    # The first booking (whichever carrier the plan chose) is refused for good: the workflow re-plans without it.
+    # The carrier the plan chooses refuses the booking for good: the workflow re-plans without it.
     shipments.append(DemoShipment(
         title="carrier refuses: backup plan", body=backup, expected="delivered",
-        faults=[{"operation": "book", "shipment_id": backup["shipment_id"], "kind": "reject", "times": 1,
-                 "code": "CAPACITY_EXHAUSTED", "message": "no space on this sailing/flight"}]))
+        faults=[{"partner": CHOSEN_CARRIER, "operation": "book", "shipment_id": backup["shipment_id"],
+                 "kind": "reject", "code": "CAPACITY_EXHAUSTED", "message": "no space on this sailing/flight"}]))
     pallet = json.loads((EXAMPLES / "pallet-cn-au.json").read_text())
     pallet["shipment_id"] = f"SHP-DEMO-ISPM-{tag}"
     pallet["parcels"][1]["ispm15_marked"] = False
@@ -179,6 +183,8 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         with httpx.Client(base_url=settings.sandbox_url, timeout=10) as sandbox:
             for s in shipments:
                 for rule in s.faults:
+                    if rule.get("partner") == CHOSEN_CARRIER:
+                        rule["partner"] = client.quote(s.body)["plan"]["legs"][0]["partner"]
                     sandbox.post("/_faults", json=rule).raise_for_status()
         for s in shipments:
             created = client.create_shipment(s.body)
