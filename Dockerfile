@@ -2,6 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
+# DejaVu Sans is embedded in the commercial invoice and packing list PDFs.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml constraints.txt README.md alembic.ini worker.py ./
 COPY tradelane ./tradelane
 COPY infra ./infra

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres demo up test test-fast bench-decisions clean
+.PHONY: install temporal postgres fonts demo up test test-fast bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,15 +21,19 @@ temporal: $(STAMP)
 
 # PostgreSQL server binaries: the read model is tested against a real private cluster, not only SQLite.
 postgres:
-	scripts/ensure-postgres.sh
+	scripts/ensure-package.sh postgresql '/usr/lib/postgresql/*/bin/initdb' 'PostgreSQL server for the read-model tests'
 
-demo: temporal
+# DejaVu Sans, embedded in the commercial invoice and packing list PDFs (Latin, Greek and Cyrillic text as written).
+fonts:
+	scripts/ensure-package.sh fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf 'font for PDF documents'
+
+demo: temporal fonts
 	$(BIN)/tradelane demo $(if $(KEEP),--keep,)
 
-up: temporal
+up: temporal fonts
 	$(BIN)/tradelane up
 
-test: temporal postgres
+test: temporal postgres fonts
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

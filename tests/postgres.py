@@ -14,7 +14,7 @@ from pathlib import Path
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}")) or [shutil.which(name) or ""]
     if not found[-1]:
-        raise RuntimeError(f"PostgreSQL's {name} is not installed: run scripts/ensure-postgres.sh")
+        raise RuntimeError(f"PostgreSQL's {name} is not installed: run 'make postgres'")
     return found[-1]
 
 
