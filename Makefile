@@ -24,13 +24,14 @@ postgres:
 	scripts/ensure-package.sh postgresql '/usr/lib/postgresql/*/bin/initdb' 'PostgreSQL server for the read-model tests'
 
 # DejaVu Sans, embedded in the commercial invoice and packing list PDFs (Latin, Greek and Cyrillic text as written).
+# Optional at run time (the PDFs fall back to Helvetica with transliteration); the tests check both.
 fonts:
 	scripts/ensure-package.sh fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf 'font for PDF documents'
 
-demo: temporal fonts
+demo: temporal
 	$(BIN)/tradelane demo $(if $(KEEP),--keep,)
 
-up: temporal fonts
+up: temporal
 	$(BIN)/tradelane up
 
 test: temporal postgres fonts
