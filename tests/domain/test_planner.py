@@ -41,10 +41,6 @@ def plans_for(request: ShipmentRequest, **kwargs: object):
     return plan_shipment(request, BOOK, assess_dangerous_goods(request, BOOK), **kwargs)
 
 
-def all_feasible(plan_set):
-    return plan_set.ranked
-
-
 @pytest.mark.parametrize("service_level", ["express", "standard", "economy"])
 def test_lithium_power_bank_never_gets_a_passenger_aircraft_leg(service_level: str) -> None:
     request = variant("lithium-powerbank-cn-us.json", service_level=service_level)
@@ -219,3 +215,11 @@ def test_planner_properties(request: ShipmentRequest) -> None:
     front = [result.chosen, *result.alternatives] if result.chosen else []
     for plan in front:
         assert not any(dominates(other, plan) for other in result.ranked)
+
+
+def test_partners_are_asked_to_quote_only_routes_the_service_level_offers() -> None:
+    standard = {(s.partner, s.mode) for s in candidate_legs(request_of("basic-cn-de.json"), BOOK)}
+    assert ("skyexpress", Mode.AIR_EXPRESS) in standard and ("silkrail", Mode.RAIL) in standard
+    assert not any(mode.is_sea for _, mode in standard)
+    economy = {s.mode for s in candidate_legs(variant("basic-cn-de.json", service_level="economy"), BOOK)}
+    assert Mode.OCEAN_LCL in economy and Mode.AIR_EXPRESS not in economy

@@ -127,9 +127,15 @@ def _route_legs(route: Route, request: ShipmentRequest) -> list[tuple[Route.LegT
 
 
 def candidate_legs(request: ShipmentRequest, book: RuleBook) -> list[LegSpec]:
-    """Every (partner, mode, lane) the planner may use for this shipment: what to ask partners to quote."""
+    """Every (partner, mode, lane) the planner may use for this shipment: what to ask partners to quote.
+
+    Routes the service level does not offer are left out: they are rejected whatever they would cost.
+    """
     on, seen, specs = request.ship_date, set(), []
+    allowed = MODES_FOR_SERVICE[request.service_level]
     for route in book.table(Route).in_force(on):
+        if _main_mode(route) not in allowed:
+            continue
         for leg_tuple in _candidate_routes(route, request, book):
             for spec in leg_tuple:
                 key = (spec.partner, spec.origin, spec.destination)
@@ -322,8 +328,8 @@ def _total(request: ShipmentRequest, plan_id: str, legs: list[Leg], book: RuleBo
                          risk=risk_assessment, reasons=reasons)
 
 
-def _main_mode(route: Route, request: ShipmentRequest, book: RuleBook) -> Mode:
-    """The mode of the route's longest leg (feeder road legs are short)."""
+def _main_mode(route: Route) -> Mode:
+    """The mode that carries the goods the longest way: the first non-road leg (road legs feed hubs)."""
     non_road = [leg.mode for leg in route.legs if leg.mode is not Mode.ROAD]
     return non_road[0] if non_road else Mode.ROAD
 
@@ -394,19 +400,18 @@ def plan_shipment(request: ShipmentRequest, book: RuleBook, dg: DgAssessment, *,
     feasible: list[TransportPlan] = []
     rejected: list[RejectedPlan] = []
     for route in book.table(Route).in_force(on):
-        main = _main_mode(route, request, book)
+        main = _main_mode(route)
+        # Every reason a candidate fails is kept (service level, goods, limits, deadline), so "why not air?" has
+        # the whole answer.
+        policy = [] if main in allowed else [f"{main} is not offered for {request.service_level} service"]
         for specs in _candidate_routes(route, request, book):
             built = _build(request, route, specs, book, by_lane, dg, excluded)
             if isinstance(built, RejectedPlan):
-                rejected.append(built)
+                rejected.append(RejectedPlan(plan_id=built.plan_id, reasons=[*policy, *built.reasons]))
                 continue
-            problems = []
-            if main not in allowed:
-                problems.append(f"{main} is not offered for {request.service_level} service")
-            for spec in specs:
-                why = declined.get(f"{spec.partner}:{spec.origin}-{spec.destination}")
-                if why:
-                    problems.append(f"{spec.partner} declined {spec.origin}-{spec.destination}: {why}")
+            problems = [*policy, *(f"{spec.partner} declined {spec.origin}-{spec.destination}: {why}"
+                                   for spec in specs
+                                   if (why := declined.get(f"{spec.partner}:{spec.origin}-{spec.destination}")))]
             if request.deliver_by is not None:
                 latest = on + timedelta(days=built.transit_days_max + last_mile_days)
                 if latest > request.deliver_by:
