@@ -409,19 +409,9 @@ def _carrier_limits(request: ShipmentRequest, limits: list[CarrierLimit], draft:
         )
         for i, parcel in enumerate(request.parcels):
             if limit.max_parcel_kg is not None and parcel.weight_kg > limit.max_parcel_kg:
-                draft.violations.append(Finding(
-                    check="packaging",
-                    code="PARCEL_OVER_WEIGHT_LIMIT",
-                    severity=Severity.HOLD,
-                    message=(
-                        f"parcels[{i}].weight_kg: {parcel.weight_kg:g} kg is above {limit.partner}'s limit of "
-                        f"{limit.max_parcel_kg:g} kg"
-                    ),
-                    field=f"parcels[{i}].weight_kg",
-                    source=f"carrier limit ({limit.partner})",
-                    details={"partner": limit.partner, "limit_kg": f"{limit.max_parcel_kg:g}",
-                             "value_kg": f"{parcel.weight_kg:g}"},
-                ))
+                draft.violations.append(_over_limit(
+                    limit.partner, "PARCEL_OVER_WEIGHT_LIMIT", f"parcels[{i}].weight_kg", "kg",
+                    parcel.weight_kg, limit.max_parcel_kg, f"{parcel.weight_kg:g} kg is above {limit.partner}'s limit"))
             if limit.max_parcel_length_cm is None:
                 continue
             side, longest = max(
@@ -429,16 +419,16 @@ def _carrier_limits(request: ShipmentRequest, limits: list[CarrierLimit], draft:
                 key=lambda pair: pair[1],
             )
             if longest > limit.max_parcel_length_cm:
-                draft.violations.append(Finding(
-                    check="packaging",
-                    code="PARCEL_OVER_LENGTH_LIMIT",
-                    severity=Severity.HOLD,
-                    message=(
-                        f"parcels[{i}].{side}: longest side {longest:g} cm is above {limit.partner}'s length limit "
-                        f"of {limit.max_parcel_length_cm:g} cm"
-                    ),
-                    field=f"parcels[{i}].{side}",
-                    source=f"carrier limit ({limit.partner})",
-                    details={"partner": limit.partner, "limit_cm": f"{limit.max_parcel_length_cm:g}",
-                             "value_cm": f"{longest:g}"},
-                ))
+                draft.violations.append(_over_limit(
+                    limit.partner, "PARCEL_OVER_LENGTH_LIMIT", f"parcels[{i}].{side}", "cm", longest,
+                    limit.max_parcel_length_cm,
+                    f"longest side {longest:g} cm is above {limit.partner}'s length limit"))
+
+
+def _over_limit(partner: str, code: str, field: str, unit: str, value: float, limit: float, what: str) -> Finding:
+    """A parcel over a carrier limit: a hold, because ops can repack or split it."""
+    return Finding(
+        check="packaging", code=code, severity=Severity.HOLD,
+        message=f"{field}: {what} of {limit:g} {unit}", field=field, source=f"carrier limit ({partner})",
+        details={"partner": partner, f"limit_{unit}": f"{limit:g}", f"value_{unit}": f"{value:g}"},
+    )
