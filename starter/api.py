@@ -34,6 +34,7 @@ from infra.settings import Settings
 from infra.temporal import connect
 from tradelane.decisions.assess import assess
 from tradelane.decisions.models import (
+    Assessment,
     Compliance,
     Emissions,
     Finding,
@@ -130,6 +131,15 @@ class QuoteView(BaseModel):
     risk_score: float | None
     last_mile: LastMileChoice
     reasons: list[str]
+
+    @classmethod
+    def of(cls, a: Assessment) -> "QuoteView":
+        return cls(
+            shipment_id=a.shipment_id, plan=a.plan, alternatives=a.alternatives, rejected_plans=a.rejected_plans,
+            landed_cost=a.landed_cost, emissions_kg_co2e=a.emissions_kg_co2e, emissions=a.emissions,
+            documents=a.documents, marks=a.marking.marks, labels=a.marking.labels,
+            label_language=a.marking.label_language, packaging_violations=a.marking.violations,
+            compliance=a.compliance, risk_score=a.risk_score, last_mile=a.last_mile, reasons=a.reasons)
 
 
 class ShipmentSummary(BaseModel):
@@ -323,13 +333,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         """Plans, landed cost and every other decision for a request; nothing is started or booked."""
         legs = candidate_legs(body, book)
         quotes, declined, notes = await gather_quotes(request.app.state.gateway, body, legs)
-        a = assess(body, book, quotes=quotes, declined=declined, screening=screening, notes=notes)
-        return QuoteView(
-            shipment_id=body.shipment_id, plan=a.plan, alternatives=a.alternatives, rejected_plans=a.rejected_plans,
-            landed_cost=a.landed_cost, emissions_kg_co2e=a.emissions_kg_co2e, emissions=a.emissions,
-            documents=a.documents, marks=a.marking.marks, labels=a.marking.labels,
-            label_language=a.marking.label_language, packaging_violations=a.marking.violations,
-            compliance=a.compliance, risk_score=a.risk_score, last_mile=a.last_mile, reasons=a.reasons)
+        return QuoteView.of(assess(body, book, quotes=quotes, declined=declined, screening=screening, notes=notes))
 
     @app.post("/v1/documents/{document}", response_class=Response,
               responses={200: {"content": {"application/pdf": {}}}})

@@ -65,7 +65,7 @@ def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
     """The decisions computed in this process from the rate tables alone (no partner quotes, no API)."""
     from pydantic import ValidationError
 
-    from starter.api import field_path
+    from starter.api import QuoteView, field_path
     from tradelane.decisions.assess import assess
     from tradelane.models import ShipmentRequest
     from tradelane.rules import default_book
@@ -75,11 +75,8 @@ def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
     except ValidationError as err:
         fields = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in err.errors()]
         _fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
-    a = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
-    view = a.model_dump(mode="json")
-    view.update(emissions_kg_co2e=a.emissions_kg_co2e, marks=a.marking.marks, labels=a.marking.labels,
-                label_language=a.marking.label_language, packaging_violations=view["marking"]["violations"])
-    return view
+    decided = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
+    return QuoteView.of(decided).model_dump(mode="json")
 
 
 def _plan_row(table: Table, plan: dict[str, Any], tag: str) -> None:

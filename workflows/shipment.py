@@ -196,8 +196,10 @@ class ShipmentWorkflow:
         while True:
             plan = self._assessment.plan
             assert plan is not None
-            mark, partner = len(self._undo), plan.legs[0].partner
+            mark = len(self._undo)
+            # A new plan books under new idempotency keys: the refused one's keys belong to other bodies.
             attempt = f"-r{len(self._state.replans)}" if self._state.replans else ""
+            partner = ""  # the partner of the step in flight, blamed if it fails
             try:
                 bookings = []
                 for leg in plan.legs:

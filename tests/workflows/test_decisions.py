@@ -132,7 +132,7 @@ async def test_documents_are_pdfs(harness):
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/pdf"
         assert response.content.startswith(b"%PDF")
-    bad = await harness.api.post("/v1/quotes", json={**body, "currency": "XXX1"})
+    bad = await harness.api.post("/v1/quotes", json={**body, "currency": "EURO"})  # not an ISO 4217 code
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "currency"
 
 
