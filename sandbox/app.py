@@ -15,7 +15,7 @@ from sandbox.clock import Clock, SystemClock
 from sandbox.config import SandboxConfig
 from sandbox.context import Sandbox
 from sandbox.errors import ErrorCode, SandboxError, status_code_name
-from sandbox.routes import carriers, control, customs, last_mile, tracking
+from sandbox.routes import carriers, control, customs, last_mile, merchant, tracking
 
 
 def _error_response(error: SandboxError) -> JSONResponse:
@@ -56,7 +56,8 @@ def create_app(
             When None the app creates its own and closes it on shutdown.
 
     Returns:
-        The FastAPI app. ``app.state.sandbox`` holds the `Sandbox` (store, faults, player).
+        The FastAPI app. ``app.state.sandbox`` holds the `Sandbox` (store, faults, player);
+        ``app.state.merchant`` the demo merchant's webhook receiver.
     """
     sandbox = Sandbox(config, clock or SystemClock(), http=http)
 
@@ -71,9 +72,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.state.merchant = merchant.MerchantReceiver()
     app.add_exception_handler(SandboxError, _sandbox_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (carriers, customs, last_mile, tracking, control):
+    for module in (carriers, customs, last_mile, tracking, control, merchant):
         app.include_router(module.router)
     return app

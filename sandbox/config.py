@@ -31,6 +31,8 @@ class SandboxConfig(BaseModel):
     """Retries of a failed tracking-event POST before the sandbox logs and gives up on it."""
     callback_backoff_s: float = Field(default=0.1, ge=0)
     """First retry delay; doubles on each further retry."""
+    merchant_webhook_secret: str = "dev-webhook-secret"
+    """Secret the demo merchant's receiver (``POST /merchant/webhooks``) verifies signatures with."""
 
 
 class ConfigError(ValueError):

@@ -60,6 +60,8 @@ class Admission(BaseModel):
     """Non-empty for `KEYED_OPERATIONS`."""
     hold_reason: str | None = None
     """Set when a ``hold`` fault fired: the filing must be created on hold."""
+    scenario: str | None = None
+    """Set when a ``scenario`` fault fired: the tracking scenario variant to play."""
 
 
 class Sandbox:
@@ -138,7 +140,8 @@ class Sandbox:
             await asyncio.sleep(effect.sleep_s)
         if effect.error is not None:
             raise effect.error
-        return Admission(partner=partner, idempotency_key=key, hold_reason=effect.hold_reason)
+        return Admission(partner=partner, idempotency_key=key, hold_reason=effect.hold_reason,
+                         scenario=effect.scenario)
 
 
 def resolve_partner(name: str, operation: Operation) -> Partner:

@@ -41,6 +41,9 @@ class FaultKind(StrEnum):
     """Create the filing in state ``hold`` with ``hold_reason = code`` (filings only)."""
     OUTAGE = "outage"
     """Answer 503 while inside the time window (always without one)."""
+    SCENARIO = "scenario"
+    """Play the tracking scenario variant ``scenario`` (stalled, delayed, customs_hold, failed_attempt) after a
+    handover or a slot scheduling."""
 
 
 class FaultSource(StrEnum):
@@ -51,7 +54,8 @@ class FaultSource(StrEnum):
 
 
 KIND_OPERATIONS: Mapping[FaultKind, frozenset[Operation]] = MappingProxyType(
-    {FaultKind.HOLD: frozenset({Operation.FILE})}
+    {FaultKind.HOLD: frozenset({Operation.FILE}),
+     FaultKind.SCENARIO: frozenset({Operation.HANDOVER, Operation.SCHEDULE})}
 )
 """Kinds that only make sense for some operations; kinds not listed apply to every operation."""
 
@@ -86,6 +90,8 @@ class FaultRule(BaseModel):
     code: str = Field(default="REJECTED", pattern=r"^[A-Z][A-Z0-9_]*$")
     """Error code of ``kind=reject``, or hold_reason of ``kind=hold``."""
     message: str = ""
+    scenario: Literal["stalled", "delayed", "customs_hold", "failed_attempt"] | None = None
+    """Tracking scenario variant played by ``kind=scenario``."""
     window_start_s: float | None = Field(default=None, ge=0)
     """Rule active from this many seconds after sandbox start (inclusive)."""
     window_end_s: float | None = Field(default=None, ge=0)
@@ -109,6 +115,8 @@ class FaultRule(BaseModel):
             raise ValueError(
                 f"window_end_s ({self.window_end_s}) must be greater than window_start_s ({self.window_start_s})"
             )
+        if self.kind is FaultKind.SCENARIO and self.scenario is None:
+            raise ValueError("kind=scenario needs scenario: stalled, delayed, customs_hold or failed_attempt")
         if self.operation != ANY and not applies_to(self.kind, Operation(self.operation)):
             allowed = ", ".join(sorted(KIND_OPERATIONS[self.kind]))
             raise ValueError(f"kind={self.kind} only applies to operation {allowed}, not {str(self.operation)!r}")
@@ -295,6 +303,7 @@ class FaultEffect(BaseModel):
     sleep_s: float = 0
     error: SandboxError | None = None
     hold_reason: str | None = None
+    scenario: str | None = None
 
 
 def _format_seconds(seconds: float) -> str:
@@ -346,6 +355,10 @@ def _hold(rule: FaultRule, timeout_s: float) -> FaultEffect:
     return FaultEffect(hold_reason=rule.code)
 
 
+def _scenario(rule: FaultRule, timeout_s: float) -> FaultEffect:
+    return FaultEffect(scenario=rule.scenario)
+
+
 def _outage(rule: FaultRule, timeout_s: float) -> FaultEffect:
     return FaultEffect(
         error=_injected(rule, 503, ErrorCode.PARTNER_UNAVAILABLE, "partner is unavailable (sandbox outage)")
@@ -361,6 +374,7 @@ EFFECTS: Mapping[FaultKind, Callable[[FaultRule, float], FaultEffect]] = Mapping
         FaultKind.REJECT: _reject,
         FaultKind.HOLD: _hold,
         FaultKind.OUTAGE: _outage,
+        FaultKind.SCENARIO: _scenario,
     }
 )
 """How each fault kind acts on a call."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from sandbox.partners import TransportMode
 
@@ -129,6 +129,9 @@ class HandoverRequest(_Body):
     """Body of ``POST /partners/{partner}/bookings/{booking_id}/handover``."""
 
     events_url: CallbackUrl | None = None
+    ready_at: AwareDatetime | None = None
+    """When the goods are ready for this partner (the previous leg's arrival); the scenario starts then.
+    Now when absent."""
 
 
 class HandoverOut(BaseModel):
@@ -198,6 +201,8 @@ class SlotRequest(_Body):
     destination_country: CountryCode
     postal_code: str
     events_url: CallbackUrl | None = None
+    ready_at: AwareDatetime | None = None
+    """When the goods reach the last-mile partner (the last leg's arrival); now when absent."""
 
 
 class SlotOut(BaseModel):

@@ -377,10 +377,86 @@ LAST_MILE_SCENARIOS: Mapping[str, tuple[TrackingStep, ...]] = MappingProxyType(
 )
 """Delivery events a last-mile partner emits after a slot is scheduled, by partner name."""
 
+def _stalled(steps: tuple[TrackingStep, ...]) -> tuple[TrackingStep, ...]:
+    # The partner goes quiet after its first two events: the goods never arrive (until someone pushes events).
+    return steps[:2]
+
+
+def _delayed(steps: tuple[TrackingStep, ...], code: str, description: str, days: float) -> tuple[TrackingStep, ...]:
+    # An exception event halfway, after which every later event comes `days` later than planned.
+    half = len(steps) // 2
+    at = steps[half - 1].day_offset + 0.25
+    late = tuple(step.model_copy(update={"day_offset": step.day_offset + days}) for step in steps[half:])
+    return (*steps[:half], TrackingStep(day_offset=at, code=code, location=steps[half - 1].location,
+                                        description=description), *late)
+
+
+def _held(steps: tuple[TrackingStep, ...], hold: str, release: str, days: float) -> tuple[TrackingStep, ...]:
+    # Held at customs before the final event for `days`, then released.
+    *head, last = (step for step in steps if step.code != release)
+    at = last.day_offset
+    return (*head,
+            TrackingStep(day_offset=at, code=hold, location=last.location, description="Held by customs"),
+            TrackingStep(day_offset=at + days, code=release, location=last.location, description="Released by customs"),
+            last.model_copy(update={"day_offset": at + days + 0.25}))
+
+
+def _missed(steps: tuple[TrackingStep, ...], failed: str) -> tuple[TrackingStep, ...]:
+    # One failed delivery attempt (nobody home), then a second attempt the next day that succeeds.
+    depot, out, delivered = steps
+    return (depot, out,
+            TrackingStep(day_offset=out.day_offset + 0.25, code=failed, location=out.location,
+                         description="Delivery attempted, recipient not at home"),
+            out.model_copy(update={"day_offset": out.day_offset + 1}),
+            delivered.model_copy(update={"day_offset": delivered.day_offset + 1}))
+
+
+SCENARIO_VARIANTS: Mapping[str, Mapping[str, tuple[TrackingStep, ...]]] = MappingProxyType(
+    {
+        "stalled": MappingProxyType(
+            {name: _stalled(steps) for name, steps in (*TRANSIT_SCENARIOS.items(), *LAST_MILE_SCENARIOS.items())}
+        ),
+        "delayed": MappingProxyType(
+            {
+                "skyexpress": _delayed(TRANSIT_SCENARIOS["skyexpress"], "EX", "Missed connection, goods offloaded", 12),
+                "bluewave": _delayed(TRANSIT_SCENARIOS["bluewave"], "VESSEL_DELAYED", "Vessel delayed", 12),
+                "aerocargo": _delayed(TRANSIT_SCENARIOS["aerocargo"], "DIS", "Discrepancy, offloaded", 6),
+                "roadlink": _delayed(TRANSIT_SCENARIOS["roadlink"], "DELAYED", "Truck delayed at border", 5),
+            }
+        ),
+        "customs_hold": MappingProxyType(
+            {
+                "skyexpress": _held(TRANSIT_SCENARIOS["skyexpress"], "CH", "CC", 3),
+                "bluewave": _held(TRANSIT_SCENARIOS["bluewave"], "CUSTOMS_HOLD", "CUSTOMS_RELEASED", 4),
+            }
+        ),
+        "failed_attempt": MappingProxyType(
+            {
+                "parcelnow": _missed(LAST_MILE_SCENARIOS["parcelnow"], "NOT_HOME"),
+                "doorstep": _missed(LAST_MILE_SCENARIOS["doorstep"], "ATTEMPT_FAILED"),
+            }
+        ),
+    }
+)
+"""Alternative scenarios, chosen per call by a ``kind: scenario`` fault rule: name -> partner -> steps."""
+
+
+def scenario_steps(partner: str, variant: str | None, default: Mapping[str, tuple[TrackingStep, ...]]
+                   ) -> tuple[TrackingStep, ...]:
+    """The steps a partner plays: the named variant when it has one, else its normal scenario."""
+    if variant is not None and partner in SCENARIO_VARIANTS.get(variant, {}):
+        return SCENARIO_VARIANTS[variant][partner]
+    return default[partner]
+
+
 TRACKING_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        name: tuple(step.code for step in steps)
+        name: tuple(dict.fromkeys(
+            step.code
+            for steps in (steps, *(variant.get(name, ()) for variant in SCENARIO_VARIANTS.values()))
+            for step in steps
+        ))
         for name, steps in (*TRANSIT_SCENARIOS.items(), *LAST_MILE_SCENARIOS.items())
     }
 )
-"""Every tracking code each partner can emit, in scenario order (for Tradelane's mapping table)."""
+"""Every tracking code each partner can emit, normal scenario first (for Tradelane's mapping table)."""

@@ -211,6 +211,8 @@ class SandboxStore:
         self._idempotency: dict[tuple[str, RecordKind, str], str] = {}
         self._counters: dict[str, int] = {}
         self._events: dict[tuple[str, str], list[TrackingEvent]] = {}
+        self._record_events: dict[str, list[TrackingEvent]] = {}
+        """Events by booking or slot id, for partners polled by record rather than by tracking number."""
 
     # -- helpers (call with the lock held) -----------------------------------------------------
 
@@ -380,6 +382,14 @@ class SandboxStore:
             events = self._events.get((partner, tracking_number))
             return None if events is None else [e.model_copy() for e in events]
 
+    async def record_events(self, partner: str, record_id: str) -> list[TrackingEvent] | None:
+        """Returns the events emitted so far for a partner's booking or slot, or None if it has no such record."""
+        async with self._lock:
+            record = self._records.get(record_id)
+            if record is None or record.partner != partner:
+                return None
+            return [e.model_copy() for e in self._record_events.get(record_id, [])]
+
     # -- state changes -------------------------------------------------------------------------
 
     async def transition(
@@ -456,6 +466,7 @@ class SandboxStore:
                 return False
             if event.tracking_number is not None:
                 self._events.setdefault((record.partner, event.tracking_number), []).append(event)
+            self._record_events.setdefault(record_id, []).append(event)
             return True
 
     async def finish_playback(self, record_id: str) -> None:

@@ -22,7 +22,7 @@ from sandbox.models import (
     QuoteRequest,
     TransitRange,
 )
-from sandbox.partners import TRANSIT_SCENARIOS, Operation, Partner
+from sandbox.partners import TRANSIT_SCENARIOS, Operation, Partner, scenario_steps
 from sandbox.rules import check_lane, check_parcels, price
 from sandbox.store import BookingRecord, BookingState, LabelRecord, RecordKind, request_hash
 from sandbox.tracking import PlaybackJob, Place
@@ -174,8 +174,8 @@ async def handover(
                 shipment_id=booking.shipment_id,
                 tracking_number=booking.tracking_number,
                 events_url=body.events_url,
-                steps=TRANSIT_SCENARIOS[admitted.partner.name],
-                started_at=sb.clock.now(),
+                steps=scenario_steps(admitted.partner.name, admitted.scenario, TRANSIT_SCENARIOS),
+                started_at=body.ready_at or sb.clock.now(),
                 place=Place(origin=booking.origin_country, destination=booking.destination_country),
             )
         )

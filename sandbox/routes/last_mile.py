@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import HistoryEntry, OptionalShipmentBody, SlotOut, SlotRequest
-from sandbox.partners import LAST_MILE_SCENARIOS, Operation
+from sandbox.partners import LAST_MILE_SCENARIOS, Operation, scenario_steps
 from sandbox.rules import check_lane
 from sandbox.store import RecordKind, SlotRecord, SlotState, request_hash
 from sandbox.tracking import PlaybackJob, Place
@@ -66,9 +66,9 @@ async def schedule_slot(
                 shipment_id=record.shipment_id,
                 tracking_number=record.tracking_number,
                 events_url=body.events_url,
-                steps=LAST_MILE_SCENARIOS[partner],
-                # Virtual time zero is the scheduling moment, like the slot window.
-                started_at=record.created_at,
+                steps=scenario_steps(partner, admitted.scenario, LAST_MILE_SCENARIOS),
+                # Virtual time zero: when the goods reach the partner (the last leg's arrival), else now.
+                started_at=body.ready_at or record.created_at,
                 place=Place(destination=record.destination_country, postal_code=record.postal_code),
             )
         )

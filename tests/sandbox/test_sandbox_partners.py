@@ -42,15 +42,16 @@ def test_partner_table_matches_the_contract() -> None:
 
 def test_tracking_codes_are_the_published_names() -> None:
     assert TRACKING_CODES == {
-        "skyexpress": ("PU", "DF", "AF", "CC", "AD"),
+        "skyexpress": ("PU", "DF", "AF", "CC", "AD", "EX", "CH"),
         "bluewave": (
-            "GATE_IN", "LOADED", "VESSEL_DEPARTED", "TRANSSHIPMENT", "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE"
+            "GATE_IN", "LOADED", "VESSEL_DEPARTED", "TRANSSHIPMENT", "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE",
+            "VESSEL_DELAYED", "CUSTOMS_HOLD", "CUSTOMS_RELEASED",
         ),
         "silkrail": ("RECEIVED", "TRAIN_DEPARTED", "BORDER_CROSSED", "TRAIN_ARRIVED", "READY_FOR_HANDOVER"),
-        "aerocargo": ("RCS", "DEP", "ARR", "NFD"),
-        "roadlink": ("COLLECTED", "LINEHAUL", "ARRIVED_HUB"),
-        "parcelnow": ("SORTED", "OUT_FOR_DELIVERY", "DELIVERED"),
-        "doorstep": ("RECEIVED_AT_DEPOT", "ON_VEHICLE", "POD"),
+        "aerocargo": ("RCS", "DEP", "ARR", "NFD", "DIS"),
+        "roadlink": ("COLLECTED", "LINEHAUL", "ARRIVED_HUB", "DELAYED"),
+        "parcelnow": ("SORTED", "OUT_FOR_DELIVERY", "DELIVERED", "NOT_HOME"),
+        "doorstep": ("RECEIVED_AT_DEPOT", "ON_VEHICLE", "POD", "ATTEMPT_FAILED"),
     }
     assert [s.day_offset for s in TRANSIT_SCENARIOS["bluewave"]] == [0, 1, 2, 10, 20, 21, 22]
     assert [s.day_offset for s in LAST_MILE_SCENARIOS["doorstep"]] == [0, 0.5, 1]

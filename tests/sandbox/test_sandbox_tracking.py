@@ -68,7 +68,7 @@ async def test_handover_plays_the_carrier_scenario_in_order(
     assert response.json() == {"booking_id": booking_id, "state": "in_transit"}
     await sb.settle()
     steps = TRANSIT_SCENARIOS[partner]
-    assert sb.sink.codes() == list(TRACKING_CODES[partner])
+    assert sb.sink.codes() == [step.code for step in TRANSIT_SCENARIOS[partner]]
     assert [e["sequence"] for e in sb.sink.events] == list(range(1, len(steps) + 1))
     for event, step in zip(sb.sink.events, steps, strict=True):
         assert event["event_id"] == f"{partner}:{booking_id}:{event['sequence']}"
@@ -155,3 +155,47 @@ async def test_gives_up_after_five_retries_and_keeps_playing(make_sandbox: MakeS
     assert set(sb.sink.attempts.values()) == {6}  # 1 try + 5 retries per event
     polled = await sb.client.get(f"/partners/skyexpress/tracking/{tracking_number}")
     assert len(polled.json()["events"]) == 5  # still available for polling
+
+
+@pytest.mark.parametrize(("partner", "scenario", "codes"), [
+    ("skyexpress", "customs_hold", ["PU", "DF", "AF", "CH", "CC", "AD"]),
+    ("skyexpress", "stalled", ["PU", "DF"]),
+    ("bluewave", "delayed", ["GATE_IN", "LOADED", "VESSEL_DEPARTED", "VESSEL_DELAYED", "TRANSSHIPMENT",
+                             "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE"]),
+], ids=["skyexpress-customs-hold", "skyexpress-stalled", "bluewave-delayed"])
+async def test_a_scenario_fault_plays_the_variant(
+    make_sandbox: MakeSandbox, payload: Payload, fake_clock: FakeClock, partner: str, scenario: str,
+    codes: list[str],
+) -> None:
+    sb = await make_sandbox(clock=fake_clock)
+    rule = {"partner": partner, "operation": "handover", "kind": "scenario", "scenario": scenario}
+    assert (await sb.client.post("/_faults", json=rule)).status_code == 201
+    booking_id, _ = await booked_and_labelled(sb, payload, partner)
+    assert (await handover(sb, partner, booking_id)).status_code == 202
+    await sb.settle()
+    assert sb.sink.codes() == codes
+
+
+async def test_a_scenario_fault_needs_a_scenario_and_a_handover(sb: Harness) -> None:
+    missing = await sb.client.post("/_faults", json={"kind": "scenario"})
+    assert missing.status_code == 422 and "needs scenario" in missing.text
+    wrong_operation = await sb.client.post("/_faults", json={"kind": "scenario", "scenario": "stalled",
+                                                             "operation": "book"})
+    assert wrong_operation.status_code == 422 and "handover" in wrong_operation.text
+
+
+async def test_partners_without_webhooks_are_polled_by_booking(
+    make_sandbox: MakeSandbox, payload: Payload, fake_clock: FakeClock
+) -> None:
+    sb = await make_sandbox(clock=fake_clock)
+    booking_id, _ = await booked_and_labelled(sb, payload, "silkrail")
+    before = await sb.client.get(f"/partners/silkrail/bookings/{booking_id}/events")
+    assert before.status_code == 200 and before.json() == {"events": []}
+    await sb.client.post(f"/partners/silkrail/bookings/{booking_id}/handover",
+                         json={"shipment_id": "shp-book-1", "events_url": None})
+    await sb.settle()
+    polled = (await sb.client.get(f"/partners/silkrail/bookings/{booking_id}/events")).json()["events"]
+    assert [e["code"] for e in polled] == [step.code for step in TRANSIT_SCENARIOS["silkrail"]]
+    assert sb.sink.codes() == []  # nothing was pushed
+    unknown = await sb.client.get("/partners/silkrail/bookings/BKG-999999/events")
+    assert unknown.status_code == 404
