@@ -1,0 +1,296 @@
+"""Notification delivery activity: sends a shipment's due outbox rows by e-mail and signed webhook.
+
+At-least-once with stable ids: every send carries the outbox id (e-mail Message-ID, webhook ``Tradelane-Event-Id``)
+so a message sent again after a crash between sending and recording can be dropped by its receiver.
+
+Outcomes, per row:
+- accepted (SMTP 250, HTTP 2xx): `sent`;
+- refused for good (SMTP 5xx for the recipient or the content; HTTP 4xx other than 408 and 429): `failed` at once,
+  reported in `DeliveryReport.failed` and not raised, since retrying cannot help;
+- anything else (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429/3xx): back to pending, and the activity
+  raises a retryable `NOTIFICATION_UNDELIVERED` error *after* recording, so Temporal retries with backoff; after
+  `max_attempts` claims the row is `failed` instead.
+"""
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from urllib.parse import quote
+
+import aiosmtplib
+import httpx
+import structlog
+from pydantic import BaseModel, Field, SecretStr
+from sqlalchemy.engine import Engine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from infra.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
+from infra.webhooks import signed_headers
+
+log = structlog.stdlib.get_logger(__name__)
+
+NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
+"""Some notifications failed transiently and are pending again: retried with backoff."""
+
+MESSAGE_ID_DOMAIN = "tradelane"
+
+
+class DeliverRequest(BaseModel):
+    """Deliver whatever is due for one shipment."""
+
+    shipment_id: str
+
+
+class DeliveryReport(BaseModel):
+    """What one delivery run did."""
+
+    sent: list[str] = Field(default_factory=list)
+    """Outbox ids accepted by their receivers in this run."""
+    failed: list[str] = Field(default_factory=list)
+    """Outbox ids given up in this run (permanent rejection, or the last allowed attempt)."""
+    next_due: datetime | None = None
+    """Earliest `not_before` still pending (quiet hours), so the workflow can sleep until then."""
+
+
+class MailSettings(BaseModel):
+    """How to reach the SMTP relay."""
+
+    host: str
+    port: int
+    sender: str
+    """The From header, e.g. ``Tradelane <notifications@example.com>``."""
+    timeout_s: float = Field(default=10, gt=0)
+    """Timeout of each SMTP step (connect, each command)."""
+    username: str | None = None
+    password: SecretStr | None = None
+    start_tls: bool | None = None
+    """None upgrades with STARTTLS when the server offers it; True requires it; False never uses it."""
+
+
+class DeliveryFailed(Exception):
+    """A send did not reach its receiver.
+
+    Attributes:
+        permanent: The receiver refused the message for good; retrying cannot help.
+    """
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def message_id(outbox_id: str) -> str:
+    """The e-mail Message-ID of an outbox row, the same on every send: ``<S-1.3.email.customer@tradelane>``.
+
+    The outbox id's colons become dots and other characters outside RFC 5322's dot-atom are percent-escaped:
+    a colon is not allowed in a Message-ID, and Python's own parser cuts the header at the first one.
+    """
+    parts = (quote(part, safe="-_~").replace(".", "%2E") or "_" for part in outbox_id.split(":"))
+    return f"<{'.'.join(parts)}@{MESSAGE_ID_DOMAIN}>"
+
+
+def build_email(row: OutboxRow, sender: str, now: datetime) -> EmailMessage:
+    """The e-mail for an outbox row: text, plus an HTML alternative when the row has one.
+
+    Args:
+        row: An e-mail row.
+        sender: The From header.
+        now: The send time, for the Date header.
+    """
+    message = EmailMessage()
+    message["Message-ID"] = message_id(row.id)
+    message["Date"] = format_datetime(now.astimezone(UTC))
+    message["From"] = sender
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    # RFC 3834: an automatic message; auto-responders must not answer it.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.body_text)
+    if row.body_html is not None:
+        message.add_alternative(row.body_html, subtype="html")
+    # After the bodies: turning the message multipart moves every Content-* header into its first part.
+    message["Content-Language"] = row.locale
+    return message
+
+
+def webhook_body(row: OutboxRow) -> bytes:
+    """The exact bytes a webhook row posts (and signs)."""
+    if row.payload is None:
+        raise DeliveryFailed(f"{row.id}: webhook row has no payload", permanent=True)
+    return json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False, sort_keys=True).encode()
+
+
+def http_failure(row: OutboxRow, response: httpx.Response) -> DeliveryFailed:
+    """A webhook answer that is not 2xx: permanent for 4xx other than 408 (timeout) and 429 (rate limit)."""
+    status = response.status_code
+    permanent = 400 <= status < 500 and status not in (408, 429)
+    return DeliveryFailed(f"{row.id}: {row.recipient} answered HTTP {status}: {response.text[:300]}",
+                          permanent=permanent)
+
+
+def smtp_failure(row: OutboxRow, relay: str, err: aiosmtplib.SMTPException) -> DeliveryFailed:
+    """An SMTP error at `relay` (``host:port``) as a `DeliveryFailed`, permanent only when the relay refused this
+    message for good."""
+    # Only a 5xx about this message (its recipient, its content) is final; a 5xx about our sender address, login
+    # or greeting is a relay configuration problem an operator can fix while the retries continue.
+    if isinstance(err, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in err.recipients]
+        return DeliveryFailed(f"{row.id}: SMTP {relay}: recipient refused: {err}",
+                              permanent=all(c >= 500 for c in codes))
+    if isinstance(err, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+        return DeliveryFailed(f"{row.id}: SMTP {relay}: {err.code} {err.message}", permanent=err.code >= 500)
+    return DeliveryFailed(f"{row.id}: SMTP {relay}: {type(err).__name__}: {err}", permanent=False)
+
+
+class NotificationActivities:
+    """Delivers outbox rows.
+
+    Args:
+        engine: The read-model database holding the outbox.
+        mail: The SMTP relay.
+        http: Client for webhooks (each request gets `webhook_timeout_s` anyway).
+        webhook_secret: HMAC secret the merchant verifies signatures with.
+        max_attempts: Claims of a row before a transient failure gives up on it.
+        lease: How long a claim holds before another deliverer may take the row over.
+        batch: Rows claimed at a time; `lease` must cover sending all of them.
+        webhook_timeout_s: Timeout of each webhook request step.
+        clock: Current time (UTC); tests move it to expire leases.
+
+    Raises:
+        ValueError: The lease cannot cover a batch of sends at their time limits.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        mail: MailSettings,
+        http: httpx.AsyncClient,
+        webhook_secret: str,
+        *,
+        max_attempts: int = 10,
+        lease: timedelta = timedelta(minutes=2),
+        batch: int = 5,
+        webhook_timeout_s: float = 10,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_attempts < 1 or batch < 1:
+            raise ValueError(f"max_attempts={max_attempts}, batch={batch}: both must be at least 1")
+        self._engine = engine
+        self._mail = mail
+        self._http = http
+        self._secret = webhook_secret
+        self._max_attempts = max_attempts
+        self._lease = lease
+        self._batch = batch
+        self._webhook_timeout = webhook_timeout_s
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # Every SMTP step and HTTP phase has its own timeout; this caps a whole send, so a claim's lease is known
+        # to outlast the batch and no row is sent twice by live deliverers.
+        self._send_deadline_s = 2 * max(mail.timeout_s, webhook_timeout_s)
+        if lease.total_seconds() <= batch * self._send_deadline_s:
+            raise ValueError(f"lease: {lease.total_seconds():.0f} s cannot cover batch={batch} sends of up to "
+                             f"{self._send_deadline_s:.0f} s each; raise lease, or lower batch or the timeouts")
+
+    async def send(self, row: OutboxRow) -> None:
+        """Send one claimed row by its channel, within the per-send time limit; records nothing.
+
+        Raises:
+            DeliveryFailed: The receiver did not accept it (see `DeliveryFailed.permanent`).
+        """
+        try:
+            async with asyncio.timeout(self._send_deadline_s):
+                if row.channel == Channel.EMAIL:
+                    await self._send_email(row)
+                elif row.channel == Channel.WEBHOOK:
+                    await self._post_webhook(row)
+                else:
+                    raise DeliveryFailed(f"{row.id}: channel {row.channel!r} is not one of "
+                                         f"{', '.join(Channel)}", permanent=True)
+        except TimeoutError as err:
+            raise DeliveryFailed(f"{row.id}: no answer within {self._send_deadline_s:.0f} s",
+                                 permanent=False) from err
+
+    async def _send_email(self, row: OutboxRow) -> None:
+        mail = self._mail
+        message = build_email(row, mail.sender, self._clock())
+        try:
+            await aiosmtplib.send(
+                message,
+                sender=parseaddr(mail.sender)[1],
+                recipients=[row.recipient],
+                hostname=mail.host,
+                port=mail.port,
+                username=mail.username,
+                password=mail.password.get_secret_value() if mail.password else None,
+                start_tls=mail.start_tls,
+                timeout=mail.timeout_s,
+            )
+        except aiosmtplib.SMTPException as err:
+            raise smtp_failure(row, f"{mail.host}:{mail.port}", err) from err
+        except OSError as err:  # refused connection, unreachable host: aiosmtplib lets some through unwrapped
+            raise DeliveryFailed(f"{row.id}: SMTP {mail.host}:{mail.port}: {err}", permanent=False) from err
+
+    async def _post_webhook(self, row: OutboxRow) -> None:
+        body = webhook_body(row)
+        headers = {"Content-Type": "application/json",
+                   **signed_headers(self._secret, row.id, int(self._clock().timestamp()), body)}
+        try:
+            response = await self._http.post(row.recipient, content=body, headers=headers,
+                                             timeout=self._webhook_timeout)
+        except httpx.TransportError as err:
+            raise DeliveryFailed(f"{row.id}: {row.recipient}: {type(err).__name__}: {err}", permanent=False) from err
+        if not response.is_success:
+            raise http_failure(row, response)
+
+    @activity.defn(name="notifications.deliver")
+    async def deliver(self, req: DeliverRequest) -> DeliveryReport:
+        """Send the shipment's due rows and record each outcome.
+
+        Raises:
+            ApplicationError: Retryable `NOTIFICATION_UNDELIVERED` when some rows failed transiently; raised after
+                every outcome is recorded, with this run's report as details.
+        """
+        report = DeliveryReport()
+        retrying: list[str] = []
+        while True:
+            rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=req.shipment_id,
+                                           lease=self._lease, limit=self._batch)
+            for row in rows:
+                await self._deliver_one(row, report, retrying)
+            # A full batch may mean more are due; a retrying row would only be claimed again at once.
+            if len(rows) < self._batch or retrying:
+                break
+        report.next_due = await asyncio.to_thread(next_due, self._engine, req.shipment_id)
+        log.info("notifications_delivered", shipment_id=req.shipment_id, sent=len(report.sent),
+                 failed=len(report.failed), retrying=len(retrying), next_due=report.next_due)
+        if retrying:
+            raise ApplicationError(
+                f"{req.shipment_id}: {len(retrying)} notification(s) not delivered yet ({', '.join(retrying)}); "
+                "they are pending and go out on the retry",
+                report.model_dump(mode="json"),
+                type=NOTIFICATION_UNDELIVERED,
+            )
+        return report
+
+    async def _deliver_one(self, row: OutboxRow, report: DeliveryReport, retrying: list[str]) -> None:
+        try:
+            await self.send(row)
+        except DeliveryFailed as err:
+            state = await asyncio.to_thread(mark_failed, self._engine, row.id, str(err), self._clock(),
+                                            max_attempts=self._max_attempts, permanent=err.permanent,
+                                            attempt=row.attempts)
+            log.warning("notification_failed", shipment_id=row.shipment_id, message_id=row.id,
+                        channel=row.channel, attempt=row.attempts, permanent=err.permanent, state=state,
+                        error=str(err))
+            if state is OutboxState.FAILED:
+                report.failed.append(row.id)
+            elif state is OutboxState.PENDING:
+                retrying.append(row.id)
+            # None: our lease expired and another deliverer took the row over; its outcome is the one recorded.
+            return
+        await asyncio.to_thread(mark_sent, self._engine, row.id, self._clock())
+        report.sent.append(row.id)
