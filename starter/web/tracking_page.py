@@ -1,0 +1,205 @@
+"""The public parcel tracking page: one self-contained, phone-friendly HTML document per tracking number.
+
+The page shows only what a recipient may see. `TrackingPage` is the whole input and has no field for internal data
+(shipment id, merchant, partner or carrier names, costs, failure reasons, workflow ids), so none can leak into the
+page. Strings come from the notification catalogs (`tradelane/notify/messages`), dates and country names from CLDR.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from tradelane.enums import Status, TrackingStatus
+from tradelane.models import CountryCode
+from tradelane.notify.catalog import catalog, resolve_locale, status_label, text_direction
+from tradelane.notify.render import country_name, format_eta, format_local_datetime
+from tradelane.notify.timing import zone
+
+
+def _known_zone(name: str) -> str:
+    zone(name)
+    return name
+
+
+class PageEvent(BaseModel):
+    """One tracking event as the recipient sees it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    occurred_at: AwareDatetime
+    status: TrackingStatus
+    location: str
+
+
+class TrackingPage(BaseModel):
+    """Everything the public page shows, and nothing more."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracking_number: str
+    shipment_status: Status
+    latest_status: TrackingStatus | None
+    origin_country: CountryCode
+    destination_country: CountryCode
+    eta_expected: date | None = None
+    eta_earliest: date | None = None
+    eta_latest: date | None = None
+    delivered_at: AwareDatetime | None = None
+    events: list[PageEvent] = Field(default_factory=list)
+    """In any order; the page shows them newest first."""
+    timezone: Annotated[str, AfterValidator(_known_zone)]
+    """The recipient's IANA zone, for event times."""
+
+
+STAGES: tuple[str, ...] = ("booked", "shipped", "in_transit", "customs", "out_for_delivery", "delivered")
+"""The steps of the progress indicator, in order."""
+
+STAGE_OF: dict[TrackingStatus, int | None] = {
+    TrackingStatus.PICKED_UP: 1,
+    TrackingStatus.IN_TRANSIT: 2,
+    TrackingStatus.ARRIVED_AT_DESTINATION: 2,
+    TrackingStatus.CUSTOMS_HOLD: 3,
+    TrackingStatus.CUSTOMS_CLEARED: 3,
+    TrackingStatus.AT_LOCAL_DEPOT: 3,
+    TrackingStatus.OUT_FOR_DELIVERY: 4,
+    TrackingStatus.DELIVERY_FAILED: 4,
+    TrackingStatus.DELIVERED: 5,
+    TrackingStatus.EXCEPTION: None,
+    TrackingStatus.UNKNOWN: None,
+}
+"""The progress step a tracking status shows as reached; None for statuses that say nothing about progress."""
+
+_CANCELLED = {Status.COMPENSATED, Status.REJECTED, Status.CANCELLED}
+_HINTS = {Status.DELAYED: "page.hint_delayed", Status.ON_HOLD: "page.hint_on_hold"}
+
+_ENV = Environment(
+    loader=PackageLoader("starter.web", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def reached_stage(page: TrackingPage) -> int:
+    """Index in `STAGES` of the furthest step reached; events arriving out of order cannot move it back."""
+    if page.shipment_status is Status.DELIVERED:
+        return len(STAGES) - 1
+    statuses = [event.status for event in page.events] + ([page.latest_status] if page.latest_status else [])
+    return max((STAGE_OF[s] for s in statuses if STAGE_OF[s] is not None), default=0)
+
+
+def _delivered_at(page: TrackingPage) -> datetime | None:
+    if page.delivered_at:
+        return page.delivered_at
+    delivered = [e.occurred_at for e in page.events if e.status is TrackingStatus.DELIVERED]
+    return max(delivered) if delivered else None
+
+
+def _header(page: TrackingPage, locale: str) -> dict[str, str | None]:
+    """Headline (status in words), the latest event's status when the headline does not already say it, a hint."""
+    cat = catalog(locale)
+    status = page.shipment_status
+    latest = page.latest_status if page.latest_status is not TrackingStatus.UNKNOWN else None
+    if status is Status.IN_PROGRESS and latest:
+        return {"headline": status_label(latest, locale), "latest": None, "hint": None}
+    headline = cat.text(f"page.shipment_status.{status.value}")
+    show_latest = latest and status in (Status.DELAYED, Status.ON_HOLD)
+    hint = "page.hint_cancelled" if status in _CANCELLED else _HINTS.get(status)
+    return {
+        "headline": headline,
+        "latest": cat.text("page.latest", status=status_label(latest, locale)) if show_latest else None,
+        "hint": cat.text(hint) if hint else None,
+    }
+
+
+def _eta(page: TrackingPage, locale: str) -> str | None:
+    """The delivery line: when it was delivered, else the expected date (range), else that it is not known yet."""
+    cat = catalog(locale)
+    if page.shipment_status in _CANCELLED:
+        return None
+    if page.shipment_status is Status.DELIVERED:
+        at = _delivered_at(page)
+        return cat.text("page.delivered_on", date=format_local_datetime(at, page.timezone, locale)) if at else None
+    eta = format_eta(page.eta_expected, page.eta_earliest, page.eta_latest, locale)
+    return cat.text("page.eta", eta=eta) if eta else cat.text("page.eta_unknown")
+
+
+def _stages(page: TrackingPage, locale: str) -> list[dict[str, str]]:
+    if page.shipment_status in _CANCELLED:
+        return []
+    cat = catalog(locale)
+    reached = reached_stage(page)
+    done_all = page.shipment_status is Status.DELIVERED
+    return [{
+        "key": key,
+        "label": cat.text(f"page.stage.{key}"),
+        "state": "done" if i < reached or (done_all and i == reached) else "current" if i == reached else "todo",
+    } for i, key in enumerate(STAGES)]
+
+
+def render_tracking_page(page: TrackingPage, locale: str) -> str:
+    """The tracking page as a complete HTML5 document.
+
+    Args:
+        page: What to show.
+        locale: A supported locale (see `negotiate_locale`); regional tags such as `de-DE` are accepted.
+
+    Raises:
+        ValueError: the locale is not supported.
+    """
+    locale = resolve_locale(locale)
+    cat = catalog(locale)
+    events = sorted(page.events, key=lambda e: e.occurred_at, reverse=True)
+    view: dict[str, Any] = {
+        "lang": locale,
+        "direction": text_direction(locale),
+        "title": cat.text("page.title"),
+        "tracking_number_label": cat.text("page.tracking_number"),
+        "tracking_number": page.tracking_number,
+        "shipment_status": page.shipment_status.value,
+        **_header(page, locale),
+        "eta": _eta(page, locale),
+        "origin_label": cat.text("page.origin"),
+        "origin": country_name(page.origin_country, locale),
+        "destination_label": cat.text("page.destination"),
+        "destination": country_name(page.destination_country, locale),
+        "progress_label": cat.text("page.progress"),
+        "stages": _stages(page, locale),
+        "history_label": cat.text("page.history"),
+        "no_events": cat.text("page.no_events"),
+        "events": [{
+            "status": event.status.value,
+            "label": status_label(event.status, locale),
+            "location": event.location,
+            "iso": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "when": format_local_datetime(event.occurred_at, page.timezone, locale),
+        } for event in events],
+    }
+    return _ENV.get_template("tracking.html.j2").render(view)
+
+
+def render_not_found_page(tracking_number: str, locale: str) -> str:
+    """The page for a tracking number Tradelane does not know (served with HTTP 404), as a complete HTML5 document.
+
+    Raises:
+        ValueError: the locale is not supported.
+    """
+    locale = resolve_locale(locale)
+    cat = catalog(locale)
+    # The number sits inside the sentence wherever the language puts it; splitting on a marker lets the template
+    # wrap it in its own element (and escape both halves) without building HTML in Python.
+    before, _, after = cat.text("page.not_found_body", tracking_number="\x00").partition("\x00")
+    return _ENV.get_template("not_found.html.j2").render({
+        "lang": locale,
+        "direction": text_direction(locale),
+        "title": cat.text("page.not_found_title"),
+        "body_before": before,
+        "body_after": after,
+        "tracking_number": tracking_number,
+        "hint": cat.text("page.not_found_hint"),
+    })
