@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres fonts demo up test test-fast bench-decisions clean
+.PHONY: install temporal postgres fonts browser demo up test test-fast bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -28,13 +28,18 @@ postgres:
 fonts:
 	scripts/ensure-package.sh fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf 'font for PDF documents'
 
+# Chromium from the distribution's packages: the public tracking page is tested in a real headless browser
+# (driven by Playwright, which uses this binary instead of downloading its own).
+browser:
+	scripts/ensure-package.sh chromium /usr/bin/chromium 'headless browser for the tracking-page test'
+
 demo: temporal
 	$(BIN)/tradelane demo $(if $(KEEP),--keep,)
 
 up: temporal
 	$(BIN)/tradelane up
 
-test: temporal postgres fonts
+test: temporal postgres fonts browser
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

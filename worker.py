@@ -18,7 +18,9 @@ from activities.decisions import DecisionActivities
 from activities.http import PartnerGateway
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
+from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
+from activities.tracking import TrackingActivities
 from infra.db import make_engine, migrate
 from infra.logging import configure_logging
 from infra.process import run_until_signalled
@@ -33,12 +35,18 @@ log = structlog.stdlib.get_logger(__name__)
 
 
 def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sandbox_url: str,
-                 engine: Engine, book: RuleBook | None = None, screening: ScreeningList | None = None) -> Worker:
-    """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data)."""
+                 engine: Engine, settings: Settings | None = None, book: RuleBook | None = None,
+                 screening: ScreeningList | None = None) -> Worker:
+    """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data,
+    the SMTP relay and merchants' webhooks); `settings` defaults to the environment's."""
+    settings = settings or get_settings()
     gateway = PartnerGateway(http, sandbox_url)
     decisions = DecisionActivities(gateway, book or default_book(), screening)
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
-    last_mile, read_model = LastMileActivities(gateway), ReadModelActivities(engine)
+    last_mile, tracking = LastMileActivities(gateway), TrackingActivities(gateway)
+    read_model = ReadModelActivities(engine, settings.notice_config())
+    notifications = NotificationActivities(engine, settings.mail(), http,
+                                           settings.webhook_secret.get_secret_value())
     return Worker(
         client,
         task_queue=task_queue,
@@ -46,7 +54,7 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
         activities=[
             decisions.assess, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
             carriers.handover, customs.file, customs.release_hold, customs.withdraw,
-            last_mile.schedule, last_mile.release, read_model.project,
+            last_mile.schedule, last_mile.release, tracking.poll, read_model.project, notifications.deliver,
         ],
         interceptors=[LogContextInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -73,8 +81,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.database_url)
     book, screening = rule_data(settings)
     async with partner_http(settings) as http:
-        worker = build_worker(client, task_queue=settings.task_queue, http=http,
-                              sandbox_url=settings.sandbox_url, engine=engine, book=book, screening=screening)
+        worker = build_worker(client, task_queue=settings.task_queue, http=http, sandbox_url=settings.sandbox_url,
+                              engine=engine, settings=settings, book=book, screening=screening)
         async with worker:
             log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address)
             await stop.wait()

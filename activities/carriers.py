@@ -45,4 +45,5 @@ class CarrierActivities:
     async def handover(self, call: PartnerCall) -> None:
         """Hand the goods to the carrier; from here it pushes tracking events to `events_url`."""
         await self._partners.call(call.partner, "handover", f"bookings/{call.ref}/handover",
-                                  {"shipment_id": call.shipment_id, "events_url": call.events_url})
+                                  {"shipment_id": call.shipment_id, "events_url": call.events_url,
+                                   "ready_at": call.ready_at.isoformat() if call.ready_at else None})

@@ -13,13 +13,14 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import PARTNER_REJECTED
 from activities.http import PartnerGateway
 from tradelane.decisions.assess import assess
-from tradelane.decisions.models import Assessment, Quote
+from tradelane.decisions.models import Quote
 from tradelane.decisions.planner import LegSpec, candidate_legs
 from tradelane.decisions.screening import ScreeningList
 from tradelane.models import ShipmentRequest
 from tradelane.partner_api import lane_body, parse_quote
 from tradelane.rules import RuleBook
-from tradelane.state import AssessRequest
+from tradelane.eta import eta_basis
+from tradelane.state import AssessRequest, AssessResult
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -63,7 +64,7 @@ class DecisionActivities:
         self._screening = screening
 
     @activity.defn(name="decisions.assess")
-    async def assess(self, req: AssessRequest) -> Assessment:
+    async def assess(self, req: AssessRequest) -> AssessResult:
         request = req.request
         legs = [leg for leg in candidate_legs(request, self._book) if leg.partner not in req.exclude_partners]
         quotes, declined, notes = await gather_quotes(self._partners, request, legs)
@@ -71,4 +72,7 @@ class DecisionActivities:
                         exclude_partners=req.exclude_partners, screening=self._screening, notes=notes)
         log.info("assessed", shipment_id=request.shipment_id, plan=result.plan.plan_id if result.plan else None,
                  verdict=result.compliance.verdict.value, quotes=len(quotes), declined=len(declined))
-        return result
+        # The calendars are looked up here, once: the workflow's ETA revisions then never depend on the
+        # holidays library's version, and replays stay deterministic across upgrades.
+        basis = None if result.plan is None else eta_basis(result.plan, result.last_mile.chosen, request, self._book)
+        return AssessResult(assessment=result, eta_basis=basis)

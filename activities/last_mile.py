@@ -15,7 +15,7 @@ class LastMileActivities:
     async def schedule(self, call: PartnerCall) -> PartnerRecord:
         assert call.request is not None, "scheduling needs the shipment request"
         body = await self._partners.call(call.partner, "schedule", "slots",
-                                         slot_body(call.request, call.tracking_number, call.events_url),
+                                         slot_body(call.request, call.tracking_number, call.events_url, call.ready_at),
                                          idempotency_key=call.idempotency_key)
         return parse_record("slot", call.partner, body)
 

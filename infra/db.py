@@ -4,15 +4,19 @@ Temporal holds the truth of every shipment; these tables are a projection of it.
 SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/migrations`).
 """
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import UniqueConstraint, event
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+import infra.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
+from infra.notices import NoticeConfig, outbox_messages
+from infra.outbox import enqueue
+from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
 from tradelane.state import ProjectionUpdate
 
@@ -31,7 +35,7 @@ class ShipmentRow(SQLModel, table=True):
     status: str = Field(index=True, max_length=32)
     carrier: str | None = Field(default=None, max_length=64)
     mode: str | None = Field(default=None, max_length=32)
-    tracking_number: str | None = Field(default=None, max_length=64)
+    tracking_number: str | None = Field(default=None, index=True, max_length=64)
     declared_value: str = Field(max_length=32)
     currency: str = Field(max_length=3)
     pending_gates: str = Field(default="", max_length=200)
@@ -39,6 +43,39 @@ class ShipmentRow(SQLModel, table=True):
     version: int = 0
     created_at: datetime
     updated_at: datetime
+    eta_expected: date | None = None
+    eta_earliest: date | None = None
+    eta_latest: date | None = None
+    promised_date: date | None = None
+    open_exceptions: str = Field(default="", max_length=200)
+    """Open exception kinds, comma-separated (ops filter on it)."""
+    latest_status: str | None = Field(default=None, max_length=32)
+    """The newest tracking status (by when it happened)."""
+    latest_event_at: datetime | None = None
+    events_count: int = 0
+    recipient_locale: str | None = Field(default=None, max_length=35)
+    """For the public tracking page's language; the only recipient detail kept here."""
+    recipient_timezone: str | None = Field(default=None, max_length=64)
+
+
+class TrackingEventRow(SQLModel, table=True):
+    __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("shipment_id", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(index=True, max_length=64)
+    event_id: str = Field(max_length=200)
+    partner: str = Field(max_length=64)
+    code: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+    description: str = Field(default="", max_length=500)
+    location: str = Field(default="", max_length=200)
+    occurred_at: datetime
+    received_seq: int
+    sequence: int | None = None
+    via: str = Field(default="webhook", max_length=16)
+    tracking_number: str | None = Field(default=None, max_length=64)
+    booking_ref: str | None = Field(default=None, max_length=64)
 
 
 class StageTransitionRow(SQLModel, table=True):
@@ -87,6 +124,29 @@ class PartnerBookingRow(SQLModel, table=True):
     tracking_number: str | None = Field(default=None, max_length=64)
 
 
+def _add_events(session: Session, row: ShipmentRow, update: ProjectionUpdate) -> None:
+    """Insert events not stored yet (a retried projection may carry some again) and keep the newest status."""
+    if not update.events:
+        return
+    known = set(session.exec(select(TrackingEventRow.event_id).where(
+        TrackingEventRow.shipment_id == row.shipment_id,
+        col(TrackingEventRow.event_id).in_([e.event_id for e in update.events]))))
+    for e in update.events:
+        if e.event_id not in known:
+            session.add(TrackingEventRow(
+                shipment_id=row.shipment_id, event_id=e.event_id, partner=e.partner, code=e.code, status=e.status,
+                description=e.description, location=e.location, occurred_at=e.occurred_at,
+                received_seq=e.received_seq, sequence=e.sequence, via=e.via, tracking_number=e.tracking_number,
+                booking_ref=e.booking_ref))
+        if row.latest_event_at is None or e.occurred_at >= _aware(row.latest_event_at):
+            row.latest_event_at, row.latest_status = e.occurred_at, e.status
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands datetimes back without their zone; they were written in UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets its directory created, WAL and a busy timeout for concurrent writers."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -118,8 +178,9 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def apply_projection(engine: Engine, update: ProjectionUpdate) -> bool:
-    """Write one workflow snapshot; older snapshots than the stored one change nothing.
+def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeConfig | None = None) -> bool:
+    """Write one workflow snapshot, its new tracking events and its notices' outbox messages in one transaction;
+    older snapshots than the stored one change nothing.
 
     Returns:
         True when the snapshot was newer and written.
@@ -141,7 +202,19 @@ def apply_projection(engine: Engine, update: ProjectionUpdate) -> bool:
         row.carrier, row.mode, row.tracking_number = state.carrier, state.mode, state.tracking_number
         row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
         row.failure, row.version, row.updated_at = state.failure, update.version, last_at
+        eta = state.eta
+        row.eta_expected, row.eta_earliest, row.eta_latest = (
+            (eta.expected, eta.earliest, eta.latest) if eta else (None, None, None))
+        row.promised_date = state.promised_date
+        row.open_exceptions = ",".join(sorted({e.kind for e in state.open_exceptions}))
+        row.events_count = state.events_received
+        if update.recipient is not None:
+            row.recipient_locale = update.recipient.locale
+            row.recipient_timezone = recipient_timezone(update.recipient.country, update.recipient.region)
         session.add(row)
+        _add_events(session, row, update)
+        if notices is not None and update.notices:
+            enqueue(session, outbox_messages(update, notices))
 
         known_seqs = set(session.exec(select(StageTransitionRow.seq).where(
             StageTransitionRow.shipment_id == state.shipment_id)))

@@ -6,14 +6,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.notifications import MailSettings
+from infra.notices import NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
+from tradelane.notify import QuietHours
 from tradelane.enums import Stage
 from tradelane.state import ApprovalPolicy, ShipmentTimings
 
 STATE_DIR = Path(".tradelane")
+DEV_WEBHOOK_SECRET = "dev-webhook-secret"
+"""Documented for the demo (the sandbox's merchant receiver verifies with it); never valid in production."""
 
 
 class Settings(BaseSettings):
@@ -63,6 +68,32 @@ class Settings(BaseSettings):
     retry_maximum_interval_s: float = 60.0
     retry_maximum_attempts: int = 20
 
+    # Visibility: exception timers, polling, history bound
+    stall_after_s: float = 48 * 3600
+    """No tracking event for this long raises a `stalled` exception."""
+    customs_hold_alert_after_s: float = 24 * 3600
+    poll_interval_s: float = 15 * 60
+    """How often partners without webhooks are polled."""
+    history_limit: int | None = None
+    """Continue a shipment as new past this many history events (the server's suggestion applies anyway)."""
+
+    # Notifications
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    """The local debugging SMTP server in development (`make up` runs one); a real relay in production."""
+    mail_from: str = "Tradelane <notifications@tradelane.local>"
+    mail_dir: Path = STATE_DIR / "mail"
+    """Where the development SMTP server keeps what it receives (a Maildir)."""
+    ops_email: str | None = "ops@tradelane.local"
+    webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    """HMAC key for webhooks to merchants; the development value is refused in production."""
+    merchant_webhooks: dict[str, str] = Field(default_factory=dict)
+    """Webhook URL per merchant id, e.g. `{"acme-store": "https://acme.example/hooks/tradelane"}`."""
+    merchant_webhook_url: str | None = None
+    """For merchants not listed; in development the sandbox's merchant receiver."""
+    quiet_hours: str | None = "21:00-08:00"
+    """Recipient-local hours in which customer e-mails wait; empty to send at any hour."""
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
@@ -70,7 +101,26 @@ class Settings(BaseSettings):
     def _production_needs_real_endpoints(self) -> "Settings":
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             raise ValueError("TRADELANE_DATABASE_URL must point to a server database (PostgreSQL) in production")
+        if self.environment == "production" and self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            raise ValueError("TRADELANE_WEBHOOK_SECRET must be set to a real secret in production")
+        if self.quiet_hours:
+            QuietHours.parse(self.quiet_hours)  # a typo fails at start, naming the setting
         return self
+
+    @property
+    def tracking_url(self) -> str:
+        return f"{(self.public_url or f'http://{self.api_host}:{self.api_port}').rstrip('/')}/track"
+
+    def notice_config(self) -> NoticeConfig:
+        default_hook = self.merchant_webhook_url
+        if default_hook is None and self.environment != "production":
+            default_hook = f"{self.sandbox_url.rstrip('/')}/merchant/webhooks"
+        return NoticeConfig(quiet_hours=QuietHours.parse(self.quiet_hours) if self.quiet_hours else None,
+                            ops_email=self.ops_email, merchant_webhooks=self.merchant_webhooks,
+                            default_merchant_webhook=default_hook, tracking_url=self.tracking_url)
+
+    def mail(self) -> MailSettings:
+        return MailSettings(host=self.smtp_host, port=self.smtp_port, sender=self.mail_from)
 
     @property
     def events_url(self) -> str:
@@ -87,6 +137,10 @@ class Settings(BaseSettings):
             "retry_initial_interval": timedelta(seconds=self.retry_initial_interval_s),
             "retry_maximum_interval": timedelta(seconds=self.retry_maximum_interval_s),
             "retry_maximum_attempts": self.retry_maximum_attempts,
+            "stall_after": timedelta(seconds=self.stall_after_s),
+            "customs_hold_alert_after": timedelta(seconds=self.customs_hold_alert_after_s),
+            "poll_interval": timedelta(seconds=self.poll_interval_s),
+            "history_limit": self.history_limit,
         })
 
     def approval_policy(self) -> ApprovalPolicy:

@@ -1,6 +1,7 @@
 """`make up`: the whole stack in one foreground program on embedded defaults; Ctrl-C stops it all cleanly.
 
-Dev server (Web UI on :8233, history in `.tradelane/temporal.db`), carrier sandbox, worker and API.
+Dev server (Web UI on :8233, history in `.tradelane/temporal.db`), carrier sandbox (with the demo merchant's
+webhook receiver), a debugging SMTP server (e-mails land in `.tradelane/mail`), worker and API.
 """
 
 import asyncio
@@ -11,6 +12,7 @@ import structlog
 from infra.db import make_engine, migrate
 from infra.devserver import start_dev_server
 from infra.http_server import ServedApp
+from infra.mailserver import DevMailServer
 from infra.process import run_until_signalled
 from infra.settings import Settings
 from sandbox.app import create_app as create_sandbox_app
@@ -33,25 +35,32 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
         startup_timeout=timedelta(seconds=settings.temporal_startup_timeout_s))
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
-    sandbox = await ServedApp(create_sandbox_app(load_config(settings.sandbox_config)),
-                              settings.sandbox_host, settings.sandbox_port).start()
+    mail = await asyncio.to_thread(DevMailServer(settings.mail_dir, settings.smtp_host, settings.smtp_port).start)
+    # The sandbox also plays the merchant, whose receiver checks webhook signatures with Tradelane's secret.
+    sandbox_config = load_config(settings.sandbox_config).model_copy(
+        update={"merchant_webhook_secret": settings.webhook_secret.get_secret_value()})
+    sandbox = await ServedApp(create_sandbox_app(sandbox_config), settings.sandbox_host,
+                              settings.sandbox_port).start()
     api = await ServedApp(create_app(settings, client=server.client, engine=engine),
                           settings.api_host, settings.api_port).start()
     try:
         async with partner_http(settings) as http:
             worker = build_worker(server.client, task_queue=settings.task_queue, http=http,
-                                  sandbox_url=sandbox.url, engine=engine)
+                                  sandbox_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
                 log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
                          web_ui=server.ui_url, database=settings.database_url)
                 print(f"\n  Tradelane API   {api.url}/docs\n  Temporal Web UI {server.ui_url}\n"
-                      f"  Sandbox         {sandbox.url}/_inspect/bookings\n  Ctrl-C stops everything.\n",
-                      flush=True)
+                      f"  Sandbox         {sandbox.url}/_inspect/bookings\n"
+                      f"  Tracking page   {api.url}/track/<tracking number>\n"
+                      f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"
+                      f"  Ctrl-C stops everything.\n", flush=True)
                 await stop.wait()
                 log.info("stopping")
     finally:
         await api.stop()
         await sandbox.stop()
+        await asyncio.to_thread(mail.stop)
         engine.dispose()
         await server.stop()
         log.info("stopped")

@@ -4,7 +4,7 @@ The workflow is the truth of a running shipment (read by query); lists come from
 """
 
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, AsyncIterator, Literal
 
@@ -61,6 +61,8 @@ from tradelane.state import (
     ShipmentState,
     Transition,
 )
+from starter import visibility
+from tradelane.enums import ExceptionKind
 from tradelane.tracking import normalise
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
@@ -154,6 +156,10 @@ class ShipmentSummary(BaseModel):
     tracking_number: str | None
     pending_gates: list[str]
     updated_at: datetime
+    eta_expected: date | None = None
+    promised_date: date | None = None
+    open_exceptions: list[str] = Field(default_factory=list)
+    latest_status: str | None = None
 
 
 class CancelAccepted(BaseModel):
@@ -236,6 +242,12 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}})
+
+    @app.exception_handler(visibility.NotFound)
+    async def _not_found(_: Request, exc: visibility.NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"error": {"code": exc.code, "message": exc.message}})
+
+    app.include_router(visibility.router)
 
     def temporal(request: Request) -> Client:
         return request.app.state.client
@@ -357,6 +369,8 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         status: Status | None = None,
         stage: Stage | None = None,
         destination: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+        exception: Annotated[ExceptionKind | None, Query(description="Only shipments with this open exception.")]
+        = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[ShipmentSummary]:
         with Session(engine) as session:
@@ -367,9 +381,12 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
                 query = query.where(ShipmentRow.stage == stage.value)
             if destination is not None:
                 query = query.where(ShipmentRow.destination_country == destination.upper())
+            if exception is not None:
+                query = query.where(col(ShipmentRow.open_exceptions).contains(exception.value))
             rows = session.exec(query).all()
-        return [ShipmentSummary(**row.model_dump(exclude={"pending_gates"}),
-                                pending_gates=[g for g in row.pending_gates.split(",") if g]) for row in rows]
+        return [ShipmentSummary(**row.model_dump(exclude={"pending_gates", "open_exceptions"}),
+                                pending_gates=[g for g in row.pending_gates.split(",") if g],
+                                open_exceptions=[k for k in row.open_exceptions.split(",") if k]) for row in rows]
 
     @app.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
     async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep) -> Gate:

@@ -196,19 +196,62 @@ def status(shipment_id: str, api: ApiUrl = DEFAULT_API,
         print_shipment(shipment)
 
 
-@app.command("list")
-def list_(api: ApiUrl = DEFAULT_API, status: str | None = None, stage: str | None = None,
-          destination: str | None = None, limit: int = 50) -> None:
-    """List shipments, newest first, filtered by status, stage or destination country."""
+def print_timeline(t: dict[str, Any], notices: list[dict[str, Any]]) -> None:
+    """The tracking timeline: header with status and ETA, one row per event, then the notifications."""
+    eta = t.get("eta")
+    eta_text = "-" if eta is None else (
+        eta["expected"] if eta["earliest"] == eta["latest"] else
+        f"{eta['expected']} (between {eta['earliest']} and {eta['latest']})")
+    console.print(f"[bold]{t['shipment_id']}[/bold]  tracking {t.get('tracking_number') or '-'}  "
+                  f"{t['stage']} / {t['status']}  ETA {eta_text}  promised {t.get('promised_date') or '-'}")
+    if t["open_exceptions"]:
+        console.print(f"  [red]open exceptions[/red]: {', '.join(t['open_exceptions'])}")
+    table = Table("when (UTC)", "status", "where", "partner", "code", "via", title="timeline")
+    for e in t["events"]:
+        style = "red" if e["status"] in ("customs_hold", "delivery_failed", "exception") else None
+        table.add_row(e["occurred_at"][:16].replace("T", " "), e["status"], e["location"] or "-", e["partner"],
+                      e["code"], e["via"], style=style)
+    console.print(table)
+    if notices:
+        sent = Table("notice", "to", "channel", "language", "state", "attempts", title="notifications")
+        for n in notices:
+            sent.add_row(n["kind"], f"{n['audience']} {n['recipient']}", n["channel"], n["locale"], n["state"],
+                         str(n["attempts"]))
+        console.print(sent)
+
+
+@app.command()
+def track(shipment_id: str, api: ApiUrl = DEFAULT_API,
+          as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
+    """Show a shipment's tracking timeline, ETA, open exceptions and notifications."""
     try:
         with _client(api) as tl:
-            rows = tl.list_shipments(status=status, stage=stage, destination=destination, limit=limit)
+            timeline, notices = tl.events(shipment_id), tl.notifications(shipment_id)
     except TradelaneError as err:
         _fail(err)
-    table = Table("shipment", "lane", "stage", "status", "carrier", "mode", "waiting for")
+    if as_json:
+        console.print_json(data={"timeline": timeline, "notifications": notices})
+    else:
+        print_timeline(timeline, notices)
+
+
+@app.command("list")
+def list_(api: ApiUrl = DEFAULT_API, status: str | None = None, stage: str | None = None,
+          destination: str | None = None, exception: Annotated[str | None, typer.Option(
+              help="Only shipments with this open exception (stalled, late, customs_hold, ...).")] = None,
+          limit: int = 50) -> None:
+    """List shipments, newest first, filtered by status, stage, destination country or open exception."""
+    try:
+        with _client(api) as tl:
+            rows = tl.list_shipments(status=status, stage=stage, destination=destination, exception=exception,
+                                     limit=limit)
+    except TradelaneError as err:
+        _fail(err)
+    table = Table("shipment", "lane", "stage", "status", "carrier", "mode", "ETA", "exceptions", "waiting for")
     for r in rows:
         table.add_row(r["shipment_id"], f"{r['origin_country']}->{r['destination_country']}", r["stage"],
-                      r["status"], r["carrier"] or "-", r["mode"] or "-", ", ".join(r["pending_gates"]) or "-")
+                      r["status"], r["carrier"] or "-", r["mode"] or "-", r.get("eta_expected") or "-",
+                      ", ".join(r.get("open_exceptions", [])) or "-", ", ".join(r["pending_gates"]) or "-")
     console.print(table)
 
 
@@ -292,8 +335,10 @@ def sandbox() -> None:
     from sandbox.config import load_config
 
     settings = _service_settings()
-    uvicorn.run(create_sandbox_app(load_config(settings.sandbox_config)), host=settings.sandbox_host,
-                port=settings.sandbox_port, log_config=None)
+    # The sandbox's merchant receiver checks Tradelane's webhook signatures with Tradelane's own secret.
+    config = load_config(settings.sandbox_config).model_copy(
+        update={"merchant_webhook_secret": settings.webhook_secret.get_secret_value()})
+    uvicorn.run(create_sandbox_app(config), host=settings.sandbox_host, port=settings.sandbox_port, log_config=None)
 
 
 @app.command("temporal-cli")

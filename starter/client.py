@@ -54,10 +54,17 @@ class TradelaneClient:
         return self._call("GET", f"/v1/shipments/{shipment_id}")
 
     def list_shipments(self, status: str | None = None, stage: str | None = None,
-                       destination: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+                       destination: str | None = None, exception: str | None = None,
+                       limit: int = 100) -> list[dict[str, Any]]:
         params = {k: v for k, v in {"status": status, "stage": stage, "destination": destination,
-                                    "limit": limit}.items() if v is not None}
+                                    "exception": exception, "limit": limit}.items() if v is not None}
         return self._call("GET", "/v1/shipments", params=params)
+
+    def events(self, shipment_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/shipments/{shipment_id}/events")
+
+    def notifications(self, shipment_id: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/v1/shipments/{shipment_id}/notifications")
 
     def decide(self, shipment_id: str, gate: str, decision: str, actor: str, comment: str = "") -> dict[str, Any]:
         return self._call("POST", f"/v1/shipments/{shipment_id}/approvals",

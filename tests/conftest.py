@@ -3,7 +3,7 @@ SQLite read model, and a fresh task queue and worker per test."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +18,7 @@ from infra.db import make_engine, migrate
 from infra.devserver import DevServer, start_dev_server
 from infra.http_server import ServedApp
 from infra.logging import configure_logging
+from infra.mailserver import DevMailServer, free_port
 from infra.settings import Settings
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig
@@ -50,6 +51,14 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'read_model.db'}"
     migrate(url)
     return make_engine(url)
+
+
+@pytest.fixture(scope="session")
+def mail_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevMailServer]:
+    """The development SMTP server (aiosmtpd), receiving every e-mail the tests' shipments send."""
+    server = DevMailServer(tmp_path_factory.mktemp("mail"), port=free_port()).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -133,21 +142,25 @@ class Harness:
             await asyncio.sleep(0.05)
 
 
-def fast_settings(task_queue: str, events_base: str, sandbox_url: str, **overrides: Any) -> Settings:
+def fast_settings(task_queue: str, events_base: str, sandbox_url: str, smtp_port: int = 8025,
+                  **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         environment="test", task_queue=task_queue, public_url=events_base, sandbox_url=sandbox_url,
         partner_timeout_s=1.0, retry_initial_interval_s=0.1, retry_maximum_interval_s=0.5,
         retry_maximum_attempts=8, gate_escalate_after_s=60, transit_timeout_s=30, last_mile_timeout_s=30,
+        smtp_port=smtp_port, quiet_hours="", poll_interval_s=0.2,
     )
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture
-def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine):
+def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine,
+                    mail_server: DevMailServer):
     @asynccontextmanager
     async def factory(engine: Engine | None = None, **overrides: Any) -> AsyncIterator[Harness]:
-        settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url, **overrides)
+        settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url,
+                                 smtp_port=mail_server.port, **overrides)
         engine = engine or db_engine
         app = create_app(settings, client=temporal_client, engine=engine)
         async with (
@@ -156,7 +169,7 @@ def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: Se
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
             worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
-                                  sandbox_url=sandbox.url, engine=engine)
+                                  sandbox_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
                 yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
                               engine=engine)

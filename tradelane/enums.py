@@ -14,7 +14,7 @@ class Stage(StrEnum):
 
 
 class Status(StrEnum):
-    """How a shipment is doing. The last five are terminal, except `on_hold`."""
+    """How a shipment is doing. `delivered`, `compensated`, `rejected` and `cancelled` are terminal."""
 
     IN_PROGRESS = "in_progress"
     ON_HOLD = "on_hold"
@@ -22,6 +22,8 @@ class Status(StrEnum):
     COMPENSATED = "compensated"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    DELAYED = "delayed"
+    """Moving, with an open exception (stalled, late, held at customs, failed delivery attempt)."""
 
     @property
     def terminal(self) -> bool:
@@ -131,4 +133,37 @@ class TrackingStatus(StrEnum):
     AT_LOCAL_DEPOT = "at_local_depot"
     OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
+    CUSTOMS_HOLD = "customs_hold"
+    """Customs (or the carrier for customs) holds the goods: documents, inspection, duties unpaid."""
+    DELIVERY_FAILED = "delivery_failed"
+    """A delivery attempt failed (nobody home, address problem, refused); usually re-attempted."""
+    EXCEPTION = "exception"
+    """The partner reports a problem (damage, delay, missed connection) without a more specific code."""
     UNKNOWN = "unknown"
+
+
+class ExceptionKind(StrEnum):
+    """Problems Tradelane detects on a moving shipment (each raises an exception record)."""
+
+    STALLED = "stalled"
+    """No tracking event for longer than the configured time."""
+    LATE = "late"
+    """The ETA slipped past the date promised to the customer."""
+    CUSTOMS_HOLD = "customs_hold"
+    """Held at customs longer than the configured threshold."""
+    DELIVERY_FAILED = "delivery_failed"
+    """A delivery attempt failed."""
+    CARRIER_EXCEPTION = "carrier_exception"
+    """The partner reported an exception event."""
+
+
+class NoticeKind(StrEnum):
+    """Customer (and merchant) notifications of a shipment, in lifecycle order."""
+
+    BOOKED = "booked"
+    SHIPPED = "shipped"
+    CUSTOMS_CLEARED = "customs_cleared"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELAYED = "delayed"
+    EXCEPTION = "exception"

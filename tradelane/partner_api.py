@@ -3,6 +3,7 @@
 The activities only glue these to an HTTP call, so the mapping is tested with JSON fixtures alone.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,13 +57,15 @@ def filing_body(request: ShipmentRequest, booking_ref: str | None) -> dict[str, 
     }
 
 
-def slot_body(request: ShipmentRequest, tracking_number: str | None, events_url: str | None) -> dict[str, Any]:
+def slot_body(request: ShipmentRequest, tracking_number: str | None, events_url: str | None,
+              ready_at: datetime | None = None) -> dict[str, Any]:
     return {
         "shipment_id": request.shipment_id,
         "tracking_number": tracking_number,
         "destination_country": request.destination.country,
         "postal_code": request.destination.postal_code,
         "events_url": events_url,
+        "ready_at": ready_at.isoformat() if ready_at else None,
     }
 
 

@@ -13,8 +13,9 @@ STAGE_ORDER: tuple[Stage, ...] = (
 # Which statuses may follow which. A terminal status is final.
 _STATUS_MOVES: dict[Status, frozenset[Status]] = {
     Status.IN_PROGRESS: frozenset(Status),
-    Status.ON_HOLD: frozenset({Status.IN_PROGRESS, Status.ON_HOLD, Status.REJECTED, Status.CANCELLED,
-                               Status.COMPENSATED}),
+    Status.DELAYED: frozenset(Status),
+    Status.ON_HOLD: frozenset({Status.IN_PROGRESS, Status.DELAYED, Status.ON_HOLD, Status.REJECTED,
+                               Status.CANCELLED, Status.COMPENSATED}),
     Status.DELIVERED: frozenset(),
     Status.COMPENSATED: frozenset(),
     Status.REJECTED: frozenset(),

@@ -4,13 +4,14 @@ One pydantic model in and one out for every workflow, activity, update and query
 without breaking running workflows.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
 from tradelane.decisions.models import Assessment, TransportPlan
-from tradelane.enums import Decision, GateKind, Mode, Stage, Status, TrackingStatus
+from tradelane.enums import Decision, ExceptionKind, GateKind, Mode, NoticeKind, Stage, Status, TrackingStatus
+from tradelane.eta import Eta, EtaBasis
 from tradelane.models import ShipmentRequest
 
 
@@ -29,6 +30,14 @@ class ShipmentTimings(BaseModel):
     retry_maximum_interval: timedelta = timedelta(minutes=1)
     retry_maximum_attempts: int = 20
     """Attempts for a transient partner failure before the step counts as failed (0 = forever)."""
+    stall_after: timedelta = timedelta(hours=48)
+    """A moving shipment with no tracking event for this long raises a `stalled` exception."""
+    customs_hold_alert_after: timedelta = timedelta(hours=24)
+    """A customs hold (filing or tracking event) lasting longer raises a `customs_hold` exception."""
+    poll_interval: timedelta = timedelta(minutes=15)
+    """How often partners without webhooks are polled for tracking events."""
+    history_limit: int | None = None
+    """Continue as new past this many history events (besides the server's own suggestion); tests set it low."""
 
 
 class ApprovalPolicy(BaseModel):
@@ -45,7 +54,17 @@ class ShipmentInput(BaseModel):
     timings: ShipmentTimings = Field(default_factory=ShipmentTimings)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     events_url: str | None = None
-    """Where partners push tracking events (Tradelane's webhook); None when events are polled."""
+    """Where partners push tracking events (Tradelane's webhook); partners without webhooks are polled."""
+    resume: "Resume | None" = None
+    """Set when a run continues as new: the state carried over."""
+
+
+class AssessResult(BaseModel):
+    """Output of the `decisions.assess` activity: the decisions, and the ETA basis (plan legs, allowances and the
+    business calendars of the countries involved) looked up once so that every later ETA revision is pure."""
+
+    assessment: Assessment
+    eta_basis: EtaBasis | None = None
 
 
 class AssessRequest(BaseModel):
@@ -80,6 +99,8 @@ class PartnerCall(BaseModel):
     """The leg's lane for a booking that is one leg of a multimodal plan; None means the shipment's lane."""
     tracking_number: str | None = None
     events_url: str | None = None
+    ready_at: datetime | None = None
+    """When the goods are ready for the partner: the previous leg's arrival (None for the first leg)."""
     actor: str | None = None
     comment: str | None = None
 
@@ -178,6 +199,43 @@ class CarrierEvent(BaseModel):
     tracking_number: str | None = None
     booking_ref: str | None = None
     sequence: int | None = None
+    received_seq: int = 0
+    """Order of arrival at the workflow (1, 2, ...); ties in time keep arrival order."""
+    via: str = "webhook"
+    """`webhook` or `poll`: how the event reached Tradelane."""
+
+
+class ShipmentException(BaseModel):
+    """A problem detected on a moving shipment: alerts ops, notifies the customer where it concerns them."""
+
+    seq: int
+    kind: ExceptionKind
+    detail: str
+    raised_at: datetime
+    resolved_at: datetime | None = None
+    resolution: str | None = None
+    customer_notified: bool = False
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
+class Notice(BaseModel):
+    """A notification the workflow decided to send; the outbox renders and delivers it (see `activities/`)."""
+
+    seq: int
+    kind: NoticeKind
+    at: datetime
+    customer: bool = True
+    """Whether the recipient is told (merchants get every notice by webhook)."""
+    ops: bool = False
+    """Whether operations are alerted too (exceptions)."""
+    exception: ExceptionKind | None = None
+    location: str | None = None
+    attempt: int | None = None
+    eta: Eta | None = None
+    promised_date: date | None = None
 
 
 class ShipmentState(BaseModel):
@@ -211,14 +269,73 @@ class ShipmentState(BaseModel):
     failure_code: str | None = None
     """The typed reason, e.g. a partner's `INVALID_HS_CODE` or `GATE_REJECTED`."""
     cancel_request: CancelRequest | None = None
+    eta: Eta | None = None
+    """The current ETA with its range; from the plan at booking, revised on every tracking event."""
+    eta_basis: EtaBasis | None = None
+    eta_revisions: int = 0
+    promised_date: date | None = None
+    """What the customer was promised: the request's deliver_by, else the latest date of the first ETA."""
+    exceptions: list[ShipmentException] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    events_received: int = 0
+    duplicate_events: int = 0
+    late_events: int = 0
+    """Events that arrived after events that happened later (put in their place in time)."""
+    last_event_at: datetime | None = None
+    """When the workflow last received a tracking event (its own clock, for the stall timer)."""
+    delivery_attempts: int = 0
+    runs: int = 1
+    """Workflow runs so far: a long voyage continues as new to keep its history bounded."""
 
     @property
     def pending_gates(self) -> list[Gate]:
         return [gate for gate in self.gates if gate.pending]
 
+    @property
+    def open_exceptions(self) -> list[ShipmentException]:
+        return [e for e in self.exceptions if e.open]
+
+
+class Recipient(BaseModel):
+    """What notifications need to know about the recipient, and no more: where to write, in which language."""
+
+    email: str | None = None
+    locale: str | None = None
+    country: str
+    region: str | None = None
+
 
 class ProjectionUpdate(BaseModel):
-    """A snapshot for the read model; `version` orders snapshots that arrive out of order."""
+    """A snapshot for the read model; `version` orders snapshots that arrive out of order.
+
+    `state` comes without its events: `events` carries only those not yet projected, so a long voyage does not
+    send its whole timeline again with every snapshot. `notices` are written to the outbox in the same
+    transaction as the snapshot (a transactional outbox).
+    """
 
     version: int
     state: ShipmentState
+    events: list[CarrierEvent] = Field(default_factory=list)
+    notices: list[Notice] = Field(default_factory=list)
+    recipient: Recipient | None = None
+    order_ref: str = ""
+
+
+class Resume(BaseModel):
+    """Where a continued-as-new run picks up: the whole state, the saga stack and the place in the journey."""
+
+    state: ShipmentState
+    undo: list[UndoStep]
+    bookings: list[PartnerRecord]
+    label: PartnerRecord
+    leg: int
+    """The leg being waited for; `len(plan.legs)` means the last mile."""
+    handed_over: bool
+    """Whether the leg at `leg` was handed over (or the last-mile slot scheduled) already."""
+    projected_version: int
+    events_projected: int
+    notices_projected: int
+    customs_held_since: datetime | None = None
+
+
+ShipmentInput.model_rebuild()

@@ -1,22 +1,84 @@
-"""Each partner's tracking codes mapped to one vocabulary, through a table rather than if-chains."""
+"""Each partner's tracking codes mapped to one vocabulary, through a data table rather than if-chains.
 
-from tradelane.enums import TrackingStatus as T
+The table is `tradelane/data/tracking_codes.yaml`: per partner, how it reports events (webhook or poll) and what
+each of its codes means as a `TrackingStatus`. It is loaded and validated once.
+"""
 
-STATUS_MAP: dict[str, dict[str, T]] = {
-    "skyexpress": {"PU": T.PICKED_UP, "DF": T.IN_TRANSIT, "AF": T.IN_TRANSIT, "CC": T.CUSTOMS_CLEARED,
-                   "AD": T.ARRIVED_AT_DESTINATION},
-    "bluewave": {"GATE_IN": T.PICKED_UP, "LOADED": T.IN_TRANSIT, "VESSEL_DEPARTED": T.IN_TRANSIT,
-                 "TRANSSHIPMENT": T.IN_TRANSIT, "VESSEL_ARRIVED": T.IN_TRANSIT, "DISCHARGED": T.IN_TRANSIT,
-                 "AVAILABLE": T.ARRIVED_AT_DESTINATION},
-    "silkrail": {"RECEIVED": T.PICKED_UP, "TRAIN_DEPARTED": T.IN_TRANSIT, "BORDER_CROSSED": T.IN_TRANSIT,
-                 "TRAIN_ARRIVED": T.IN_TRANSIT, "READY_FOR_HANDOVER": T.ARRIVED_AT_DESTINATION},
-    "aerocargo": {"RCS": T.PICKED_UP, "DEP": T.IN_TRANSIT, "ARR": T.IN_TRANSIT, "NFD": T.ARRIVED_AT_DESTINATION},
-    "roadlink": {"COLLECTED": T.PICKED_UP, "LINEHAUL": T.IN_TRANSIT, "ARRIVED_HUB": T.ARRIVED_AT_DESTINATION},
-    "parcelnow": {"SORTED": T.AT_LOCAL_DEPOT, "OUT_FOR_DELIVERY": T.OUT_FOR_DELIVERY, "DELIVERED": T.DELIVERED},
-    "doorstep": {"RECEIVED_AT_DEPOT": T.AT_LOCAL_DEPOT, "ON_VEHICLE": T.OUT_FOR_DELIVERY, "POD": T.DELIVERED},
-}
+import bisect
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel
+
+from tradelane.enums import TrackingStatus
+from tradelane.state import CarrierEvent
+
+TABLE = Path(__file__).parent / "data" / "tracking_codes.yaml"
 
 
-def normalise(partner: str, code: str) -> T:
+class EventDelivery(StrEnum):
+    WEBHOOK = "webhook"
+    """The partner pushes events to `POST /v1/carrier-events`."""
+    POLL = "poll"
+    """The partner has no webhooks; Tradelane polls its tracking endpoint."""
+
+
+class PartnerCodes(BaseModel):
+    delivery: EventDelivery
+    source: str
+    codes: dict[str, TrackingStatus]
+
+
+class TrackingCodes(BaseModel):
+    partners: dict[str, PartnerCodes]
+
+
+@cache
+def tracking_codes(path: Path = TABLE) -> TrackingCodes:
+    """The validated table; a wrong status name fails here, naming the partner and code."""
+    return TrackingCodes.model_validate(yaml.safe_load(path.read_text()))
+
+
+def normalise(partner: str, code: str) -> TrackingStatus:
     """Tradelane's status for a partner's code; UNKNOWN (kept, never dropped) for a code not in the table."""
-    return STATUS_MAP.get(partner, {}).get(code, T.UNKNOWN)
+    table = tracking_codes().partners.get(partner)
+    return TrackingStatus.UNKNOWN if table is None else table.codes.get(code, TrackingStatus.UNKNOWN)
+
+
+def event_delivery(partner: str) -> EventDelivery:
+    """How `partner` reports its events; partners not in the table are polled."""
+    table = tracking_codes().partners.get(partner)
+    return EventDelivery.POLL if table is None else table.delivery
+
+
+class Arrival(StrEnum):
+    """What happened to an event offered to a shipment's timeline."""
+
+    ADDED = "added"
+    LATE = "late"
+    """Added, but it happened before events already known: put in its place in time."""
+    DUPLICATE = "duplicate"
+    """Already known by its id (a webhook retry, or the same event by webhook and by polling): dropped."""
+
+
+def _order(event: CarrierEvent) -> tuple[datetime, int]:
+    # Partners' sequence numbers are their own (two partners' 1, 2, 3 mean nothing together): ties in time
+    # keep the order of arrival.
+    return event.occurred_at, event.received_seq
+
+
+def merge_event(events: list[CarrierEvent], known_ids: set[str], event: CarrierEvent) -> Arrival:
+    """Put `event` into the time-ordered `events` unless its id is in `known_ids` (both are updated).
+
+    Partners deliver at least once and in any order: dedup is by event id, and the place in the timeline is by
+    the time the event happened (then arrival), never by when it arrived.
+    """
+    if event.event_id in known_ids:
+        return Arrival.DUPLICATE
+    known_ids.add(event.event_id)
+    position = bisect.bisect_right(events, _order(event), key=_order)
+    events.insert(position, event)
+    return Arrival.ADDED if position == len(events) - 1 else Arrival.LATE

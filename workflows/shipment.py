@@ -3,10 +3,12 @@ and last-mile delivery.
 
 Reads as setup (state, handlers) and then `run`: each stage calls partners through activities, pushes the undo of
 every completed step, and on an unrecoverable failure, an ops rejection or a cancellation runs the undos in reverse.
+Tracking, ETA, exceptions and notices live in `workflows/tracking.py` (a mixin). A long voyage continues as new
+while it waits for events, carrying its state over (`Resume`), so its history stays bounded.
 """
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -20,16 +22,18 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import PARTNER_REJECTED
     from activities.last_mile import LastMileActivities
     from activities.read_model import ReadModelActivities
+    from activities.tracking import PollRequest, TrackingActivities
     from tradelane.approvals import GateNotPending, pending_gate, value_approval_reason
-    from tradelane.enums import Decision, GateKind, Stage, Status, TrackingStatus
+    from tradelane.enums import Decision, GateKind, NoticeKind, Stage, Status, TrackingStatus
     from tradelane.keys import idempotency_key
     from tradelane.decisions.assess import blocking, holding
-    from tradelane.decisions.models import Assessment, TransportPlan
+    from tradelane.decisions.models import Assessment, Leg, TransportPlan
     from tradelane.partners import CUSTOMS_BROKER
     from tradelane.stages import check_move
     from tradelane.state import (
         ApprovalDecision,
         AssessRequest,
+        AssessResult,
         CancelRequest,
         CarrierEvent,
         CompensationRecord,
@@ -38,17 +42,25 @@ with workflow.unsafe.imports_passed_through():
         PartnerCall,
         PartnerRecord,
         ProjectionUpdate,
+        Recipient,
         Replan,
+        Resume,
         ShipmentInput,
         ShipmentState,
         Transition,
         UndoStep,
     )
+    from tradelane.tracking import EventDelivery, event_delivery
     from workflows import visibility as sa
+    from workflows.tracking import TrackingMixin
 
 
 UNDO_ATTEMPTS = 10
 """Attempts per undo; one that still fails is recorded as failed and the other undos run."""
+
+
+class ContinueAsNew(Exception):
+    """The history grew large while waiting: continue as new at this checkpoint."""
 
 
 class ShipmentStopped(Exception):
@@ -60,33 +72,52 @@ class ShipmentStopped(Exception):
 
 
 @workflow.defn(name="Shipment")
-class ShipmentWorkflow:
+class ShipmentWorkflow(TrackingMixin):
     @workflow.init
     def __init__(self, inp: ShipmentInput) -> None:
-        req = inp.request
+        req, resume = inp.request, inp.resume
         self._input = inp
         self._state = ShipmentState(
             shipment_id=req.shipment_id, workflow_id=workflow.info().workflow_id,
             origin_country=req.origin.country, destination_country=req.destination.country,
             merchant_id=req.merchant_id, declared_value=req.declared_value, currency=req.currency,
-        )
-        self._undo: list[UndoStep] = []
+        ) if resume is None else resume.state
+        self._undo: list[UndoStep] = [] if resume is None else resume.undo
         self._flow: asyncio.Task[None] | None = None
+        # Where the journey is, for a continue-as-new checkpoint.
+        self._bookings: list[PartnerRecord] = [] if resume is None else resume.bookings
+        self._label: PartnerRecord | None = None if resume is None else resume.label
+        self._leg = 0 if resume is None else resume.leg
+        self._handed_over = False if resume is None else resume.handed_over
+        self._poller: asyncio.Task[Any] | None = None
         # Read-model projection is coalesced: one activity in flight at a time, always with the newest snapshot.
-        self._snapshots_wanted = 0
-        self._snapshots_written = 0
+        version = 0 if resume is None else resume.projected_version
+        self._snapshots_wanted = self._snapshots_written = version
+        self._events_projected = 0 if resume is None else resume.events_projected
+        self._notices_projected = 0 if resume is None else resume.notices_projected
         self._projector: asyncio.Task[None] | None = None
+        self._init_tracking()
+        if resume is not None:
+            self._customs_held_since = resume.customs_held_since
 
     # ---- run -----------------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentState:
-        self._transition(Stage.BOOKING, Status.IN_PROGRESS, "shipment received")
+        if inp.resume is None:
+            self._transition(Stage.BOOKING, Status.IN_PROGRESS, "shipment received")
+        else:
+            self._state.runs += 1
+            workflow.logger.info("continued as new", extra={"run": self._state.runs, "leg": self._leg})
         try:
             self._flow = asyncio.create_task(self._advance())
             await self._flow
             self._undo.clear()  # delivered: nothing is left to take back
+            for exc in self._state.open_exceptions:
+                exc.resolved_at, exc.resolution = workflow.now(), "delivered"
             self._transition(Stage.LAST_MILE, Status.DELIVERED, "delivered to the recipient")
+        except ContinueAsNew:
+            await self._continue_as_new()
         except asyncio.CancelledError:
             # Ops cancel through the `cancel` update, or a Temporal cancellation from the Web UI or CLI.
             await self._cancelled()
@@ -99,11 +130,47 @@ class ShipmentWorkflow:
                 await self._compensate(Status.COMPENSATED, code, reason)
         except ShipmentStopped as stop:
             await self._compensate(stop.status, stop.code, stop.reason)
-        await workflow.wait_condition(lambda: self._snapshots_written >= self._snapshots_wanted)
+        await self._wind_down()
+        self._closing = True
+        if self._notifier is not None:
+            await self._notifier  # the last notices (delivered, say) go out before the workflow closes
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._state
 
+    async def _wind_down(self) -> None:
+        """Stop timers and polling, and let the read model catch up."""
+        self._stop_watching()
+        await self._stop_poller()
+        await workflow.wait_condition(lambda: self._snapshots_written >= self._snapshots_wanted)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        limit = self._input.timings.history_limit
+        return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() >= limit)
+
+    async def _continue_as_new(self) -> None:
+        """Drain (timers, polling, projections, handlers) and start the next run with the state carried over.
+
+        Notices still held back for quiet hours stay in the outbox; the next run's notifier picks them up.
+        """
+        await self._wind_down()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._label is not None, "continue as new only while moving"
+        resume = Resume(state=self._state, undo=self._undo, bookings=self._bookings, label=self._label,
+                        leg=self._leg, handed_over=self._handed_over, projected_version=self._snapshots_written,
+                        events_projected=self._events_projected, notices_projected=self._notices_projected,
+                        customs_held_since=self._customs_held_since)
+        workflow.continue_as_new(self._input.model_copy(update={"resume": resume}))
+
     async def _advance(self) -> None:
+        if self._input.resume is None:
+            await self._prepare()
+        if self._moving_since is None and (self._leg > 0 or self._handed_over):
+            self._start_watching()  # a continued run keeps measuring silence and the promise
+        await self._move()
+
+    async def _prepare(self) -> None:
+        """Booking, packaging check and customs filing: everything before the goods move."""
         req = self._input.request
         if self._state.cancel_request is not None:
             raise asyncio.CancelledError()  # cancelled before the first step ran
@@ -115,10 +182,12 @@ class ShipmentWorkflow:
         await self._compliance_gate(assessment)
         if assessment.last_mile.chosen is None:
             raise ShipmentStopped(Status.REJECTED, "NO_LAST_MILE_PARTNER", "; ".join(assessment.last_mile.reasons))
-        plan, bookings, label = await self._book_plan()
-        self._state.tracking_number = label.tracking_number
-        workflow.upsert_memo({"tracking_number": label.tracking_number, "carrier": self._state.carrier,
+        plan, self._bookings, self._label = await self._book_plan()
+        self._state.tracking_number = self._label.tracking_number
+        workflow.upsert_memo({"tracking_number": self._label.tracking_number, "carrier": self._state.carrier,
                               "plan": plan.plan_id})
+        self._first_eta()
+        self._notify(NoticeKind.BOOKED)
 
         self._transition(Stage.PACKAGING_CHECK, Status.IN_PROGRESS, f"check parcels and marks for {plan.plan_id}")
         assessment = self._assessment
@@ -129,35 +198,87 @@ class ShipmentWorkflow:
 
         self._transition(Stage.CUSTOMS_FILING, Status.IN_PROGRESS, f"file with {CUSTOMS_BROKER}")
         filing = await self._step(CustomsActivities.file,
-                                  self._call("file", CUSTOMS_BROKER, request=req, ref=bookings[0].ref),
+                                  self._call("file", CUSTOMS_BROKER, request=req, ref=self._bookings[0].ref),
                                   undo="customs.withdraw", undo_text="withdraw customs filing")
         if filing.state == "hold":
+            self._customs_hold_started(f"{CUSTOMS_BROKER} holds the filing: {filing.hold_reason}")
             gate = await self._gate(GateKind.CUSTOMS_HOLD, f"{CUSTOMS_BROKER} holds the filing: {filing.hold_reason}")
             released = await self._activity(
                 CustomsActivities.release_hold,
                 self._call("release", CUSTOMS_BROKER, ref=filing.ref, actor=gate.actor, comment=gate.comment))
             self._record(released)
+            self._customs_hold_ended(f"released by {gate.actor}")
             self._note(f"customs hold released by {gate.actor}")
 
-        for leg, booking in zip(plan.legs, bookings):
-            where = f"leg {leg.seq + 1} ({leg.mode} {leg.origin}-{leg.destination})"
-            if leg.seq == 0:
-                self._transition(Stage.TRANSIT, Status.IN_PROGRESS, f"handed over to {leg.partner}: {where}")
-            else:
-                self._note(f"handed over to {leg.partner}: {where}")
-            await self._activity(CarrierActivities.handover,
-                                 self._call("handover", leg.partner, ref=booking.ref,
-                                            events_url=self._input.events_url))
+    async def _move(self) -> None:
+        """Transit leg by leg, then the last mile: resumable at any leg after a continue-as-new."""
+        plan = self._state.plan
+        assert plan is not None and self._label is not None
+        while self._leg < len(plan.legs):
+            leg, booking = plan.legs[self._leg], self._bookings[self._leg]
+            if not self._handed_over:
+                where = f"leg {leg.seq + 1} ({leg.mode} {leg.origin}-{leg.destination})"
+                if leg.seq == 0:
+                    self._transition(Stage.TRANSIT, Status.IN_PROGRESS, f"handed over to {leg.partner}: {where}")
+                else:
+                    self._note(f"handed over to {leg.partner}: {where}")
+                polled = event_delivery(leg.partner) is EventDelivery.POLL
+                await self._activity(CarrierActivities.handover,
+                                     self._call("handover", leg.partner, ref=booking.ref,
+                                                events_url=None if polled else self._input.events_url,
+                                                ready_at=self._goods_ready_at()))
+                self._handed_over = True
+                self._start_watching()
+            self._start_poller(leg, booking)
             await self._wait_for_event(leg.partner, TrackingStatus.ARRIVED_AT_DESTINATION, Stage.TRANSIT)
+            await self._stop_poller()
+            self._leg, self._handed_over = self._leg + 1, False
 
-        last_mile = assessment.last_mile.chosen
+        last_mile = self._assessment.last_mile.chosen
         assert last_mile is not None  # checked before booking
-        self._transition(Stage.LAST_MILE, Status.IN_PROGRESS, f"deliver with {last_mile.partner} ({last_mile.method})")
-        await self._step(LastMileActivities.schedule,
-                         self._call("schedule", last_mile.partner, request=req, tracking_number=label.tracking_number,
-                                    events_url=self._input.events_url),
-                         undo="last_mile.release", undo_text="release last-mile slot")
+        if not self._handed_over:
+            self._transition(Stage.LAST_MILE, Status.IN_PROGRESS,
+                             f"deliver with {last_mile.partner} ({last_mile.method})")
+            await self._step(LastMileActivities.schedule,
+                             self._call("schedule", last_mile.partner, request=self._input.request,
+                                        tracking_number=self._label.tracking_number,
+                                        events_url=self._input.events_url, ready_at=self._goods_ready_at()),
+                             undo="last_mile.release", undo_text="release last-mile slot")
+            self._handed_over = True
         await self._wait_for_event(last_mile.partner, TrackingStatus.DELIVERED, Stage.LAST_MILE)
+
+    def _goods_ready_at(self) -> datetime:
+        """When the next partner can have the goods: the latest reported event (a leg's arrival), or for the
+        first leg the ship date (not before now)."""
+        events = self._state.events
+        if events:
+            return events[-1].occurred_at
+        return max(workflow.now(), datetime.combine(self._input.request.ship_date, time(), UTC))
+
+    def _start_poller(self, leg: Leg, booking: PartnerRecord) -> None:
+        """Partners without webhooks are polled by one long-running, heartbeating activity per leg."""
+        if event_delivery(leg.partner) is not EventDelivery.POLL:
+            return
+        t = self._input.timings
+        self._poller = asyncio.create_task(workflow.execute_activity_method(
+            TrackingActivities.poll,
+            PollRequest(shipment_id=self._state.shipment_id, workflow_id=workflow.info().workflow_id,
+                        partner=leg.partner, booking_ref=booking.ref, until=TrackingStatus.ARRIVED_AT_DESTINATION,
+                        interval=t.poll_interval),
+            start_to_close_timeout=t.stage_timeout[Stage.TRANSIT] * 2,
+            heartbeat_timeout=max(t.poll_interval * 3, timedelta(seconds=30)),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5),
+                                     maximum_attempts=0)))
+
+    async def _stop_poller(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is None or poller.done():
+            return
+        poller.cancel()
+        try:
+            await poller
+        except (asyncio.CancelledError, ActivityError):
+            pass  # the poll was cancelled on purpose: the awaited event arrived (or the shipment stopped)
 
     # ---- decisions, the compliance gate and backup plans -----------------------------------------------------
 
@@ -168,9 +289,10 @@ class ShipmentWorkflow:
 
     async def _assess(self, exclude: list[str] | None = None) -> Assessment:
         """Quotes and every decision, in one activity so the decision is recorded in the history."""
-        assessment: Assessment = await self._activity(
+        result: AssessResult = await self._activity(
             DecisionActivities.assess, AssessRequest(request=self._input.request, exclude_partners=exclude or []))
-        self._state.assessment = assessment
+        assessment = result.assessment
+        self._state.assessment, self._state.eta_basis = assessment, result.eta_basis
         plan = assessment.plan
         if plan is not None:
             main = plan.main_leg
@@ -326,22 +448,25 @@ class ShipmentWorkflow:
         return gate
 
     async def _wait_for_event(self, partner: str, status: TrackingStatus, stage: Stage) -> None:
+        """Wait for a partner's event; the stage limit counts per run (a continued run starts a new period)."""
         timeout = self._input.timings.stage_timeout[stage]
         while True:
             try:
-                await workflow.wait_condition(lambda: self._has_event(partner, status), timeout=timeout)
-                return
+                await workflow.wait_condition(
+                    lambda: self._has_event(partner, status) or self._should_continue_as_new(), timeout=timeout)
             except asyncio.TimeoutError:
                 # Approving means: keep waiting another period. Rejecting gives the shipment up.
                 await self._gate(GateKind.STAGE_OVERDUE, f"no '{status}' from {partner} within {timeout}")
-
-    def _has_event(self, partner: str, status: TrackingStatus) -> bool:
-        return any(e.partner == partner and e.status is status for e in self._state.events)
+                continue
+            if self._has_event(partner, status):
+                return
+            raise ContinueAsNew()
 
     # ---- state, visibility, projection --------------------------------------------------------------------
 
     def _transition(self, stage: Stage, status: Status, note: str) -> None:
         state = self._state
+        status = self._running_status(status)
         if state.transitions:
             check_move(state.stage, state.status, stage, status)
         state.stage, state.status = stage, status
@@ -373,14 +498,26 @@ class ShipmentWorkflow:
     async def _run_projector(self) -> None:
         # Snapshots asked for while one is being written are folded into the next one. Retried without limit:
         # a database outage delays the tables, never the shipment, and they catch up when it returns.
+        # Only events and notices not yet written travel with a snapshot, so payloads stay small on long voyages.
+        dest, req = self._input.request.destination, self._input.request
+        recipient = Recipient(email=dest.email, locale=dest.locale, country=dest.country, region=dest.region)
         while self._snapshots_written < self._snapshots_wanted:
-            target = self._snapshots_wanted
-            update = ProjectionUpdate(version=target, state=self._state.model_copy(deep=True))
+            target, state = self._snapshots_wanted, self._state
+            events = [e for e in state.events if e.received_seq > self._events_projected]
+            notices = state.notices[self._notices_projected:]
+            update = ProjectionUpdate(version=target, state=state.model_copy(update={"events": []}, deep=True),
+                                      events=[e.model_copy() for e in events],
+                                      notices=[n.model_copy() for n in notices],
+                                      recipient=recipient, order_ref=req.order_ref)
             await workflow.execute_activity_method(
                 ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1),
                                          maximum_interval=timedelta(seconds=30), maximum_attempts=0))
             self._snapshots_written = target
+            self._events_projected = max([self._events_projected, *(e.received_seq for e in events)])
+            self._notices_projected += len(notices)
+            if notices:
+                self._deliver_requested = True
 
     # ---- handlers --------------------------------------------------------------------------------------------
 
@@ -443,12 +580,8 @@ class ShipmentWorkflow:
 
     @workflow.signal(name="carrier_event")
     def carrier_event(self, event: CarrierEvent) -> None:
-        """A tracking event; duplicates are dropped by id and late events are put in time order."""
-        events = self._state.events
-        if any(e.event_id == event.event_id for e in events):
-            return
-        events.append(event)
-        events.sort(key=lambda e: (e.occurred_at, e.sequence or 0))
+        """A tracking event (webhook or poll); duplicates are dropped by id and late events put in time order."""
+        self._on_carrier_event(event)
 
 
 def _failure_of(err: ActivityError) -> tuple[str, str]:

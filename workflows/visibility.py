@@ -1,6 +1,7 @@
 """Custom search attributes of a shipment workflow: ops filter by these in the Web UI, e.g.
 
     TradelaneStatus = "on_hold" AND TradelaneDestination = "JP"
+    TradelaneExceptions = "stalled"
 """
 
 from temporalio.common import SearchAttributeKey
@@ -14,7 +15,11 @@ MODE = SearchAttributeKey.for_keyword("TradelaneMode")
 MERCHANT = SearchAttributeKey.for_keyword("TradelaneMerchant")
 PENDING_GATE = SearchAttributeKey.for_keyword("TradelanePendingGate")
 ESCALATED = SearchAttributeKey.for_bool("TradelaneEscalated")
+EXCEPTIONS = SearchAttributeKey.for_keyword_list("TradelaneExceptions")
+"""Open exceptions: stalled, late, customs_hold, delivery_failed, carrier_exception."""
+ETA = SearchAttributeKey.for_datetime("TradelaneEta")
+"""The expected delivery date (UTC midnight), revised on every tracking event."""
 
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
-    STAGE, STATUS, DESTINATION, ORIGIN, CARRIER, MODE, MERCHANT, PENDING_GATE, ESCALATED,
+    STAGE, STATUS, DESTINATION, ORIGIN, CARRIER, MODE, MERCHANT, PENDING_GATE, ESCALATED, EXCEPTIONS, ETA,
 )

@@ -14,7 +14,6 @@ from tradelane.models import ShipmentRequest
 from tradelane.partners import PARTNERS, carriers_for, last_mile_for
 from tradelane.stages import STAGE_ORDER, IllegalTransition, check_move, next_stage
 from tradelane.state import ApprovalDecision, ApprovalPolicy, Gate
-from tradelane.tracking import STATUS_MAP, normalise
 
 
 def example(name: str, **changes) -> ShipmentRequest:
@@ -116,19 +115,6 @@ def test_last_mile_partner_by_destination():
 
 
 # ---- tracking map and keys ----
-
-def test_every_partner_maps_an_arrival_or_a_delivery():
-    for partner, table in STATUS_MAP.items():
-        kind = PARTNERS[partner].kind.value
-        final = TrackingStatus.DELIVERED if kind == "last_mile" else TrackingStatus.ARRIVED_AT_DESTINATION
-        assert final in table.values(), partner
-
-
-def test_unknown_codes_are_kept_as_unknown():
-    assert normalise("bluewave", "AVAILABLE") is TrackingStatus.ARRIVED_AT_DESTINATION
-    assert normalise("bluewave", "SOMETHING_NEW") is TrackingStatus.UNKNOWN
-    assert normalise("nobody", "PU") is TrackingStatus.UNKNOWN
-
 
 def test_keys_are_deterministic_business_keys():
     assert idempotency_key("SHP-1", "book", "skyexpress") == idempotency_key("SHP-1", "book", "skyexpress")

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from infra.devserver import _CLI_TYPE_NAMES
 from infra.settings import Settings
 from starter.cli import app
 from workflows.visibility import SEARCH_ATTRIBUTES
@@ -66,8 +67,7 @@ def test_every_search_attribute_is_created():
     script = SERVICES["temporal-search-attributes"]["command"][0]
     declared = {item.split(":")[0]: item.split(":")[1] for item in script.split(";")[0].split() if ":" in item
                 and item.startswith("Tradelane")}
-    expected = {key.name: ("Bool" if key.indexed_value_type.name == "BOOL" else "Keyword")
-                for key in SEARCH_ATTRIBUTES}
+    expected = {key.name: _CLI_TYPE_NAMES[key.indexed_value_type] for key in SEARCH_ATTRIBUTES}
     assert declared == expected
 
 

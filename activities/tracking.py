@@ -1,0 +1,75 @@
+"""Tracking activities: poll partners that have no webhooks, and hand their events to the shipment workflow.
+
+Temporal's pattern for frequent polling: one long-running activity that polls in a loop and heartbeats its
+cursor, rather than one short activity (and several history events) per poll. A retried attempt resumes from the
+last heartbeat, and whatever it sends twice is dropped by the workflow's dedup by event id.
+"""
+
+import asyncio
+from datetime import datetime, timedelta
+
+import structlog
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.http import PartnerGateway
+from tradelane.enums import TrackingStatus
+from tradelane.state import CarrierEvent
+from tradelane.tracking import normalise
+
+log = structlog.stdlib.get_logger(__name__)
+
+SIGNAL = "carrier_event"
+
+
+class PollRequest(BaseModel):
+    """Poll one booking at one partner until `until` shows up (or the workflow cancels the poll)."""
+
+    shipment_id: str
+    workflow_id: str
+    partner: str
+    booking_ref: str
+    until: TrackingStatus
+    interval: timedelta
+
+
+class PollResult(BaseModel):
+    events_seen: int
+    polls: int
+
+
+def to_event(partner: str, raw: dict) -> CarrierEvent:  # type: ignore[type-arg]
+    """A partner's raw event (the sandbox format, as its webhook sends it) in Tradelane's vocabulary."""
+    return CarrierEvent(
+        event_id=raw["event_id"], partner=partner, shipment_id=raw["shipment_id"], code=raw["code"],
+        status=normalise(partner, raw["code"]), description=raw.get("description") or "",
+        location=raw.get("location") or "", occurred_at=datetime.fromisoformat(raw["occurred_at"]),
+        tracking_number=raw.get("tracking_number"), booking_ref=raw.get("booking_ref"),
+        sequence=raw.get("sequence"), via="poll")
+
+
+class TrackingActivities:
+    def __init__(self, gateway: PartnerGateway) -> None:
+        self._partners = gateway
+
+    @activity.defn(name="tracking.poll")
+    async def poll(self, req: PollRequest) -> PollResult:
+        """Poll until the awaited status arrives; each new event goes to the workflow as a `carrier_event` signal."""
+        details = activity.info().heartbeat_details
+        seen = int(details[0]) if details else 0
+        handle = activity.client().get_workflow_handle(req.workflow_id)
+        polls = 0
+        while True:
+            body = await self._partners.call(req.partner, "track", f"bookings/{req.booking_ref}/events",
+                                             method="GET")
+            polls += 1
+            events = [to_event(req.partner, raw) for raw in body["events"]]
+            for event in events[seen:]:
+                await handle.signal(SIGNAL, event)
+                seen += 1
+                activity.heartbeat(seen)
+            if any(event.status is req.until for event in events):
+                log.info("polling done", shipment_id=req.shipment_id, partner=req.partner, events=seen, polls=polls)
+                return PollResult(events_seen=seen, polls=polls)
+            activity.heartbeat(seen)
+            await asyncio.sleep(req.interval.total_seconds())

@@ -1,0 +1,102 @@
+"""From a workflow's notices to outbox messages: who hears about what, in which language, and when.
+
+Called inside the read-model projection's transaction (`infra/db.py`), so a snapshot and the messages it implies
+are committed together or not at all (a transactional outbox). One notice becomes up to three messages:
+- the recipient's e-mail, in their locale, held back during their quiet hours (only notices that concern them);
+- the merchant's signed webhook, for every notice, without personal data;
+- an ops alert e-mail for exceptions.
+"""
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from infra.outbox import Channel, OutboxMessage
+from tradelane.notify import (
+    Money,
+    NoticeFacts,
+    QuietHours,
+    negotiate_locale,
+    recipient_timezone,
+    release_time,
+    render_notice,
+    render_ops_alert,
+    webhook_payload,
+)
+from tradelane.state import Notice, ProjectionUpdate
+
+
+class NoticeConfig(BaseModel):
+    """Where notices go; from settings (`TRADELANE_*`)."""
+
+    quiet_hours: QuietHours | None = None
+    """The recipient's local window in which e-mails wait (ops alerts and webhooks never wait)."""
+    ops_email: str | None = None
+    merchant_webhooks: dict[str, str] = Field(default_factory=dict)
+    """Webhook URL per merchant id."""
+    default_merchant_webhook: str | None = None
+    """For merchants without their own URL (the sandbox's merchant receiver in development)."""
+    tracking_url: str | None = None
+    """Base of the public tracking page, e.g. `https://track.example.com/track`; the number is appended."""
+
+
+def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[OutboxMessage]:
+    """The messages for `update.notices` (ids are stable: a retried projection enqueues the same ids)."""
+    messages: list[OutboxMessage] = []
+    for notice in update.notices:
+        messages += _messages(update, notice, config)
+    return messages
+
+
+def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> NoticeFacts:
+    state = update.state
+    eta = notice.eta
+    tracking_url = (f"{config.tracking_url.rstrip('/')}/{state.tracking_number}"
+                    if config.tracking_url and state.tracking_number else None)
+    return NoticeFacts(
+        kind=notice.kind, shipment_id=state.shipment_id, order_ref=update.order_ref, merchant=state.merchant_id,
+        tracking_number=state.tracking_number, tracking_url=tracking_url,
+        destination_country=state.destination_country,
+        eta_expected=eta.expected if eta else None, eta_earliest=eta.earliest if eta else None,
+        eta_latest=eta.latest if eta else None, promised=notice.promised_date, occurred_at=notice.at,
+        location=notice.location, exception=notice.exception, attempt=notice.attempt,
+        duties_due=_duties_due(update))
+
+
+def _duties_due(update: ProjectionUpdate) -> Money | None:
+    """Under DAP the recipient pays duties and taxes on delivery: they should know the amount beforehand."""
+    assessment = update.state.assessment
+    cost = assessment.landed_cost if assessment else None
+    if cost is None or cost.buyer_pays <= Decimal("0"):
+        return None
+    return Money(amount=cost.buyer_pays, currency=cost.currency)
+
+
+def _messages(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> list[OutboxMessage]:
+    state, recipient = update.state, update.recipient
+    facts = _facts(update, notice, config)
+    base = f"{state.shipment_id}:{notice.seq}"
+    common = {"shipment_id": state.shipment_id, "notice_id": base, "kind": notice.kind.value,
+              "created_at": notice.at}
+    out: list[OutboxMessage] = []
+    if notice.customer and recipient is not None and recipient.email:
+        locale = negotiate_locale(recipient.locale, country=recipient.country)
+        zone = recipient_timezone(recipient.country, recipient.region)
+        mail = render_notice(facts, locale, zone)
+        out.append(OutboxMessage(
+            id=f"{base}:email:customer", channel=Channel.EMAIL, audience="customer", recipient=recipient.email,
+            locale=mail.locale, subject=mail.subject, body_text=mail.text, body_html=mail.html,
+            not_before=release_time(notice.at, zone, config.quiet_hours), **common))
+    url = config.merchant_webhooks.get(state.merchant_id, config.default_merchant_webhook)
+    if url:
+        out.append(OutboxMessage(
+            id=f"{base}:webhook:merchant", channel=Channel.WEBHOOK, audience="merchant", recipient=url,
+            locale="en", subject=f"shipment.{notice.kind.value}", body_text="", payload=webhook_payload(facts),
+            not_before=notice.at, **common))
+    if notice.ops and config.ops_email:
+        alert = render_ops_alert(facts)
+        out.append(OutboxMessage(
+            id=f"{base}:email:ops", channel=Channel.EMAIL, audience="ops", recipient=config.ops_email,
+            locale=alert.locale, subject=alert.subject, body_text=alert.text, body_html=alert.html,
+            not_before=notice.at, **common))
+    return out
