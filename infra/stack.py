@@ -27,8 +27,13 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
+SANDBOX_POLL_INTERVAL_S = 2.0
+"""The sandbox plays days in seconds: partners without webhooks are polled every few seconds, not minutes."""
+
+
 async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
     """Start every component, wait for `stop`, then stop them in reverse order."""
+    settings = settings.model_copy(update={"poll_interval_s": min(settings.poll_interval_s, SANDBOX_POLL_INTERVAL_S)})
     server = await start_dev_server(
         port=_port(settings.temporal_address), ui_port=settings.temporal_ui_port, db_file=settings.temporal_db_file,
         namespace=settings.temporal_namespace, cli_path=settings.temporal_cli_path,

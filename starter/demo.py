@@ -50,7 +50,8 @@ class DemoShipment:
 def plan_demo(tag: str) -> list[DemoShipment]:
     """The examples, each under a fresh id, plus the decisions at work: a carrier that fails for good (backup
     plan), an unmarked wood pallet (held at the packaging check until ops record the fix), an embargoed
-    destination (rejected before anything is booked), and a customs rejection (compensated)."""
+    destination (rejected before anything is booked), a missed delivery and a missed connection (exceptions the
+    customer hears about), and a customs rejection (compensated)."""
     shipments = []
     for path in sorted(EXAMPLES.glob("*.json")):
         body = json.loads(path.read_text())
@@ -75,6 +76,21 @@ def plan_demo(tag: str) -> list[DemoShipment]:
     embargoed["shipment_id"] = f"SHP-DEMO-EMBARGO-{tag}"
     embargoed["destination"].update(country="IR", city="Tehran", postal_code="11369", locale="fa-IR")
     shipments.append(DemoShipment(title="embargoed destination", body=embargoed, expected="rejected"))
+    missed = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    missed["shipment_id"] = f"SHP-DEMO-MISSED-{tag}"
+    # Nobody at home at the first attempt: an exception for the customer (in German), delivered the next day.
+    shipments.append(DemoShipment(
+        title="missed delivery, delivered next day", body=missed, expected="delivered",
+        faults=[{"partner": "parcelnow", "operation": "schedule", "shipment_id": missed["shipment_id"],
+                 "kind": "scenario", "scenario": "failed_attempt"}]))
+    late = json.loads((EXAMPLES / "high-value-us-jp.json").read_text())
+    late["shipment_id"] = f"SHP-DEMO-LATE-{tag}"
+    late["service_level"] = "express"
+    # The express carrier misses a connection: the ETA slips past the promised date (customer told, in Japanese).
+    shipments.append(DemoShipment(
+        title="missed connection: late", body=late, expected="delivered",
+        faults=[{"partner": "skyexpress", "operation": "handover", "shipment_id": late["shipment_id"],
+                 "kind": "scenario", "scenario": "delayed"}]))
     failing = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
     failing["shipment_id"] = f"SHP-DEMO-FAIL-{tag}"
     shipments.append(DemoShipment(
@@ -113,8 +129,8 @@ def progress_table(shipments: list[DemoShipment]) -> Table:
 
 
 def summary_table(shipments: list[DemoShipment]) -> Table:
-    table = Table("shipment", "scenario", "plan", "kg CO2e", "landed cost", "status", "expected", "why / undo",
-                  title="Summary")
+    table = Table("shipment", "scenario", "plan", "kg CO2e", "landed cost", "ETA", "exceptions", "status",
+                  "expected", "why / undo", title="Summary")
     for s in shipments:
         st = s.state
         undo = ", ".join(c["action"] for c in st.get("compensation", []))
@@ -124,8 +140,10 @@ def summary_table(shipments: list[DemoShipment]) -> Table:
         landed = st.get("landed_cost") or {}
         cost = f"{landed['total']} {landed['currency']}" if landed else "-"
         co2 = f"{st['emissions_kg_co2e']:.1f}" if st.get("emissions_kg_co2e") is not None else "-"
-        table.add_row(s.shipment_id, s.title, (st.get("plan") or {}).get("plan_id", "-"), co2, cost,
-                      f"{ok}{st.get('status')}", s.expected, why)
+        eta = (st.get("eta") or {}).get("expected", "-")
+        exceptions = ", ".join(e["kind"] for e in st.get("exceptions", [])) or "-"
+        table.add_row(s.shipment_id, s.title, (st.get("plan") or {}).get("plan_id", "-"), co2, cost, eta,
+                      exceptions, f"{ok}{st.get('status')}", s.expected, why)
     return table
 
 
@@ -145,6 +163,29 @@ def show_decisions(client: TradelaneClient, tag: str) -> None:
     console.rule("Decisions for basic-cn-de (POST /v1/quotes, nothing booked)")
     cli_console.width = console.width
     print_quote(client.quote(body))
+    console.rule()
+
+
+def show_visibility(client: TradelaneClient, settings: Settings, shipments: list[DemoShipment]) -> None:
+    """The tracking timeline and notifications of one shipment, and where customers and merchants see them."""
+    from starter.cli import console as cli_console, print_timeline
+
+    missed = next(s for s in shipments if s.title.startswith("missed delivery"))
+    console.rule(f"Tracking {missed.shipment_id} (tradelane track)")
+    cli_console.width = console.width
+    print_timeline(client.events(missed.shipment_id), client.notifications(missed.shipment_id))
+    notices = [n for s in shipments for n in client.notifications(s.shipment_id)]
+    by_state: dict[str, int] = {}
+    for n in notices:
+        by_state[n["state"]] = by_state.get(n["state"], 0) + 1
+    console.print(f"notifications: {len(notices)} ({', '.join(f'{k} {v}' for k, v in sorted(by_state.items()))}); "
+                  f"pending ones wait for the recipient's quiet hours ({settings.quiet_hours or 'none'})")
+    console.print(f"  e-mails as received by the debugging SMTP server: {settings.mail_dir}/new")
+    console.print(f"  merchant webhooks: {settings.sandbox_url}/_inspect/merchant-webhooks")
+    tracking = missed.state.get("tracking_number")
+    if tracking:
+        console.print(f"  public tracking page: http://{settings.api_host}:{settings.api_port}/track/{tracking}"
+                      f"  (try ?lang=ar or ?lang=ja)")
     console.rule()
 
 
@@ -191,9 +232,10 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
             console.print(f"started {created['shipment_id']} ({s.title}) as workflow {created['workflow_id']}")
         drive(client, shipments, timeout_s)
         console.print(summary_table(shipments))
+        show_visibility(client, settings, shipments)
         ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
         console.print(f"\nTemporal Web UI: {ui}")
-        console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneDestination = \"JP\")")
+        console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneExceptions = \"late\")")
         console.print(f"Sandbox records: {settings.sandbox_url}/_inspect/bookings?shipment_id=SHP-DEMO-FAIL-{tag}")
         failed = [s for s in shipments if s.state.get("status") != s.expected]
         if failed:

@@ -108,3 +108,25 @@ async def test_quote_prints_plans_landed_cost_and_compliance(harness, tmp_path):
         assert code == 1 and "incoterm" in out
     finally:
         await api.stop()
+
+
+async def test_track_prints_the_timeline_eta_and_notifications(harness):
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        shipment_id = unique_id("cli-track")
+        await harness.start(load_example("basic-cn-de.json", shipment_id))
+        state = await harness.result(shipment_id)
+        code, out = await cli("track", shipment_id, "--api", api.url)
+        assert code == 0, out
+        assert f"tracking {state.tracking_number}" in out and "last_mile / delivered" in out
+        assert f"ETA {state.eta.expected}" in out
+        for e in state.events:
+            assert e.code in out
+        assert out.count("sent") >= len(state.notices)  # one customer e-mail and one webhook per notice
+        code, raw = await cli("track", shipment_id, "--json", "--api", api.url)
+        data = json.loads(raw)
+        assert [e["event_id"] for e in data["timeline"]["events"]] == [e.event_id for e in state.events]
+        code, out = await cli("track", "no-such-shipment", "--api", api.url)
+        assert code == 1 and "SHIPMENT_NOT_FOUND" in out
+    finally:
+        await api.stop()

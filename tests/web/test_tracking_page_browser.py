@@ -1,0 +1,118 @@
+"""The public tracking page in a real headless Chromium (Debian's package, driven by Playwright), served by the real
+API from the read model of a shipment that really went through the workflow."""
+
+import io
+import shutil
+from collections.abc import AsyncIterator
+
+import pytest
+from PIL import Image, ImageStat
+from playwright.async_api import Browser, async_playwright
+
+from tests.support import load_example, unique_id
+from tradelane.enums import Status, TrackingStatus
+from tradelane.notify import status_label
+
+pytestmark = pytest.mark.temporal
+
+PHONE = {"width": 390, "height": 844}
+"""A common phone viewport (CSS pixels)."""
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "Chromium is missing: `make browser` installs Debian's chromium package"
+    return path
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path(),
+                                                   args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        await browser.close()
+
+
+async def delivered(harness, locale: str | None) -> str:
+    """Run a shipment to delivery; returns its tracking number."""
+    shipment_id = unique_id("page")
+    body = load_example("basic-cn-de.json", shipment_id)
+    if locale is None:
+        del body["destination"]["locale"]
+    else:
+        body["destination"]["locale"] = locale
+    await harness.start(body)
+    state = await harness.result(shipment_id)
+    # The workflow finishes only once the read model (which the page reads) has its last snapshot.
+    assert state.status is Status.DELIVERED and state.tracking_number
+    return state.tracking_number
+
+
+async def open_page(browser: Browser, url: str, accept_language: str | None = None):
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                        extra_http_headers={"Accept-Language": accept_language} if accept_language
+                                        else {})
+    page = await context.new_page()
+    response = await page.goto(url)
+    return context, page, response
+
+
+async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harness, webhook_api, browser):
+    tracking_number = await delivered(harness, "de-DE")
+    context, page, response = await open_page(browser, f"{webhook_api.url}/track/{tracking_number}",
+                                              accept_language="en-US,en;q=0.8")
+    try:
+        assert response is not None and response.status == 200
+        assert await page.get_attribute("html", "lang") == "de"  # the recipient's locale wins over the browser's
+        assert await page.get_attribute("html", "dir") == "ltr"
+        assert await page.inner_text("#tracking-number") == tracking_number
+        assert status_label(TrackingStatus.DELIVERED, "de") in await page.inner_text("#status")
+        events = page.locator('[data-testid="event"]')
+        assert await events.count() >= 8  # rail scenario (5) or air (4+), plus the last mile (3)
+        assert await events.first.get_attribute("data-status") == "delivered"  # newest first
+        # Readable on a phone: nothing wider than the screen.
+        scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= PHONE["width"]
+        # Nothing internal reaches the page.
+        html = await page.content()
+        for internal in ("skyexpress", "aerocargo", "silkrail", "parcelnow", "acme-store", "shipment:"):
+            assert internal not in html
+        # The page really renders: a screenshot of the phone screen with text on it, not a blank page.
+        shot = Image.open(io.BytesIO(await page.screenshot(full_page=True)))
+        assert shot.width == PHONE["width"] * 2
+        assert len(shot.convert("L").getcolors(maxcolors=100_000) or []) > 20
+        assert ImageStat.Stat(shot.convert("L")).stddev[0] > 10
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize(("accept_language", "query", "lang", "direction"), [
+    ("fr-CH,fr;q=0.9,en;q=0.5", "", "fr", "ltr"),
+    ("ja", "", "ja", "ltr"),
+    ("fr-CH,fr;q=0.9", "?lang=ar", "ar", "rtl"),
+], ids=["accept-language-french", "accept-language-japanese", "lang-parameter-arabic-right-to-left"])
+async def test_without_a_recipient_locale_the_browser_decides(harness, webhook_api, browser, accept_language, query,
+                                                               lang, direction):
+    tracking_number = await delivered(harness, None)
+    context, page, response = await open_page(browser, f"{webhook_api.url}/track/{tracking_number}{query}",
+                                              accept_language=accept_language)
+    try:
+        assert response is not None and response.status == 200
+        assert (await page.get_attribute("html", "lang"), await page.get_attribute("html", "dir")) == (lang, direction)
+        assert status_label(TrackingStatus.DELIVERED, lang) in await page.inner_text("#status")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot = Image.open(io.BytesIO(await page.screenshot()))
+        assert ImageStat.Stat(shot.convert("L")).stddev[0] > 10
+    finally:
+        await context.close()
+
+
+async def test_an_unknown_tracking_number_gets_a_localised_404(webhook_api, browser):
+    context, page, response = await open_page(browser, f"{webhook_api.url}/track/NOPE123", accept_language="es")
+    try:
+        assert response is not None and response.status == 404
+        assert await page.get_attribute("html", "lang") == "es"
+        assert "NOPE123" in await page.inner_text("body")
+    finally:
+        await context.close()
