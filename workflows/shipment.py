@@ -165,6 +165,9 @@ class ShipmentWorkflow(TrackingMixin):
     async def _advance(self) -> None:
         if self._input.resume is None:
             await self._prepare()
+        else:
+            self._resume_notifier()
+            self._project()  # events and notices that arrived while the last run was closing
         if self._moving_since is None and (self._leg > 0 or self._handed_over):
             self._start_watching()  # a continued run keeps measuring silence and the promise
         await self._move()

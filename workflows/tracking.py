@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
@@ -249,6 +249,13 @@ class TrackingMixin:
 
     # ---- notices -------------------------------------------------------------------------------------------
 
+    def _resume_notifier(self) -> None:
+        """A continued run delivers what the previous one left: messages held for quiet hours, or notices whose
+        snapshot was still being written."""
+        if self._state.notices:
+            self._deliver_requested = True
+            self._notifier = asyncio.create_task(self._run_notifier())
+
     def _notify_once(self, kind: NoticeKind, **fields: Any) -> None:
         if not any(n.kind is kind for n in self._state.notices):
             self._notify(kind, **fields)
@@ -276,7 +283,7 @@ class TrackingMixin:
             self._deliver_requested = False
             report: DeliveryReport = await workflow.execute_activity_method(
                 NotificationActivities.deliver, DeliverRequest(shipment_id=self._state.shipment_id),
-                start_to_close_timeout=timedelta(minutes=2), retry_policy=NOTIFIER_RETRY)
+                start_to_close_timeout=timedelta(minutes=5), retry_policy=NOTIFIER_RETRY)
             next_due = report.next_due
 
     # Provided by ShipmentWorkflow.

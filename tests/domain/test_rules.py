@@ -8,10 +8,10 @@ import pytest
 
 from tests.support import EXAMPLES
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS, GateNotPending, pending_gate, value_approval_reason
-from tradelane.enums import Decision, GateKind, Mode, Stage, Status, TrackingStatus
+from tradelane.enums import Decision, GateKind, Mode, Stage, Status
 from tradelane.keys import idempotency_key, shipment_id_of, workflow_id
 from tradelane.models import ShipmentRequest
-from tradelane.partners import PARTNERS, carriers_for, last_mile_for
+from tradelane.partners import carriers_for, last_mile_for
 from tradelane.stages import STAGE_ORDER, IllegalTransition, check_move, next_stage
 from tradelane.state import ApprovalDecision, ApprovalPolicy, Gate
 
@@ -35,6 +35,7 @@ def test_stages_follow_the_lifecycle_order():
     (Stage.TRANSIT, Status.IN_PROGRESS, Stage.BOOKING, Status.IN_PROGRESS),  # goes back
     (Stage.LAST_MILE, Status.DELIVERED, Stage.LAST_MILE, Status.IN_PROGRESS),  # leaves a terminal status
     (Stage.BOOKING, Status.CANCELLED, Stage.BOOKING, Status.COMPENSATED),
+    (Stage.LAST_MILE, Status.DELIVERED, Stage.LAST_MILE, Status.DELAYED),  # an exception after delivery
 ])
 def test_illegal_moves_are_refused(move):
     with pytest.raises(IllegalTransition):
@@ -46,6 +47,10 @@ def test_legal_moves_pass():
     check_move(Stage.BOOKING, Status.ON_HOLD, Stage.BOOKING, Status.IN_PROGRESS)
     check_move(Stage.CUSTOMS_FILING, Status.IN_PROGRESS, Stage.TRANSIT, Status.IN_PROGRESS)
     check_move(Stage.TRANSIT, Status.ON_HOLD, Stage.TRANSIT, Status.CANCELLED)
+    check_move(Stage.TRANSIT, Status.IN_PROGRESS, Stage.TRANSIT, Status.DELAYED)  # an exception opens
+    check_move(Stage.TRANSIT, Status.DELAYED, Stage.LAST_MILE, Status.DELAYED)
+    check_move(Stage.LAST_MILE, Status.DELAYED, Stage.LAST_MILE, Status.DELIVERED)
+    check_move(Stage.CUSTOMS_FILING, Status.ON_HOLD, Stage.CUSTOMS_FILING, Status.DELAYED)  # released, still held
 
 
 def test_terminal_statuses():

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.partners import TRACKING_CODES, TRANSIT_SCENARIOS
+from sandbox.partners import TRANSIT_SCENARIOS
 from sandbox.tracking import PlaybackJob, Place, build_events
 
 if TYPE_CHECKING:
