@@ -359,7 +359,8 @@ def test_every_zone_in_the_tables_is_in_the_tz_database():
     ("21:00-08:00", time(21), time(8), True),
     (" 9:30 – 17:00 ", time(9, 30), time(17), False),
     ("00:00-06:00", time(0), time(6), False),
-], ids=["wrapping", "en-dash-and-spaces", "from-midnight"])
+    ("21:00:00-07:59:30", time(21), time(7, 59, 30), True),
+], ids=["wrapping", "en-dash-and-spaces", "from-midnight", "with-seconds"])
 def test_quiet_hours_parse(text, start, end, wraps):
     quiet = QuietHours.parse(text)
     assert (quiet.start, quiet.end, quiet.wraps_midnight) == (start, end, wraps)
@@ -367,10 +368,11 @@ def test_quiet_hours_parse(text, start, end, wraps):
 
 @pytest.mark.parametrize(("text", "error"), [
     ("21-08", r"quiet hours '21-08': expected HH:MM-HH:MM"),
-    ("25:00-08:00", "start 25:00 is not a time of day"),
-    ("21:00-08:60", "end 08:60 is not a time of day"),
+    ("25:00-08:00", "start 25:00:00 is not a time of day"),
+    ("21:00-08:60", "end 08:60:00 is not a time of day"),
+    ("21:00-08:00:61", "end 08:00:61 is not a time of day"),
     ("08:00-08:00", "both 08:00, an empty window"),
-], ids=["no-minutes", "hour-out-of-range", "minute-out-of-range", "empty-window"])
+], ids=["no-minutes", "hour-out-of-range", "minute-out-of-range", "second-out-of-range", "empty-window"])
 def test_quiet_hours_parse_errors_name_the_problem(text, error):
     with pytest.raises(ValueError, match=error):
         QuietHours.parse(text)

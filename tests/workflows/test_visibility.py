@@ -2,8 +2,9 @@
 through the outbox, and continue-as-new on a long voyage."""
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -227,3 +228,23 @@ async def test_a_long_voyage_continues_as_new_with_its_state_intact(harness_fact
         assert len(history.events) < 250 + 100  # the last run's own history stays near the limit
         timeline = (await h.api.get(f"/v1/shipments/{shipment_id}/events")).json()
         assert len(timeline["events"]) == len(state.events)
+
+
+async def test_customer_emails_wait_for_the_end_of_quiet_hours(harness_factory):
+    """Quiet hours cover 'now' in Berlin for a few seconds: the customer's e-mails wait for their end (the workflow
+    sleeps until the outbox says they are due), while the merchant's webhooks go at once."""
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime.now(berlin).replace(microsecond=0)
+    start, end = now - timedelta(minutes=1), now + timedelta(seconds=4)
+    async with harness_factory(quiet_hours=f"{start:%H:%M:%S}-{end:%H:%M:%S}", stall_after_s=30) as h:
+        shipment_id = unique_id("quiet")
+        await h.start(express("basic-cn-de.json", shipment_id))
+        state = await h.result(shipment_id)
+        assert state.status is Status.DELIVERED
+        notifications = (await h.api.get(f"/v1/shipments/{shipment_id}/notifications")).json()
+        [booked_mail] = [n for n in notifications if n["kind"] == "booked" and n["channel"] == "email"]
+        [booked_hook] = [n for n in notifications if n["kind"] == "booked" and n["channel"] == "webhook"]
+        held_until = datetime.fromisoformat(booked_mail["not_before"])
+        assert held_until == end.astimezone(UTC)
+        assert booked_mail["state"] == "sent" and datetime.fromisoformat(booked_mail["sent_at"]) >= held_until
+        assert datetime.fromisoformat(booked_hook["sent_at"]) < held_until

@@ -151,7 +151,7 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"timezone: '{name}' is not an IANA time zone") from error
 
 
-_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-\u2013]\s*(\d{1,2}):(\d{2})\s*$")
+_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*[-\u2013]\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -176,20 +176,20 @@ class QuietHours:
 
     @classmethod
     def parse(cls, text: str) -> QuietHours:
-        """Quiet hours from text such as `21:00-08:00`.
+        """Quiet hours from text such as `21:00-08:00` (seconds may be given: `21:00:00-07:59:30`).
 
         Raises:
-            ValueError: the text is not `HH:MM-HH:MM`, a time is out of range, or the window is empty.
+            ValueError: the text is not `HH:MM[:SS]-HH:MM[:SS]`, a time is out of range, or the window is empty.
         """
         found = _QUIET.match(text)
         if not found:
             raise ValueError(f"quiet hours '{text}': expected HH:MM-HH:MM, e.g. 21:00-08:00")
-        sh, sm, eh, em = (int(part) for part in found.groups())
-        for which, hour, minute in (("start", sh, sm), ("end", eh, em)):
-            if hour > 23 or minute > 59:
-                raise ValueError(f"quiet hours '{text}': {which} {hour:02d}:{minute:02d} is not a time of day "
-                                 "(00:00-23:59)")
-        return cls(time(sh, sm), time(eh, em))
+        sh, sm, ss, eh, em, es = (int(part or 0) for part in found.groups())
+        for which, hour, minute, second in (("start", sh, sm, ss), ("end", eh, em, es)):
+            if hour > 23 or minute > 59 or second > 59:
+                raise ValueError(f"quiet hours '{text}': {which} {hour:02d}:{minute:02d}:{second:02d} is not a time "
+                                 "of day (00:00-23:59)")
+        return cls(time(sh, sm, ss), time(eh, em, es))
 
     @property
     def wraps_midnight(self) -> bool:
