@@ -23,11 +23,12 @@ from urllib.parse import quote
 import aiosmtplib
 import httpx
 import structlog
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.notices import MailSettings
 from infra.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
 from infra.webhooks import signed_headers
 
@@ -54,21 +55,6 @@ class DeliveryReport(BaseModel):
     """Outbox ids given up in this run (permanent rejection, or the last allowed attempt)."""
     next_due: datetime | None = None
     """Earliest `not_before` still pending (quiet hours), so the workflow can sleep until then."""
-
-
-class MailSettings(BaseModel):
-    """How to reach the SMTP relay."""
-
-    host: str
-    port: int
-    sender: str
-    """The From header, e.g. ``Tradelane <notifications@example.com>``."""
-    timeout_s: float = Field(default=10, gt=0)
-    """Timeout of each SMTP step (connect, each command)."""
-    username: str | None = None
-    password: SecretStr | None = None
-    start_tls: bool | None = None
-    """None upgrades with STARTTLS when the server offers it; True requires it; False never uses it."""
 
 
 class DeliveryFailed(Exception):

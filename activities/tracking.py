@@ -6,7 +6,7 @@ last heartbeat, and whatever it sends twice is dropped by the workflow's dedup b
 """
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from pydantic import BaseModel
@@ -14,8 +14,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from tradelane.enums import TrackingStatus
-from tradelane.state import CarrierEvent
-from tradelane.tracking import normalise
+from tradelane.tracking import PartnerEvent
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -38,16 +37,6 @@ class PollResult(BaseModel):
     polls: int
 
 
-def to_event(partner: str, raw: dict) -> CarrierEvent:  # type: ignore[type-arg]
-    """A partner's raw event (the sandbox format, as its webhook sends it) in Tradelane's vocabulary."""
-    return CarrierEvent(
-        event_id=raw["event_id"], partner=partner, shipment_id=raw["shipment_id"], code=raw["code"],
-        status=normalise(partner, raw["code"]), description=raw.get("description") or "",
-        location=raw.get("location") or "", occurred_at=datetime.fromisoformat(raw["occurred_at"]),
-        tracking_number=raw.get("tracking_number"), booking_ref=raw.get("booking_ref"),
-        sequence=raw.get("sequence"), via="poll")
-
-
 class TrackingActivities:
     def __init__(self, gateway: PartnerGateway) -> None:
         self._partners = gateway
@@ -63,7 +52,8 @@ class TrackingActivities:
             body = await self._partners.call(req.partner, "track", f"bookings/{req.booking_ref}/events",
                                              method="GET")
             polls += 1
-            events = [to_event(req.partner, raw) for raw in body["events"]]
+            # The same model the webhook validates, so both paths agree on what an event is.
+            events = [PartnerEvent.model_validate(raw).normalised(via="poll") for raw in body["events"]]
             for event in events[seen:]:
                 await handle.signal(SIGNAL, event)
                 seen += 1

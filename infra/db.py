@@ -4,7 +4,7 @@ Temporal holds the truth of every shipment; these tables are a projection of it.
 SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/migrations`).
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from alembic import command
@@ -138,13 +138,8 @@ def _add_events(session: Session, row: ShipmentRow, update: ProjectionUpdate) ->
                 description=e.description, location=e.location, occurred_at=e.occurred_at,
                 received_seq=e.received_seq, sequence=e.sequence, via=e.via, tracking_number=e.tracking_number,
                 booking_ref=e.booking_ref))
-        if row.latest_event_at is None or e.occurred_at >= _aware(row.latest_event_at):
+        if row.latest_event_at is None or e.occurred_at >= row.latest_event_at:
             row.latest_event_at, row.latest_status = e.occurred_at, e.status
-
-
-def _aware(at: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; they were written in UTC.
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def make_engine(url: str) -> Engine:

@@ -9,7 +9,7 @@ are committed together or not at all (a transactional outbox). One notice become
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from infra.outbox import Channel, OutboxMessage
 from tradelane.notify import (
@@ -24,6 +24,21 @@ from tradelane.notify import (
     webhook_payload,
 )
 from tradelane.state import Notice, ProjectionUpdate
+
+
+class MailSettings(BaseModel):
+    """How to reach the SMTP relay."""
+
+    host: str
+    port: int
+    sender: str
+    """The From header, e.g. ``Tradelane <notifications@example.com>``."""
+    timeout_s: float = Field(default=10, gt=0)
+    """Timeout of each SMTP step (connect, each command)."""
+    username: str | None = None
+    password: SecretStr | None = None
+    start_tls: bool | None = None
+    """None upgrades with STARTTLS when the server offers it; True requires it; False never uses it."""
 
 
 class NoticeConfig(BaseModel):

@@ -9,8 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.notifications import MailSettings
-from infra.notices import NoticeConfig
+from infra.notices import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.notify import QuietHours
 from tradelane.enums import Stage

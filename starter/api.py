@@ -55,27 +55,19 @@ from tradelane.rules import RuleBook, default_book
 from tradelane.state import (
     ApprovalDecision,
     CancelRequest,
-    CarrierEvent,
     Gate,
     ShipmentInput,
     ShipmentState,
     Transition,
 )
 from starter import visibility
+from starter.errors import ApiError
 from tradelane.enums import ExceptionKind
-from tradelane.tracking import normalise
+from tradelane.tracking import PartnerEvent
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)
-
-
-class ApiError(Exception):
-    """An error answered as `{"error": {"code", "message"}}` with an HTTP status."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class ShipmentCreated(BaseModel):
@@ -168,21 +160,6 @@ class CancelAccepted(BaseModel):
     message: str
 
 
-class PartnerEvent(BaseModel):
-    """A tracking event as partners push it (the sandbox's format)."""
-
-    event_id: str = Field(min_length=1, max_length=200)
-    partner: str = Field(min_length=1, max_length=64)
-    shipment_id: str = Field(min_length=1, max_length=64)
-    code: str = Field(min_length=1, max_length=64)
-    occurred_at: datetime
-    description: str = Field(default="", max_length=500)
-    location: str = Field(default="", max_length=200)
-    tracking_number: str | None = Field(default=None, max_length=64)
-    booking_ref: str | None = Field(default=None, max_length=64)
-    sequence: int | None = None
-
-
 class EventAccepted(BaseModel):
     event_id: str
     status: str
@@ -242,10 +219,6 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}})
-
-    @app.exception_handler(visibility.NotFound)
-    async def _not_found(_: Request, exc: visibility.NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"error": {"code": exc.code, "message": exc.message}})
 
     app.include_router(visibility.router)
 
@@ -400,7 +373,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.post("/v1/carrier-events", status_code=202, response_model=EventAccepted)
     async def carrier_event(body: PartnerEvent, client: TemporalDep) -> EventAccepted:
-        event = CarrierEvent(**body.model_dump(), status=normalise(body.partner, body.code))
+        event = body.normalised(via="webhook")
         handle = client.get_workflow_handle(workflow_id(body.shipment_id))
         try:
             await handle.signal(ShipmentWorkflow.carrier_event, event)

@@ -4,7 +4,7 @@ All three read the read model, which the workflow keeps up to date: they work wh
 shipments long closed.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -15,19 +15,12 @@ from sqlmodel import Session, col, select
 
 from infra.db import ShipmentRow, TrackingEventRow
 from infra.outbox import messages_of
+from starter.errors import ApiError
 from starter.web.tracking_page import PageEvent, TrackingPage, render_not_found_page, render_tracking_page
 from tradelane.enums import Status, TrackingStatus
 from tradelane.notify import negotiate_locale
 
 router = APIRouter()
-
-
-class NotFound(Exception):
-    """Answered as 404 `{"error": {...}}` by the API's error handler."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def database(request: Request) -> Engine:
@@ -90,18 +83,13 @@ class NotificationView(BaseModel):
 def _shipment(session: Session, shipment_id: str) -> ShipmentRow:
     row = session.get(ShipmentRow, shipment_id)
     if row is None:
-        raise NotFound("SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
+        raise ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
     return row
 
 
 def _events(session: Session, shipment_id: str) -> list[TrackingEventRow]:
     return list(session.exec(select(TrackingEventRow).where(TrackingEventRow.shipment_id == shipment_id).order_by(
         col(TrackingEventRow.occurred_at), col(TrackingEventRow.received_seq))))
-
-
-def _utc(at: datetime) -> datetime:
-    # SQLite returns datetimes without their zone; they were written in UTC.
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _eta(row: ShipmentRow) -> EtaView | None:
@@ -127,7 +115,7 @@ def timeline(shipment_id: str, engine: EngineDep) -> TimelineView:
         eta=_eta(row), promised_date=row.promised_date,
         open_exceptions=[kind for kind in row.open_exceptions.split(",") if kind],
         events=[EventView(event_id=e.event_id, partner=e.partner, code=e.code, status=TrackingStatus(e.status),
-                          description=e.description, location=e.location, occurred_at=_utc(e.occurred_at),
+                          description=e.description, location=e.location, occurred_at=e.occurred_at,
                           via=e.via, received_seq=e.received_seq) for e in events])
 
 
@@ -140,7 +128,7 @@ def notifications(shipment_id: str, engine: EngineDep) -> list[NotificationView]
     return [NotificationView(
         id=m.id, kind=m.kind, channel=m.channel, audience=m.audience, recipient=mask_email(m.recipient),
         locale=m.locale, subject=m.subject, state=m.state, attempts=m.attempts, last_error=m.last_error,
-        not_before=_utc(m.not_before), sent_at=_utc(m.sent_at) if m.sent_at else None,
+        not_before=m.not_before, sent_at=m.sent_at,
     ) for m in messages_of(engine, shipment_id)]
 
 
@@ -166,9 +154,9 @@ def tracking_page(
         latest_status=TrackingStatus(row.latest_status) if row.latest_status else None,
         origin_country=row.origin_country, destination_country=row.destination_country,
         eta_expected=row.eta_expected, eta_earliest=row.eta_earliest, eta_latest=row.eta_latest,
-        delivered_at=next((_utc(e.occurred_at) for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
+        delivered_at=next((e.occurred_at for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
                           None),
-        events=[PageEvent(occurred_at=_utc(e.occurred_at), status=TrackingStatus(e.status), location=e.location)
+        events=[PageEvent(occurred_at=e.occurred_at, status=TrackingStatus(e.status), location=e.location)
                 for e in events if e.status != TrackingStatus.UNKNOWN],
         timezone=row.recipient_timezone or "UTC")
     return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale,

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from tradelane.enums import TrackingStatus
 from tradelane.state import CarrierEvent
@@ -52,6 +52,26 @@ def event_delivery(partner: str) -> EventDelivery:
     """How `partner` reports its events; partners not in the table are polled."""
     table = tracking_codes().partners.get(partner)
     return EventDelivery.POLL if table is None else table.delivery
+
+
+class PartnerEvent(BaseModel):
+    """A tracking event as partners send it, pushed to the webhook or read by polling (the sandbox's format)."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    partner: str = Field(min_length=1, max_length=64)
+    shipment_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=64)
+    occurred_at: AwareDatetime
+    """With its offset: a time without one would be read in an unknown zone and misplace the event."""
+    description: str = Field(default="", max_length=500)
+    location: str = Field(default="", max_length=200)
+    tracking_number: str | None = Field(default=None, max_length=64)
+    booking_ref: str | None = Field(default=None, max_length=64)
+    sequence: int | None = None
+
+    def normalised(self, via: str) -> CarrierEvent:
+        """The event in Tradelane's vocabulary, as the workflow takes it."""
+        return CarrierEvent(**self.model_dump(), status=normalise(self.partner, self.code), via=via)
 
 
 class Arrival(StrEnum):

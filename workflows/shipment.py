@@ -8,7 +8,7 @@ while it waits for events, carrying its state over (`Resume`), so its history st
 """
 
 import asyncio
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -254,9 +254,7 @@ class ShipmentWorkflow(TrackingMixin):
         """When the next partner can have the goods: the latest reported event (a leg's arrival), or for the
         first leg the ship date (not before now)."""
         events = self._state.events
-        if events:
-            return events[-1].occurred_at
-        return max(workflow.now(), datetime.combine(self._input.request.ship_date, time(), UTC))
+        return events[-1].occurred_at if events else self._ship_start()
 
     def _start_poller(self, leg: Leg, booking: PartnerRecord) -> None:
         """Partners without webhooks are polled by one long-running, heartbeating activity per leg."""

@@ -6,6 +6,7 @@ no I/O; ETA revisions are pure functions of the state (`tradelane/eta.py`).
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
     from tradelane.enums import ExceptionKind, NoticeKind, Stage, Status, TrackingStatus
-    from tradelane.eta import revise_eta
+    from tradelane.eta import plan_eta, revise_eta
     from tradelane.state import CarrierEvent, Notice, ShipmentException, ShipmentInput, ShipmentState
     from tradelane.tracking import Arrival, merge_event
     from workflows import visibility as sa
@@ -41,6 +42,10 @@ class TrackingMixin:
 
     _input: ShipmentInput
     _state: ShipmentState
+    # Provided by ShipmentWorkflow: record a transition (status, search attributes, projection), and ask the
+    # read model to catch up.
+    _transition: Callable[[Stage, Status, str], None]
+    _project: Callable[[], None]
 
     def _init_tracking(self) -> None:
         self._event_ids = {e.event_id for e in self._state.events}
@@ -65,6 +70,9 @@ class TrackingMixin:
             return
         state.events_received += 1
         state.late_events += arrival is Arrival.LATE
+        if event.status is TrackingStatus.UNKNOWN:
+            # Kept in the timeline; a row in tradelane/data/tracking_codes.yaml gives it a meaning.
+            workflow.logger.warning("unmapped tracking code", extra={"partner": event.partner, "code": event.code})
         state.last_event_at = workflow.now()
         if state.status.terminal:
             self._project()  # kept in the timeline; nothing else moves a closed shipment
@@ -112,13 +120,16 @@ class TrackingMixin:
 
     def _first_eta(self) -> None:
         """The ETA from the plan at booking; what the customer is promised unless the merchant said a date."""
-        state, req = self._state, self._input.request
+        state = self._state
         if state.eta_basis is None:
             return
-        start = max(workflow.now(), datetime.combine(req.ship_date, time(), UTC))
-        state.eta = revise_eta(state.eta_basis, [], start)
-        state.promised_date = req.deliver_by or state.eta.latest
+        state.eta = plan_eta(state.eta_basis, self._ship_start())
+        state.promised_date = self._input.request.deliver_by or state.eta.latest
         self._eta_attribute()
+
+    def _ship_start(self) -> datetime:
+        """When the goods start moving: the ship date, not before now."""
+        return max(workflow.now(), datetime.combine(self._input.request.ship_date, time(), UTC))
 
     def _revise_eta(self, event: CarrierEvent) -> None:
         state = self._state
@@ -286,12 +297,6 @@ class TrackingMixin:
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=NOTIFIER_RETRY)
             next_due = report.next_due
 
-    # Provided by ShipmentWorkflow.
-    def _transition(self, stage: Stage, status: Status, note: str) -> None:
-        raise NotImplementedError
-
-    def _project(self) -> None:
-        raise NotImplementedError
 
 
 def _hours(span: timedelta) -> str:

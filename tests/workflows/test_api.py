@@ -120,6 +120,9 @@ async def test_webhook_events_are_mapped_deduplicated_and_ordered(harness_factor
         assert [e.status.value for e in state.events] == ["in_transit", "in_transit", "unknown"]
         unknown = await h.api.post("/v1/carrier-events", json={**event("x", 1, "PU"), "shipment_id": "NOPE-1"})
         assert unknown.status_code == 404
+        naive = await h.api.post("/v1/carrier-events", json={**event("e4", 5, code), "occurred_at": "2026-12-05T08:00"})
+        assert naive.status_code == 422 and naive.json()["error"]["fields"][0]["field"] == "occurred_at"
+        assert "e4" not in [e.event_id for e in (await h.state(shipment_id)).events]
         await h.handle(shipment_id).terminate("test over")
 
 
