@@ -1,6 +1,11 @@
 """The Tradelane worker: runs ShipmentWorkflow and its activities on one task queue.
 
     python worker.py            # or: tradelane worker
+
+Besides the work it serves Prometheus metrics (Temporal SDK and business metrics, `TRADELANE_METRICS_PORT`),
+`/healthz` and `/readyz` (`TRADELANE_WORKER_HEALTH_PORT`), traces to an OTLP collector when
+`TRADELANE_OTEL_ENDPOINT` is set, and on SIGTERM stops polling and lets running activities finish
+(`TRADELANE_GRACEFUL_SHUTDOWN_S`) before it exits.
 """
 
 import asyncio
@@ -21,11 +26,17 @@ from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.tracking import TrackingActivities
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
 from infra.db import make_engine, migrate
+from infra.health import Check, check_readiness
+from infra.http_server import ServedApp
 from infra.logging import configure_logging
 from infra.process import run_until_signalled
 from infra.settings import Settings, get_settings
-from infra.temporal import connect
+from infra.telemetry import make_runtime, tracer_provider, tracing_interceptors
+from infra.temporal import connect, converter_for
 import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
@@ -57,7 +68,12 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
             last_mile.schedule, last_mile.release, tracking.poll, read_model.project, notifications.deliver,
         ],
         interceptors=[LogContextInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.max_cached_workflows,
+        max_concurrent_activity_task_polls=settings.max_activity_task_polls,
+        max_concurrent_workflow_task_polls=settings.max_workflow_task_polls,
     )
 
 
@@ -77,16 +93,50 @@ def partner_http(settings: Settings) -> httpx.AsyncClient:
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     migrate(settings.database_url)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    metrics = f"{settings.ops_host}:{settings.metrics_port}" if settings.metrics_port is not None else None
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, converter=converter_for(settings),
+        runtime=make_runtime(metrics),
+        interceptors=tracing_interceptors(tracer_provider("tradelane-worker", settings.otel_endpoint)))
     engine = make_engine(settings.database_url)
     book, screening = rule_data(settings)
     async with partner_http(settings) as http:
         worker = build_worker(client, task_queue=settings.task_queue, http=http, sandbox_url=settings.sandbox_url,
                               engine=engine, settings=settings, book=book, screening=screening)
-        async with worker:
-            log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address)
-            await stop.wait()
+        health = await serve_health(settings, client, engine, worker)
+        try:
+            async with worker:
+                log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address,
+                         metrics=metrics and f"http://{metrics}/metrics")
+                await stop.wait()
+                # Leaving the block stops polling and waits for running activities (graceful_shutdown_s).
+                log.info("worker stopping: no new tasks, waiting for running activities",
+                         grace_s=settings.graceful_shutdown_s)
+        finally:
+            if health is not None:
+                await health.stop()
     engine.dispose()
+    log.info("worker stopped")
+
+
+async def serve_health(settings: Settings, client: Client, engine: Engine, worker: Worker) -> ServedApp | None:
+    """`/healthz` (the process answers) and `/readyz` (Temporal and the database answer, and the worker polls)."""
+    if settings.worker_health_port is None:
+        return None
+    app = FastAPI(title="Tradelane worker", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        polling = Check(name="worker", ok=worker.is_running and not worker.is_shutdown,
+                        detail="" if worker.is_running else "not polling (starting or shutting down)")
+        readiness = await check_readiness(client, engine, timeout=settings.query_timeout_s, extra=[polling])
+        return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
+
+    return await ServedApp(app, settings.ops_host, settings.worker_health_port).start()
 
 
 def main() -> None:

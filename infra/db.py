@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 import infra.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
+import infra.receipts  # noqa: F401  (so are the webhook receipts)
 from infra.notices import NoticeConfig, outbox_messages
 from infra.outbox import enqueue
 from tradelane.notify import recipient_timezone

@@ -15,11 +15,11 @@ from pathlib import Path
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from infra.logging import get_logger
-from infra.temporal import SEARCH_ATTRIBUTES
+from infra.temporal import SEARCH_ATTRIBUTES, converter_for
 
 CLI_MODULE = "github.com/temporalio/cli/cmd/temporal"
 CLI_VERSION = "v1.5.1"  # Temporal Server 1.29.1 with the Web UI; later CLI versions cannot be `go install`ed.
@@ -98,6 +98,8 @@ async def start_dev_server(
     cli_path: str | None = None,
     startup_timeout: timedelta = timedelta(minutes=3),
     log_level: str = "warn",
+    converter: DataConverter | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> DevServer:
     """Start the dev server with Tradelane's search attributes registered.
 
@@ -109,6 +111,8 @@ async def start_dev_server(
         cli_path: Explicit binary; otherwise `find_cli()`.
         startup_timeout: How long to wait for the server to answer; generous, since a cold start is slow.
         log_level: The server's own log level.
+        converter: The client's data converter; the environment's encrypting one by default.
+        ui_codec_endpoint: The codec server the Web UI decodes payloads with (the API's `/codec`).
     """
     cli = cli_path or await asyncio.to_thread(find_cli)
     if cli is None:
@@ -122,12 +126,13 @@ async def start_dev_server(
         port=port,
         ui=ui_port is not None,
         ui_port=ui_port,
-        data_converter=pydantic_data_converter,
+        data_converter=converter or converter_for(),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_existing_path=cli,
         dev_server_database_filename=str(db_file) if db_file else None,
         dev_server_log_level=log_level,
         dev_server_startup_timeout=startup_timeout,
+        dev_server_extra_args=["--ui-codec-endpoint", ui_codec_endpoint] if ui_codec_endpoint and ui_port else [],
     )
     address = env.client.service_client.config.target_host
     server = DevServer(env=env, address=address, cli_path=cli,
@@ -155,5 +160,5 @@ async def ensure_search_attributes(client: Client, cli: str | None, address: str
             cli, "operator", "search-attribute", "create", "--name", key.name, "--type", type_name,
             "--address", address, "--namespace", namespace,
         ], check=True, capture_output=True)
-        log.info("search attribute added", name=key.name, type=type_name)
+        log.info("search attribute added", attribute=key.name, type=type_name)
     return [key.name for key in missing]

@@ -6,11 +6,15 @@ import sys
 import structlog
 from temporalio import activity, workflow
 
+from infra.redaction import redact_processor
+
 _SHARED = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.ExtraAdder(),
+    # After ExtraAdder, so the extras of Temporal's `workflow.logger`/`activity.logger` are redacted as well.
+    redact_processor,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
@@ -19,7 +23,8 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     """Route structlog and the standard library through the same processors.
 
     Temporal's `workflow.logger` and `activity.logger` are standard-library loggers that add the workflow and
-    activity ids as `extra`; ExtraAdder lifts them into the event so they are fields in the JSON line.
+    activity ids as `extra`; ExtraAdder lifts them into the event so they are fields in the JSON line. Personal
+    data (names, addresses, phone numbers, e-mail addresses) is redacted from every line (`infra.redaction`).
     """
     json_output = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.notices import MailSettings, NoticeConfig
@@ -18,12 +18,29 @@ from tradelane.state import ApprovalPolicy, ShipmentTimings
 STATE_DIR = Path(".tradelane")
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 """Documented for the demo (the sandbox's merchant receiver verifies with it); never valid in production."""
+DEV_PARTNER_WEBHOOK_SECRET = "dev-partner-webhook-secret"
+"""Documented for the demo: the sandbox's partners sign their tracking webhooks with it; never valid in production."""
+DEV_API_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key", "partner": "dev-partner-key"}
+"""Documented for the demo (one key per role); refused in production."""
+DEV_PAYLOAD_KEY_ID = "dev-2026"
+DEV_PAYLOAD_KEY = "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
+"""Base64 of 32 bytes, documented so the demo's histories can be decoded; refused in production."""
+
+
+class ApiKey(BaseModel):
+    """One API key: who holds it (for the log, never the secret) and its role."""
+
+    name: str
+    role: Literal["backend", "ops", "partner"]
+    key: SecretStr
 
 
 class Settings(BaseSettings):
     """Defaults run the whole stack on one machine; production overrides them by environment."""
 
-    model_config = SettingsConfigDict(env_prefix="TRADELANE_", env_file=".env", extra="ignore")
+    # An empty variable means "not set" for optional settings (TRADELANE_METRICS_PORT= turns metrics off).
+    model_config = SettingsConfigDict(env_prefix="TRADELANE_", env_file=".env", extra="ignore",
+                                      env_parse_none_str="")
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -63,6 +80,8 @@ class Settings(BaseSettings):
     gate_escalate_after_s: float = 4 * 3600
     transit_timeout_s: float = 60 * 86400
     last_mile_timeout_s: float = 10 * 86400
+    activity_timeout_s: float = 30.0
+    """Start-to-close limit of one partner call; a killed worker's calls are retried after it."""
     retry_initial_interval_s: float = 1.0
     retry_maximum_interval_s: float = 60.0
     retry_maximum_attempts: int = 20
@@ -93,6 +112,46 @@ class Settings(BaseSettings):
     quiet_hours: str | None = "21:00-08:00"
     """Recipient-local hours in which customer e-mails wait; empty to send at any hour."""
 
+    # Access control: API keys with roles, partners' webhook signatures
+    api_keys: list[ApiKey] = Field(default_factory=lambda: [
+        ApiKey(name=f"dev-{role}", role=role, key=SecretStr(key)) for role, key in DEV_API_KEYS.items()])
+    """JSON list of `{"name", "role", "key"}`; roles: backend (create, read), ops (decide, cancel, read, decode),
+    partner (tracking webhooks)."""
+    partner_webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    """HMAC key per partner for inbound tracking webhooks; partners not listed use `partner_webhook_secret`."""
+    partner_webhook_secret: SecretStr = SecretStr(DEV_PARTNER_WEBHOOK_SECRET)
+    webhook_tolerance_s: float = 300.0
+    """A signed webhook older (or newer) than this is refused as a possible replay."""
+    max_body_bytes: int = 256 * 1024
+    """Requests with a larger body are refused (413) before they are parsed."""
+
+    # Personal data in Temporal payloads: AES-GCM, keys by id so they can be rotated
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {DEV_PAYLOAD_KEY_ID: SecretStr(DEV_PAYLOAD_KEY)})
+    """Base64 32-byte keys by key id. Old ids stay listed after a rotation so old histories still decode."""
+    payload_key_id: str = DEV_PAYLOAD_KEY_ID
+    """The key new payloads are encrypted with."""
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
+    """Web UI origins allowed to call the codec server from the browser."""
+
+    # Operations: metrics, tracing, health, worker tuning
+    metrics_port: int | None = 9464
+    """The worker's Prometheus endpoint (Temporal SDK and business metrics); None turns it off."""
+    ops_host: str = "127.0.0.1"
+    """Where the worker's metrics and health endpoints listen (0.0.0.0 in a container)."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP endpoint for traces, e.g. `http://127.0.0.1:4318/v1/traces`; None exports no traces."""
+    worker_health_port: int | None = 8081
+    """The worker's `/healthz` and `/readyz`; None turns them off."""
+    graceful_shutdown_s: float = 30.0
+    """On SIGTERM the worker stops polling and gives running activities this long to finish."""
+    max_concurrent_activities: int = 100
+    max_concurrent_workflow_tasks: int = 100
+    max_cached_workflows: int = 1000
+    max_activity_task_polls: int = 5
+    max_workflow_task_polls: int = 5
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
@@ -102,6 +161,11 @@ class Settings(BaseSettings):
             raise ValueError("TRADELANE_DATABASE_URL must point to a server database (PostgreSQL) in production")
         if self.environment == "production" and self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
             raise ValueError("TRADELANE_WEBHOOK_SECRET must be set to a real secret in production")
+        if self.environment == "production":
+            _refuse_dev_secrets(self)
+        if self.payload_key_id not in self.payload_keys:
+            raise ValueError(f"TRADELANE_PAYLOAD_KEY_ID {self.payload_key_id!r} is not in TRADELANE_PAYLOAD_KEYS "
+                             f"({', '.join(sorted(self.payload_keys)) or 'none'})")
         if self.quiet_hours:
             QuietHours.parse(self.quiet_hours)  # a typo fails at start, naming the setting
         return self
@@ -133,6 +197,7 @@ class Settings(BaseSettings):
         return base.model_copy(update={
             "stage_timeout": stage_timeout,
             "gate_escalate_after": timedelta(seconds=self.gate_escalate_after_s),
+            "activity_timeout": timedelta(seconds=self.activity_timeout_s),
             "retry_initial_interval": timedelta(seconds=self.retry_initial_interval_s),
             "retry_maximum_interval": timedelta(seconds=self.retry_maximum_interval_s),
             "retry_maximum_attempts": self.retry_maximum_attempts,
@@ -144,6 +209,19 @@ class Settings(BaseSettings):
 
     def approval_policy(self) -> ApprovalPolicy:
         return ApprovalPolicy(value_thresholds=self.approval_thresholds)
+
+
+def _refuse_dev_secrets(settings: Settings) -> None:
+    """Production must not run on any of the documented development secrets."""
+    dev_keys = set(DEV_API_KEYS.values())
+    for api_key in settings.api_keys:
+        if api_key.key.get_secret_value() in dev_keys:
+            raise ValueError(f"TRADELANE_API_KEYS: key {api_key.name!r} is a documented development key")
+    partner_secrets = [settings.partner_webhook_secret, *settings.partner_webhook_secrets.values()]
+    if any(s.get_secret_value() == DEV_PARTNER_WEBHOOK_SECRET for s in partner_secrets):
+        raise ValueError("TRADELANE_PARTNER_WEBHOOK_SECRET must be set to a real secret in production")
+    if any(k.get_secret_value() == DEV_PAYLOAD_KEY for k in settings.payload_keys.values()):
+        raise ValueError("TRADELANE_PAYLOAD_KEYS must not contain the development key in production")
 
 
 @lru_cache

@@ -15,8 +15,9 @@ from infra.http_server import ServedApp
 from infra.mailserver import DevMailServer
 from infra.process import run_until_signalled
 from infra.settings import Settings
+from infra.temporal import converter_for
 from sandbox.app import create_app as create_sandbox_app
-from sandbox.config import load_config
+from sandbox.config import SandboxConfig, load_config
 from starter.api import create_app
 from worker import build_worker, partner_http
 
@@ -25,6 +26,17 @@ log = structlog.stdlib.get_logger(__name__)
 
 def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
+
+
+def sandbox_config(settings: Settings) -> SandboxConfig:
+    """The sandbox's configuration with Tradelane's secrets: its partners sign their tracking webhooks with the
+    partner secret and present a partner key; it also plays the merchant, whose receiver checks Tradelane's own
+    webhook signatures."""
+    partner_keys = [k.key.get_secret_value() for k in settings.api_keys if k.role == "partner"]
+    return load_config(settings.sandbox_config).model_copy(update={
+        "merchant_webhook_secret": settings.webhook_secret.get_secret_value(),
+        "partner_webhook_secret": settings.partner_webhook_secret.get_secret_value(),
+        "partner_api_key": partner_keys[0] if partner_keys else ""})
 
 
 SANDBOX_POLL_INTERVAL_S = 2.0
@@ -37,14 +49,12 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
     server = await start_dev_server(
         port=_port(settings.temporal_address), ui_port=settings.temporal_ui_port, db_file=settings.temporal_db_file,
         namespace=settings.temporal_namespace, cli_path=settings.temporal_cli_path,
-        startup_timeout=timedelta(seconds=settings.temporal_startup_timeout_s))
+        startup_timeout=timedelta(seconds=settings.temporal_startup_timeout_s), converter=converter_for(settings),
+        ui_codec_endpoint=f"http://{settings.api_host}:{settings.api_port}/codec")
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     mail = await asyncio.to_thread(DevMailServer(settings.mail_dir, settings.smtp_host, settings.smtp_port).start)
-    # The sandbox also plays the merchant, whose receiver checks webhook signatures with Tradelane's secret.
-    sandbox_config = load_config(settings.sandbox_config).model_copy(
-        update={"merchant_webhook_secret": settings.webhook_secret.get_secret_value()})
-    sandbox = await ServedApp(create_sandbox_app(sandbox_config), settings.sandbox_host,
+    sandbox = await ServedApp(create_sandbox_app(sandbox_config(settings)), settings.sandbox_host,
                               settings.sandbox_port).start()
     api = await ServedApp(create_app(settings, client=server.client, engine=engine),
                           settings.api_host, settings.api_port).start()

@@ -33,6 +33,10 @@ class SandboxConfig(BaseModel):
     """First retry delay; doubles on each further retry."""
     merchant_webhook_secret: str = "dev-webhook-secret"
     """Secret the demo merchant's receiver (``POST /merchant/webhooks``) verifies signatures with."""
+    partner_webhook_secret: str = "dev-partner-webhook-secret"
+    """Secret the partners sign their tracking webhooks with (Tradelane verifies them)."""
+    partner_api_key: str = "dev-partner-key"
+    """API key (role partner) the partners present to Tradelane's event endpoint."""
 
 
 class ConfigError(ValueError):

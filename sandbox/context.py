@@ -22,7 +22,7 @@ from sandbox.faults import FAULT_HEADER, FaultBook, FaultContext, FaultRule, eff
 from sandbox.models import OptionalShipmentBody
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation, Partner
 from sandbox.store import Record, RecordKind, SandboxStore
-from sandbox.tracking import TrackingPlayer
+from sandbox.tracking import TrackingPlayer, WebhookSigning
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +86,8 @@ class Sandbox:
             retries=config.callback_retries,
             backoff_s=config.callback_backoff_s,
             http=http,
+            signing=WebhookSigning(secret=config.partner_webhook_secret, api_key=config.partner_api_key,
+                                   clock=clock),
         )
 
     def elapsed_s(self) -> float:

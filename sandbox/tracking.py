@@ -11,9 +11,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import json
+from dataclasses import dataclass
+
 import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict
+
+from infra.webhooks import signed_headers
+from sandbox.clock import Clock
 
 from sandbox.models import TrackingEvent
 from sandbox.partners import TrackingStep
@@ -69,6 +75,19 @@ def build_events(job: PlaybackJob) -> list[TrackingEvent]:
     return [build_event(job, seq, step) for seq, step in enumerate(job.steps, start=1)]
 
 
+@dataclass(frozen=True)
+class WebhookSigning:
+    """How partners authenticate their webhooks: an API key and an HMAC signature over timestamp and body."""
+
+    secret: str
+    api_key: str
+    clock: Clock
+
+    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
+                **signed_headers(self.secret, event_id, int(self.clock.now().timestamp()), body)}
+
+
 class TrackingPlayer:
     """Runs playback tasks and delivers their events.
 
@@ -80,6 +99,7 @@ class TrackingPlayer:
         backoff_s: First retry delay; doubled on each further retry.
         http: Client for the POSTs (tests inject one); by default one is created on first use
             and closed by `aclose`.
+        signing: Key and secret the POSTs are signed with; None sends them unsigned.
     """
 
     def __init__(
@@ -91,8 +111,10 @@ class TrackingPlayer:
         retries: int,
         backoff_s: float,
         http: httpx.AsyncClient | None = None,
+        signing: WebhookSigning | None = None,
     ) -> None:
         self._store = store
+        self._signing = signing
         self._seconds_per_day = seconds_per_day
         self._timeout = httpx.Timeout(callback_timeout_s)
         self._retries = retries
@@ -158,11 +180,14 @@ class TrackingPlayer:
 
     async def _deliver(self, url: str, event: TrackingEvent) -> bool:
         """POSTs one event, retrying failures; returns whether the receiver accepted it."""
-        payload = event.model_dump(mode="json")
+        body = json.dumps(event.model_dump(mode="json")).encode()
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
+            # Signed afresh on each attempt: a retry hours later must not look like a replay.
+            headers = (self._signing.headers(event.event_id, body) if self._signing is not None
+                       else {"Content-Type": "application/json"})
             try:
-                response = await self._client().post(url, json=payload, timeout=self._timeout)
+                response = await self._client().post(url, content=body, headers=headers, timeout=self._timeout)
             except httpx.HTTPError as exc:
                 failure = f"{type(exc).__name__}: {exc}"
             else:

@@ -3,8 +3,9 @@
 The workflow is the truth of a running shipment (read by query); lists come from the read model.
 """
 
+import hashlib
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, AsyncIterator, Literal
 
@@ -12,9 +13,12 @@ import httpx
 import structlog
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 from temporalio.client import (
     Client,
@@ -31,7 +35,9 @@ from activities.decisions import gather_quotes
 from activities.http import PartnerGateway
 from infra.db import ShipmentRow, StageTransitionRow, make_engine, migrate
 from infra.settings import Settings
-from infra.temporal import connect
+from infra.codec import EncryptionCodec, codec_router
+from infra.telemetry import tracer_provider, tracing_interceptors
+from infra.temporal import connect, converter_for, key_ring
 from tradelane.decisions.assess import assess
 from tradelane.decisions.models import (
     Assessment,
@@ -60,7 +66,12 @@ from tradelane.state import (
     ShipmentState,
     Transition,
 )
+from infra.health import Readiness, check_readiness
+from infra.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter import visibility
+from starter.limits import BodySizeLimit
+from starter.metrics import ReadModelCollector, metrics_router
+from starter.auth import READ, Caller, KeyDirectory, PartnerSecrets, Role, codec_access, require, verified_webhook
 from starter.errors import ApiError
 from tradelane.enums import ExceptionKind
 from tradelane.tracking import PartnerEvent
@@ -163,6 +174,8 @@ class CancelAccepted(BaseModel):
 class EventAccepted(BaseModel):
     event_id: str
     status: str
+    duplicate: bool = False
+    """True when this event id was received before: acknowledged again, not passed on again."""
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -192,8 +205,11 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         if engine is None:
             migrate(settings.database_url)
             app.state.engine = make_engine(settings.database_url)
+            registry.register(ReadModelCollector(app.state.engine))
         if client is None:
-            app.state.client = await connect(settings.temporal_address, settings.temporal_namespace)
+            app.state.client = await connect(
+                settings.temporal_address, settings.temporal_namespace, converter=converter_for(settings),
+                interceptors=tracing_interceptors(tracer_provider("tradelane-api", settings.otel_endpoint)))
         yield
         await partner_http.aclose()
         if engine is None:
@@ -205,6 +221,9 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
                   description="Cross-border shipments as durable Temporal workflows.")
     # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs.
     app.state.client, app.state.engine = client, engine
+    app.state.keys = KeyDirectory(settings.api_keys)
+    app.state.partner_secrets = PartnerSecrets(settings.partner_webhook_secrets, settings.partner_webhook_secret,
+                                               settings.webhook_tolerance_s)
     # Quotes for `POST /v1/quotes` come from the partners themselves, as the workflow's do.
     partner_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
     app.state.gateway = PartnerGateway(partner_http, settings.sandbox_url)
@@ -218,9 +237,22 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}})
+        return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}},
+                            headers=exc.headers)
 
     app.include_router(visibility.router)
+    # Business gauges from the read model (shipments by status and stage, open exceptions, outbox), for ops only.
+    registry = CollectorRegistry()
+    if engine is not None:
+        registry.register(ReadModelCollector(engine))
+    app.include_router(metrics_router(registry), dependencies=[Depends(require(Role.OPS))], tags=["operations"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The Web UI's codec server: decoding shows personal data, so only ops may call it. The UI calls it from the
+    # browser, hence CORS for the UI's origins (and only for them).
+    codec_caller = codec_access(settings.environment, settings.codec_cors_origins)
+    app.include_router(codec_router(EncryptionCodec(key_ring(settings)), [Depends(codec_caller)]))
+    app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
+                       allow_headers=["Content-Type", "Authorization", "X-Namespace"], allow_credentials=True)
 
     def temporal(request: Request) -> Client:
         return request.app.state.client
@@ -230,13 +262,25 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     TemporalDep = Annotated[Client, Depends(temporal)]
     EngineDep = Annotated[Engine, Depends(database)]
+    Backend = Annotated[Caller, Depends(require(Role.BACKEND))]
+    Reader = Annotated[Caller, Depends(require(*READ))]
+    Ops = Annotated[Caller, Depends(require(Role.OPS))]
+    Partner = Annotated[Caller, Depends(verified_webhook)]
 
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers. Restart it when this fails."""
         return {"status": "ok"}
 
+    @app.get("/readyz", tags=["operations"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "a dependency is unavailable"}})
+    async def readyz(client: TemporalDep, engine: EngineDep) -> JSONResponse:
+        """Readiness: Temporal and the database answer. Send traffic elsewhere while this fails."""
+        readiness = await check_readiness(client, engine, timeout=settings.query_timeout_s)
+        return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
+
     @app.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
-    async def create_shipment(body: ShipmentRequest, client: TemporalDep) -> ShipmentCreated:
+    async def create_shipment(body: ShipmentRequest, client: TemporalDep, caller: Backend) -> ShipmentCreated:
         wf_id = workflow_id(body.shipment_id)
         search_attributes = TypedSearchAttributes([
             SearchAttributePair(sa.STAGE, Stage.BOOKING.value), SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
@@ -261,7 +305,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
             )
         except WorkflowAlreadyStartedError:
             raise ApiError(409, "SHIPMENT_EXISTS", f"shipment {body.shipment_id} already exists") from None
-        log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id)
+        log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id, caller=caller.name)
         return ShipmentCreated(shipment_id=body.shipment_id, workflow_id=wf_id, run_id=handle.result_run_id,
                                status_url=f"/v1/shipments/{body.shipment_id}")
 
@@ -289,7 +333,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         return handle, description.status or WorkflowExecutionStatus.RUNNING
 
     @app.get("/v1/shipments/{shipment_id}", response_model=ShipmentView)
-    async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep) -> ShipmentView:
+    async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep, _: Reader) -> ShipmentView:
         try:
             handle, status = await _handle(client, shipment_id)
         except ApiError:
@@ -314,7 +358,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         return ShipmentView.of(state, status.name.lower())
 
     @app.post("/v1/quotes", response_model=QuoteView)
-    async def quote(body: ShipmentRequest, request: Request) -> QuoteView:
+    async def quote(body: ShipmentRequest, request: Request, _: Reader) -> QuoteView:
         """Plans, landed cost and every other decision for a request; nothing is started or booked."""
         legs = candidate_legs(body, book)
         quotes, declined, notes = await gather_quotes(request.app.state.gateway, body, legs)
@@ -322,7 +366,8 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.post("/v1/documents/{document}", response_class=Response,
               responses={200: {"content": {"application/pdf": {}}}})
-    async def document(document: Literal["commercial-invoice", "packing-list"], body: ShipmentRequest) -> Response:
+    async def document(document: Literal["commercial-invoice", "packing-list"], body: ShipmentRequest,
+                       _: Reader) -> Response:
         """The commercial invoice or packing list of a request, as PDF (freight from the chosen plan)."""
         if document == "packing-list":
             pdf = packing_list_pdf(body)
@@ -339,6 +384,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     @app.get("/v1/shipments", response_model=list[ShipmentSummary])
     async def list_shipments(
         engine: EngineDep,
+        _: Reader,
         status: Status | None = None,
         stage: Stage | None = None,
         destination: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
@@ -362,18 +408,30 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
                                 open_exceptions=[k for k in row.open_exceptions.split(",") if k]) for row in rows]
 
     @app.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
-    async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep) -> Gate:
+    async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep, caller: Ops) -> Gate:
+        log.info("approval decided", shipment_id=shipment_id, gate=body.gate.value, decision=body.decision.value,
+                 caller=caller.name)
         return await _update(client, shipment_id, ShipmentWorkflow.decide, body, "GATE_NOT_PENDING")
 
     @app.post("/v1/shipments/{shipment_id}/cancel", status_code=202, response_model=CancelAccepted)
-    async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep) -> CancelAccepted:
+    async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep, caller: Ops) -> CancelAccepted:
+        log.info("cancel requested", shipment_id=shipment_id, caller=caller.name)
         state = await _update(client, shipment_id, ShipmentWorkflow.cancel, body, "SHIPMENT_CLOSED")
         return CancelAccepted(shipment_id=shipment_id, status=state.status,
                               message="cancellation accepted; completed steps are being undone")
 
     @app.post("/v1/carrier-events", status_code=202, response_model=EventAccepted)
-    async def carrier_event(body: PartnerEvent, client: TemporalDep) -> EventAccepted:
+    async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDep, engine: EngineDep,
+                            _: Partner) -> EventAccepted:
+        """A partner's tracking event: signed (`Tradelane-Signature`), idempotent by `event_id`."""
         event = body.normalised(via="webhook")
+        digest = hashlib.sha256(await request.body()).hexdigest()
+        seen = _receipt(engine, body.event_id)
+        if seen is not None:
+            if seen.body_sha256 != digest:
+                raise ApiError(409, "EVENT_ID_REUSED",
+                               f"event_id {body.event_id} was already received with a different body")
+            return EventAccepted(event_id=body.event_id, status=event.status.value, duplicate=True)
         handle = client.get_workflow_handle(workflow_id(body.shipment_id))
         try:
             await handle.signal(ShipmentWorkflow.carrier_event, event)
@@ -382,9 +440,28 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
                 raise ApiError(404, "SHIPMENT_NOT_ACTIVE",
                                f"no running shipment {body.shipment_id} for event {body.event_id}") from None
             raise
+        _record_receipt(engine, WebhookReceiptRow(event_id=body.event_id, partner=body.partner,
+                                                  shipment_id=body.shipment_id, body_sha256=digest,
+                                                  received_at=datetime.now(UTC)))
         return EventAccepted(event_id=body.event_id, status=event.status.value)
 
     return app
+
+
+def _receipt(engine: Engine, event_id: str) -> WebhookReceiptRow | None:
+    # The workflow is the truth and drops repeats itself: a read-model outage must not refuse partners' events.
+    try:
+        return receipt_of(engine, event_id)
+    except SQLAlchemyError as err:
+        log.warning("webhook receipts unavailable; passing the event on", event_id=event_id, error=str(err))
+        return None
+
+
+def _record_receipt(engine: Engine, receipt: WebhookReceiptRow) -> None:
+    try:
+        record_receipt(engine, receipt)
+    except SQLAlchemyError as err:
+        log.warning("webhook receipt not recorded", event_id=receipt.event_id, error=str(err))
 
 
 def _cause(err: WorkflowUpdateFailedError) -> ApplicationError | None:

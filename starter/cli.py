@@ -28,10 +28,15 @@ Comment = Annotated[str, typer.Option("--comment", help="Why.")]
 Gate = Annotated[str, typer.Option(
     "--gate", help="high_value, compliance, packaging, customs_hold or stage_overdue.")]
 DEFAULT_API = "http://127.0.0.1:8000"
+ApiKeyOpt = Annotated[str | None, typer.Option(
+    "--api-key", envvar="TRADELANE_API_KEY", show_default=False,
+    help="API key (backend role to create and read, ops role to decide and cancel); "
+         "defaults to the documented development key of the role the command needs.")]
+DEV_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key"}
 
 
-def _client(api: str) -> TradelaneClient:
-    return TradelaneClient(api)
+def _client(api: str, key: str | None = None, role: str = "backend") -> TradelaneClient:
+    return TradelaneClient(api, api_key=key or DEV_KEYS[role])
 
 
 def _fail(err: TradelaneError) -> None:
@@ -42,11 +47,12 @@ def _fail(err: TradelaneError) -> None:
 
 
 @ship.command("create")
-def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API) -> None:
+def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
+                key: ApiKeyOpt = None) -> None:
     """Start a shipment from a JSON request file (the format of examples/*.json)."""
     request = _read_request(file)
     try:
-        with _client(api) as tl:
+        with _client(api, key) as tl:
             created = tl.create_shipment(request)
     except TradelaneError as err:
         _fail(err)
@@ -130,6 +136,7 @@ def print_quote(q: dict[str, Any]) -> None:
 
 @app.command()
 def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
+          key: ApiKeyOpt = None,
           local: Annotated[bool, typer.Option(help="Decide in this process from rate tables, without the API.")] = False,
           documents: Annotated[Path | None, typer.Option(
               help="Also write the commercial invoice and packing list PDFs to this directory.")] = None,
@@ -140,7 +147,7 @@ def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], ap
         result = _local_quote(request)
     else:
         try:
-            with _client(api) as tl:
+            with _client(api, key) as tl:
                 result = tl.quote(request)
         except TradelaneError as err:
             _fail(err)
@@ -182,11 +189,11 @@ def print_shipment(s: dict[str, Any]) -> None:
 
 
 @app.command()
-def status(shipment_id: str, api: ApiUrl = DEFAULT_API,
+def status(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment: stage, status, approvals waiting, and its timeline."""
     try:
-        with _client(api) as tl:
+        with _client(api, key) as tl:
             shipment = tl.get_shipment(shipment_id)
     except TradelaneError as err:
         _fail(err)
@@ -221,11 +228,11 @@ def print_timeline(t: dict[str, Any], notices: list[dict[str, Any]]) -> None:
 
 
 @app.command()
-def track(shipment_id: str, api: ApiUrl = DEFAULT_API,
+def track(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment's tracking timeline, ETA, open exceptions and notifications."""
     try:
-        with _client(api) as tl:
+        with _client(api, key) as tl:
             timeline, notices = tl.events(shipment_id), tl.notifications(shipment_id)
     except TradelaneError as err:
         _fail(err)
@@ -236,13 +243,13 @@ def track(shipment_id: str, api: ApiUrl = DEFAULT_API,
 
 
 @app.command("list")
-def list_(api: ApiUrl = DEFAULT_API, status: str | None = None, stage: str | None = None,
+def list_(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None, status: str | None = None, stage: str | None = None,
           destination: str | None = None, exception: Annotated[str | None, typer.Option(
               help="Only shipments with this open exception (stalled, late, customs_hold, ...).")] = None,
           limit: int = 50) -> None:
     """List shipments, newest first, filtered by status, stage, destination country or open exception."""
     try:
-        with _client(api) as tl:
+        with _client(api, key) as tl:
             rows = tl.list_shipments(status=status, stage=stage, destination=destination, exception=exception,
                                      limit=limit)
     except TradelaneError as err:
@@ -255,9 +262,10 @@ def list_(api: ApiUrl = DEFAULT_API, status: str | None = None, stage: str | Non
     console.print(table)
 
 
-def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str, api: str) -> None:
+def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str, api: str,
+            key: str | None) -> None:
     try:
-        with _client(api) as tl:
+        with _client(api, key, role="ops") as tl:
             result = tl.decide(shipment_id, gate, decision, actor, comment)
     except TradelaneError as err:
         _fail(err)
@@ -266,23 +274,25 @@ def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str
 
 
 @app.command()
-def approve(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API) -> None:
+def approve(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API,
+            key: ApiKeyOpt = None) -> None:
     """Approve a pending gate."""
-    _decide(shipment_id, gate, "approve", actor, comment, api)
+    _decide(shipment_id, gate, "approve", actor, comment, api, key)
 
 
 @app.command()
-def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API) -> None:
+def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API,
+           key: ApiKeyOpt = None) -> None:
     """Reject a pending gate: the shipment's completed steps are undone."""
-    _decide(shipment_id, gate, "reject", actor, comment, api)
+    _decide(shipment_id, gate, "reject", actor, comment, api, key)
 
 
 @app.command()
 def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()] = "",
-           api: ApiUrl = DEFAULT_API) -> None:
+           api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
     """Cancel a shipment: its completed steps are undone in reverse order."""
     try:
-        with _client(api) as tl:
+        with _client(api, key, role="ops") as tl:
             result = tl.cancel(shipment_id, actor, reason)
     except TradelaneError as err:
         _fail(err)
@@ -331,14 +341,11 @@ def sandbox() -> None:
     """Run the carrier sandbox on TRADELANE_SANDBOX_HOST:TRADELANE_SANDBOX_PORT."""
     import uvicorn
 
+    from infra.stack import sandbox_config
     from sandbox.app import create_app as create_sandbox_app
-    from sandbox.config import load_config
 
     settings = _service_settings()
-    # The sandbox's merchant receiver checks Tradelane's webhook signatures with Tradelane's own secret.
-    config = load_config(settings.sandbox_config).model_copy(
-        update={"merchant_webhook_secret": settings.webhook_secret.get_secret_value()})
-    uvicorn.run(create_sandbox_app(config), host=settings.sandbox_host, port=settings.sandbox_port, log_config=None)
+    uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port, log_config=None)
 
 
 @app.command("temporal-cli")

@@ -1,7 +1,7 @@
 """A small Python client of Tradelane's HTTP API, for backends and the CLI.
 
     from starter.client import TradelaneClient
-    with TradelaneClient("http://127.0.0.1:8000") as tl:
+    with TradelaneClient("http://127.0.0.1:8000", api_key="dev-backend-key") as tl:
         tl.create_shipment(json.load(open("examples/basic-cn-de.json")))
         tl.approve("SHP-2026-000207", gate="high_value", actor="ops@acme", comment="verified")
 """
@@ -21,8 +21,10 @@ class TradelaneError(Exception):
 
 class TradelaneClient:
     def __init__(self, base_url: str = "http://127.0.0.1:8000", timeout: float = 30.0,
-                 http: httpx.Client | None = None) -> None:
-        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+                 http: httpx.Client | None = None, api_key: str | None = None) -> None:
+        """`api_key` is sent as `Authorization: Bearer <key>`; its role decides what the calls may do."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
 
     def __enter__(self) -> "TradelaneClient":
         return self

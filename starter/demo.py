@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from infra.settings import STATE_DIR, Settings, get_settings
+from infra.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
 from starter.client import TradelaneClient
 
 # Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.
@@ -189,8 +189,8 @@ def show_visibility(client: TradelaneClient, settings: Settings, shipments: list
     console.rule()
 
 
-def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: float) -> None:
-    """Poll until every shipment is terminal, approving the gates an operator would approve."""
+def drive(client: TradelaneClient, ops: TradelaneClient, shipments: list[DemoShipment], timeout_s: float) -> None:
+    """Poll until every shipment is terminal, approving (with the ops key) the gates an operator would approve."""
     deadline = time.monotonic() + timeout_s
     with Live(progress_table(shipments), console=console, refresh_per_second=4) as live:
         while time.monotonic() < deadline:
@@ -201,7 +201,7 @@ def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: flo
                 for gate in s.state.get("pending_approvals", []):
                     comment = OPS_ANSWERS.get(gate["kind"])
                     if comment is not None:
-                        client.approve(s.shipment_id, gate["kind"], actor="demo-ops@tradelane", comment=comment)
+                        ops.approve(s.shipment_id, gate["kind"], actor="demo-ops@tradelane", comment=comment)
                         live.console.print(f"approved {gate['kind']} gate of {s.shipment_id}: {gate['reason'][:90]} "
                                            f"-> {comment}")
             live.update(progress_table(shipments))
@@ -214,7 +214,10 @@ def drive(client: TradelaneClient, shipments: list[DemoShipment], timeout_s: flo
 def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
     """Run the demo; 0 when every shipment ended as expected."""
     settings = get_settings()
-    client = TradelaneClient(f"http://{settings.api_host}:{settings.api_port}")
+    # The documented development keys: a backend starts and reads shipments, an operator approves.
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    client = TradelaneClient(api_url, api_key=DEV_API_KEYS["backend"])
+    ops = TradelaneClient(api_url, api_key=DEV_API_KEYS["ops"])
     process = None if client.healthy() else start_stack(settings)
     try:
         wait_healthy(client, process, settings.temporal_startup_timeout_s + 60)
@@ -230,7 +233,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         for s in shipments:
             created = client.create_shipment(s.body)
             console.print(f"started {created['shipment_id']} ({s.title}) as workflow {created['workflow_id']}")
-        drive(client, shipments, timeout_s)
+        drive(client, ops, shipments, timeout_s)
         console.print(summary_table(shipments))
         show_visibility(client, settings, shipments)
         ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
@@ -256,3 +259,4 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
         client.close()
+        ops.close()

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from infra.db import ShipmentRow, TrackingEventRow
 from infra.outbox import messages_of
+from starter.auth import READ, require
 from starter.errors import ApiError
 from starter.web.tracking_page import PageEvent, TrackingPage, render_not_found_page, render_tracking_page
 from tradelane.enums import Status, TrackingStatus
@@ -104,7 +105,8 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}" if at else address
 
 
-@router.get("/v1/shipments/{shipment_id}/events", response_model=TimelineView, tags=["visibility"])
+@router.get("/v1/shipments/{shipment_id}/events", response_model=TimelineView, tags=["visibility"],
+            dependencies=[Depends(require(*READ))])
 def timeline(shipment_id: str, engine: EngineDep) -> TimelineView:
     """The shipment's tracking events as stored (deduplicated, in the order they happened)."""
     with Session(engine) as session:
@@ -120,6 +122,7 @@ def timeline(shipment_id: str, engine: EngineDep) -> TimelineView:
 
 
 @router.get("/v1/shipments/{shipment_id}/notifications", response_model=list[NotificationView],
+            dependencies=[Depends(require(*READ))],
             tags=["visibility"])
 def notifications(shipment_id: str, engine: EngineDep) -> list[NotificationView]:
     """Every notification of the shipment and its delivery state, oldest first."""

@@ -26,7 +26,7 @@ from starter.api import create_app
 from tradelane.keys import workflow_id
 from tradelane.enums import Status
 from tradelane.state import ShipmentState
-from tests.support import SECONDS_PER_DAY
+from tests.support import SECONDS_PER_DAY, DevCallers
 from worker import build_worker
 
 @pytest.fixture(scope="session", autouse=True)
@@ -165,7 +165,8 @@ def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: Se
         app = create_app(settings, client=temporal_client, engine=engine)
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                              auth=DevCallers()) as api,
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
             worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         UndoStep,
     )
     from tradelane.tracking import EventDelivery, event_delivery
+    from workflows import metrics
     from workflows import visibility as sa
     from workflows.tracking import TrackingMixin
 
@@ -105,6 +106,7 @@ class ShipmentWorkflow(TrackingMixin):
     @workflow.run
     async def run(self, inp: ShipmentInput) -> ShipmentState:
         if inp.resume is None:
+            metrics.shipment_started()
             self._transition(Stage.BOOKING, Status.IN_PROGRESS, "shipment received")
         else:
             self._state.runs += 1
@@ -392,6 +394,8 @@ class ShipmentWorkflow(TrackingMixin):
         self._state.failure, self._state.failure_code = reason, code
         workflow.logger.warning("compensating", extra={"status": status.value, "code": code, "steps": len(self._undo)})
         await self._run_undos(until=0)
+        undos = self._state.compensation
+        metrics.compensated(status.value, undone=sum(c.ok for c in undos), failed=sum(not c.ok for c in undos))
         now = workflow.now()
         for gate in self._state.pending_gates:
             gate.closed_at = now
@@ -442,6 +446,8 @@ class ShipmentWorkflow(TrackingMixin):
             workflow.logger.error("approval overdue, escalated", extra={"gate": kind.value, "reason": reason})
             self._transition(stage, Status.ON_HOLD, f"escalated: {kind} undecided since {gate.opened_at.isoformat()}")
             await workflow.wait_condition(lambda: gate.decision is not None)
+        assert gate.decision is not None and gate.decided_at is not None
+        metrics.approval_decided(kind.value, gate.decision.value, (gate.decided_at - gate.opened_at).total_seconds())
         if gate.decision is Decision.REJECT:
             raise ShipmentStopped(reject_status, reject_code,
                                   f"{kind} rejected by {gate.actor}: {gate.comment or 'no comment'}")
@@ -470,6 +476,10 @@ class ShipmentWorkflow(TrackingMixin):
         status = self._running_status(status)
         if state.transitions:
             check_move(state.stage, state.status, stage, status)
+            if stage != state.stage or status.terminal:
+                metrics.stage_completed(state.stage.value, (workflow.now() - self._stage_entered_at()).total_seconds())
+            if status.terminal:
+                metrics.shipment_finished(status.value)
         state.stage, state.status = stage, status
         state.transitions.append(Transition(seq=len(state.transitions), stage=stage, status=status,
                                             at=workflow.now(), note=note))
@@ -485,6 +495,13 @@ class ShipmentWorkflow(TrackingMixin):
             updates += [sa.CARRIER.value_set(state.carrier), sa.MODE.value_set(state.mode.value)]
         workflow.upsert_search_attributes(updates)
         self._project()
+
+    def _stage_entered_at(self) -> datetime:
+        transitions = self._state.transitions
+        first = len(transitions) - 1
+        while first > 0 and transitions[first - 1].stage == transitions[-1].stage:
+            first -= 1
+        return transitions[first].at
 
     def _note(self, note: str) -> None:
         """A transition that keeps stage and status, to record a decision in the timeline."""

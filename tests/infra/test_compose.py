@@ -1,5 +1,6 @@
 """docker-compose.yml cannot run here (no Docker engine); this checks it matches the real entry points."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,17 +45,46 @@ def test_environment_names_are_real_settings(service):
 
 
 @pytest.mark.parametrize("service", ["worker", "api"])
-def test_services_reach_temporal_and_postgres_by_service_name(service):
+def test_services_reach_temporal_and_postgres_by_service_name(service, monkeypatch):
     env = SERVICES[service]["environment"]
     assert env["TRADELANE_TEMPORAL_ADDRESS"].split(":")[0] in SERVICES
     assert env["TRADELANE_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgresql:5432/" in env["TRADELANE_DATABASE_URL"]
     assert env["TRADELANE_SANDBOX_URL"] == "http://sandbox:8100"
     assert env["TRADELANE_ENVIRONMENT"] == "production"
-    # The production settings accept these values (PostgreSQL, not SQLite).
-    values = {k.removeprefix("TRADELANE_").lower(): v for k, v in env.items()}
-    values["database_url"] = values["database_url"].replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw")
-    Settings(**values)
+    # The production settings accept these values (PostgreSQL, not SQLite) once the operator's secrets are set.
+    for name, value in env.items():
+        monkeypatch.setenv(name, _with_secrets(value))
+    settings = Settings(_env_file=None)
+    assert settings.environment == "production" and [k.role for k in settings.api_keys] == ["backend", "ops"]
+    assert settings.payload_key_id == "2026-11"
+
+
+OPERATOR_SECRETS = {
+    "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real", "TRADELANE_PARTNER_WEBHOOK_SECRET": "p-real",
+    "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real"},{"name":"ops","role":"ops","key":"k2"}]',
+    "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
+    "TRADELANE_PAYLOAD_KEY_ID": "2026-11",
+}
+
+
+def _with_secrets(value: str) -> str:
+    """Compose's `${NAME:?message}` replaced by the value an operator would set."""
+    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: OPERATOR_SECRETS[m.group(1)], value)
+
+
+def test_production_refuses_the_documented_development_secrets(monkeypatch):
+    monkeypatch.setenv("TRADELANE_ENVIRONMENT", "production")
+    monkeypatch.setenv("TRADELANE_DATABASE_URL", "postgresql+psycopg://t:pw@db/t")
+    monkeypatch.setenv("TRADELANE_WEBHOOK_SECRET", "real")
+    with pytest.raises(ValueError, match="TRADELANE_API_KEYS: key 'dev-backend' is a documented development key"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TRADELANE_API_KEYS", '[{"name": "ops", "role": "ops", "key": "real-key"}]')
+    with pytest.raises(ValueError, match="TRADELANE_PARTNER_WEBHOOK_SECRET must be set"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TRADELANE_PARTNER_WEBHOOK_SECRET", "real-partner-secret")
+    with pytest.raises(ValueError, match="TRADELANE_PAYLOAD_KEYS must not contain the development key"):
+        Settings(_env_file=None)
 
 
 def test_temporal_is_the_server_version_the_dev_server_runs():

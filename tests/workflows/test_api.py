@@ -10,7 +10,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from infra.db import ApprovalRow, PartnerBookingRow, ShipmentRow, StageTransitionRow
 from starter.api import create_app
-from tests.support import INVALID_EXAMPLES, load_example, unique_id
+from tests.support import INVALID_EXAMPLES, DevCallers, load_example, unique_id
 from tradelane.enums import Status
 
 pytestmark = pytest.mark.temporal
@@ -160,7 +160,8 @@ async def test_get_answers_from_the_read_model_when_no_worker_answers(harness_fa
         settings = h.settings
     # The worker is gone now: nobody can answer the query.
     app = create_app(settings, client=temporal_client, engine=db_engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                                 auth=DevCallers()) as api:
         view = await api.get(f"/v1/shipments/{shipment_id}")
         assert view.status_code == 200
         assert (view.json()["status"], view.json()["execution_status"]) == ("on_hold", "running")

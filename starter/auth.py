@@ -1,0 +1,160 @@
+"""Who may call what: API keys with roles, and partners' signed webhooks.
+
+Every key belongs to one role. Backends create shipments and read them; ops decide approvals, cancel, read and
+decode payloads in the Web UI; partners post tracking events. A key is sent as `Authorization: Bearer <key>` (or
+`X-API-Key`). Keys are compared as SHA-256 digests in constant time, and only the key's name is ever logged.
+"""
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Header, Request
+from pydantic import BaseModel, SecretStr
+
+from infra.settings import ApiKey
+from infra.webhooks import SIGNATURE_HEADER, WebhookSignatureError, verify
+from starter.errors import ApiError
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+class Role(StrEnum):
+    BACKEND = "backend"
+    OPS = "ops"
+    PARTNER = "partner"
+
+
+class Caller(BaseModel):
+    """The holder of the key a request came with."""
+
+    name: str
+    role: Role
+
+
+READ = (Role.BACKEND, Role.OPS)
+"""Reading shipments, their events and notifications, and quotes: backends and ops."""
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+class KeyDirectory:
+    """The configured keys, held as digests; `caller(key)` finds the holder of a presented key."""
+
+    def __init__(self, keys: Iterable[ApiKey]) -> None:
+        self._keys = [(_digest(k.key.get_secret_value()), Caller(name=k.name, role=Role(k.role))) for k in keys]
+
+    def caller(self, presented: str) -> Caller | None:
+        digest = _digest(presented)
+        found = None
+        # Compare with every key (no early exit), so timing does not tell how far a guess got.
+        for known, caller in self._keys:
+            if hmac.compare_digest(known, digest):
+                found = caller
+        return found
+
+
+def _presented_key(authorization: str | None, api_key: str | None) -> str | None:
+    if api_key:
+        return api_key.strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def authenticate(request: Request,
+                 authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+                 x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
+    """The caller of this request, or 401 when no known key came with it."""
+    directory: KeyDirectory = request.app.state.keys
+    presented = _presented_key(authorization, x_api_key)
+    if presented is None:
+        raise ApiError(401, "UNAUTHENTICATED", "an API key is required: send 'Authorization: Bearer <key>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    caller = directory.caller(presented)
+    if caller is None:
+        raise ApiError(401, "UNAUTHENTICATED", "the API key is not known (revoked, or a typo)",
+                       headers={"WWW-Authenticate": "Bearer"})
+    structlog.contextvars.bind_contextvars(caller=caller.name)
+    return caller
+
+
+def require(*roles: Role) -> Callable[..., Caller]:
+    """A dependency admitting callers with one of `roles` (403 for other roles)."""
+    allowed = frozenset(roles)
+
+    def dependency(caller: Annotated[Caller, Depends(authenticate)], request: Request) -> Caller:
+        if caller.role not in allowed:
+            log.warning("forbidden", caller=caller.name, role=caller.role.value, path=request.url.path)
+            raise ApiError(403, "FORBIDDEN", f"role {caller.role} may not {request.method} {request.url.path}; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+        return caller
+
+    return dependency
+
+
+class PartnerSecrets:
+    """The HMAC secret of each partner's webhooks (a default for partners not listed)."""
+
+    def __init__(self, secrets: Mapping[str, SecretStr], default: SecretStr, tolerance_s: float) -> None:
+        self._secrets = {p: s.get_secret_value() for p, s in secrets.items()}
+        self._default = default.get_secret_value()
+        self.tolerance_s = tolerance_s
+
+    def secret(self, partner: str) -> str:
+        return self._secrets.get(partner, self._default)
+
+
+def _claimed_partner(body: bytes) -> str:
+    """The partner a body says it comes from; only used to pick the secret it must be signed with."""
+    import json
+
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return ""
+    partner = data.get("partner") if isinstance(data, dict) else None
+    return partner if isinstance(partner, str) else ""
+
+
+async def verified_webhook(request: Request, caller: Annotated[Caller, Depends(require(Role.PARTNER))],
+                           signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None) -> Caller:
+    """A partner's webhook whose signature matches its raw body and whose timestamp is recent (401 otherwise).
+
+    Checked before the body is validated, so an unsigned request learns nothing about the schema.
+    """
+    secrets: PartnerSecrets = request.app.state.partner_secrets
+    body = await request.body()
+    partner = _claimed_partner(body)
+    try:
+        verify(secrets.secret(partner), signature, body, now=int(time.time()), tolerance_s=int(secrets.tolerance_s))
+    except WebhookSignatureError as err:
+        log.warning("webhook refused", caller=caller.name, partner=partner, problem=err.problem.value)
+        raise ApiError(401, "INVALID_SIGNATURE", str(err)) from None
+    return caller
+
+
+def codec_access(environment: str, ui_origins: Iterable[str]) -> Callable[..., Caller]:
+    """Who may decode payloads: ops. In development only, the local Web UI may too without a key, since the dev
+    server's UI has no login to pass one on (in production the UI sits behind a proxy that passes the ops
+    user's token: `codec.passAccessToken`)."""
+    ops_only = require(Role.OPS)
+    local_ui = frozenset(ui_origins) if environment == "development" else frozenset()
+
+    def dependency(request: Request,
+                   authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+                   x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
+        origin = request.headers.get("origin")
+        if origin in local_ui and _presented_key(authorization, x_api_key) is None:
+            return Caller(name="local-web-ui", role=Role.OPS)
+        return ops_only(authenticate(request, authorization, x_api_key), request)
+
+    return dependency

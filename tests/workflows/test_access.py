@@ -1,0 +1,182 @@
+"""Access control on the real API: API keys with roles, signed partner webhooks with replay protection."""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from structlog.testing import capture_logs
+
+from infra.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
+from infra.webhooks import signed_headers
+from tests.support import load_example, unique_id
+from tradelane.enums import Status
+from workflows.shipment import ShipmentWorkflow
+
+pytestmark = pytest.mark.temporal
+
+PROTECTED = [
+    ("POST", "/v1/shipments"), ("GET", "/v1/shipments"), ("GET", "/v1/shipments/X-1"),
+    ("POST", "/v1/quotes"), ("POST", "/v1/documents/packing-list"), ("GET", "/v1/shipments/X-1/events"),
+    ("GET", "/v1/shipments/X-1/notifications"), ("POST", "/v1/shipments/X-1/approvals"),
+    ("POST", "/v1/shipments/X-1/cancel"), ("POST", "/v1/carrier-events"),
+]
+
+
+def bearer(role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {DEV_API_KEYS[role]}"}
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
+@pytest.mark.parametrize("headers", [{"Authorization": ""}, {"Authorization": "Bearer not-a-key"},
+                                     {"Authorization": "Basic ZGV2LW9wcy1rZXk6"}, {"X-API-Key": "wrong"}],
+                         ids=["no key", "unknown key", "not bearer", "unknown X-API-Key"])
+async def test_every_endpoint_but_the_public_ones_needs_a_known_key(harness, method, path, headers):
+    response = await harness.api.request(method, path, json={}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+ROLE_MATRIX = [
+    # (role, method, path, allowed)
+    ("backend", "POST", "/v1/shipments", True),
+    ("ops", "POST", "/v1/shipments", False),
+    ("partner", "POST", "/v1/shipments", False),
+    ("backend", "GET", "/v1/shipments", True),
+    ("ops", "GET", "/v1/shipments", True),
+    ("partner", "GET", "/v1/shipments", False),
+    ("backend", "POST", "/v1/shipments/{id}/approvals", False),
+    ("partner", "POST", "/v1/shipments/{id}/approvals", False),
+    ("ops", "POST", "/v1/shipments/{id}/approvals", True),
+    ("backend", "POST", "/v1/shipments/{id}/cancel", False),
+    ("ops", "POST", "/v1/shipments/{id}/cancel", True),
+    ("backend", "POST", "/v1/carrier-events", False),
+    ("ops", "POST", "/v1/carrier-events", False),
+]
+
+
+@pytest.mark.parametrize(("role", "method", "path", "allowed"), ROLE_MATRIX,
+                         ids=[f"{r} {m} {p} {'ok' if a else 'forbidden'}" for r, m, p, a in ROLE_MATRIX])
+async def test_roles_decide_what_a_key_may_do(harness, role, method, path, allowed):
+    shipment_id = unique_id("acl")
+    bodies = {
+        "/v1/shipments": load_example("high-value-us-jp.json", shipment_id),
+        "/v1/shipments/{id}/approvals": {"gate": "high_value", "decision": "approve", "actor": "ops@test",
+                                         "comment": "checked"},
+        "/v1/shipments/{id}/cancel": {"actor": "ops@test", "reason": "customer withdrew"},
+        "/v1/carrier-events": {},
+    }
+    if path != "/v1/shipments":
+        await harness.start(load_example("high-value-us-jp.json", shipment_id))  # with the backend key
+        await harness.until_held(shipment_id)
+    response = await harness.api.request(method, path.format(id=shipment_id), headers=bearer(role),
+                                         json=bodies.get(path) if method == "POST" else None)
+    if allowed:
+        assert response.status_code in (200, 201, 202), response.text
+    else:
+        assert response.status_code == 403, response.text
+        error = response.json()["error"]
+        assert error["code"] == "FORBIDDEN" and f"role {role} may not" in error["message"]
+        if path != "/v1/shipments":
+            state = await harness.state(shipment_id)  # a forbidden call changed nothing
+            assert state.status is Status.ON_HOLD and state.gates[0].decision is None
+
+
+async def test_public_pages_and_probes_need_no_key(harness):
+    assert (await harness.api.get("/healthz", headers={"Authorization": ""})).status_code == 200
+    ready = await harness.api.get("/readyz", headers={"Authorization": ""})
+    assert ready.status_code == 200, ready.text
+    assert {c["name"]: c["ok"] for c in ready.json()["checks"]} == {"temporal": True, "database": True}
+    page = await harness.api.get("/track/NO-SUCH-NUMBER", headers={"Authorization": ""})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+
+
+def signed_event(shipment_id: str, event_id: str, *, secret: str = DEV_PARTNER_WEBHOOK_SECRET,
+                 at: int | None = None, code: str = "AF") -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"event_id": event_id, "partner": "skyexpress", "shipment_id": shipment_id, "code": code,
+                       "occurred_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+                       "location": "Leipzig hub, DE"}).encode()
+    headers = {**bearer("partner"), "Content-Type": "application/json",
+               **signed_headers(secret, event_id, at if at is not None else int(time.time()), body)}
+    return body, headers
+
+
+async def in_transit(harness, shipment_id: str) -> None:
+    await harness.add_fault(partner="skyexpress", operation="handover", shipment_id=shipment_id, kind="scenario",
+                            scenario="stalled")
+    body = load_example("basic-cn-de.json", shipment_id)
+    body["service_level"] = "express"
+    await harness.start(body)
+    await harness.wait_until(shipment_id, lambda s: s.events_received >= 2)
+
+
+async def test_partner_webhooks_must_be_signed_recently_with_the_partners_secret(harness):
+    shipment_id = unique_id("sig")
+    await in_transit(harness, shipment_id)
+    event_id = f"test:{shipment_id}:9"
+    cases = {
+        "unsigned": (signed_event(shipment_id, event_id)[0], {**bearer("partner"), "Content-Type": "application/json"}),
+        "wrong secret": signed_event(shipment_id, event_id, secret="guessed"),
+        "too old (a replay)": signed_event(shipment_id, event_id, at=int(time.time()) - 3600),
+        "from the future": signed_event(shipment_id, event_id, at=int(time.time()) + 3600),
+    }
+    problems = {}
+    for name, (body, headers) in cases.items():
+        response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+        assert response.status_code == 401, (name, response.text)
+        problems[name] = response.json()["error"]["code"]
+    assert set(problems.values()) == {"INVALID_SIGNATURE"}
+    body, headers = signed_event(shipment_id, event_id)
+    tampered = body.replace(b'"AF"', b'"AD"')  # signed for AF, says arrived
+    response = await harness.api.post("/v1/carrier-events", content=tampered, headers=headers)
+    assert response.status_code == 401 and "body was changed" in response.json()["error"]["message"]
+
+    state = await harness.state(shipment_id)
+    assert event_id not in {e.event_id for e in state.events}  # nothing refused reached the workflow
+
+
+async def test_a_replayed_webhook_is_acknowledged_once_and_an_event_id_cannot_be_reused(harness):
+    shipment_id = unique_id("replay")
+    await in_transit(harness, shipment_id)
+    event_id = f"test:{shipment_id}:9"
+    body, headers = signed_event(shipment_id, event_id)
+    first = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+    replayed = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+    assert (first.status_code, replayed.status_code) == (202, 202)
+    assert (first.json()["duplicate"], replayed.json()["duplicate"]) == (False, True)
+
+    other_body, other_headers = signed_event(shipment_id, event_id, code="AD")
+    reused = await harness.api.post("/v1/carrier-events", content=other_body, headers=other_headers)
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "EVENT_ID_REUSED"
+
+    state = await harness.state(shipment_id)
+    assert [e.event_id for e in state.events].count(event_id) == 1
+    assert state.duplicate_events == 0  # the replay never reached the workflow's history
+
+
+async def test_keys_are_never_logged(harness):
+    shipment_id = unique_id("nolog")
+    with capture_logs() as logs:
+        await harness.start(load_example("high-value-us-jp.json", shipment_id))
+        await harness.until_held(shipment_id)
+        await harness.approve(shipment_id)
+        await harness.api.get("/v1/shipments", headers={"Authorization": "Bearer not-a-key"})
+        await harness.api.post("/v1/shipments", headers=bearer("ops"), json={})
+    text = json.dumps(logs, default=str)
+    assert "dev-backend" in text and "dev-ops" in text  # the key's name says who acted ...
+    assert all(key not in text for key in DEV_API_KEYS.values())  # ... its secret never appears
+    assert "not-a-key" not in text
+    started = [e for e in logs if e["event"] == "shipment started"]
+    assert started and started[0]["caller"] == "dev-backend"
+
+
+async def test_the_workflow_still_drops_a_duplicate_it_receives(harness):
+    """Receipts stop replays at the door; an event that arrives twice by other ways is dropped by the workflow."""
+    shipment_id = unique_id("dupwf")
+    await in_transit(harness, shipment_id)
+    state = await harness.state(shipment_id)
+    known = state.events[0]
+    await harness.handle(shipment_id).signal(ShipmentWorkflow.carrier_event, known)
+    state = await harness.wait_until(shipment_id, lambda s: s.duplicate_events == 1)
+    assert [e.event_id for e in state.events].count(known.event_id) == 1
