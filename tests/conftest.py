@@ -29,6 +29,11 @@ from tradelane.state import ShipmentState
 from tests.support import SECONDS_PER_DAY, DevCallers
 from worker import build_worker
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--record-histories", action="store_true",
+                     help="write the replay fixtures in tests/workflows/histories from this run's shipments")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     configure_logging("console", "WARNING")

@@ -1,30 +1,87 @@
-"""Histories of finished runs replay without non-determinism: the workflow code is deterministic."""
+"""Determinism guard: histories of representative runs replay against the current workflow code.
+
+Two sources: histories made fresh in this run, and histories committed under `tests/workflows/histories/`
+(recorded by an earlier version of the code, encrypted with the development payload key as production's are).
+A workflow change that would break running shipments fails the second; such a change goes behind
+`workflow.patched(...)`, and a test here shows the committed histories need that guard.
+
+Re-record (only when the committed ones must change, e.g. a patch was deprecated):
+    .venv/bin/pytest tests/workflows/test_replay.py --record-histories
+"""
+
+import gzip
+import json
+from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from infra.temporal import converter_for
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from workflows.shipment import ShipmentWorkflow
 
 pytestmark = pytest.mark.temporal
 
+HISTORIES = Path(__file__).parent / "histories"
+SCENARIOS = ["happy_path", "compensation", "approval", "replan"]
 
-async def test_finished_histories_replay(harness):
-    delivered, rejected, approved = unique_id("rp-ok"), unique_id("rp-comp"), unique_id("rp-hv")
-    await harness.add_fault(partner="clearpath", operation="file", shipment_id=rejected, kind="reject",
+
+async def run_scenarios(harness) -> dict[str, str]:
+    """One shipment per scenario; returns scenario -> shipment id, once every one has finished as expected."""
+    ids = {name: unique_id(f"rp-{name.replace('_', '')}") for name in SCENARIOS}
+    await harness.add_fault(operation="book", shipment_id=ids["happy_path"], kind="error", status=502, times=2)
+    await harness.add_fault(partner="clearpath", operation="file", shipment_id=ids["compensation"], kind="reject",
                             code="RESTRICTED_GOODS")
-    await harness.add_fault(operation="book", shipment_id=delivered, kind="error", status=502, times=2)
-    for shipment_id, example in ((delivered, "basic-cn-de.json"), (rejected, "basic-cn-de.json"),
-                                 (approved, "high-value-us-jp.json")):
-        await harness.start(load_example(example, shipment_id))
-    await harness.until_held(approved)
-    await harness.approve(approved)
-    statuses = [(await harness.result(s)).status for s in (delivered, rejected, approved)]
-    assert statuses == [Status.DELIVERED, Status.COMPENSATED, Status.DELIVERED]
+    replan = load_example("basic-cn-de.json", ids["replan"])
+    first = (await harness.api.post("/v1/quotes", json=replan)).json()["plan"]["legs"][0]["partner"]
+    await harness.add_fault(partner=first, operation="book", shipment_id=ids["replan"], kind="reject",
+                            code="CAPACITY_EXHAUSTED")
+    await harness.start(load_example("basic-cn-de.json", ids["happy_path"]))
+    await harness.start(load_example("basic-cn-de.json", ids["compensation"]))
+    await harness.start(load_example("high-value-us-jp.json", ids["approval"]))
+    await harness.start(replan)
+    await harness.until_held(ids["approval"])
+    await harness.approve(ids["approval"], comment="verified with the merchant")
+    statuses = {name: (await harness.result(sid)).status for name, sid in ids.items()}
+    assert statuses == {"happy_path": Status.DELIVERED, "compensation": Status.COMPENSATED,
+                        "approval": Status.DELIVERED, "replan": Status.DELIVERED}
+    return ids
 
-    histories = [await harness.handle(s).fetch_history() for s in (delivered, rejected, approved)]
-    replayer = Replayer(workflows=[ShipmentWorkflow], data_converter=harness.client.data_converter)
-    for history in histories:
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        assert result.replay_failure is None, result.replay_failure
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for())
+
+
+def committed(name: str) -> WorkflowHistory:
+    data = json.loads(gzip.decompress((HISTORIES / f"{name}.json.gz").read_bytes()))
+    return WorkflowHistory.from_json(data["workflow_id"], data["history"])
+
+
+async def test_fresh_histories_replay(harness, request):
+    ids = await run_scenarios(harness)
+    for name, shipment_id in ids.items():
+        history = await harness.handle(shipment_id).fetch_history()
+        result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, (name, result.replay_failure)
+        if request.config.getoption("--record-histories"):
+            HISTORIES.mkdir(exist_ok=True)
+            record = {"workflow_id": history.workflow_id, "history": history.to_json_dict()}
+            (HISTORIES / f"{name}.json.gz").write_bytes(gzip.compress(json.dumps(record).encode(), mtime=0))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_committed_histories_still_replay(name):
+    history = committed(name)
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def test_committed_histories_are_encrypted():
+    """They were written as production writes them: no personal data in plaintext, every payload encrypted."""
+    for name in SCENARIOS:
+        text = json.dumps(committed(name).to_json_dict())
+        assert "Jonas" not in text and "example.de" not in text and "example.jp" not in text, name
+        first = committed(name).events[0].workflow_execution_started_event_attributes.input.payloads[0]
+        assert first.metadata["encoding"] == b"binary/encrypted", name
