@@ -56,6 +56,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.tracking import TrackingMixin
 
 
+PATCH_FAILURE_CODE = "failure-code-search-attribute"
+"""`workflow.patched` id of the TradelaneFailureCode upsert (2026-11); deprecate once no older shipment runs."""
+
 UNDO_ATTEMPTS = 10
 """Attempts per undo; one that still fails is recorded as failed and the other undos run."""
 
@@ -393,6 +396,9 @@ class ShipmentWorkflow(TrackingMixin):
         """Run the undos in reverse; each is idempotent and retried on its own policy. Never raises."""
         self._state.failure, self._state.failure_code = reason, code
         workflow.logger.warning("compensating", extra={"status": status.value, "code": code, "steps": len(self._undo)})
+        # Added after shipments were running: histories made before it have no such command here.
+        if workflow.patched(PATCH_FAILURE_CODE):
+            workflow.upsert_search_attributes([sa.FAILURE_CODE.value_set(code)])
         await self._run_undos(until=0)
         undos = self._state.compensation
         metrics.compensated(status.value, undone=sum(c.ok for c in undos), failed=sum(not c.ok for c in undos))

@@ -2,6 +2,7 @@
 
     TradelaneStatus = "on_hold" AND TradelaneDestination = "JP"
     TradelaneExceptions = "stalled"
+    TradelaneFailureCode = "RESTRICTED_GOODS"
 """
 
 from temporalio.common import SearchAttributeKey
@@ -20,6 +21,10 @@ EXCEPTIONS = SearchAttributeKey.for_keyword_list("TradelaneExceptions")
 ETA = SearchAttributeKey.for_datetime("TradelaneEta")
 """The expected delivery date (UTC midnight), revised on every tracking event."""
 
+FAILURE_CODE = SearchAttributeKey.for_keyword("TradelaneFailureCode")
+"""Why a shipment was compensated, rejected or cancelled (a partner's or Tradelane's code), for ops to group by."""
+
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     STAGE, STATUS, DESTINATION, ORIGIN, CARRIER, MODE, MERCHANT, PENDING_GATE, ESCALATED, EXCEPTIONS, ETA,
+    FAILURE_CODE,
 )

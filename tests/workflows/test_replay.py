@@ -14,12 +14,15 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from infra.temporal import converter_for
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
+from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -61,6 +64,13 @@ def committed(name: str) -> WorkflowHistory:
 
 async def test_fresh_histories_replay(harness, request):
     ids = await run_scenarios(harness)
+    # Today's code marks the patch and sets the failure code the committed compensation history lacks.
+    compensated = harness.handle(ids["compensation"])
+    described = await compensated.describe()
+    assert described.typed_search_attributes.get(sa.FAILURE_CODE) == "RESTRICTED_GOODS"
+    markers = [e async for e in compensated.fetch_history_events()
+               if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert [m.marker_recorded_event_attributes.marker_name for m in markers] == ["core_patch"]
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
@@ -85,3 +95,12 @@ def test_committed_histories_are_encrypted():
         assert "Jonas" not in text and "example.de" not in text and "example.jp" not in text, name
         first = committed(name).events[0].workflow_execution_started_event_attributes.input.payloads[0]
         assert first.metadata["encoding"] == b"binary/encrypted", name
+
+
+async def test_the_failure_code_change_needs_its_patch(monkeypatch):
+    """The compensation history predates the failure-code search attribute: replayed as if the new code had always
+    run (the patch check forced true), it fails as nondeterministic; with the check, it replays (test above)."""
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: True)
+    result = await replayer().replay_workflow(committed("compensation"), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
