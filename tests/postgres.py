@@ -24,11 +24,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """Yield a SQLAlchemy URL of a fresh cluster; PostgreSQL refuses to run as root, so root runs it as `postgres`.
+class PostgresCluster:
+    """A running private cluster; `stop()` and `start()` take it away and bring it back (a database outage)."""
 
-    The cluster lives in its own directory under the system temp dir (pytest's are private to root).
+    def __init__(self, directory: Path, port: int, as_user: list[str]) -> None:
+        self.directory, self.port, self._as_user = directory, port, as_user
+        self.url = f"postgresql+psycopg://tradelane@127.0.0.1:{port}/postgres"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run([*self._as_user, _bin("pg_ctl"), "-D", str(self.directory / "pgdata"), *args],
+                       check=check, capture_output=True)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-o", options, "-w", "-l", str(self.directory / "log"), "start")
+
+    def stop(self, check: bool = True) -> None:
+        self._ctl("-m", "fast", "-w", "stop", check=check)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Yield a fresh cluster (its SQLAlchemy URL is `.url`); PostgreSQL refuses to run as root, so root runs it as
+    `postgres`. The cluster lives in its own directory under the system temp dir (pytest's are private to root).
     """
     directory = Path(tempfile.mkdtemp(prefix="tradelane-pg-"))
     data = directory / "pgdata"
@@ -38,14 +56,12 @@ def postgres_cluster() -> Iterator[str]:
         shutil.chown(directory, "postgres")
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
     subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "tradelane", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(directory / "log"),
-                    "start"], check=True, capture_output=True)
+    cluster = PostgresCluster(directory, _free_port(), as_user)
+    cluster.start()
     try:
-        yield f"postgresql+psycopg://tradelane@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        cluster.stop(check=False)
         shutil.rmtree(directory, ignore_errors=True)

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.temporal
 
 @pytest.fixture(scope="module")
 def pg_engine() -> Iterator[Engine]:
-    with postgres_cluster() as url:
-        migrate(url)
-        engine = make_engine(url)
+    with postgres_cluster() as cluster:
+        migrate(cluster.url)
+        engine = make_engine(cluster.url)
         yield engine
         engine.dispose()
 
