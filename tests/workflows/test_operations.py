@@ -1,14 +1,17 @@
 """Operations on the real API: the codec server the Web UI decodes encrypted payloads with, and the read model's
 Prometheus metrics; both for ops only."""
 
+import asyncio
 import base64
 import json
+import subprocess
 
 import httpx
 import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from infra.http_server import ServedApp
 from infra.settings import DEV_API_KEYS, Settings
 from starter.api import create_app
 from tests.support import load_example, unique_id
@@ -79,3 +82,28 @@ async def test_read_model_metrics_are_for_ops(harness):
     assert delivered and float(delivered[0].rsplit(" ", 1)[1]) >= 1
     assert "tradelane_read_model_up 1.0" in response.text
     assert (await harness.api.get("/metrics", headers=bearer("backend"))).status_code == 403
+
+
+async def test_temporal_cli_decodes_through_the_codec_server(harness, dev_server):
+    """Temporal's own tools use the codec server as the Web UI does, with the ops key as their credential (other
+    roles are refused: see above)."""
+    shipment_id = unique_id("codeccli")
+    await harness.start(load_example("basic-cn-de.json", shipment_id))
+    api = await ServedApp(create_app(harness.settings, client=harness.client, engine=harness.engine)).start()
+    try:
+        base = [dev_server.cli_path, "workflow", "show", "--workflow-id", f"shipment:{shipment_id}",
+                "--address", dev_server.address, "--output", "json", "--codec-endpoint", f"{api.url}/codec"]
+        decoded = await asyncio.to_thread(subprocess.run, [*base, "--codec-auth", f"Bearer {DEV_API_KEYS['ops']}"],
+                                          capture_output=True, text=True, timeout=60)
+    finally:
+        await api.stop()
+    assert decoded.returncode == 0, decoded.stderr
+    assert "Jonas Becker" in json.dumps(first_input(decoded.stdout))
+
+
+def first_input(show_json: str) -> dict:
+    """The workflow input as `temporal workflow show --output json` prints it (payload data in base64)."""
+    started = json.loads(show_json)["events"][0]["workflowExecutionStartedEventAttributes"]
+    payload = started["input"]["payloads"][0]
+    assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
+    return json.loads(base64.b64decode(payload["data"]))
