@@ -7,6 +7,7 @@ import hashlib
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Annotated, Any, AsyncIterator, Literal
 
 import httpx
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -234,6 +236,19 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
         return JSONResponse(status_code=422, content={
             "error": {"code": "INVALID_REQUEST", "message": summary, "fields": fields}})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        # FastAPI could not read the body: not UTF-8, nested too deep, a number too long to convert.
+        if exc.status_code == 400 and isinstance(cause, (ValueError, RecursionError)):
+            message = f"not readable as JSON: {str(cause)[:200]}"
+            return JSONResponse(status_code=422, content={"error": {
+                "code": "INVALID_REQUEST", "message": f"body: {message}",
+                "fields": [{"field": "body", "message": message}]}})
+        # Unknown routes and methods answer in the same envelope as every other error.
+        return JSONResponse(status_code=exc.status_code, headers=exc.headers, content={"error": {
+            "code": HTTPStatus(exc.status_code).name, "message": str(exc.detail)}})
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

@@ -7,6 +7,7 @@ decode payloads in the Web UI; partners post tracking events. A key is sent as `
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
@@ -115,11 +116,9 @@ class PartnerSecrets:
 
 def _claimed_partner(body: bytes) -> str:
     """The partner a body says it comes from; only used to pick the secret it must be signed with."""
-    import json
-
     try:
         data: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON: the signature check names the problem, validation the rest
         return ""
     partner = data.get("partner") if isinstance(data, dict) else None
     return partner if isinstance(partner, str) else ""

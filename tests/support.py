@@ -74,8 +74,10 @@ class DevCallers(httpx.Auth):
 
 
 def _event_id(body: bytes) -> str:
+    """The event id for the id header; empty when the body has none fit for a header (fuzzed bodies)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
-    return str(data.get("event_id", "")) if isinstance(data, dict) else ""
+    event_id = str(data.get("event_id", "")) if isinstance(data, dict) else ""
+    return event_id if event_id.isascii() and event_id.isprintable() else ""

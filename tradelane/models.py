@@ -39,8 +39,17 @@ CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), Aft
 HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-ShipmentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
-Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+# The patterns below already cap the length; `max_length` states it in the OpenAPI schema and refuses a huge
+# string before any pattern runs on it.
+ShipmentId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+# 35 characters: the length RFC 5646 asks every implementation to accept for a language tag.
+Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+# Floats must be finite: NaN and infinity are then refused as what they are ("a finite number") rather than as an
+# out-of-range value, and no sum or comparison downstream ever sees them.
+Finite = Field(allow_inf_nan=False)
+# This century: plans, ETAs and rule tables add days and look up holidays around these dates, and a date near
+# the ends of the calendar (year 9999) overflows there, failing the shipment after it was accepted.
+CenturyDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))]
 
 
 class _Contract(BaseModel):
@@ -64,22 +73,23 @@ class Party(_Contract):
 
 
 class Parcel(_Contract):
-    weight_kg: Annotated[float, Field(gt=0, le=30_000)]
-    length_cm: Annotated[float, Field(gt=0, le=1_500)]
-    width_cm: Annotated[float, Field(gt=0, le=500)]
-    height_cm: Annotated[float, Field(gt=0, le=500)]
+    weight_kg: Annotated[float, Finite, Field(gt=0, le=30_000)]
+    length_cm: Annotated[float, Finite, Field(gt=0, le=1_500)]
+    width_cm: Annotated[float, Finite, Field(gt=0, le=500)]
+    height_cm: Annotated[float, Finite, Field(gt=0, le=500)]
     packaging: Packaging
     ispm15_marked: bool | None = None
     """For solid wood packaging: whether it carries the ISPM 15 treatment mark."""
-    packaging_weight_kg: Annotated[float, Field(ge=0, le=1_000)] | None = None
+    packaging_weight_kg: Annotated[float, Finite, Field(ge=0, le=1_000)] | None = None
     """Weight of the packaging material itself; estimated from the packaging type when absent."""
 
 
 class DangerousGoods(_Contract):
-    un_number: Annotated[str, StringConstraints(pattern=r"^UN\d{4}$")]
+    un_number: Annotated[str, StringConstraints(max_length=6, pattern=r"^UN\d{4}$")]
     packing_instruction: ShortText | None = None
-    watt_hours: Annotated[float, Field(ge=0)] | None = None
-    state_of_charge_pct: Annotated[float, Field(ge=0, le=100)] | None = None
+    # Per unit; 1 MWh is far above any battery shipped as one article (a car's pack is about 100 kWh).
+    watt_hours: Annotated[float, Finite, Field(ge=0, le=1_000_000)] | None = None
+    state_of_charge_pct: Annotated[float, Finite, Field(ge=0, le=100)] | None = None
 
 
 class Item(_Contract):
@@ -87,11 +97,12 @@ class Item(_Contract):
     description: Text
     hs_code: HsCode
     quantity: Annotated[int, Field(gt=0, le=1_000_000)]
-    unit_value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    # `le` is the largest value `max_digits` allows anyway; stated so the OpenAPI schema shows the range.
+    unit_value: Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2)]
     origin_country: CountryCode
-    unit_weight_kg: Annotated[float, Field(gt=0, le=30_000)]
+    unit_weight_kg: Annotated[float, Finite, Field(gt=0, le=30_000)]
     dangerous_goods: DangerousGoods | None = None
-    label_languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] | None = Field(
+    label_languages: list[Annotated[str, StringConstraints(max_length=3, pattern=r"^[a-z]{2,3}$")]] | None = Field(
         default=None, max_length=10)
     """Languages of the product text and labels (ISO 639-1), checked against the destination's rules when given."""
     origin_marked: bool | None = None
@@ -112,13 +123,13 @@ class ShipmentRequest(_Contract):
     preference: Preference = Preference.BALANCED
     incoterm: Incoterm
     currency: CurrencyCode
-    ship_date: date
+    ship_date: CenturyDate
     origin: Party
     destination: Party
     parcels: list[Parcel] = Field(min_length=1, max_length=100)
     items: list[Item] = Field(min_length=1, max_length=500)
     insurance: Insurance | None = None
-    deliver_by: date | None = None
+    deliver_by: CenturyDate | None = None
     """Latest acceptable delivery date: a hard constraint for the planner."""
     exclude_countries: list[CountryCode] = Field(default_factory=list, max_length=50)
     """Countries the goods must not pass through (the merchant's policy, on top of sanctions)."""

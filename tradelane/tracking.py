@@ -5,7 +5,7 @@ each of its codes means as a `TrackingStatus`. It is loaded and validated once.
 """
 
 import bisect
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -61,13 +61,16 @@ class PartnerEvent(BaseModel):
     partner: str = Field(min_length=1, max_length=64)
     shipment_id: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=64)
-    occurred_at: AwareDatetime
+    # This century only: a tracking event is from around now, and a time at the ends of the calendar (year 1 at
+    # +14:00) cannot even be converted to UTC, which would fail the workflow reading it.
+    occurred_at: AwareDatetime = Field(ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2100, 1, 1, tzinfo=UTC))
     """With its offset: a time without one would be read in an unknown zone and misplace the event."""
     description: str = Field(default="", max_length=500)
     location: str = Field(default="", max_length=200)
     tracking_number: str | None = Field(default=None, max_length=64)
     booking_ref: str | None = Field(default=None, max_length=64)
-    sequence: int | None = None
+    # The read model stores it in a 32-bit INTEGER column (PostgreSQL would refuse a larger one).
+    sequence: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
     def normalised(self, via: str) -> CarrierEvent:
         """The event in Tradelane's vocabulary, as the workflow takes it."""

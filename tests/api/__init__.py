@@ -1,0 +1,1 @@
+"""Hostile input: fuzzing the request contract, the HTTP API and its OpenAPI schema."""
