@@ -238,7 +238,10 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         show_visibility(client, settings, shipments)
         ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
         console.print(f"\nTemporal Web UI: {ui}")
-        console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneExceptions = \"late\")")
+        console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneExceptions = \"late\", "
+                      "TradelaneFailureCode = \"RESTRICTED_GOODS\")")
+        console.print("  payloads are encrypted; the UI decodes them with the API's codec server "
+                      f"(http://{settings.api_host}:{settings.api_port}/codec, ops only)")
         console.print(f"Sandbox records: {settings.sandbox_url}/_inspect/bookings?shipment_id=SHP-DEMO-FAIL-{tag}")
         failed = [s for s in shipments if s.state.get("status") != s.expected]
         if failed:
