@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres fonts browser demo up test test-fast bench-decisions clean
+.PHONY: install temporal postgres fonts browser demo up test test-fast reliability bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -44,6 +44,11 @@ test: temporal postgres fonts browser
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not temporal" tests/domain tests/sandbox
+
+# The fault matrix: 200 shipments with injected partner faults, a SIGKILLed worker, a restarted dev server and a
+# restarted API mid-batch, then an audit. Last line: shipments=N faults=F terminal=T duplicates=D orphans=O lost=L.
+reliability: temporal
+	$(BIN)/python -m reliability $(ARGS)
 
 # Planner + compliance + landed cost per shipment: prints the median and its ratio to a same-run baseline.
 bench-decisions: $(STAMP)

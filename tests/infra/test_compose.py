@@ -110,3 +110,10 @@ def test_no_secret_is_written_in_the_file_and_images_are_pinned():
         else:
             assert service["build"] == ".", name
     assert (ROOT / "Dockerfile").is_file()
+
+
+def test_the_env_example_lists_every_secret_the_compose_file_requires():
+    required = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
+    example = {line.split("=", 1)[0] for line in (ROOT / "deploy" / "env.example").read_text().splitlines()
+               if line and not line.startswith("#")}
+    assert required == example == set(OPERATOR_SECRETS)
