@@ -246,6 +246,8 @@ class NotificationActivities:
             rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=req.shipment_id,
                                            lease=self._lease, limit=self._batch)
             for row in rows:
+                if activity.in_activity():
+                    activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
                 await self._deliver_one(row, report, retrying)
             # A full batch may mean more are due; a retrying row would only be claimed again at once.
             if len(rows) < self._batch or retrying:

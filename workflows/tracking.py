@@ -294,7 +294,8 @@ class TrackingMixin:
             self._deliver_requested = False
             report: DeliveryReport = await workflow.execute_activity_method(
                 NotificationActivities.deliver, DeliverRequest(shipment_id=self._state.shipment_id),
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=NOTIFIER_RETRY)
+                start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=NOTIFIER_RETRY)
             next_due = report.next_due
 
 

@@ -162,9 +162,23 @@ def test_quiet_hours_keep_a_row_until_its_not_before(engine):
                                                                               + timedelta(hours=1))])
     assert claim_due(engine, T0, shipment_id="S-1") == []
     assert next_due(engine, "S-1") == morning
-    assert [r.id for r in claim_due(engine, morning, shipment_id="S-1")] == ["S-1:1:email:customer"]
+    [claimed] = claim_due(engine, morning, shipment_id="S-1")
+    assert claimed.id == "S-1:1:email:customer"
+    assert next_due(engine, "S-1") == claimed.lease_until  # until it is recorded, its lease end comes first
+    mark_sent(engine, claimed.id, morning)
     assert next_due(engine, "S-1") == morning + timedelta(hours=1)
     assert next_due(engine, "S-unknown") is None
+
+
+def test_a_row_claimed_by_a_deliverer_that_died_comes_due_when_its_lease_ends(engine):
+    """A worker killed while sending leaves its rows `sending`; the next delivery must come back for them."""
+    add(engine, [outbox_message("S-1", 1), outbox_message("S-1", 2, not_before=T0 + 2 * LEASE)])
+    claim_due(engine, T0, shipment_id="S-1", lease=LEASE)
+    assert next_due(engine, "S-1") == T0 + LEASE  # before the pending row's own time
+    [again] = claim_due(engine, T0 + LEASE, shipment_id="S-1", lease=LEASE)
+    assert again.id == "S-1:1:email:customer"
+    mark_sent(engine, again.id, T0 + LEASE)
+    assert next_due(engine, "S-1") == T0 + 2 * LEASE
 
 
 def test_claim_respects_the_limit_in_not_before_order(engine):
