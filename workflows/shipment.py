@@ -59,6 +59,9 @@ with workflow.unsafe.imports_passed_through():
 PATCH_FAILURE_CODE = "failure-code-search-attribute"
 """`workflow.patched` id of the TradelaneFailureCode upsert (2026-11); deprecate once no older shipment runs."""
 
+PATCH_FINISH_STEP_ON_CANCEL = "finish-step-on-cancel"
+"""`workflow.patched` id (2026-11): a cancellation waits for the partner step in flight instead of abandoning it."""
+
 UNDO_ATTEMPTS = 10
 """Attempts per undo; one that still fails is recorded as failed and the other undos run."""
 
@@ -379,13 +382,34 @@ class ShipmentWorkflow(TrackingMixin):
             retry_policy=self._retry_policy())
 
     async def _step(self, method: Any, call: PartnerCall, *, undo: str, undo_text: str) -> PartnerRecord:
-        """Run a partner step and, once it succeeded, push its undo (an activity name) onto the compensation stack."""
-        record: PartnerRecord = await self._activity(method, call)
+        """Run a partner step and, once it succeeded, push its undo (an activity name) onto the compensation stack.
+
+        A cancellation that arrives while the call is in flight lets the call finish first: a booking the partner
+        made must be known to be undone, or it would be left behind (an orphan).
+        """
+        if not workflow.patched(PATCH_FINISH_STEP_ON_CANCEL):  # shipments started before the change
+            record: PartnerRecord = await self._activity(method, call)
+            self._push_undo(call, record, undo, undo_text)
+            return record
+        handle = workflow.start_activity_method(
+            method, call, start_to_close_timeout=self._input.timings.activity_timeout,
+            retry_policy=self._retry_policy())
+        try:
+            record = await asyncio.shield(handle)
+        except asyncio.CancelledError:
+            try:
+                self._push_undo(call, await handle, undo, undo_text)
+            except ActivityError:
+                pass  # the step failed anyway: nothing was made, nothing to undo
+            raise
+        self._push_undo(call, record, undo, undo_text)
+        return record
+
+    def _push_undo(self, call: PartnerCall, record: PartnerRecord, undo: str, undo_text: str) -> None:
         self._record(record)
         undo_call = call.model_copy(update={"ref": record.ref, "request": None})
         self._undo.append(UndoStep(action=undo, call=undo_call,
                                    description=f"{undo_text} {record.ref} at {record.partner}"))
-        return record
 
     async def _cancelled(self) -> None:
         request = self._state.cancel_request or CancelRequest(actor="temporal", reason="workflow cancelled")

@@ -3,13 +3,14 @@
 import asyncio
 
 import pytest
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 
 from tests.support import VALID_EXAMPLES, load_example, stages_in_order, unique_id
 from tradelane.enums import GateKind, Stage, Status
 from tradelane.stages import STAGE_ORDER
 
 pytestmark = pytest.mark.temporal
+IN_HAND = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
 
 
 def records_of(records: list[dict], kind: str) -> list[dict]:
@@ -134,6 +135,32 @@ async def test_ops_cancel_mid_transit_undoes_everything(harness_factory):
 
         again = await h.api.post(f"/v1/shipments/{shipment_id}/cancel", json={"actor": "ops@test"})
         assert again.status_code == 409
+
+
+@pytest.mark.parametrize("how", ["ops update", "temporal cancel"])
+async def test_a_cancel_during_a_booking_call_waits_for_it_and_undoes_it(harness, how):
+    """The carrier is slow: the cancellation arrives while the booking call is in flight. The call finishes, its
+    booking is known, and the undo cancels it: nothing is left at the carrier."""
+    shipment_id = unique_id("midcall")
+    await harness.add_fault(operation="book", shipment_id=shipment_id, kind="latency", latency_s=1.5, times=1)
+    handle = await harness.start(load_example("basic-cn-de.json", shipment_id))
+    for _ in range(200):
+        pending = (await handle.describe()).raw_description.pending_activities
+        if any(p.activity_type.name == "carrier.book" and p.state == IN_HAND for p in pending):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the booking call never started")
+    if how == "ops update":
+        response = await harness.api.post(f"/v1/shipments/{shipment_id}/cancel", json={"actor": "ops@test"})
+        assert response.status_code == 202, response.text
+    else:
+        await handle.cancel()
+    state = await harness.result(shipment_id)
+    assert state.status is Status.CANCELLED
+    assert [c.action for c in state.compensation] == ["carrier.cancel_booking"]
+    bookings = records_of(await harness.inspect(shipment_id), "booking")
+    assert [b["state"] for b in bookings] == ["cancelled"], "the booking made during the cancel is undone"
 
 
 async def test_temporal_cancellation_from_the_ui_also_compensates(harness_factory):

@@ -22,8 +22,9 @@ from temporalio.worker import Replayer
 from infra.temporal import converter_for
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
+from worker import preload_workflow_data
 from workflows import visibility as sa
-from workflows.shipment import ShipmentWorkflow
+from workflows.shipment import PATCH_FAILURE_CODE, PATCH_FINISH_STEP_ON_CANCEL, ShipmentWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -54,6 +55,7 @@ async def run_scenarios(harness) -> dict[str, str]:
 
 
 def replayer() -> Replayer:
+    preload_workflow_data()  # as a worker does: workflow code may not open files
     return Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for())
 
 
@@ -68,9 +70,11 @@ async def test_fresh_histories_replay(harness, request):
     compensated = harness.handle(ids["compensation"])
     described = await compensated.describe()
     assert described.typed_search_attributes.get(sa.FAILURE_CODE) == "RESTRICTED_GOODS"
-    markers = [e async for e in compensated.fetch_history_events()
+    markers = [e.marker_recorded_event_attributes async for e in compensated.fetch_history_events()
                if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
-    assert [m.marker_recorded_event_attributes.marker_name for m in markers] == ["core_patch"]
+    # Core writes the patch id as plain JSON in the marker (no user data, so no codec).
+    patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
+    assert patches == [PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE]
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
