@@ -1,0 +1,218 @@
+"""The fault matrix's plan: deterministic, covering every fault kind and partner operation, with expected statuses
+derived from the faults by the workflow's rules, and example facts that match the decision layer."""
+
+import httpx
+import pytest
+
+from activities.decisions import DecisionActivities
+from activities.http import PartnerGateway
+from reliability.catalogue import (
+    BASIC,
+    CLEAN,
+    EXAMPLE_FACTS,
+    FAULTED,
+    HIGH_VALUE,
+    LITHIUM,
+    PALLET,
+    Scenario,
+    Variant,
+    apply_variant,
+    approve,
+    cancel_at,
+    fault,
+    load_request,
+    refuse,
+)
+from reliability.config import TIMINGS
+from reliability.plan import (
+    FAULTED_SHARE,
+    PlanError,
+    batch_disruptions,
+    build_plan,
+    expected_statuses,
+    fault_mix,
+    scenario_partners,
+    shipment_glob,
+)
+from sandbox.app import create_app as create_sandbox_app
+from sandbox.config import SandboxConfig
+from sandbox.faults import FaultKind
+from sandbox.partners import Operation
+from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS, value_approval_reason
+from tradelane.enums import Status
+from tradelane.models import ShipmentRequest
+from tradelane.rules import default_book
+from tradelane.state import ApprovalPolicy, AssessRequest
+
+DELIVERED, COMPENSATED = frozenset({Status.DELIVERED}), frozenset({Status.COMPENSATED})
+REJECTED, CANCELLED = frozenset({Status.REJECTED}), frozenset({Status.CANCELLED})
+
+
+def test_same_seed_same_plan_and_another_seed_another_order():
+    first, again, other = build_plan(50, seed=7), build_plan(50, seed=7), build_plan(50, seed=8)
+    assert first == again
+    assert [p.scenario for p in first] != [p.scenario for p in other]
+    assert [p.shipment_id for p in first] == [f"REL-7-{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize("n", [1, 16, 200], ids=lambda n: f"n={n}")
+def test_share_of_faulted_shipments(n):
+    plan = build_plan(n, seed=1)
+    assert len(plan) == n
+    assert sum(p.faulted for p in plan) == round(n * FAULTED_SHARE)
+    assert len({p.shipment_id for p in plan}) == n
+
+
+def test_a_full_batch_covers_every_scenario_fault_kind_and_partner_operation():
+    plan = build_plan(200, seed=2026)
+    assert {p.scenario for p in plan} >= {s.name for s in FAULTED}
+    specs = [spec for p in plan for spec in p.faults]
+    assert {spec.kind for spec in specs} == set(FaultKind)
+    assert {spec.operation for spec in specs} == set(Operation)
+    assert {status for p in plan for status in p.expected} == {Status.DELIVERED, Status.COMPENSATED,
+                                                                Status.REJECTED, Status.CANCELLED}
+    mix = {row.kind: row for row in fault_mix(plan)}
+    assert sum(row.rules for row in mix.values()) == len(specs)
+    assert set(mix) == {str(kind) for kind in FaultKind}
+
+
+@pytest.mark.parametrize("scenario", CLEAN + FAULTED, ids=lambda s: s.name)
+def test_every_catalogue_fault_targets_a_partner_its_shipment_calls(scenario):
+    used = scenario_partners(scenario)
+    assert all(spec.partner in used for spec in scenario.faults), (used, [s.label for s in scenario.faults])
+    assert expected_statuses(scenario)  # derivable: raises PlanError otherwise
+
+
+def s(name: str, example: str = BASIC, faults=(), actions=(), variant=None) -> Scenario:
+    return Scenario(name=name, example=example, faults=tuple(faults), actions=tuple(actions), variant=variant)
+
+
+@pytest.mark.parametrize("scenario, expected", [
+    (s("503 burst", faults=[fault("skyexpress", "book", "error", times=3)]), DELIVERED),
+    (s("429 and latency", faults=[fault("skyexpress", "label", "rate_limit", times=2),
+                                  fault("parcelnow", "schedule", "latency", latency_s=0.5)]), DELIVERED),
+    (s("short outage", faults=[fault("clearpath", "file", "outage", outage_for_s=2.0)]), DELIVERED),
+    (s("first carrier refuses, backup exists", faults=[fault("skyexpress", "book", "reject")]), DELIVERED),
+    (s("label refused, backup exists", faults=[fault("skyexpress", "label", "reject")]), DELIVERED),
+    (s("every carrier refuses", faults=[fault("*", "book", "reject")]), COMPENSATED),
+    (s("the only carrier refuses", LITHIUM, faults=[fault("skyexpress", "book", "reject")]), COMPENSATED),
+    (s("refusal by a carrier not in the plan", PALLET, faults=[fault("skyexpress", "book", "reject")]), DELIVERED),
+    (s("customs refuses", faults=[fault("clearpath", "file", "reject")]), COMPENSATED),
+    (s("handover refused", PALLET, faults=[fault("bluewave", "handover", "reject")]), COMPENSATED),
+    (s("handover refused by the backup carrier",
+       faults=[fault("skyexpress", "book", "reject"), fault("aerocargo", "handover", "reject")]), COMPENSATED),
+    (s("slot refused", faults=[fault("parcelnow", "schedule", "reject")]), COMPENSATED),
+    (s("customs hold approved", faults=[fault("clearpath", "file", "hold")], actions=[approve("customs_hold")]),
+     DELIVERED),
+    (s("customs hold refused", faults=[fault("clearpath", "file", "hold")], actions=[refuse("customs_hold")]),
+     REJECTED),
+    (s("high value approved", HIGH_VALUE, actions=[approve("high_value")]), DELIVERED),
+    (s("high value refused", HIGH_VALUE, actions=[refuse("high_value")]), REJECTED),
+    (s("denied party refused", variant=Variant.POSSIBLE_DENIED_PARTY, actions=[refuse("compliance")]), REJECTED),
+    (s("unmarked pallet fixed", PALLET, variant=Variant.UNMARKED_PALLET, actions=[approve("packaging")]),
+     DELIVERED),
+    (s("unmarked pallet refused", PALLET, variant=Variant.UNMARKED_PALLET, actions=[refuse("packaging")]),
+     COMPENSATED),
+    (s("embargoed", variant=Variant.EMBARGOED), REJECTED),
+    (s("stalled in transit, cancelled", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+       actions=[cancel_at("transit")]), CANCELLED),
+    (s("stalled in the last mile, cancelled", faults=[fault("parcelnow", "schedule", "scenario", scenario="stalled")],
+       actions=[cancel_at("last_mile")]), CANCELLED),
+    (s("stalled, overdue refused", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+       actions=[refuse("stage_overdue")]), REJECTED),
+    (s("delayed story", faults=[fault("skyexpress", "handover", "scenario", scenario="delayed")]), DELIVERED),
+], ids=lambda v: v.name if isinstance(v, Scenario) else None)
+def test_expected_status_follows_from_the_faults(scenario, expected):
+    assert expected_statuses(scenario) == expected
+
+
+@pytest.mark.parametrize("scenario, message", [
+    (s("endless 503s", faults=[fault("skyexpress", "book", "error")]), "times must be set"),
+    (s("long burst", faults=[fault("skyexpress", "book", "error", times=TIMINGS.max_transient_times + 1)]),
+     "times must be set and at most"),
+    (s("long outage", faults=[fault("clearpath", "file", "outage", outage_for_s=TIMINGS.max_outage_s + 1)]),
+     "outage_for_s must be set"),
+    (s("latency past the timeout", faults=[fault("skyexpress", "book", "latency",
+                                                 latency_s=TIMINGS.partner_timeout_s)]), "below the partner timeout"),
+    (s("high value undecided", HIGH_VALUE), "gate high_value will open"),
+    (s("hold undecided", faults=[fault("clearpath", "file", "hold")]), "gate customs_hold will open"),
+    (s("cancel racing delivery", actions=[cancel_at("transit")]), "races the delivery"),
+    (s("cancel at booking", actions=[cancel_at("booking")]), "only planned where a shipment waits"),
+    (s("stalled forever", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+       actions=[approve("stage_overdue")]), "stays silent"),
+    (s("quote faults with refusals", faults=[fault("skyexpress", "quote", "timeout", times=1),
+                                             fault("skyexpress", "book", "reject")]), "quote faults and refusals"),
+], ids=lambda v: v.name if isinstance(v, Scenario) else None)
+def test_underivable_scenarios_are_refused(scenario, message):
+    with pytest.raises(PlanError, match=message):
+        expected_statuses(scenario)
+
+
+def test_fault_spec_becomes_a_rule_for_one_shipment_with_its_window_from_submission():
+    outage = fault("clearpath", "file", "outage", outage_for_s=4.0).rule("REL-1-3", submitted_at_s=12.5)
+    assert (outage.shipment_id, outage.window_start_s, outage.window_end_s) == ("REL-1-3", 12.5, 16.5)
+    burst = fault("skyexpress", "book", "error", status=502, times=2).rule("REL-1-4", submitted_at_s=3.0)
+    assert (burst.kind, burst.status, burst.times, burst.window_start_s) == (FaultKind.ERROR, 502, 2, None)
+
+
+@pytest.mark.parametrize("variant, field, value", [
+    (Variant.UNMARKED_PALLET, ("parcels", 1, "ispm15_marked"), False),
+    (Variant.POSSIBLE_DENIED_PARTY, ("destination", "company"), "Orion Dual Use Tradng"),
+    (Variant.EMBARGOED, ("destination", "country"), "CU"),
+], ids=lambda v: str(v) if isinstance(v, Variant) else None)
+def test_variants_change_a_copy_and_stay_valid_requests(variant, field, value):
+    example = PALLET if variant is Variant.UNMARKED_PALLET else BASIC
+    original = load_request(example, "REL-0-0")
+    changed = apply_variant(original, variant)
+    node = changed
+    for key in field:
+        node = node[key]
+    assert node == value
+    assert changed != original and apply_variant(original, None) == original
+    ShipmentRequest.model_validate(changed)
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_FACTS), ids=lambda e: e.removesuffix(".json"))
+async def test_example_facts_match_the_decision_layer_with_the_sandbox_quotes(example):
+    """The carrier chain, last mile and value approval the expectations rely on, asked of the real decision
+    activity (quotes from an in-process sandbox)."""
+    facts = EXAMPLE_FACTS[example]
+    request = ShipmentRequest.model_validate(load_request(example, "REL-facts-1"))
+    sandbox = create_sandbox_app(SandboxConfig())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox") as http:
+        decisions = DecisionActivities(PartnerGateway(http, "http://sandbox"), default_book())
+        chain, last_mile = [], None
+        while True:
+            result = await decisions.assess(AssessRequest(request=request, exclude_partners=chain))
+            plan = result.assessment.plan
+            if plan is None:
+                break
+            chain.append(plan.legs[0].partner)
+            if last_mile is None:
+                last_mile = result.assessment.last_mile.chosen.partner
+    assert tuple(chain) == facts.carriers
+    assert last_mile == facts.last_mile
+    policy = ApprovalPolicy(value_thresholds=DEFAULT_VALUE_THRESHOLDS)
+    assert (value_approval_reason(request, policy) is not None) == facts.high_value
+
+
+@pytest.mark.parametrize("crashes, kinds", [
+    (True, ["worker_kill", "partner_outage", "server_restart", "partner_outage", "api_restart", "partner_outage",
+            "worker_kill"]),
+    (False, ["partner_outage"] * 3),
+], ids=["with crashes", "without crashes"])
+def test_batch_disruptions_in_order_of_share(crashes, kinds):
+    disruptions = batch_disruptions(crashes)
+    assert [d.kind for d in disruptions] == kinds
+    shares = [d.at_share for d in disruptions]
+    assert shares == sorted(shares)
+
+
+def test_a_partner_outage_hits_every_operation_but_quotes_of_this_batch_only():
+    outage = next(d for d in batch_disruptions(True) if d.partner == "skyexpress")
+    rules = outage.outage_rules(shipment_glob(5), opens_at_s=40.0)
+    assert {r.operation for r in rules} == {Operation.BOOK, Operation.LABEL, Operation.CANCEL, Operation.VOID,
+                                            Operation.HANDOVER, Operation.TRACK}
+    assert {(r.shipment_id, r.kind, r.window_start_s, r.window_end_s) for r in rules} == {
+        ("REL-5-*", FaultKind.OUTAGE, 40.0, 40.0 + outage.outage_s)}
+    assert outage.outage_s <= TIMINGS.max_outage_s
