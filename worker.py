@@ -14,6 +14,8 @@ from datetime import timedelta
 import httpx
 import pycountry
 import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -27,9 +29,6 @@ from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.tracking import TrackingActivities
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-
 from infra.db import make_engine, migrate
 from infra.health import Check, check_readiness
 from infra.http_server import ServedApp

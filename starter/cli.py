@@ -345,7 +345,8 @@ def sandbox() -> None:
     from sandbox.app import create_app as create_sandbox_app
 
     settings = _service_settings()
-    uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port, log_config=None)
+    uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port,
+                log_config=None)
 
 
 @app.command("temporal-cli")
