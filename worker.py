@@ -12,7 +12,6 @@ import asyncio
 from datetime import timedelta
 
 import httpx
-import pycountry
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -40,19 +39,9 @@ from infra.temporal import connect, converter_for
 import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
-from tradelane.tracking import tracking_codes
 from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)
-
-
-def preload_workflow_data() -> None:
-    """Load now the data that workflow code reads lazily: inside a workflow task the sandbox refuses to open
-    files, so a fresh worker process whose first task decodes a request (country and currency codes are checked
-    against pycountry's tables) or looks up a partner's tracking table would fail that task."""
-    pycountry.countries.get(alpha_2="DE")
-    pycountry.currencies.get(alpha_3="EUR")
-    tracking_codes()
 
 
 def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sandbox_url: str,
@@ -61,7 +50,6 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
     """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data,
     the SMTP relay and merchants' webhooks); `settings` defaults to the environment's."""
     settings = settings or get_settings()
-    preload_workflow_data()
     gateway = PartnerGateway(http, sandbox_url)
     decisions = DecisionActivities(gateway, book or default_book(), screening)
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)

@@ -275,19 +275,12 @@ def next_due(engine: Engine, shipment_id: str) -> datetime | None:
     """When to deliver next, or None: the earliest `not_before` of the shipment's pending rows, or the end of a
     lease held by a deliverer that may have died (a killed worker's claimed rows come due again then)."""
     with Session(engine) as session:
-        pending = session.exec(
-            select(OutboxRow.not_before)
-            .where(col(OutboxRow.shipment_id) == shipment_id, col(OutboxRow.state) == OutboxState.PENDING)
-            .order_by(col(OutboxRow.not_before))
-            .limit(1)
-        ).first()
-        leased = session.exec(
-            select(OutboxRow.lease_until)
-            .where(col(OutboxRow.shipment_id) == shipment_id, col(OutboxRow.state) == OutboxState.SENDING)
-            .order_by(col(OutboxRow.lease_until))
-            .limit(1)
-        ).first()
-    return min((t for t in (pending, leased) if t is not None), default=None)
+        due = [session.exec(select(column)
+                            .where(col(OutboxRow.shipment_id) == shipment_id, col(OutboxRow.state) == state)
+                            .order_by(column).limit(1)).first()
+               for column, state in ((col(OutboxRow.not_before), OutboxState.PENDING),
+                                     (col(OutboxRow.lease_until), OutboxState.SENDING))]
+    return min((t for t in due if t is not None), default=None)
 
 
 def messages_of(engine: Engine, shipment_id: str) -> list[OutboxRow]:

@@ -9,6 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from infra.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
+    DEV_API_KEYS,
+    DEV_PARTNER_WEBHOOK_SECRET,
+    DEV_PAYLOAD_KEY,
+    DEV_PAYLOAD_KEY_ID,
+    DEV_WEBHOOK_SECRET,
+)
 from infra.notices import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.notify import QuietHours
@@ -16,15 +23,8 @@ from tradelane.enums import Stage
 from tradelane.state import ApprovalPolicy, ShipmentTimings
 
 STATE_DIR = Path(".tradelane")
-DEV_WEBHOOK_SECRET = "dev-webhook-secret"
-"""Documented for the demo (the sandbox's merchant receiver verifies with it); never valid in production."""
-DEV_PARTNER_WEBHOOK_SECRET = "dev-partner-webhook-secret"
-"""Documented for the demo: the sandbox's partners sign their tracking webhooks with it; never valid in production."""
-DEV_API_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key", "partner": "dev-partner-key"}
-"""Documented for the demo (one key per role); refused in production."""
-DEV_PAYLOAD_KEY_ID = "dev-2026"
-DEV_PAYLOAD_KEY = "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
-"""Base64 of 32 bytes, documented so the demo's histories can be decoded; refused in production."""
+PRODUCTION_KEY_MIN_LENGTH = 24
+"""Shorter API keys are refused in production: a key is a password that cannot be rate-limited per user."""
 
 
 class ApiKey(BaseModel):
@@ -163,6 +163,7 @@ class Settings(BaseSettings):
             raise ValueError("TRADELANE_WEBHOOK_SECRET must be set to a real secret in production")
         if self.environment == "production":
             _refuse_dev_secrets(self)
+        _check_api_keys(self)
         if self.payload_key_id not in self.payload_keys:
             raise ValueError(f"TRADELANE_PAYLOAD_KEY_ID {self.payload_key_id!r} is not in TRADELANE_PAYLOAD_KEYS "
                              f"({', '.join(sorted(self.payload_keys)) or 'none'})")
@@ -207,8 +208,31 @@ class Settings(BaseSettings):
             "history_limit": self.history_limit,
         })
 
+    def api_key(self, role: str) -> str:
+        """The first configured key of `role` (for the sandbox's partners, the demo and the reliability run)."""
+        for key in self.api_keys:
+            if key.role == role:
+                return key.key.get_secret_value()
+        raise ValueError(f"TRADELANE_API_KEYS: no key with role {role!r}")
+
     def approval_policy(self) -> ApprovalPolicy:
         return ApprovalPolicy(value_thresholds=self.approval_thresholds)
+
+
+def _check_api_keys(settings: Settings) -> None:
+    """Each key names one holder with one role: a name or a secret used twice would make the log or the role
+    ambiguous."""
+    for what, values in (("name", [k.name for k in settings.api_keys]),
+                         ("key", [k.key.get_secret_value() for k in settings.api_keys])):
+        repeated = sorted({k.name for k, v in zip(settings.api_keys, values, strict=True) if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"TRADELANE_API_KEYS: keys {', '.join(map(repr, repeated))} share one {what}; "
+                             "give each holder its own")
+    if settings.environment == "production":
+        short = [k.name for k in settings.api_keys if len(k.key.get_secret_value()) < PRODUCTION_KEY_MIN_LENGTH]
+        if short:
+            raise ValueError(f"TRADELANE_API_KEYS: key(s) {', '.join(map(repr, short))} shorter than "
+                             f"{PRODUCTION_KEY_MIN_LENGTH} characters")
 
 
 def _refuse_dev_secrets(settings: Settings) -> None:

@@ -32,11 +32,10 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
     """The sandbox's configuration with Tradelane's secrets: its partners sign their tracking webhooks with the
     partner secret and present a partner key; it also plays the merchant, whose receiver checks Tradelane's own
     webhook signatures."""
-    partner_keys = [k.key.get_secret_value() for k in settings.api_keys if k.role == "partner"]
     return load_config(settings.sandbox_config).model_copy(update={
         "merchant_webhook_secret": settings.webhook_secret.get_secret_value(),
         "partner_webhook_secret": settings.partner_webhook_secret.get_secret_value(),
-        "partner_api_key": partner_keys[0] if partner_keys else ""})
+        "partner_api_key": settings.api_key("partner")})
 
 
 SANDBOX_POLL_INTERVAL_S = 2.0

@@ -28,7 +28,7 @@ from reliability.audit import Evidence, ReadModelRow, ShipmentEvidence
 from reliability.catalogue import OpsAction, load_request
 from reliability.disruptions import AckCounter, Disruptor
 from reliability.plan import PlannedShipment, batch_disruptions, shipment_glob
-from reliability.processes import ReliabilityStack, api_key
+from reliability.processes import ReliabilityStack
 from sandbox.models import InspectOut
 from tradelane.enums import Decision, GateKind, Stage
 from tradelane.keys import workflow_id
@@ -88,8 +88,8 @@ class Driver:
         urls, settings = self._stack.urls, self._stack.settings
         self._client = await connect(urls.temporal)
         limits = httpx.Limits(max_connections=self._options.in_flight * 2)
-        as_backend = {"Authorization": f"Bearer {api_key(settings, 'backend')}"}
-        as_ops = {"Authorization": f"Bearer {api_key(settings, 'ops')}"}
+        as_backend = {"Authorization": f"Bearer {settings.api_key('backend')}"}
+        as_ops = {"Authorization": f"Bearer {settings.api_key('ops')}"}
         async with (
             httpx.AsyncClient(base_url=urls.api, timeout=10, limits=limits, headers=as_backend) as backend,
             httpx.AsyncClient(base_url=urls.api, timeout=10, limits=limits, headers=as_ops) as ops,

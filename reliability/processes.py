@@ -39,14 +39,6 @@ TASK_QUEUE = "tradelane-reliability"
 HOST = "127.0.0.1"
 
 
-def api_key(settings: Settings, role: str) -> str:
-    """The first configured API key of `role` (the development keys unless the environment sets others)."""
-    for key in settings.api_keys:
-        if key.role == role:
-            return key.key.get_secret_value()
-    raise ValueError(f"TRADELANE_API_KEYS: no key with role {role!r}; the run needs a backend and an ops key")
-
-
 @contextmanager
 def output_to(path: Path) -> Iterator[None]:
     """Point file descriptors 1 and 2 at `path` while child processes are spawned (they inherit them).

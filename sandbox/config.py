@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from infra.dev_secrets import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET
 from sandbox.faults import FaultRule
 
 DEFAULT_CONFIG_RESOURCE = "default.yaml"
@@ -31,11 +32,11 @@ class SandboxConfig(BaseModel):
     """Retries of a failed tracking-event POST before the sandbox logs and gives up on it."""
     callback_backoff_s: float = Field(default=0.1, ge=0)
     """First retry delay; doubles on each further retry."""
-    merchant_webhook_secret: str = "dev-webhook-secret"
+    merchant_webhook_secret: str = DEV_WEBHOOK_SECRET
     """Secret the demo merchant's receiver (``POST /merchant/webhooks``) verifies signatures with."""
-    partner_webhook_secret: str = "dev-partner-webhook-secret"
+    partner_webhook_secret: str = DEV_PARTNER_WEBHOOK_SECRET
     """Secret the partners sign their tracking webhooks with (Tradelane verifies them)."""
-    partner_api_key: str = "dev-partner-key"
+    partner_api_key: str = DEV_API_KEYS["partner"]
     """API key (role partner) the partners present to Tradelane's event endpoint."""
 
 

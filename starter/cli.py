@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from infra.dev_secrets import DEV_API_KEYS
 from starter.client import TradelaneClient, TradelaneError
 
 if TYPE_CHECKING:
@@ -32,11 +33,10 @@ ApiKeyOpt = Annotated[str | None, typer.Option(
     "--api-key", envvar="TRADELANE_API_KEY", show_default=False,
     help="API key (backend role to create and read, ops role to decide and cancel); "
          "defaults to the documented development key of the role the command needs.")]
-DEV_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key"}
 
 
 def _client(api: str, key: str | None = None, role: str = "backend") -> TradelaneClient:
-    return TradelaneClient(api, api_key=key or DEV_KEYS[role])
+    return TradelaneClient(api, api_key=key or DEV_API_KEYS[role])
 
 
 def _fail(err: TradelaneError) -> None:

@@ -34,6 +34,12 @@ def _hs_code(code: str) -> str:
     return code
 
 
+# pycountry reads its tables from files on first use. Workflow code decodes requests, and inside a workflow task
+# the sandbox refuses to open files, so the tables are read now, at import: this module is passed through the
+# sandbox, so it is imported (once, normally) by whatever process imports the workflow.
+pycountry.countries.get(alpha_2="DE")
+pycountry.currencies.get(alpha_3="EUR")
+
 CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
 HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]

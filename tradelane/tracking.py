@@ -42,6 +42,9 @@ def tracking_codes(path: Path = TABLE) -> TrackingCodes:
     return TrackingCodes.model_validate(yaml.safe_load(path.read_text()))
 
 
+tracking_codes()  # read at import, not on first use: workflow code looks partners up and may not open files
+
+
 def normalise(partner: str, code: str) -> TrackingStatus:
     """Tradelane's status for a partner's code; UNKNOWN (kept, never dropped) for a code not in the table."""
     table = tracking_codes().partners.get(partner)

@@ -62,7 +62,8 @@ def test_services_reach_temporal_and_postgres_by_service_name(service, monkeypat
 
 OPERATOR_SECRETS = {
     "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real", "TRADELANE_PARTNER_WEBHOOK_SECRET": "p-real",
-    "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real"},{"name":"ops","role":"ops","key":"k2"}]',
+    "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-00"},'
+                          '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-000"}]',
     "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
     "TRADELANE_PAYLOAD_KEY_ID": "2026-11",
 }

@@ -22,7 +22,6 @@ from temporalio.worker import Replayer
 from infra.temporal import converter_for
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
-from worker import preload_workflow_data
 from workflows import visibility as sa
 from workflows.shipment import PATCH_FAILURE_CODE, PATCH_FINISH_STEP_ON_CANCEL, ShipmentWorkflow
 
@@ -55,7 +54,6 @@ async def run_scenarios(harness) -> dict[str, str]:
 
 
 def replayer() -> Replayer:
-    preload_workflow_data()  # as a worker does: workflow code may not open files
     return Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for())
 
 
