@@ -16,6 +16,7 @@ from infra.dev_secrets import (  # noqa: F401  (re-exported: settings are where 
     DEV_PAYLOAD_KEY_ID,
     DEV_WEBHOOK_SECRET,
 )
+from infra.codec import KeyRing
 from infra.notices import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.notify import QuietHours
@@ -164,9 +165,10 @@ class Settings(BaseSettings):
         if self.environment == "production":
             _refuse_dev_secrets(self)
         _check_api_keys(self)
-        if self.payload_key_id not in self.payload_keys:
-            raise ValueError(f"TRADELANE_PAYLOAD_KEY_ID {self.payload_key_id!r} is not in TRADELANE_PAYLOAD_KEYS "
-                             f"({', '.join(sorted(self.payload_keys)) or 'none'})")
+        try:
+            KeyRing.from_settings(self.payload_keys, self.payload_key_id)  # a bad key fails at start, not mid-run
+        except ValueError as err:
+            raise ValueError(f"TRADELANE_{err}") from None
         if self.quiet_hours:
             QuietHours.parse(self.quiet_hours)  # a typo fails at start, naming the setting
         return self

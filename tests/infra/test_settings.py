@@ -35,3 +35,13 @@ def test_the_key_of_a_role():
     assert [settings.api_key(role) for role in ("backend", "ops", "partner")] == list(DEV_API_KEYS.values())
     with pytest.raises(ValueError, match="no key with role 'partner'"):
         Settings(_env_file=None, api_keys=keys(("shop", "backend", "k" * 30))).api_key("partner")
+
+
+@pytest.mark.parametrize(("keys_", "active", "message"), [
+    ({"k1": "not base64!"}, "k1", "TRADELANE_payload_keys\\[k1\\]: not valid base64"),
+    ({"k1": "c2hvcnQ="}, "k1", "TRADELANE_payload_keys\\[k1\\]: the key is 5 bytes"),
+    ({"k1": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="}, "k2", "TRADELANE_payload_key_id 'k2' is not in"),
+], ids=["not base64", "too short", "unknown active id"])
+def test_a_bad_payload_key_fails_at_start_naming_the_setting(keys_, active, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None, payload_keys=keys_, payload_key_id=active)
