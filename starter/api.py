@@ -303,7 +303,8 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     async def create_shipment(body: ShipmentRequest, client: TemporalDep, caller: Backend) -> ShipmentCreated:
         wf_id = workflow_id(body.shipment_id)
         search_attributes = TypedSearchAttributes([
-            SearchAttributePair(sa.STAGE, Stage.BOOKING.value), SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
+            SearchAttributePair(sa.STAGE, Stage.BOOKING.value),
+            SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
             SearchAttributePair(sa.DESTINATION, body.destination.country),
             SearchAttributePair(sa.ORIGIN, body.origin.country), SearchAttributePair(sa.MERCHANT, body.merchant_id),
         ])
@@ -446,11 +447,12 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         """A partner's tracking event: signed (`Tradelane-Signature`), idempotent by `event_id`."""
         event = body.normalised(via="webhook")
         digest = hashlib.sha256(await request.body()).hexdigest()
-        seen = _receipt(engine, body.event_id)
+        seen = _receipt(engine, body.shipment_id, body.event_id)
         if seen is not None:
             if seen.body_sha256 != digest:
                 raise ApiError(409, "EVENT_ID_REUSED",
-                               f"event_id {body.event_id} was already received with a different body")
+                               f"event_id {body.event_id} of shipment {body.shipment_id} was already received "
+                               "with a different body")
             return EventAccepted(event_id=body.event_id, status=event.status.value, duplicate=True)
         handle = client.get_workflow_handle(workflow_id(body.shipment_id))
         try:
@@ -468,10 +470,10 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     return app
 
 
-def _receipt(engine: Engine, event_id: str) -> WebhookReceiptRow | None:
+def _receipt(engine: Engine, shipment_id: str, event_id: str) -> WebhookReceiptRow | None:
     # The workflow is the truth and drops repeats itself: a read-model outage must not refuse partners' events.
     try:
-        return receipt_of(engine, event_id)
+        return receipt_of(engine, shipment_id, event_id)
     except SQLAlchemyError as err:
         log.warning("webhook receipts unavailable; passing the event on", event_id=event_id, error=str(err))
         return None

@@ -155,6 +155,20 @@ async def test_a_replayed_webhook_is_acknowledged_once_and_an_event_id_cannot_be
     assert state.duplicate_events == 0  # the replay never reached the workflow's history
 
 
+async def test_an_event_id_may_repeat_across_shipments(harness):
+    """Partners number events per booking: the same id for another shipment is another event, not a replay."""
+    first, second = unique_id("same-a"), unique_id("same-b")
+    for shipment_id in (first, second):
+        await in_transit(harness, shipment_id)
+    for shipment_id in (first, second):
+        body, headers = signed_event(shipment_id, "skyexpress:BKG-1:9")
+        response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+        assert (response.status_code, response.json()["duplicate"]) == (202, False), response.text
+    for shipment_id in (first, second):
+        state = await harness.wait_until(shipment_id, lambda s: "skyexpress:BKG-1:9" in {e.event_id for e in s.events})
+        assert state.duplicate_events == 0
+
+
 async def test_keys_are_never_logged(harness, caplog):
     shipment_id = unique_id("nolog")
     caplog.set_level(logging.INFO)
