@@ -48,6 +48,7 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 # The patterns below already cap the length; `max_length` states it in the OpenAPI schema and refuses a huge
 # string before any pattern runs on it.
 ShipmentId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+WarehouseId = Annotated[str, StringConstraints(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")]
 # 35 characters: the length RFC 5646 asks every implementation to accept for a language tag.
 Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
 # Floats must be finite: NaN and infinity are then refused as what they are ("a finite number") rather than as an
@@ -143,6 +144,11 @@ class ShipmentRequest(_Contract):
     """Whether a preferential (reduced) duty rate is claimed; needs a certificate of origin."""
     delivery_method: DeliveryMethod | None = None
     """The customer's choice for the last mile; home delivery when absent."""
+    origin_warehouse: WarehouseId | None = None
+    """The merchant's warehouse the goods leave: its stock is reserved when the shipment starts and leaves the
+    shelf when the shipment is booked (see `GET /v1/inventory`). Absent: the shipment does not touch stock."""
+    destination_warehouse: WarehouseId | None = None
+    """For a replenishment into one of the merchant's warehouses: inbound stock there until delivered."""
 
     @property
     def declared_value(self) -> Decimal:

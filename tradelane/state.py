@@ -125,6 +125,28 @@ class UndoStep(BaseModel):
     description: str
 
 
+class StockRequest(BaseModel):
+    """Input of the shipment's ledger steps (`inventory.reserve`, `.ship`, `.receive`)."""
+
+    shipment_id: str
+    idempotency_key: str
+    origin_warehouse: str | None = None
+    destination_warehouse: str | None = None
+    lines: dict[str, int]
+    """Units per SKU (the request's items summed by SKU)."""
+
+
+class StockRecord(BaseModel):
+    """What the ledger holds for a shipment: shown in its state, replaced by every ledger step."""
+
+    origin_warehouse: str | None = None
+    destination_warehouse: str | None = None
+    lines: dict[str, int] = Field(default_factory=dict)
+    state: str
+    """`reserved`, `refused`, `shipped`, `received`, `released`; `untracked` when no warehouse keeps stock."""
+    note: str = ""
+
+
 class CompensationRecord(BaseModel):
     action: str
     description: str
@@ -286,6 +308,8 @@ class ShipmentState(BaseModel):
     delivery_attempts: int = 0
     runs: int = 1
     """Workflow runs so far: a long voyage continues as new to keep its history bounded."""
+    stock: StockRecord | None = None
+    """Its stock at the merchant's warehouses (reservation, shipment, inbound), when it has a warehouse."""
 
     @property
     def pending_gates(self) -> list[Gate]:

@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import infra.db  # noqa: F401 - registers the tables on SQLModel.metadata
+import infra.inventory  # noqa: F401 - and the inventory tables
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,0 +1,90 @@
+"""The stock ledger's rules: every change of stock is a movement, and a position is the sum of its movements.
+
+A movement never edits another one. Its effect on the three quantities of a warehouse's SKU (on hand, reserved,
+in transit towards it) comes from its kind through `EFFECTS`, a table, and is stored with the row, so a position
+is a plain sum and the ledger can be audited row by row. `apply` refuses a movement that would leave any quantity,
+or the available stock (on hand minus reserved), below zero.
+"""
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from pydantic import BaseModel
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"
+    """Goods put on the shelf: a delivered replenishment (which also leaves transit), a return, a manual receipt."""
+    RESERVATION = "reservation"
+    """Held for an outbound shipment when it starts; still on hand, no longer available."""
+    RELEASE = "release"
+    """A reservation given back: the shipment was cancelled or compensated before it was booked."""
+    SHIPMENT = "shipment"
+    """The reserved goods left with the booked shipment: off the shelf and out of the reservation."""
+    ADJUSTMENT = "adjustment"
+    """A stock count's correction (signed quantity)."""
+    INBOUND = "inbound"
+    """A booked replenishment shipment towards this warehouse: in transit until it is delivered."""
+    INBOUND_CANCELLED = "inbound_cancelled"
+    """A replenishment shipment undone before delivery: no longer in transit."""
+
+
+class Deltas(NamedTuple):
+    on_hand: int
+    reserved: int
+    in_transit: int
+
+
+EFFECTS: dict[MovementKind, Deltas] = {
+    MovementKind.RECEIPT: Deltas(1, 0, 0),
+    MovementKind.RESERVATION: Deltas(0, 1, 0),
+    MovementKind.RELEASE: Deltas(0, -1, 0),
+    MovementKind.SHIPMENT: Deltas(-1, -1, 0),
+    MovementKind.ADJUSTMENT: Deltas(1, 0, 0),
+    MovementKind.INBOUND: Deltas(0, 0, 1),
+    MovementKind.INBOUND_CANCELLED: Deltas(0, 0, -1),
+}
+"""Effect per unit of each kind; a movement's quantity is positive except for adjustments, which are signed."""
+
+ARRIVAL = Deltas(1, 0, -1)
+"""A receipt that settles inbound stock: the delivered replenishment moves from transit to the shelf."""
+
+
+class LedgerViolation(ValueError):
+    """A movement that would leave negative stock; the message names the quantity and the figures."""
+
+
+def deltas(kind: MovementKind, quantity: int, *, settles_inbound: bool = False) -> Deltas:
+    """The change a movement makes. Only adjustments may be negative; a zero movement changes nothing and is
+    refused, so every row in the ledger means something."""
+    if quantity == 0 or (quantity < 0 and kind is not MovementKind.ADJUSTMENT):
+        raise LedgerViolation(f"quantity: {quantity} is not valid for a {kind} (positive units"
+                              + (", or negative for an adjustment)" if kind is MovementKind.ADJUSTMENT else ")"))
+    if settles_inbound and kind is not MovementKind.RECEIPT:
+        raise LedgerViolation(f"only a receipt settles inbound stock, not a {kind}")
+    unit = ARRIVAL if settles_inbound else EFFECTS[kind]
+    return Deltas(unit.on_hand * quantity, unit.reserved * quantity, unit.in_transit * quantity)
+
+
+class Position(BaseModel):
+    """One SKU at one warehouse: the sums of its movements."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    in_transit: int = 0
+
+    @property
+    def available(self) -> int:
+        """What a new shipment may reserve: on hand and not held for another shipment."""
+        return self.on_hand - self.reserved
+
+    def apply(self, change: Deltas, *, what: str = "movement") -> "Position":
+        """The position after `change`; raises `LedgerViolation` instead of going below zero."""
+        after = Position(on_hand=self.on_hand + change.on_hand, reserved=self.reserved + change.reserved,
+                         in_transit=self.in_transit + change.in_transit)
+        for name in ("on_hand", "reserved", "in_transit", "available"):
+            if getattr(after, name) < 0:
+                raise LedgerViolation(
+                    f"{what} would leave {name} at {getattr(after, name)} "
+                    f"(on hand {self.on_hand}, reserved {self.reserved}, in transit {self.in_transit})")
+        return after
