@@ -1,0 +1,246 @@
+"""The replenishment policy: whether to reorder a SKU today, how much, and whether by surface or by air.
+
+A continuous-review (s, S) policy on the inventory position with a normal-approximation safety stock that covers
+both demand and lead-time uncertainty. Air is chosen only when waiting for surface is too likely to run the shelf
+empty: the stock-out risk before a surface shipment ordered today would arrive is above a threshold.
+"""
+
+import math
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import norm
+
+from tradelane.decisions.models import Money
+from tradelane.enums import Mode
+from tradelane.inventory.forecast import DemandForecast
+
+Days = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModeOption(BaseModel):
+    """One way to move a replenishment: a transport plan's lead time, cost and emissions."""
+
+    mode: Mode
+    """The main leg's mode."""
+    plan_id: str
+    lead_time_days: Days
+    """Mean days from ordering to shelf: door to door, including both warehouses' handling."""
+    lead_time_sd_days: Days
+    cost: Money
+    co2e_kg: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+    @property
+    def is_air(self) -> bool:
+        return self.mode.is_air
+
+
+class Inbound(BaseModel):
+    """Stock on its way to the warehouse."""
+
+    shipment_id: str
+    quantity: int = Field(ge=0)
+    eta: date | None = None
+    """Expected arrival on the shelf; None when unknown (counted as arriving in time, see `plan_replenishment`)."""
+
+
+class StockPosition(BaseModel):
+    """The warehouse's stock of one SKU today."""
+
+    on_hand: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+    """Promised to orders not yet picked."""
+    inbound: list[Inbound] = Field(default_factory=list)
+
+    @property
+    def available(self) -> int:
+        """On hand minus reserved; negative when more is promised than is on the shelf."""
+        return self.on_hand - self.reserved
+
+    @property
+    def in_transit(self) -> int:
+        return sum(i.quantity for i in self.inbound)
+
+
+class PolicyParams(BaseModel):
+    """How a SKU is replenished (frozen: the default instance is shared)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service_level: float = Field(0.95, ge=0.5, le=0.9999)
+    """Cycle service level: the chance that a replenishment cycle ends without a stock-out."""
+    cover_days: int = Field(28, ge=0)
+    """Days of demand one order covers beyond its lead time."""
+    air_risk_threshold: float = Field(0.2, ge=0, le=1)
+    """Stock-out probability before a surface shipment could arrive above which air is chosen."""
+    units_per_carton: int = Field(1, ge=1)
+    min_order_units: int = Field(0, ge=0)
+
+
+class Replenishment(BaseModel):
+    """The policy's answer for one SKU in one warehouse today, with its figures and reasons."""
+
+    reorder: bool
+    quantity: int = Field(ge=0)
+    """Units to order: whole cartons, at least the minimum order; 0 when no reorder."""
+    option: ModeOption | None
+    """The chosen way to move it; None when no reorder."""
+    alternative: ModeOption | None
+    """The way not chosen (None when no reorder or when there was no other)."""
+    safety_stock: float
+    reorder_point: float
+    order_up_to: float
+    inventory_position: float
+    """Available plus all inbound."""
+    demand_over_lead_time: float
+    """Expected demand over the chosen mode's lead time."""
+    stockout_risk: float
+    """Probability of running out before a surface shipment ordered today would arrive."""
+    days_of_cover: float | None
+    """Days the available stock lasts at the forecast; None when the forecast never uses it up."""
+    reasons: list[str]
+
+
+def safety_stock(daily_sd: float, daily_mean: float, lead_time_days: float, lead_time_sd_days: float,
+                 service_level: float) -> float:
+    """`z * sqrt(L * sd_d² + d² * sd_L²)`: stock held against demand and lead-time variation over the lead time.
+
+    `z` is the standard normal quantile of the service level (scipy).
+    """
+    for name, value in (("daily_sd", daily_sd), ("daily_mean", daily_mean), ("lead_time_days", lead_time_days),
+                        ("lead_time_sd_days", lead_time_sd_days)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name}: {value} is not a finite number >= 0")
+    if not 0 < service_level < 1:
+        raise ValueError(f"service_level: {service_level} is not a probability between 0 and 1")
+    z = float(norm.ppf(service_level))
+    return z * math.sqrt(lead_time_days * daily_sd**2 + daily_mean**2 * lead_time_sd_days**2)
+
+
+def stockout_risk(usable: float, demand_mean: float, demand_sd: float) -> float:
+    """P(demand > usable) with normally distributed demand; 0 or 1 when the demand is certain (sd 0)."""
+    if demand_sd <= 0:
+        return 1.0 if demand_mean > usable else 0.0
+    return float(norm.sf(usable, loc=demand_mean, scale=demand_sd))
+
+
+def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, today: date, surface: ModeOption,
+                       air: ModeOption | None = None, params: PolicyParams = PolicyParams()) -> Replenishment:
+    """Decide today's replenishment of one SKU.
+
+    1. The stock-out risk before surface could arrive: available stock plus the inbound due by then (inbound
+       without an ETA counts, since it is already on its way), against the forecast demand over the surface lead
+       time with `sd = sqrt(L * sigma² + d² * sd_L²)`.
+    2. Air when that risk is above `air_risk_threshold` and an air option exists; surface otherwise.
+    3. With the chosen lead time: reorder point = lead-time demand + safety stock; reorder when the inventory
+       position (available + all inbound) is at or below it and there is something to order; order up to the
+       reorder point plus the demand of the `cover_days` after arrival, in whole cartons.
+
+    `today` may be the day before `forecast.start` (the history ends today: demand starts tomorrow) or a day
+    within the forecast (the days already gone are skipped).
+
+    Raises:
+        ValueError: When `today` is outside that window, `surface` flies or `air` does not.
+    """
+    lag = (today - forecast.start).days
+    last = forecast.start + timedelta(days=len(forecast.mean) - 1)
+    if lag < -1:
+        raise ValueError(f"today: {today} is more than a day before the forecast starts ({forecast.start})")
+    if lag > len(forecast.mean) - 1:
+        raise ValueError(f"today: {today} is after the forecast's last day ({last}); forecast again")
+    if surface.is_air:
+        raise ValueError(f"surface: {surface.mode} is an air mode")
+    if air is not None and not air.is_air:
+        raise ValueError(f"air: {air.mode} is not an air mode")
+    offset = max(0, lag)
+
+    def demand(days: float) -> float:
+        return forecast.demand_over(offset + days) - forecast.demand_over(offset)
+
+    def daily(option: ModeOption) -> float:
+        length = option.lead_time_days
+        return demand(length) / length if length > 0 else forecast.daily_mean
+
+    inbound_notes: list[str] = []
+    surface_days = surface.lead_time_days
+    usable = position.available
+    for item in position.inbound:
+        if item.eta is None:
+            usable += item.quantity
+            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) has no ETA: counted as arriving "
+                           f"before {surface.mode}")
+        elif (item.eta - today).days <= surface_days:
+            usable += item.quantity
+        else:
+            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) arrives {item.eta}, after "
+                           f"{surface.mode} would: it counts in the inventory position, not against the risk")
+    surface_sd = math.sqrt(surface_days * forecast.sigma**2 + daily(surface) ** 2 * surface.lead_time_sd_days**2)
+    risk = stockout_risk(usable, demand(surface_days), surface_sd)
+    threshold = params.air_risk_threshold
+    head = f"stock-out risk {risk:.0%} before {surface.mode} arrives in {surface_days:g} days"
+    if risk > threshold and air is not None:
+        chosen, other = air, surface
+        why_mode = f"{head} > {threshold:.0%}: {air.mode}"
+    elif risk > threshold:
+        chosen, other = surface, None
+        why_mode = f"{head} > {threshold:.0%}, but there is no air option: {surface.mode}"
+    else:
+        chosen, other = surface, air
+        why_mode = f"{head} <= {threshold:.0%}: {surface.mode}"
+
+    lead = chosen.lead_time_days
+    lead_demand = demand(lead)
+    stock = safety_stock(forecast.sigma, daily(chosen), lead, chosen.lead_time_sd_days, params.service_level)
+    reorder_point = lead_demand + stock
+    position_units = float(position.available + position.in_transit)
+    order_up_to = reorder_point + max(0.0, demand(lead + params.cover_days) - lead_demand)
+    reorder = position_units <= reorder_point and order_up_to > position_units
+    rounding: list[str] = []
+    quantity = _order_quantity(order_up_to - position_units, params, rounding) if reorder else 0
+    figures = (f"inventory position {position_units:.0f} (available {position.available} + inbound "
+               f"{position.in_transit})")
+    rop = (f"reorder point {reorder_point:.0f} by {chosen.mode} (demand {lead_demand:.0f} over {lead:g} days + safety stock "
+           f"{stock:.0f})")
+    if reorder:
+        decision = (f"{figures} <= {rop}: order {quantity} units, up to {order_up_to:.0f} ({params.cover_days} "
+                    f"days of cover after arrival)")
+    elif position_units <= reorder_point:
+        decision = f"{figures} <= {rop}, but no demand is forecast: nothing to order"
+    else:
+        decision = f"{figures} > {rop}: no order"
+    reasons = [decision, why_mode, *rounding, *inbound_notes]
+    return Replenishment(
+        reorder=reorder, quantity=quantity, option=chosen if reorder else None,
+        alternative=other if reorder else None, safety_stock=stock, reorder_point=reorder_point,
+        order_up_to=order_up_to, inventory_position=position_units, demand_over_lead_time=lead_demand,
+        stockout_risk=risk, days_of_cover=_days_of_cover(position.available, demand, forecast),
+        reasons=reasons)
+
+
+def _order_quantity(shortfall: float, params: PolicyParams, reasons: list[str]) -> int:
+    carton = params.units_per_carton
+    # Rounded first so that float noise (20.000000001) does not buy a whole extra carton.
+    cartons = math.ceil(round(shortfall / carton, 9))
+    if cartons * carton > shortfall + 1e-9 and carton > 1:
+        reasons.append(f"{shortfall:.1f} units rounded up to {cartons} cartons of {carton}")
+    if cartons * carton < params.min_order_units:
+        cartons = math.ceil(params.min_order_units / carton)
+        reasons.append(f"raised to the minimum order of {params.min_order_units} units: {cartons * carton} units")
+    return cartons * carton
+
+
+def _days_of_cover(available: int, demand: Callable[[float], float], forecast: DemandForecast) -> float | None:
+    if available <= 0:
+        return 0.0
+    horizon = len(forecast.mean)
+    used, day = 0.0, 0
+    # Day by day through the forecast (it may trend or cycle); beyond it demand_over runs at a constant rate.
+    while day < horizon:
+        need = demand(day + 1) - used
+        if used + need >= available:
+            return day + (available - used) / need
+        used, day = used + need, day + 1
+    rate = demand(day + 1) - used
+    return None if rate <= 0 else day + (available - used) / rate
