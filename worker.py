@@ -23,11 +23,13 @@ from activities.carriers import CarrierActivities
 from activities.customs import CustomsActivities
 from activities.decisions import DecisionActivities
 from activities.http import PartnerGateway
+from activities.inventory import InventoryActivities
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
 from activities.tracking import TrackingActivities
+from starter.replenishment import ensure_schedule
 from infra.db import make_engine, migrate
 from infra.health import Check, check_readiness
 from infra.http_server import ServedApp
@@ -39,6 +41,7 @@ from infra.temporal import connect, converter_for
 import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
+from workflows.replenishment import ReplenishmentWorkflow
 from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)
@@ -51,7 +54,9 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
     the SMTP relay and merchants' webhooks); `settings` defaults to the environment's."""
     settings = settings or get_settings()
     gateway = PartnerGateway(http, sandbox_url)
-    decisions = DecisionActivities(gateway, book or default_book(), screening)
+    book = book or default_book()
+    decisions = DecisionActivities(gateway, book, screening)
+    inventory = InventoryActivities(engine, book)
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
     last_mile, tracking = LastMileActivities(gateway), TrackingActivities(gateway)
     read_model = ReadModelActivities(engine, settings.notice_config())
@@ -60,11 +65,13 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ShipmentWorkflow],
+        workflows=[ShipmentWorkflow, ReplenishmentWorkflow],
         activities=[
             decisions.assess, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
             carriers.handover, customs.file, customs.release_hold, customs.withdraw,
             last_mile.schedule, last_mile.release, tracking.poll, read_model.project, notifications.deliver,
+            inventory.reserve, inventory.ship, inventory.receive, inventory.release, inventory.suggest,
+            inventory.record_suggestions,
         ],
         interceptors=[LogContextInterceptor()],
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
@@ -103,6 +110,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         worker = build_worker(client, task_queue=settings.task_queue, http=http, sandbox_url=settings.sandbox_url,
                               engine=engine, settings=settings, book=book, screening=screening)
         health = await serve_health(settings, client, engine, worker)
+        await ensure_schedule(client, settings)
         try:
             async with worker:
                 log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address,

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from starter.replenishment import ensure_schedule
 from infra.db import make_engine, migrate
 from infra.devserver import start_dev_server
 from infra.http_server import ServedApp
@@ -62,6 +63,7 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
             worker = build_worker(server.client, task_queue=settings.task_queue, http=http,
                                   sandbox_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
+                await ensure_schedule(server.client, settings)
                 log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
                          web_ui=server.ui_url, database=settings.database_url)
                 print(f"\n  Tradelane API   {api.url}/docs\n  Temporal Web UI {server.ui_url}\n"

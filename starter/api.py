@@ -3,6 +3,7 @@
 The workflow is the truth of a running shipment (read by query); lists come from the read model.
 """
 
+import asyncio
 import hashlib
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -30,8 +31,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -76,6 +75,7 @@ from tradelane.state import (
 from infra.health import Readiness, check_readiness
 from infra.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter import visibility
+from starter.inventory import inventory_router, warehouse_problems
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
 from starter.auth import READ, Caller, KeyDirectory, PartnerSecrets, Role, codec_access, require, verified_webhook
@@ -257,10 +257,13 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"error": {"code": exc.code, "message": exc.message}},
-                            headers=exc.headers)
+        error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+        if exc.fields is not None:
+            error["fields"] = exc.fields
+        return JSONResponse(status_code=exc.status, content={"error": error}, headers=exc.headers)
 
     app.include_router(visibility.router)
+    app.include_router(inventory_router(settings, book))
     # Business gauges from the read model (shipments by status and stage, open exceptions, outbox), for ops only.
     registry = CollectorRegistry()
     if engine is not None:
@@ -300,19 +303,14 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
 
     @app.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
-    async def create_shipment(body: ShipmentRequest, client: TemporalDep, caller: Backend) -> ShipmentCreated:
+    async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: EngineDep,
+                              caller: Backend) -> ShipmentCreated:
+        problems = await asyncio.to_thread(warehouse_problems, engine, body)
+        if problems:
+            raise ApiError(422, "INVALID_REQUEST", "; ".join(f"{p['field']}: {p['message']}" for p in problems),
+                           fields=problems)
         wf_id = workflow_id(body.shipment_id)
-        search_attributes = TypedSearchAttributes([
-            SearchAttributePair(sa.STAGE, Stage.BOOKING.value),
-            SearchAttributePair(sa.STATUS, Status.IN_PROGRESS.value),
-            SearchAttributePair(sa.DESTINATION, body.destination.country),
-            SearchAttributePair(sa.ORIGIN, body.origin.country), SearchAttributePair(sa.MERCHANT, body.merchant_id),
-        ])
-        # The memo is shown in the Web UI: business keys only, never names or addresses.
-        memo = {"order_ref": body.order_ref, "merchant_id": body.merchant_id,
-                "lane": f"{body.origin.country}->{body.destination.country}",
-                "service_level": body.service_level.value, "preference": body.preference.value,
-                "incoterm": body.incoterm.value, "declared_value": f"{body.declared_value} {body.currency}"}
+        search_attributes, memo = sa.start_attributes(body)
         try:
             handle = await client.start_workflow(
                 ShipmentWorkflow.run,

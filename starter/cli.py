@@ -14,6 +14,7 @@ from rich.table import Table
 
 from infra.dev_secrets import DEV_API_KEYS
 from starter.client import TradelaneClient, TradelaneError
+from starter.inventory_cli import app as inventory_app
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Tradelane: cross-border shipments as durable Temporal workflows.", no_args_is_help=True)
 ship = typer.Typer(help="Create shipments.", no_args_is_help=True)
 app.add_typer(ship, name="ship")
+app.add_typer(inventory_app, name="inventory")
 console = Console()
 
 ApiUrl = Annotated[str, typer.Option("--api", envvar="TRADELANE_API_URL", help="Tradelane API base URL.")]

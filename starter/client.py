@@ -81,6 +81,45 @@ class TradelaneClient:
     def cancel(self, shipment_id: str, actor: str, reason: str = "") -> dict[str, Any]:
         return self._call("POST", f"/v1/shipments/{shipment_id}/cancel", json={"actor": actor, "reason": reason})
 
+    # ---- inventory --------------------------------------------------------------------------------------------
+
+    def stock(self, sku: str | None = None, warehouse: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"sku": sku, "warehouse": warehouse}.items() if v is not None}
+        return self._call("GET", "/v1/inventory", params=params)
+
+    def put_network(self, network: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", "/v1/inventory/network", json=network)
+
+    def post_movement(self, movement: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._call("POST", "/v1/inventory/movements", json=movement)
+
+    def import_sales(self, body: str | dict[str, Any], *, csv: bool) -> dict[str, Any]:
+        if csv:
+            return self._call("POST", "/v1/inventory/sales", content=str(body).encode(),
+                              headers={"Content-Type": "text/csv"})
+        return self._call("POST", "/v1/inventory/sales", json=body)
+
+    def suggestions(self, state: str | None = None, run: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"state": state, "run": run}.items() if v is not None}
+        return self._call("GET", "/v1/inventory/suggestions", params=params)
+
+    def forecast(self, sku: str, warehouse: str, as_of: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"sku": sku, "warehouse": warehouse, "as_of": as_of}.items() if v is not None}
+        return self._call("GET", "/v1/inventory/forecast", params=params)
+
+    def start_replenishment(self) -> dict[str, Any]:
+        return self._call("POST", "/v1/inventory/replenishments")
+
+    def replenishment(self, run_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/inventory/replenishments/{run_id}")
+
+    def decide_replenishment(self, run_id: str, actor: str, approve: list[str] | None = None,
+                             reject: list[str] | None = None, approve_all: bool = False,
+                             comment: str = "") -> dict[str, Any]:
+        return self._call("POST", f"/v1/inventory/replenishments/{run_id}/decisions", json={
+            "actor": actor, "approve": approve or [], "reject": reject or [], "approve_all": approve_all,
+            "comment": comment})
+
     def healthy(self) -> bool:
         try:
             return self._http.get("/healthz").status_code == 200

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from infra.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
+from starter import demo_inventory
 from starter.client import TradelaneClient
 
 # Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.
@@ -211,6 +212,26 @@ def drive(client: TradelaneClient, ops: TradelaneClient, shipments: list[DemoShi
     raise SystemExit(f"shipments still running after {timeout_s:.0f} s")
 
 
+def inventory_chapter(client: TradelaneClient, ops: TradelaneClient, tag: str,
+                      timeout_s: float) -> list[DemoShipment]:
+    """Stock in Shenzhen and Berlin: a customer order reserves and ships from stock, a replenishment run suggests,
+    ops approve, and the replenishments arrive on the Berlin shelf."""
+    console.rule("Inventory (tradelane inventory)")
+    demo_inventory.set_up(client, ops, console)
+    order = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
+    order.update(shipment_id=f"SHP-DEMO-STOCK-{tag}", order_ref=f"ORD-STOCK-{tag}", origin_warehouse="SZX-1")
+    shipments = [DemoShipment("customer order from SZX-1 stock", order, "delivered")]
+    client.create_shipment(order)
+    console.print(f"started {order['shipment_id']}: reserves its items at SZX-1")
+    shipments += [DemoShipment(f"replenishment of {r['items'][0]['sku']} to BER-1", r, "delivered")
+                  for r in demo_inventory.replenish(ops, console)]
+    drive(client, ops, shipments, timeout_s)
+    console.print(summary_table(shipments))
+    demo_inventory.show_stock(client, console)
+    demo_inventory.chart(client, console)
+    return shipments
+
+
 def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
     """Run the demo; 0 when every shipment ended as expected."""
     settings = get_settings()
@@ -236,6 +257,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         drive(client, ops, shipments, timeout_s)
         console.print(summary_table(shipments))
         show_visibility(client, settings, shipments)
+        shipments += inventory_chapter(client, ops, tag, timeout_s)
         ui = f"http://localhost:{settings.temporal_ui_port}/namespaces/{settings.temporal_namespace}/workflows"
         console.print(f"\nTemporal Web UI: {ui}")
         console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneExceptions = \"late\", "

@@ -51,6 +51,8 @@ def role_for(method: str, path: str) -> str:
         return "partner"
     if method == "POST" and (path.endswith("/approvals") or path.endswith("/cancel")):
         return "ops"
+    if path.startswith("/v1/inventory") and method != "GET" and not path.endswith("/sales"):
+        return "ops"  # master data, stock corrections and replenishment runs
     if method == "GET":
         return "ops"
     return "backend"

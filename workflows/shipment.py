@@ -47,12 +47,14 @@ with workflow.unsafe.imports_passed_through():
         Resume,
         ShipmentInput,
         ShipmentState,
+        StockRecord,
         Transition,
         UndoStep,
     )
     from tradelane.tracking import EventDelivery, event_delivery
     from workflows import metrics
     from workflows import visibility as sa
+    from workflows.stock import RELEASE, StockMixin
     from workflows.tracking import TrackingMixin
 
 
@@ -79,7 +81,7 @@ class ShipmentStopped(Exception):
 
 
 @workflow.defn(name="Shipment")
-class ShipmentWorkflow(TrackingMixin):
+class ShipmentWorkflow(TrackingMixin, StockMixin):
     @workflow.init
     def __init__(self, inp: ShipmentInput) -> None:
         req, resume = inp.request, inp.resume
@@ -120,6 +122,7 @@ class ShipmentWorkflow(TrackingMixin):
         try:
             self._flow = asyncio.create_task(self._advance())
             await self._flow
+            await self._stock_received()
             self._undo.clear()  # delivered: nothing is left to take back
             for exc in self._state.open_exceptions:
                 exc.resolved_at, exc.resolution = workflow.now(), "delivered"
@@ -185,6 +188,9 @@ class ShipmentWorkflow(TrackingMixin):
         req = self._input.request
         if self._state.cancel_request is not None:
             raise asyncio.CancelledError()  # cancelled before the first step ran
+        stock = await self._reserve_stock()
+        if stock is not None and stock.state == "refused":
+            raise ShipmentStopped(Status.REJECTED, "INSUFFICIENT_STOCK", stock.note)
         # Booking: approval of high values, then the decisions and the compliance gate; nothing is booked before.
         reason = value_approval_reason(req, self._input.approvals)
         if reason is not None:
@@ -194,6 +200,7 @@ class ShipmentWorkflow(TrackingMixin):
         if assessment.last_mile.chosen is None:
             raise ShipmentStopped(Status.REJECTED, "NO_LAST_MILE_PARTNER", "; ".join(assessment.last_mile.reasons))
         plan, self._bookings, self._label = await self._book_plan()
+        await self._stock_shipped()
         self._state.tracking_number = self._label.tracking_number
         workflow.upsert_memo({"tracking_number": self._label.tracking_number, "carrier": self._state.carrier,
                               "plan": plan.plan_id})
@@ -437,10 +444,14 @@ class ShipmentWorkflow(TrackingMixin):
         while len(self._undo) > until:
             step = self._undo.pop()
             try:
-                record = await workflow.execute_activity(
-                    step.action, step.call, result_type=PartnerRecord,
-                    start_to_close_timeout=self._input.timings.activity_timeout, retry_policy=undo_policy)
-                self._record(record)
+                if step.action == RELEASE:  # the stock ledger's undo answers with the shipment's stock
+                    self._state.stock = await workflow.execute_activity(
+                        step.action, step.call, result_type=StockRecord,
+                        start_to_close_timeout=self._input.timings.activity_timeout, retry_policy=undo_policy)
+                else:
+                    self._record(await workflow.execute_activity(
+                        step.action, step.call, result_type=PartnerRecord,
+                        start_to_close_timeout=self._input.timings.activity_timeout, retry_policy=undo_policy))
                 self._state.compensation.append(CompensationRecord(
                     action=step.action, description=step.description, ok=True, at=workflow.now()))
             except ActivityError as err:

@@ -5,7 +5,12 @@
     TradelaneFailureCode = "RESTRICTED_GOODS"
 """
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from tradelane.enums import Stage, Status
+from tradelane.models import ShipmentRequest
 
 STAGE = SearchAttributeKey.for_keyword("TradelaneStage")
 STATUS = SearchAttributeKey.for_keyword("TradelaneStatus")
@@ -28,3 +33,23 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey, ...] = (
     STAGE, STATUS, DESTINATION, ORIGIN, CARRIER, MODE, MERCHANT, PENDING_GATE, ESCALATED, EXCEPTIONS, ETA,
     FAILURE_CODE,
 )
+
+
+def start_attributes(request: ShipmentRequest) -> tuple[TypedSearchAttributes, dict[str, Any]]:
+    """Search attributes and memo a shipment workflow starts with, wherever it is started (API, replenishment).
+
+    The memo is shown in the Web UI: business keys only, never names or addresses.
+    """
+    attributes = TypedSearchAttributes([
+        SearchAttributePair(STAGE, Stage.BOOKING.value), SearchAttributePair(STATUS, Status.IN_PROGRESS.value),
+        SearchAttributePair(DESTINATION, request.destination.country),
+        SearchAttributePair(ORIGIN, request.origin.country), SearchAttributePair(MERCHANT, request.merchant_id),
+    ])
+    memo = {"order_ref": request.order_ref, "merchant_id": request.merchant_id,
+            "lane": f"{request.origin.country}->{request.destination.country}",
+            "service_level": request.service_level.value, "preference": request.preference.value,
+            "incoterm": request.incoterm.value, "declared_value": f"{request.declared_value} {request.currency}"}
+    for name in ("origin_warehouse", "destination_warehouse"):
+        if getattr(request, name) is not None:
+            memo[name] = getattr(request, name)
+    return attributes, memo
