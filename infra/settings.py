@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "tradelane-shipments"
+    replenishment_cron: str | None = "0 5 * * *"
+    """When the replenishment run fires (cron, UTC): daily at 05:00 by default; empty turns the schedule off."""
+    replenishment_every_s: float | None = None
+    """Fire every N seconds instead of the cron (tests and demos)."""
+    replenishment_approval_h: float = Field(default=20.0, gt=0)
+    """How long a run's suggestions wait for ops before they expire (the next run suggests afresh)."""
     temporal_cli_path: str | None = Field(default=None, validation_alias="TEMPORAL_CLI_PATH")
     """An explicit Temporal CLI binary; otherwise PATH, Go's bin directory, a Go build, then the SDK download."""
     temporal_ui_port: int = 8233
