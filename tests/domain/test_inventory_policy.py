@@ -183,12 +183,18 @@ def test_today_may_be_the_last_history_day_or_within_the_forecast():
 @pytest.mark.parametrize(("today", "surface", "air", "message"), [
     (TODAY - timedelta(days=2), SEA, None, "today: 2026-02-28 is more than a day before the forecast starts"),
     (TODAY + timedelta(days=120), SEA, None, r"today: 2026-06-30 is after the forecast's last day \(2026-06-29\)"),
-    (TODAY, AIR, None, "surface: air_freight is an air mode"),
     (TODAY, SEA, SEA, "air: ocean_lcl is not an air mode"),
-], ids=["today-before-the-forecast", "forecast-expired", "surface-that-flies", "air-that-floats"])
+], ids=["today-before-the-forecast", "forecast-expired", "air-that-floats"])
 def test_plan_refuses_inconsistent_input(today, surface, air, message):
     with pytest.raises(ValueError, match=message):
         plan_replenishment(flat(10.0), stock(100), today=today, surface=surface, air=air)
+
+
+def test_a_lane_that_only_flies_plans_with_the_flight_as_its_only_option():
+    result = plan_replenishment(flat(10.0), stock(50), today=TODAY, surface=AIR)
+    # Up to 60 + 1.645 * 10 (safety stock) + 280 (cover) = 356.45, from 50.
+    assert (result.reorder, result.option, result.alternative, result.quantity) == (True, AIR, None, 307)
+    assert "stock-out risk 84% before air_freight arrives in 6 days: air_freight is the only option" in result.reasons
 
 
 def test_days_of_cover_runs_past_the_horizon_at_the_last_season_rate():

@@ -36,6 +36,8 @@ class DemandPattern(StrEnum):
 
 
 class ForecastMethod(StrEnum):
+    """How a forecast was made; the demand pattern and the history's length choose."""
+
     HOLT_WINTERS = "holt_winters"
     """Additive damped trend and additive seasonality (statsmodels `ExponentialSmoothing`)."""
     TSB = "tsb"
@@ -126,7 +128,7 @@ def forecast_demand(history: Sequence[float], *, start: date, horizon: int, seas
     mean, sigma = _fit(method, y, horizon, season_length)
     adi, cv2 = _adi_cv2(y)
     notes = [f"{len(y)} days of history, demand {pattern} (ADI {adi:.2f}, CV² {cv2:.2f}): {method}"]
-    if method is ForecastMethod.SIMPLE and pattern in (DemandPattern.SMOOTH, DemandPattern.ERRATIC):
+    if method is ForecastMethod.SIMPLE:
         notes.append(f"fewer than two seasons ({2 * season_length} days): no trend or seasonality fitted")
     if np.any(mean < 0):
         notes.append(f"{int(np.sum(mean < 0))} negative forecast days clipped to 0")
@@ -183,8 +185,8 @@ def backtest(history: Sequence[float], *, holdout: int, season_length: int = 7) 
         ValueError: When the days before the holdout cannot fit that method and a seasonal-naive scale.
     """
     y = _validated(history, "history")
-    if holdout < 1:
-        raise ValueError(f"holdout: {holdout} must be at least 1 day")
+    if holdout < 1 or season_length < 2:
+        raise ValueError(f"holdout: {holdout} and season_length: {season_length} must be at least 1 and 2 days")
     train = y[:max(0, len(y) - holdout)]
     method = _choose(classify(train), len(train), season_length)
     if not _can_backtest(method, len(y), holdout, season_length):
@@ -195,7 +197,9 @@ def backtest(history: Sequence[float], *, holdout: int, season_length: int = 7) 
 
 def _validated(values: Sequence[float], name: str) -> np.ndarray:
     y = np.asarray(values, dtype=float)
-    for i in np.flatnonzero(~np.isfinite(y) | (y < 0)):
+    bad = np.flatnonzero(~np.isfinite(y) | (y < 0))
+    if bad.size:
+        i = int(bad[0])
         raise ValueError(f"{name}[{i}]: {y[i]:g} " + ("is negative" if np.isfinite(y[i]) else "is not a finite number"))
     return y
 

@@ -139,19 +139,18 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
        reorder point plus the demand of the `cover_days` after arrival, in whole cartons.
 
     `today` may be the day before `forecast.start` (the history ends today: demand starts tomorrow) or a day
-    within the forecast (the days already gone are skipped).
+    within the forecast (the days already gone are skipped). `surface` is the slow, cheap option; on a lane where
+    only a flight exists it may be that flight, with `air` None.
 
     Raises:
-        ValueError: When `today` is outside that window, `surface` flies or `air` does not.
+        ValueError: When `today` is outside that window or `air` does not fly.
     """
     lag = (today - forecast.start).days
-    last = forecast.start + timedelta(days=len(forecast.mean) - 1)
     if lag < -1:
         raise ValueError(f"today: {today} is more than a day before the forecast starts ({forecast.start})")
     if lag > len(forecast.mean) - 1:
+        last = forecast.start + timedelta(days=len(forecast.mean) - 1)
         raise ValueError(f"today: {today} is after the forecast's last day ({last}); forecast again")
-    if surface.is_air:
-        raise ValueError(f"surface: {surface.mode} is an air mode")
     if air is not None and not air.is_air:
         raise ValueError(f"air: {air.mode} is not an air mode")
     offset = max(0, lag)
@@ -169,18 +168,21 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
     for item in position.inbound:
         if item.eta is None:
             usable += item.quantity
-            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) has no ETA: counted as arriving "
-                           f"before {surface.mode}")
+            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) has no ETA: counted as "
+                                 f"arriving before {surface.mode}")
         elif (item.eta - today).days <= surface_days:
             usable += item.quantity
         else:
             inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) arrives {item.eta}, after "
-                           f"{surface.mode} would: it counts in the inventory position, not against the risk")
+                                 f"{surface.mode} would: it counts in the inventory position, not against the risk")
     surface_sd = math.sqrt(surface_days * forecast.sigma**2 + daily(surface) ** 2 * surface.lead_time_sd_days**2)
     risk = stockout_risk(usable, demand(surface_days), surface_sd)
     threshold = params.air_risk_threshold
     head = f"stock-out risk {risk:.0%} before {surface.mode} arrives in {surface_days:g} days"
-    if risk > threshold and air is not None:
+    if surface.is_air and air is None:
+        chosen, other = surface, None
+        why_mode = f"{head}: {surface.mode} is the only option"
+    elif risk > threshold and air is not None:
         chosen, other = air, surface
         why_mode = f"{head} > {threshold:.0%}: {air.mode}"
     elif risk > threshold:
@@ -201,8 +203,8 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
     quantity = _order_quantity(order_up_to - position_units, params, rounding) if reorder else 0
     figures = (f"inventory position {position_units:.0f} (available {position.available} + inbound "
                f"{position.in_transit})")
-    rop = (f"reorder point {reorder_point:.0f} by {chosen.mode} (demand {lead_demand:.0f} over {lead:g} days + safety stock "
-           f"{stock:.0f})")
+    rop = (f"reorder point {reorder_point:.0f} by {chosen.mode} (demand {lead_demand:.0f} over {lead:g} days + "
+           f"safety stock {stock:.0f})")
     if reorder:
         decision = (f"{figures} <= {rop}: order {quantity} units, up to {order_up_to:.0f} ({params.cover_days} "
                     f"days of cover after arrival)")
