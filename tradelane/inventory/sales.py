@@ -44,17 +44,29 @@ def parse_csv(text: str) -> list[SaleRecord]:
     if missing:
         raise SalesImportError([{"field": "header", "message": f"missing column(s) {', '.join(missing)}; "
                                  f"expected {','.join(COLUMNS)}"}])
+    # csv.DictReader would keep the last of two same-named columns without a word.
+    repeated = [c for c in COLUMNS if header.count(c) > 1]
+    if repeated:
+        raise SalesImportError([{"field": "header", "message": f"column(s) {', '.join(repeated)} appear more "
+                                 f"than once (`date` is another name for `day`)"}])
     reader.fieldnames = header
     records, problems = [], []
     for index, row in enumerate(reader):
         if index >= MAX_ROWS:
             raise SalesImportError([{"field": "rows", "message": f"more than {MAX_ROWS} rows; split the import"}])
+        # Values beyond the header (csv.DictReader's restkey None) are mostly an unquoted "1,200": importing the
+        # row would silently record 1. Empty ones are a trailing comma, harmless.
+        if any(v.strip() for v in row.get(None) or []):
+            problems.append({"field": f"rows[{index}]", "message": f"line {reader.line_num}: more values than "
+                             f"the header's {len(header)} columns; quote a value that contains a comma"})
+            continue
         values = {c: (row.get(c) or "").strip() for c in COLUMNS}
         try:
             records.append(SaleRecord.model_validate(values))
         except ValidationError as err:
+            # `line_num`, not the row's index: blank lines are skipped and quoted values may span lines.
             problems += [{"field": _path(f"rows[{index}]", e["loc"]),
-                          "message": f"line {index + 2}: {e['msg'].removeprefix('Value error, ')}"}
+                          "message": f"line {reader.line_num}: {e['msg'].removeprefix('Value error, ')}"}
                          for e in err.errors()]
     if problems:
         raise SalesImportError(problems)
