@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from infra.dev_secrets import DEV_API_KEYS
-from starter.client import TradelaneClient, TradelaneError
+from starter.cli_options import DEFAULT_API, ApiKeyOpt, ApiUrl, api_client, console, fail
+from starter.client import TradelaneError
 from starter.inventory_cli import app as inventory_app
 
 if TYPE_CHECKING:
@@ -23,29 +22,11 @@ app = typer.Typer(help="Tradelane: cross-border shipments as durable Temporal wo
 ship = typer.Typer(help="Create shipments.", no_args_is_help=True)
 app.add_typer(ship, name="ship")
 app.add_typer(inventory_app, name="inventory")
-console = Console()
 
-ApiUrl = Annotated[str, typer.Option("--api", envvar="TRADELANE_API_URL", help="Tradelane API base URL.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who decides (recorded with the decision).")]
 Comment = Annotated[str, typer.Option("--comment", help="Why.")]
 Gate = Annotated[str, typer.Option(
     "--gate", help="high_value, compliance, packaging, customs_hold or stage_overdue.")]
-DEFAULT_API = "http://127.0.0.1:8000"
-ApiKeyOpt = Annotated[str | None, typer.Option(
-    "--api-key", envvar="TRADELANE_API_KEY", show_default=False,
-    help="API key (backend role to create and read, ops role to decide and cancel); "
-         "defaults to the documented development key of the role the command needs.")]
-
-
-def _client(api: str, key: str | None = None, role: str = "backend") -> TradelaneClient:
-    return TradelaneClient(api, api_key=key or DEV_API_KEYS[role])
-
-
-def _fail(err: TradelaneError) -> None:
-    console.print(f"[red]error[/red] {err.code}: {err.message}")
-    for field in err.fields:
-        console.print(f"  [yellow]{field['field']}[/yellow]: {field['message']}")
-    raise typer.Exit(1)
 
 
 @ship.command("create")
@@ -54,10 +35,10 @@ def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     """Start a shipment from a JSON request file (the format of examples/*.json)."""
     request = _read_request(file)
     try:
-        with _client(api, key) as tl:
+        with api_client(api, key) as tl:
             created = tl.create_shipment(request)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     console.print(f"started [bold]{created['shipment_id']}[/bold] as workflow {created['workflow_id']}")
 
 
@@ -82,7 +63,7 @@ def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
         parsed = ShipmentRequest.model_validate(request)
     except ValidationError as err:
         fields = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in err.errors()]
-        _fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
+        fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
     decided = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
     return QuoteView.of(decided).model_dump(mode="json")
 
@@ -149,10 +130,10 @@ def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], ap
         result = _local_quote(request)
     else:
         try:
-            with _client(api, key) as tl:
+            with api_client(api, key) as tl:
                 result = tl.quote(request)
         except TradelaneError as err:
-            _fail(err)
+            fail(err)
     if documents is not None:
         from tradelane.decisions.pdf import commercial_invoice_pdf, packing_list_pdf
         from tradelane.models import ShipmentRequest
@@ -195,10 +176,10 @@ def status(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment: stage, status, approvals waiting, and its timeline."""
     try:
-        with _client(api, key) as tl:
+        with api_client(api, key) as tl:
             shipment = tl.get_shipment(shipment_id)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     if as_json:
         console.print_json(data=shipment)
     else:
@@ -234,10 +215,10 @@ def track(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment's tracking timeline, ETA, open exceptions and notifications."""
     try:
-        with _client(api, key) as tl:
+        with api_client(api, key) as tl:
             timeline, notices = tl.events(shipment_id), tl.notifications(shipment_id)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     if as_json:
         console.print_json(data={"timeline": timeline, "notifications": notices})
     else:
@@ -251,11 +232,11 @@ def list_(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None, status: str | None =
           limit: int = 50) -> None:
     """List shipments, newest first, filtered by status, stage, destination country or open exception."""
     try:
-        with _client(api, key) as tl:
+        with api_client(api, key) as tl:
             rows = tl.list_shipments(status=status, stage=stage, destination=destination, exception=exception,
                                      limit=limit)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     table = Table("shipment", "lane", "stage", "status", "carrier", "mode", "ETA", "exceptions", "waiting for")
     for r in rows:
         table.add_row(r["shipment_id"], f"{r['origin_country']}->{r['destination_country']}", r["stage"],
@@ -267,10 +248,10 @@ def list_(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None, status: str | None =
 def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str, api: str,
             key: str | None) -> None:
     try:
-        with _client(api, key, role="ops") as tl:
+        with api_client(api, key, role="ops") as tl:
             result = tl.decide(shipment_id, gate, decision, actor, comment)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     verdict = {"approve": "approved", "reject": "rejected"}[result["decision"]]
     console.print(f"{shipment_id}: gate {result['kind']} {verdict} by {result['actor']}")
 
@@ -294,10 +275,10 @@ def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()
            api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
     """Cancel a shipment: its completed steps are undone in reverse order."""
     try:
-        with _client(api, key, role="ops") as tl:
+        with api_client(api, key, role="ops") as tl:
             result = tl.cancel(shipment_id, actor, reason)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     console.print(f"{shipment_id}: {result['message']}")
 
 

@@ -9,37 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from rich.console import Console
 from rich.table import Table
 
-from starter.client import TradelaneClient, TradelaneError
+from starter.cli_options import DEFAULT_API, ApiKeyOpt, ApiUrl, api_client, console, fail
+from starter.client import TradelaneError
 
 if TYPE_CHECKING:
     from tradelane.inventory.chart import ForecastChart
 
-console = Console()
 app = typer.Typer(help="Stock, forecasts and replenishment.", invoke_without_command=True)
-
-# The shared options of `starter.cli`, repeated here as types only (the values are the same environment variables).
-ApiUrl = Annotated[str, typer.Option("--api", envvar="TRADELANE_API_URL", help="Tradelane API base URL.")]
-ApiKeyOpt = Annotated[str | None, typer.Option(
-    "--api-key", envvar="TRADELANE_API_KEY", show_default=False,
-    help="API key; defaults to the development key of the role the command needs (ops for changes).")]
-DEFAULT_API = "http://127.0.0.1:8000"
 File = Annotated[Path, typer.Argument(exists=True, dir_okay=False)]
-
-
-def _client(api: str, key: str | None, role: str) -> TradelaneClient:
-    from infra.dev_secrets import DEV_API_KEYS
-
-    return TradelaneClient(api, api_key=key or DEV_API_KEYS[role])
-
-
-def _fail(err: TradelaneError) -> None:
-    console.print(f"[red]error[/red] {err.code}: {err.message}")
-    for field in err.fields:
-        console.print(f"  [yellow]{field['field']}[/yellow]: {field['message']}")
-    raise typer.Exit(1)
 
 
 def stock_table(rows: list[dict[str, Any]]) -> Table:
@@ -71,11 +50,11 @@ def show(ctx: typer.Context, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
     if ctx.invoked_subcommand is not None:
         return
     try:
-        with _client(api, key, "backend") as tl:
+        with api_client(api, key, "backend") as tl:
             console.print(stock_table(tl.stock(sku=sku, warehouse=warehouse)))
             console.print(suggestion_table(tl.suggestions(state="proposed")))
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
 
 
 @app.command()
@@ -83,13 +62,13 @@ def setup(file: File, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
     """Load warehouses and SKUs from a YAML or JSON file (`warehouses:`, `skus:`), and any `stock:` receipts."""
     data = yaml.safe_load(file.read_text())
     try:
-        with _client(api, key, "ops") as tl:
+        with api_client(api, key, "ops") as tl:
             saved = tl.put_network({"warehouses": data.get("warehouses", []), "skus": data.get("skus", [])})
             for index, receipt in enumerate(data.get("stock", [])):
                 tl.post_movement({"kind": "receipt", "actor": "setup", "reason": f"opening stock ({file.name})",
                                   "reference": f"{file.stem}-{index}", **receipt})
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     console.print(f"{saved['warehouses']} warehouses, {saved['skus']} SKUs, "
                   f"{len(data.get('stock', []))} opening receipts")
 
@@ -99,11 +78,11 @@ def sales(file: File, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
     """Import sales history from CSV (`day,sku,market,quantity`) or JSON (`{"sales": [...]}`)."""
     text = file.read_text()
     try:
-        with _client(api, key, "backend") as tl:
+        with api_client(api, key, "backend") as tl:
             done = tl.import_sales(text if file.suffix.lower() != ".json" else json.loads(text),
                                    csv=file.suffix.lower() != ".json")
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     console.print(f"{done['rows']} rows ({done['inserted']} new, {done['replaced']} replaced) for "
                   f"{len(done['skus'])} SKUs, {done['first_day']} to {done['last_day']}")
 
@@ -113,7 +92,7 @@ def run(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
         wait: Annotated[bool, typer.Option(help="Wait for the suggestions and show them.")] = True) -> None:
     """Start a replenishment run now (the schedule runs one daily)."""
     try:
-        with _client(api, key, "ops") as tl:
+        with api_client(api, key, "ops") as tl:
             run_id = tl.start_replenishment()["run_id"]
             console.print(f"run [bold]{run_id}[/bold]")
             state = tl.replenishment(run_id)
@@ -121,7 +100,7 @@ def run(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
                 time.sleep(0.5)
                 state = tl.replenishment(run_id)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     if wait:
         console.print(suggestion_table(state["suggestions"]))
         for line in state["skipped"]:
@@ -136,11 +115,11 @@ def approve(run_id: str, actor: Annotated[str, typer.Option(help="Who decides.")
             comment: str = "", api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
     """Approve (and reject) a run's suggestions; approved ones start as replenishment shipments."""
     try:
-        with _client(api, key, "ops") as tl:
+        with api_client(api, key, "ops") as tl:
             state = tl.decide_replenishment(run_id, actor, approve=ids, reject=reject, approve_all=all_,
                                             comment=comment)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     console.print(suggestion_table(state["suggestions"]))
 
 
@@ -154,10 +133,10 @@ def plot(sku: Annotated[str, typer.Option(help="The SKU.")],
     from tradelane.inventory.chart import render_png
 
     try:
-        with _client(api, key, "backend") as tl:
+        with api_client(api, key, "backend") as tl:
             f = tl.forecast(sku, warehouse, as_of)
     except TradelaneError as err:
-        _fail(err)
+        fail(err)
     chart = forecast_chart(f)
     out.write_bytes(render_png(chart))
     console.print(f"wrote {out} (reorder point {f['reorder_point']:.0f}, safety stock {f['safety_stock']:.0f}, "

@@ -26,6 +26,7 @@ from starter.api import create_app
 from tradelane.keys import workflow_id
 from tradelane.enums import Status
 from tradelane.state import ShipmentState
+from tests.postgres import postgres_cluster
 from tests.support import SECONDS_PER_DAY, DevCallers
 from worker import build_worker
 
@@ -56,6 +57,16 @@ def db_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'read_model.db'}"
     migrate(url)
     return make_engine(url)
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[Engine]:
+    """A private PostgreSQL cluster with the migrated schema, for the tests of one module."""
+    with postgres_cluster() as cluster:
+        migrate(cluster.url)
+        engine = make_engine(cluster.url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

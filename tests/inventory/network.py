@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -53,6 +52,3 @@ def position(engine: Engine, warehouse_id: str, sku: str) -> tuple[int, int, int
     views = ledger.stock(engine, sku=sku, warehouse_id=warehouse_id)
     return (views[0].on_hand, views[0].reserved, views[0].in_transit) if views else (0, 0, 0)
 
-
-def daily_sales(days: int, until: date) -> list[date]:
-    return [until - timedelta(days=days - i) for i in range(days)]

@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 from infra import inventory as ledger
 from infra.db import make_engine, migrate
 from infra.inventory import NewMovement, Refused
-from tests.postgres import postgres_cluster
 from tradelane.inventory.ledger import EFFECTS, Deltas, LedgerViolation, MovementKind, Position, deltas
 from tradelane.inventory.models import MovementView
 
@@ -155,15 +154,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ledger-template") / "ledger.db"
     migrate(f"sqlite:///{path}")
     return path
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    with postgres_cluster() as cluster:
-        migrate(cluster.url)
-        engine = make_engine(cluster.url)
-        yield engine
-        engine.dispose()
 
 
 def _ids(skus: int) -> tuple[str, list[str]]:

@@ -1,28 +1,16 @@
 """The read model on a real PostgreSQL server: migrations, and a whole shipment projected into it."""
 
-from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from infra.db import ApprovalRow, ShipmentRow, StageTransitionRow, make_engine, migrate
-from tests.postgres import postgres_cluster
+from infra.db import ApprovalRow, ShipmentRow, StageTransitionRow
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    with postgres_cluster() as cluster:
-        migrate(cluster.url)
-        engine = make_engine(cluster.url)
-        yield engine
-        engine.dispose()
 
 
 def test_migrations_build_the_model_schema_on_postgres(pg_engine):
