@@ -12,11 +12,12 @@ from datetime import date
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from infra import inventory as ledger
 from infra.inventory import NewMovement, Refused
 from tradelane.inventory.forecast import DemandForecast, forecast_demand
-from tradelane.inventory.ledger import MovementKind
+from tradelane.inventory.ledger import MovementKind, undo_of
 from tradelane.inventory.models import (
     SkuSpec,
     SuggestRequest,
@@ -49,7 +50,7 @@ class InventoryActivities:
         return await asyncio.to_thread(self._reserve, req)
 
     def _reserve(self, req: StockRequest) -> StockRecord:
-        origin = self._managed(req.origin_warehouse)
+        [origin] = self._managed(req.origin_warehouse)
         record = StockRecord(origin_warehouse=req.origin_warehouse, destination_warehouse=req.destination_warehouse,
                              lines=req.lines, state="reserved" if origin else "untracked")
         if origin is None:
@@ -74,7 +75,7 @@ class InventoryActivities:
         return await asyncio.to_thread(self._ship, req)
 
     def _ship(self, req: StockRequest) -> StockRecord:
-        origin, target = self._managed(req.origin_warehouse), self._managed(req.destination_warehouse)
+        origin, target = self._managed(req.origin_warehouse, req.destination_warehouse)
         moves = []
         for sku, units in sorted(req.lines.items()):
             if origin is not None:
@@ -96,7 +97,7 @@ class InventoryActivities:
         return await asyncio.to_thread(self._receive, req)
 
     def _receive(self, req: StockRequest) -> StockRecord:
-        target = self._managed(req.destination_warehouse)
+        [target] = self._managed(req.destination_warehouse)
         moves = [] if target is None else [
             NewMovement(key=f"{req.idempotency_key}:receive:{target.warehouse_id}:{sku}",
                         warehouse_id=target.warehouse_id, sku=sku, kind=MovementKind.RECEIPT, quantity=units,
@@ -114,38 +115,29 @@ class InventoryActivities:
         return await asyncio.to_thread(self._release, call)
 
     def _release(self, call: PartnerCall) -> StockRecord:
-        rows = ledger.shipment_movements(self._engine, call.shipment_id)
-        shipped = {(r.warehouse_id, r.sku): r.quantity for r in rows if r.kind == MovementKind.SHIPMENT}
-        returned = {(r.warehouse_id, r.sku) for r in rows if r.kind == MovementKind.RECEIPT}
-        moves = []
-        for (warehouse_id, sku), (reserved, in_transit) in sorted(ledger.open_by_shipment(rows).items()):
-            key = f"{call.idempotency_key}:{warehouse_id}:{sku}"
-            if reserved > 0:
-                moves.append(NewMovement(key=f"{key}:release", warehouse_id=warehouse_id, sku=sku,
-                                         kind=MovementKind.RELEASE, quantity=reserved,
-                                         shipment_id=call.shipment_id, reason="shipment undone before booking"))
-            if in_transit > 0:
-                moves.append(NewMovement(key=f"{key}:inbound-cancelled", warehouse_id=warehouse_id, sku=sku,
-                                         kind=MovementKind.INBOUND_CANCELLED, quantity=in_transit,
-                                         shipment_id=call.shipment_id, reason="replenishment undone"))
-        for (warehouse_id, sku), units in sorted(shipped.items()):
-            if (warehouse_id, sku) not in returned:
-                moves.append(NewMovement(key=f"{call.idempotency_key}:{warehouse_id}:{sku}:return",
-                                         warehouse_id=warehouse_id, sku=sku, kind=MovementKind.RECEIPT,
-                                         quantity=units, shipment_id=call.shipment_id,
-                                         reason="returned: the booked shipment was undone"))
-        ledger.post(self._engine, moves)
-        log.info("stock released", shipment_id=call.shipment_id, movements=len(moves))
-        return StockRecord(state="released", note=f"{len(moves)} ledger movements undone")
+        undo = undo_of(ledger.shipment_movements(self._engine, call.shipment_id))
+        ledger.post(self._engine, [
+            NewMovement(key=f"{call.idempotency_key}:{u.warehouse_id}:{u.sku}:{u.step}", warehouse_id=u.warehouse_id,
+                        sku=u.sku, kind=u.kind, quantity=u.quantity, shipment_id=call.shipment_id, reason=u.reason)
+            for u in undo])
+        log.info("stock released", shipment_id=call.shipment_id, movements=len(undo))
+        return StockRecord(state="released", note=f"{len(undo)} ledger movements undone")
 
-    def _managed(self, warehouse_id: str | None) -> Warehouse | None:
-        if warehouse_id is None:
-            return None
-        warehouse = ledger.warehouses(self._engine).get(warehouse_id)
-        if warehouse is None:
-            # The API checks warehouses before a shipment starts; one deleted since is a data error ops must fix.
-            raise ValueError(f"warehouse {warehouse_id!r} is not in the network")
-        return warehouse if warehouse.stock_managed else None
+    def _managed(self, *warehouse_ids: str | None) -> list[Warehouse | None]:
+        """Each warehouse when it keeps stock in the ledger, else None (absent, or a supplier)."""
+        if not any(warehouse_ids):
+            return [None] * len(warehouse_ids)
+        network = ledger.warehouses(self._engine)
+        found: list[Warehouse | None] = []
+        for warehouse_id in warehouse_ids:
+            warehouse = network.get(warehouse_id) if warehouse_id else None
+            if warehouse_id and warehouse is None:
+                # The API checks warehouses before a shipment starts; one removed since is a data error for ops,
+                # and retrying cannot mend it.
+                raise ApplicationError(f"warehouse {warehouse_id!r} is not in the network", type="UnknownWarehouse",
+                                       non_retryable=True)
+            found.append(warehouse if warehouse is not None and warehouse.stock_managed else None)
+        return found
 
     # ---- replenishment suggestions --------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ concurrent reservations can never sell the same unit twice. Every movement also 
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -177,7 +176,7 @@ def post(engine: Engine, movements: list[NewMovement]) -> list[StockMovementRow]
     keys = [m.key for m in movements]
     for attempt in range(POST_ATTEMPTS):
         with Session(engine) as session:
-            done = list(session.exec(select(StockMovementRow).where(col(StockMovementRow.key).in_(keys))))
+            done = _posted(session, keys)
             if done:
                 return done
             try:
@@ -185,23 +184,43 @@ def post(engine: Engine, movements: list[NewMovement]) -> list[StockMovementRow]
             except Refused:
                 # A copy of this posting may have been committed after the look-up above, and the positions
                 # just read include it: that is the repeat finding its own rows, not a refusal.
-                done = list(session.exec(select(StockMovementRow).where(col(StockMovementRow.key).in_(keys))))
+                done = _posted(session, keys)
                 if done:
                     return done
                 raise
             session.add_all(rows)
             try:
                 session.commit()
-            except (IntegrityError, OperationalError):
-                # Another writer posted to one of these streams (same seq) or the same key first, or SQLite's
-                # writer lock was busy: read again and re-check against the newer position.
+            except (IntegrityError, OperationalError) as err:
+                # Another writer posted to one of these streams (same seq) or the same key first, or the database
+                # made this writer wait its turn: read again and re-check against the newer position. Anything
+                # else (a missing table, a full disk) is raised as it is.
                 session.rollback()
+                if not _contended(err):
+                    raise
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
                 continue
             for row in rows:
                 session.refresh(row)
             return rows
     raise RuntimeError(f"stock posting {keys[0]} lost {POST_ATTEMPTS} races in a row")
+
+
+def _posted(session: Session, keys: list[str]) -> list[StockMovementRow]:
+    return list(session.exec(select(StockMovementRow).where(col(StockMovementRow.key).in_(keys))))
+
+
+CONTENTION_SQLSTATES = {"23505", "40001", "40P01"}
+"""PostgreSQL: unique violation, serialization failure, deadlock detected."""
+
+
+def _contended(err: IntegrityError | OperationalError) -> bool:
+    """Whether `err` is a concurrent writer's doing, which a retry with a fresh read resolves."""
+    sqlstate = getattr(err.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in CONTENTION_SQLSTATES
+    message = str(err.orig).lower()  # SQLite has no codes in its Python errors, only messages
+    return (isinstance(err, IntegrityError) and "unique" in message) or "locked" in message or "busy" in message
 
 
 def _checked_rows(session: Session, movements: list[NewMovement]) -> list[StockMovementRow]:
@@ -241,15 +260,6 @@ def shipment_movements(engine: Engine, shipment_id: str) -> list[StockMovementRo
     with Session(engine) as session:
         return list(session.exec(select(StockMovementRow).where(StockMovementRow.shipment_id == shipment_id)
                                  .order_by(col(StockMovementRow.id))))
-
-
-def open_by_shipment(rows: Iterable[StockMovementRow]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(warehouse, sku) -> (reserved still held, units in transit still open) of one shipment's movements."""
-    held: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        held[(row.warehouse_id, row.sku)][0] += row.reserved_delta
-        held[(row.warehouse_id, row.sku)][1] += row.in_transit_delta
-    return {k: (v[0], v[1]) for k, v in held.items()}
 
 
 # ---- views --------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The workflow is the truth of a running shipment (read by query); lists come from
 
 import asyncio
 import hashlib
+import re
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -195,13 +196,25 @@ def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path or "body"
 
 
+NAMED_FIELD = re.compile(r"^(?P<field>[A-Za-z_][\w]*(?:\[\d+\])*(?:\.[A-Za-z_]\w*(?:\[\d+\])*)*): (?P<message>.+)$",
+                         re.DOTALL)
+
+
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
     """One validation error as `{"field", "message"}`; a body that is not JSON at all names the body."""
     if error["type"] == "json_invalid":
         position = error["loc"][-1] if isinstance(error["loc"][-1], int) else "?"
         detail = (error.get("ctx") or {}).get("error", "invalid JSON")
         return {"field": "body", "message": f"not valid JSON: {detail} at character {position}"}
-    return {"field": field_path(error["loc"]), "message": error["msg"].removeprefix("Value error, ")}
+    message = error["msg"].removeprefix("Value error, ")
+    path = field_path(error["loc"])
+    # A model's own check (a duplicate id, a kind that needs another quantity) is reported on the model, and its
+    # message starts with the field it is about: name that field, as a field's own check would.
+    named = NAMED_FIELD.match(message) if error["type"] == "value_error" else None
+    if named is not None and not path.endswith(named["field"]):
+        joined = named["field"] if path == "body" else f"{path}.{named['field']}"
+        return {"field": joined, "message": named["message"]}
+    return {"field": path, "message": message}
 
 
 def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:

@@ -21,7 +21,7 @@ from infra.inventory import NewMovement, Refused
 from infra.settings import Settings
 from starter.auth import READ, Caller, Role, require
 from starter.errors import ApiError
-from starter.replenishment import start_run
+from starter.replenishment import RUN_PREFIX, start_run
 from tradelane.inventory.models import (
     MovementView,
     Network,
@@ -154,6 +154,10 @@ def inventory_router(settings: Settings, book: RuleBook) -> APIRouter:
                 reason=body.reason, actor=body.actor)])
         except Refused as refused:
             raise ApiError(409, "NEGATIVE_STOCK", str(refused)) from None
+        first = rows[0]
+        if (first.kind, first.quantity) != (body.kind, body.quantity):
+            raise ApiError(409, "REFERENCE_REUSED", f"reference: '{body.reference}' was posted before as "
+                                                    f"{first.kind} of {first.quantity}; use a new reference")
         return [MovementView.model_validate(r, from_attributes=True) for r in rows]
 
     @router.put("/network", response_model=NetworkSaved)
@@ -250,8 +254,6 @@ def inventory_router(settings: Settings, book: RuleBook) -> APIRouter:
     @router.post("/replenishments/{run_id}/decisions", response_model=ReplenishmentState)
     async def decide(run_id: str, body: SuggestionDecision, client: ClientDep, _: Ops) -> ReplenishmentState:
         """Approve or reject the run's suggestions; approved ones start as replenishment shipments."""
-        if not run_id.startswith("replenishment") or len(run_id) > 120:
-            raise ApiError(404, "RUN_NOT_FOUND", f"no replenishment run {run_id}")
         try:
             return await _run_handle(client, run_id).execute_update(ReplenishmentWorkflow.decide, body)
         except WorkflowUpdateFailedError as err:
@@ -273,6 +275,9 @@ def _invalid(code: str, field: str, message: str) -> ApiError:
 
 
 def _run_handle(client: Client, run_id: str) -> Any:
+    """A replenishment run's handle; any other workflow id is not one (its query and update are another's)."""
+    if not run_id.startswith(RUN_PREFIX) or len(run_id) > 120:
+        raise ApiError(404, "RUN_NOT_FOUND", f"no replenishment run {run_id}")
     return client.get_workflow_handle(run_id, result_type=ReplenishmentState)
 
 

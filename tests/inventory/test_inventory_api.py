@@ -86,9 +86,9 @@ BAD_NETWORKS: list[tuple[str, Callable[[dict[str, Any]], None], str, str, str]] 
     # (rule, change, error code, field, words of the message)
     ("a source must be in the network", _unknown_source, "UNKNOWN_WAREHOUSE", "warehouses[1].replenished_from",
      "'NOWHERE-1' is not in the network"),
-    # The model-level check is reported on `body`; its message names the field.
-    ("a warehouse id appears once", _duplicate_warehouse, "INVALID_REQUEST", "body",
-     "warehouses[2].warehouse_id: 'SZX-{tag}' appears twice"),
+    # A model-level check is reported on the field its message names.
+    ("a warehouse id appears once", _duplicate_warehouse, "INVALID_REQUEST", "warehouses[2].warehouse_id",
+     "'SZX-{tag}' appears twice"),
     ("a country is an ISO code", _bad_country, "INVALID_REQUEST", "warehouses[1].address.country",
      "'XX' is not an ISO 3166-1 alpha-2 country code"),
 ]
@@ -274,10 +274,10 @@ BAD_MOVEMENTS = [
     ("the warehouse is in the network", {"warehouse_id": "NOWHERE-1"}, "UNKNOWN_WAREHOUSE", "warehouse_id",
      "'NOWHERE-1' is not in the network"),
     ("the SKU is in the catalogue", {"sku": "NOPE-1"}, "UNKNOWN_SKU", "sku", "'NOPE-1' is not in the SKU catalogue"),
-    ("shipments post their own reservations", {"kind": "reservation"}, "INVALID_REQUEST", "body",
-     "kind: 'reservation' is posted by shipments; use receipt or adjustment"),
-    ("a receipt is not negative", {"kind": "receipt", "quantity": -3}, "INVALID_REQUEST", "body",
-     "quantity: -3 is not valid for a receipt"),
+    ("shipments post their own reservations", {"kind": "reservation"}, "INVALID_REQUEST", "kind",
+     "'reservation' is posted by shipments; use receipt or adjustment"),
+    ("a receipt is not negative", {"kind": "receipt", "quantity": -3}, "INVALID_REQUEST", "quantity",
+     "-3 is not valid for a receipt"),
 ]
 
 
@@ -300,6 +300,25 @@ async def test_a_repeated_reference_is_written_once(harness):
     assert again.json() == first.json()
     assert position(harness.engine, net.origin, net.sku) == (8, 0, 0)
     assert [m.seq for m in ledger.movements(harness.engine, sku=net.sku)] == [1]
+
+
+async def test_a_reference_reused_for_another_movement_is_refused(harness):
+    net = make_network(harness.engine)
+    first = await harness.api.post("/v1/inventory/movements", json=adjustment(net, 8, "receipt", reference="GRN-7"))
+    assert first.status_code == 201, first.text
+    other = await harness.api.post("/v1/inventory/movements", json=adjustment(net, 5, "receipt", reference="GRN-7"))
+    assert other.status_code == 409 and other.json()["error"]["code"] == "REFERENCE_REUSED"
+    assert "receipt of 8" in other.json()["error"]["message"]
+    assert position(harness.engine, net.origin, net.sku) == (8, 0, 0)
+
+
+async def test_a_shipment_is_not_a_replenishment_run(harness):
+    """Run ids are checked: a shipment's workflow answers another query and update than a run's."""
+    for call in (harness.api.get("/v1/inventory/replenishments/shipment:SHP-1"),
+                 harness.api.post("/v1/inventory/replenishments/shipment:SHP-1/decisions",
+                                  json={"actor": "ops@test", "approve_all": True})):
+        response = await call
+        assert response.status_code == 404 and response.json()["error"]["code"] == "RUN_NOT_FOUND"
 
 
 async def test_movements_are_for_ops_only(harness):

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from infra import inventory as ledger
 from infra.db import make_engine, migrate
 from infra.inventory import NewMovement, Refused
-from tradelane.inventory.ledger import EFFECTS, Deltas, LedgerViolation, MovementKind, Position, deltas
+from tradelane.inventory.ledger import EFFECTS, Deltas, LedgerViolation, MovementKind, Position, deltas, undo_of
 from tradelane.inventory.models import MovementView
 
 K = MovementKind
@@ -63,12 +63,12 @@ INVALID = [
     ("a zero movement means nothing", K.RECEIPT, 0, False,
      "quantity: 0 is not valid for a receipt (positive units)"),
     ("a zero adjustment means nothing", K.ADJUSTMENT, 0, False,
-     "quantity: 0 is not valid for a adjustment (positive units, or negative for an adjustment)"),
+     "quantity: 0 is not valid for an adjustment (a non-zero number of units)"),
     ("only adjustments are signed", K.RESERVATION, -3, False,
      "quantity: -3 is not valid for a reservation (positive units)"),
     ("a shipment cannot be negative", K.SHIPMENT, -1, False, "quantity: -1 is not valid for a shipment"),
     ("only a receipt settles inbound stock", K.ADJUSTMENT, 4, True,
-     "only a receipt settles inbound stock, not a adjustment"),
+     "only a receipt settles inbound stock, not an adjustment"),
 ]
 
 
@@ -406,3 +406,29 @@ def test_a_multi_line_posting_that_fits_is_written_whole(fresh_ledger):
                                        db.movement(K.RESERVATION, 6, sku=a)])
         assert [(r.sku, r.seq, r.reserved_delta) for r in rows] == [(a, 2, 4), (b, 2, 2), (a, 3, 6)]
         assert (db.position(a), db.position(b)) == ((10, 10, 0), (2, 2, 0))
+
+
+def _row(kind: MovementKind, quantity: int, warehouse_id: str = "SZX-1", sku: str = "A",
+         *, settles_inbound: bool = False) -> MovementView:
+    change = deltas(kind, quantity, settles_inbound=settles_inbound)
+    return MovementView(seq=1, warehouse_id=warehouse_id, sku=sku, kind=kind, quantity=quantity,
+                        on_hand_delta=change.on_hand, reserved_delta=change.reserved, in_transit_delta=change.in_transit,
+                        shipment_id="S", reason="", actor="", at="2026-11-24T00:00:00Z")
+
+
+UNDO_CASES = [
+    ("an open reservation is released", [_row(K.RESERVATION, 3)], [(K.RELEASE, 3, "release")]),
+    ("a reservation already released holds nothing", [_row(K.RESERVATION, 3), _row(K.RELEASE, 3)], []),
+    ("shipped goods return to the shelf", [_row(K.RESERVATION, 3), _row(K.SHIPMENT, 3)],
+     [(K.RECEIPT, 3, "return")]),
+    ("returned goods return once", [_row(K.RESERVATION, 3), _row(K.SHIPMENT, 3), _row(K.RECEIPT, 3)], []),
+    ("inbound that will not come is cancelled", [_row(K.INBOUND, 200, "BER-1")],
+     [(K.INBOUND_CANCELLED, 200, "inbound-cancelled")]),
+    ("delivered inbound holds nothing",
+     [_row(K.INBOUND, 200, "BER-1"), _row(K.RECEIPT, 200, "BER-1", settles_inbound=True)], []),
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [c[1:] for c in UNDO_CASES], ids=[c[0] for c in UNDO_CASES])
+def test_undo_gives_back_what_is_still_held(rows, expected):
+    assert [(u.kind, u.quantity, u.step) for u in undo_of(rows)] == expected

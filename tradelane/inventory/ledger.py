@@ -7,7 +7,8 @@ or the available stock (on hand minus reserved), below zero.
 """
 
 from enum import StrEnum
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel
 
@@ -27,6 +28,11 @@ class MovementKind(StrEnum):
     """A booked replenishment shipment towards this warehouse: in transit until it is delivered."""
     INBOUND_CANCELLED = "inbound_cancelled"
     """A replenishment shipment undone before delivery: no longer in transit."""
+
+    @property
+    def named(self) -> str:
+        """`a receipt`, `an adjustment`: for messages."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
 
 
 class Deltas(NamedTuple):
@@ -58,10 +64,10 @@ def deltas(kind: MovementKind, quantity: int, *, settles_inbound: bool = False) 
     """The change a movement makes. Only adjustments may be negative; a zero movement changes nothing and is
     refused, so every row in the ledger means something."""
     if quantity == 0 or (quantity < 0 and kind is not MovementKind.ADJUSTMENT):
-        raise LedgerViolation(f"quantity: {quantity} is not valid for a {kind} (positive units"
-                              + (", or negative for an adjustment)" if kind is MovementKind.ADJUSTMENT else ")"))
+        expected = "a non-zero number of units" if kind is MovementKind.ADJUSTMENT else "positive units"
+        raise LedgerViolation(f"quantity: {quantity} is not valid for {kind.named} ({expected})")
     if settles_inbound and kind is not MovementKind.RECEIPT:
-        raise LedgerViolation(f"only a receipt settles inbound stock, not a {kind}")
+        raise LedgerViolation(f"only a receipt settles inbound stock, not {kind.named}")
     unit = ARRIVAL if settles_inbound else EFFECTS[kind]
     return Deltas(unit.on_hand * quantity, unit.reserved * quantity, unit.in_transit * quantity)
 
@@ -88,3 +94,55 @@ class Position(BaseModel):
                     f"{what} would leave {name} at {getattr(after, name)} "
                     f"(on hand {self.on_hand}, reserved {self.reserved}, in transit {self.in_transit})")
         return after
+
+
+class Posted(Protocol):
+    """A movement already in the ledger, as far as undoing it needs."""
+
+    warehouse_id: str
+    sku: str
+    kind: str
+    quantity: int
+    reserved_delta: int
+    in_transit_delta: int
+
+
+class Undo(NamedTuple):
+    warehouse_id: str
+    sku: str
+    kind: MovementKind
+    quantity: int
+    step: str
+    """Part of the undo's idempotency key: `release`, `inbound-cancelled` or `return`."""
+    reason: str
+
+
+def undo_of(movements: Iterable[Posted]) -> list[Undo]:
+    """What gives back everything a shipment's movements still hold: an open reservation is released, inbound stock
+    that will not come is cancelled, and goods that left with a booking since undone return to the shelf (once).
+    Empty when nothing is held, so undoing twice changes nothing."""
+    reserved: dict[tuple[str, str], int] = {}
+    in_transit: dict[tuple[str, str], int] = {}
+    shipped: dict[tuple[str, str], int] = {}
+    returned: set[tuple[str, str]] = set()
+    for m in movements:
+        stream = (m.warehouse_id, m.sku)
+        reserved[stream] = reserved.get(stream, 0) + m.reserved_delta
+        in_transit[stream] = in_transit.get(stream, 0) + m.in_transit_delta
+        if m.kind == MovementKind.SHIPMENT:
+            shipped[stream] = shipped.get(stream, 0) + m.quantity
+        elif m.kind == MovementKind.RECEIPT:
+            returned.add(stream)
+    undo = []
+    for (warehouse_id, sku) in sorted(reserved):
+        if reserved[(warehouse_id, sku)] > 0:
+            undo.append(Undo(warehouse_id, sku, MovementKind.RELEASE, reserved[(warehouse_id, sku)], "release",
+                             "shipment undone before booking"))
+        if in_transit[(warehouse_id, sku)] > 0:
+            undo.append(Undo(warehouse_id, sku, MovementKind.INBOUND_CANCELLED, in_transit[(warehouse_id, sku)],
+                             "inbound-cancelled", "replenishment undone"))
+    for stream, units in sorted(shipped.items()):
+        if stream not in returned:
+            undo.append(Undo(*stream, MovementKind.RECEIPT, units, "return",
+                             "returned: the booked shipment was undone"))
+    return undo

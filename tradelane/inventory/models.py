@@ -111,7 +111,7 @@ class StockAdjustment(_Input):
         if self.kind not in (MovementKind.RECEIPT, MovementKind.ADJUSTMENT):
             raise ValueError(f"kind: '{self.kind}' is posted by shipments; use receipt or adjustment")
         if self.quantity == 0 or (self.kind is MovementKind.RECEIPT and self.quantity < 0):
-            raise ValueError(f"quantity: {self.quantity} is not valid for a {self.kind}")
+            raise ValueError(f"quantity: {self.quantity} is not valid for {self.kind.named}")
         return self
 
 
