@@ -101,6 +101,22 @@ def test_mode_follows_the_stockout_risk_before_surface_arrives(on_hand, air, thr
         assert result.demand_over_lead_time == pytest.approx(60.0)
 
 
+def test_an_air_order_bridges_until_surface_can_take_over():
+    """Flying once must not mean flying forever: the air order covers until a sea order placed today arrives, so
+    the next day's run finds no risk before sea arrival and goes back to sea."""
+    params = PolicyParams(cover_days=14)
+    first = plan_replenishment(flat(30, sigma=4), stock(10), today=TODAY, surface=SEA, air=AIR, params=params)
+    assert first.option is not None and first.option.mode is Mode.AIR_FREIGHT
+    assert first.quantity >= 30 * SEA.lead_time_days  # covers the 38 days of sea lead time, not only 14
+    assert "until ocean_lcl could take over" in first.reasons[0]
+    on_its_way = Inbound(shipment_id="AIR-1", quantity=first.quantity, eta=TODAY + timedelta(days=6))
+    # The next day: ten units fewer on the shelf, the air order on its way.
+    nxt = plan_replenishment(flat(30, sigma=4), stock(0, 0, on_its_way), today=TODAY + timedelta(days=1),
+                             surface=SEA, air=AIR, params=params)
+    assert nxt.stockout_risk < params.air_risk_threshold
+    assert nxt.option is None or nxt.option.mode is Mode.OCEAN_LCL
+
+
 def test_no_reorder_above_the_reorder_point_names_both_figures():
     result = plan_replenishment(flat(10.0, sigma=3.0), stock(1000), today=TODAY, surface=SEA, air=AIR)
     assert (result.reorder, result.quantity, result.option, result.alternative) == (False, 0, None, None)

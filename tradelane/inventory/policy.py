@@ -136,7 +136,8 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
     2. Air when that risk is above `air_risk_threshold` and an air option exists; surface otherwise.
     3. With the chosen lead time: reorder point = lead-time demand + safety stock; reorder when the inventory
        position (available + all inbound) is at or below it and there is something to order; order up to the
-       reorder point plus the demand of the `cover_days` after arrival, in whole cartons.
+       reorder point plus the demand of the `cover_days` after arrival (an air order: at least up to surface's own
+       reorder point, so the next run can go back to surface), in whole cartons.
 
     `today` may be the day before `forecast.start` (the history ends today: demand starts tomorrow) or a day
     within the forecast (the days already gone are skipped). `surface` is the slow, cheap option; on a lane where
@@ -198,6 +199,16 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
     reorder_point = lead_demand + stock
     position_units = float(position.available + position.in_transit)
     order_up_to = reorder_point + max(0.0, demand(lead + params.cover_days) - lead_demand)
+    bridge = ""
+    if chosen is air:
+        # An air order bridges to surface: it fills up to surface's own reorder point, so the next run finds the
+        # risk before surface arrival at the service level and goes back to the cheaper mode instead of flying
+        # again every day.
+        surface_point = demand(surface_days) + safety_stock(forecast.sigma, daily(surface), surface_days,
+                                                            surface.lead_time_sd_days, params.service_level)
+        if surface_point > order_up_to:
+            order_up_to = surface_point
+            bridge = f", until {surface.mode} could take over"
     reorder = position_units <= reorder_point and order_up_to > position_units
     rounding: list[str] = []
     quantity = _order_quantity(order_up_to - position_units, params, rounding) if reorder else 0
@@ -207,7 +218,7 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
            f"safety stock {stock:.0f})")
     if reorder:
         decision = (f"{figures} <= {rop}: order {quantity} units, up to {order_up_to:.0f} ({params.cover_days} "
-                    f"days of cover after arrival)")
+                    f"days of cover after arrival{bridge})")
     elif position_units <= reorder_point:
         decision = f"{figures} <= {rop}, but no demand is forecast: nothing to order"
     else:
