@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from infra import inventory as ledger
+from tests.support import load_example
 from infra.inventory import NewMovement
 from tradelane.inventory.ledger import MovementKind
 from tradelane.inventory.models import Network
@@ -52,3 +53,11 @@ def position(engine: Engine, warehouse_id: str, sku: str) -> tuple[int, int, int
     views = ledger.stock(engine, sku=sku, warehouse_id=warehouse_id)
     return (views[0].on_hand, views[0].reserved, views[0].in_transit) if views else (0, 0, 0)
 
+
+def outbound(shipment_id: str, origin: str, sku: str, other_sku: str, units: int = 3) -> dict[str, Any]:
+    """A customer order (the basic CN-DE example) shipped from `origin` stock: `units` of `sku`, 2 of `other_sku`."""
+    body = load_example("basic-cn-de.json", shipment_id)
+    body["origin_warehouse"] = origin
+    body["items"][0].update(sku=sku, quantity=units)
+    body["items"][1].update(sku=other_sku, quantity=2)
+    return body

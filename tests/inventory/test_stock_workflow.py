@@ -6,19 +6,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 
 from infra import inventory as ledger
-from tests.inventory.network import make_network, position, receive
+from tests.inventory.network import make_network, outbound, position, receive
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 
 pytestmark = pytest.mark.temporal
-
-
-def outbound(shipment_id: str, origin: str, sku: str, other_sku: str, units: int = 3) -> dict:
-    body = load_example("basic-cn-de.json", shipment_id)
-    body["origin_warehouse"] = origin
-    body["items"][0].update(sku=sku, quantity=units)
-    body["items"][1].update(sku=other_sku, quantity=2)
-    return body
 
 
 async def test_outbound_reserves_on_start_and_ships_on_booking(harness):

@@ -5,7 +5,8 @@ Two sources: histories made fresh in this run, and histories committed under `te
 A workflow change that would break running shipments fails the second; such a change goes behind
 `workflow.patched(...)`, and a test here shows the committed histories need that guard.
 
-Re-record (only when the committed ones must change, e.g. a patch was deprecated):
+Re-record (only when the committed ones must change, e.g. a patch was deprecated; a new scenario: record, then
+keep only its new file, so the others stay as older code wrote them):
     .venv/bin/pytest tests/workflows/test_replay.py --record-histories
 """
 
@@ -20,15 +21,18 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from infra.temporal import converter_for
+from tests.inventory.network import make_network, outbound, receive
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from workflows import visibility as sa
 from workflows.shipment import PATCH_FAILURE_CODE, PATCH_FINISH_STEP_ON_CANCEL, ShipmentWorkflow
+from workflows.stock import PATCH_INVENTORY
 
 pytestmark = pytest.mark.temporal
 
 HISTORIES = Path(__file__).parent / "histories"
-SCENARIOS = ["happy_path", "compensation", "approval", "replan"]
+SCENARIOS = ["happy_path", "compensation", "approval", "replan", "stock"]
+"""`stock`: a shipment from a warehouse (reserve, ship on booking) compensated after booking (stock released)."""
 
 
 async def run_scenarios(harness) -> dict[str, str]:
@@ -45,11 +49,17 @@ async def run_scenarios(harness) -> dict[str, str]:
     await harness.start(load_example("basic-cn-de.json", ids["compensation"]))
     await harness.start(load_example("high-value-us-jp.json", ids["approval"]))
     await harness.start(replan)
+    net = make_network(harness.engine)
+    receive(harness.engine, net.origin, net.sku, 10)
+    receive(harness.engine, net.origin, net.other_sku, 10)
+    await harness.add_fault(partner="clearpath", operation="file", shipment_id=ids["stock"], kind="reject",
+                            code="RESTRICTED_GOODS")
+    await harness.start(outbound(ids["stock"], net.origin, net.sku, net.other_sku))
     await harness.until_held(ids["approval"])
     await harness.approve(ids["approval"], comment="verified with the merchant")
     statuses = {name: (await harness.result(sid)).status for name, sid in ids.items()}
     assert statuses == {"happy_path": Status.DELIVERED, "compensation": Status.COMPENSATED,
-                        "approval": Status.DELIVERED, "replan": Status.DELIVERED}
+                        "approval": Status.DELIVERED, "replan": Status.DELIVERED, "stock": Status.COMPENSATED}
     return ids
 
 
@@ -73,6 +83,10 @@ async def test_fresh_histories_replay(harness, request):
     # Core writes the patch id as plain JSON in the marker (no user data, so no codec).
     patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
     assert patches == [PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE]
+    stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+                     async for e in harness.handle(ids["stock"]).fetch_history_events()
+                     if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    assert stock_markers[0] == PATCH_INVENTORY  # the ledger steps run behind their patch
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
