@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres fonts browser demo up test test-fast reliability bench-decisions clean
+.PHONY: install temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -49,6 +49,12 @@ test-fast: $(STAMP)
 # restarted API mid-batch, then an audit. Last line: shipments=N faults=F terminal=T duplicates=D orphans=O lost=L.
 reliability: temporal
 	$(BIN)/python -m reliability $(ARGS)
+
+# Shipments (A) against bare Temporal running the same history shape (B), side by side on one dev server:
+# throughput, latency, history events, worker RSS; bench.json and bench.png in .tradelane/bench.
+# Last line: throughput_ratio=<A/B>. ARGS="--profile" also records the Tradelane worker with py-spy.
+bench: temporal
+	$(BIN)/python -m bench $(ARGS)
 
 # Planner + compliance + landed cost per shipment: prints the median and its ratio to a same-run baseline.
 bench-decisions: $(STAMP)

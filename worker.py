@@ -10,6 +10,7 @@ Besides the work it serves Prometheus metrics (Temporal SDK and business metrics
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -73,14 +74,22 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sa
             inventory.reserve, inventory.ship, inventory.receive, inventory.release, inventory.suggest,
             inventory.record_suggestions,
         ],
-        interceptors=[LogContextInterceptor()],
-        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_s),
-        max_concurrent_activities=settings.max_concurrent_activities,
-        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        max_cached_workflows=settings.max_cached_workflows,
-        max_concurrent_activity_task_polls=settings.max_activity_task_polls,
-        max_concurrent_workflow_task_polls=settings.max_workflow_task_polls,
+        **worker_options(settings),
     )
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """Interceptors, slots, cache and shutdown grace of a Tradelane worker (the benchmark's bare worker uses the same,
+    so both workloads run on one worker configuration)."""
+    return {
+        "interceptors": [LogContextInterceptor()],
+        "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_s),
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_cached_workflows": settings.max_cached_workflows,
+        "max_concurrent_activity_task_polls": settings.max_activity_task_polls,
+        "max_concurrent_workflow_task_polls": settings.max_workflow_task_polls,
+    }
 
 
 def rule_data(settings: Settings) -> tuple[RuleBook, ScreeningList | None]:

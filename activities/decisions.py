@@ -5,9 +5,12 @@ how an existing history replays, and a shipment keeps the decision it was booked
 """
 
 import asyncio
+import time
+from datetime import timedelta
 
 import structlog
 from temporalio import activity
+from temporalio.common import MetricHistogramTimedelta, MetricMeter
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_REJECTED
@@ -57,6 +60,17 @@ async def gather_quotes(gateway: PartnerGateway, request: ShipmentRequest,
     return quotes, declined, notes
 
 
+DECISION_METRIC = "tradelane_decision_duration"
+"""Histogram of the decision layer's time per assessment (planner, compliance, landed cost, ETA basis), quotes
+excluded: exported as `tradelane_decision_duration_seconds` on the worker's Prometheus endpoint."""
+
+
+def decision_time(meter: MetricMeter) -> MetricHistogramTimedelta:
+    return meter.create_histogram_timedelta(
+        DECISION_METRIC, "Decision layer time per assessment (planner, compliance, landed cost), quotes excluded",
+        unit="duration")
+
+
 class DecisionActivities:
     def __init__(self, gateway: PartnerGateway, book: RuleBook, screening: ScreeningList | None = None) -> None:
         self._partners = gateway
@@ -68,6 +82,7 @@ class DecisionActivities:
         request = req.request
         legs = [leg for leg in candidate_legs(request, self._book) if leg.partner not in req.exclude_partners]
         quotes, declined, notes = await gather_quotes(self._partners, request, legs)
+        started = time.perf_counter()
         result = assess(request, self._book, quotes=quotes, declined=declined,
                         exclude_partners=req.exclude_partners, screening=self._screening, notes=notes)
         log.info("assessed", shipment_id=request.shipment_id, plan=result.plan.plan_id if result.plan else None,
@@ -75,4 +90,5 @@ class DecisionActivities:
         # The calendars are looked up here, once: the workflow's ETA revisions then never depend on the
         # holidays library's version, and replays stay deterministic across upgrades.
         basis = None if result.plan is None else eta_basis(result.plan, result.last_mile.chosen, request, self._book)
+        decision_time(activity.metric_meter()).record(timedelta(seconds=time.perf_counter() - started))
         return AssessResult(assessment=result, eta_basis=basis)

@@ -1,0 +1,180 @@
+"""The shape of a shipment's history, as bare Temporal would run it: workload B of `make bench`.
+
+A fetched `Shipment` history is reduced to what Temporal itself pays for: the activities in the waves they were
+scheduled in (one workflow task's commands run in parallel, the next wave waits for them), the size of every payload
+and the timeouts and retry policy of each activity, and the signals and updates that arrived before each wave.
+`BareWorkflow` (bench/bare.py) replays that shape with no-op activities, so the only difference between the two
+workloads is what Tradelane does on top of Temporal. Pure: no I/O, no Temporal server.
+"""
+
+import json
+from datetime import timedelta
+
+from google.protobuf.duration_pb2 import Duration
+from pydantic import BaseModel, ConfigDict
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
+"""The marker name the SDK records for a completed local activity."""
+
+
+class RetrySpec(BaseModel):
+    """An activity's retry policy, as scheduled."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initial_interval_s: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval_s: float | None = None
+    maximum_attempts: int = 0
+    non_retryable_error_types: tuple[str, ...] = ()
+
+
+class ActivitySpec(BaseModel):
+    """One activity of the shipment, to be run as a no-op of the same size, timeouts and retry policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The shipment's activity type (for the report; the no-op runs under its own name)."""
+    local: bool = False
+    """A local activity (a marker in the history, no activity task on the server)."""
+    input_bytes: int = 0
+    """Encoded size of the input payloads as stored in the history (0 for a local activity: not stored)."""
+    result_bytes: int = 0
+    start_to_close_s: float | None = None
+    schedule_to_close_s: float | None = None
+    heartbeat_s: float | None = None
+    retry: RetrySpec = RetrySpec()
+
+
+class Wave(BaseModel):
+    """The activities one workflow task scheduled; they run in parallel once the signals and updates the
+    shipment had received by then have arrived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    after_signals: int = 0
+    after_updates: int = 0
+    activities: list[ActivitySpec]
+
+
+class Shape(BaseModel):
+    """What bare Temporal must do for one shipment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    example: str
+    """Which request the shape was taken from."""
+    input_bytes: int
+    """Encoded size of the workflow's input."""
+    result_bytes: int
+    waves: list[Wave]
+    signal_bytes: list[int]
+    """Encoded size of each signal's input, in arrival order."""
+    update_bytes: list[tuple[int, int]]
+    """(input, result) encoded sizes of each update, in acceptance order."""
+    history_events: int
+    """Events of the history the shape was taken from."""
+
+    @property
+    def activities(self) -> int:
+        return sum(len(w.activities) for w in self.waves)
+
+
+def _seconds(duration: Duration) -> float | None:
+    seconds = duration.ToTimedelta().total_seconds()
+    return seconds or None
+
+
+def _size(payloads: Payloads) -> int:
+    return sum(p.ByteSize() for p in payloads.payloads)
+
+
+def _retry(event: HistoryEvent) -> RetrySpec:
+    policy = event.activity_task_scheduled_event_attributes.retry_policy
+    return RetrySpec(initial_interval_s=policy.initial_interval.ToTimedelta().total_seconds(),
+                     backoff_coefficient=policy.backoff_coefficient or 2.0,
+                     maximum_interval_s=_seconds(policy.maximum_interval),
+                     maximum_attempts=policy.maximum_attempts,
+                     non_retryable_error_types=tuple(policy.non_retryable_error_types))
+
+
+def _local_activity(event: HistoryEvent) -> ActivitySpec | None:
+    """A local activity's marker: its type from the marker data, its result size from the result payloads."""
+    attrs = event.marker_recorded_event_attributes
+    if attrs.marker_name != LOCAL_ACTIVITY_MARKER:
+        return None  # a patch marker, for example: no work for bare Temporal
+    data = attrs.details["data"].payloads
+    name = json.loads(data[0].data).get("activity_type", "local") if data else "local"
+    result = attrs.details["result"] if "result" in attrs.details else Payloads()
+    return ActivitySpec(name=name, local=True, result_bytes=_size(result))
+
+
+def shape_of(history: WorkflowHistory, example: str) -> Shape:
+    """Reduce a completed shipment's history to its shape.
+
+    Args:
+        history: The fetched history of one run that completed.
+        example: The request's name, kept in the shape.
+
+    Raises:
+        ValueError: When the history did not complete (a shape of a half-run shipment would be too small).
+    """
+    events = list(history.events)
+    # Per workflow task: the signals and updates received by then, and what it scheduled (event ids of activities,
+    # or a local activity's spec, which is complete when its marker is recorded).
+    tasks: list[tuple[int, int, list[int | ActivitySpec]]] = []
+    scheduled: dict[int, ActivitySpec] = {}
+    signals: list[int] = []
+    update_inputs: list[int] = []
+    update_results: list[int] = []
+    input_bytes = result_bytes = 0
+    completed = False
+    for event in events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            input_bytes = _size(event.workflow_execution_started_event_attributes.input)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            tasks.append((len(signals), len(update_inputs), []))
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            attrs = event.activity_task_scheduled_event_attributes
+            scheduled[event.event_id] = ActivitySpec(
+                name=attrs.activity_type.name, input_bytes=_size(attrs.input),
+                start_to_close_s=_seconds(attrs.start_to_close_timeout),
+                schedule_to_close_s=_seconds(attrs.schedule_to_close_timeout),
+                heartbeat_s=_seconds(attrs.heartbeat_timeout), retry=_retry(event))
+            tasks[-1][2].append(event.event_id)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            spec = scheduled[attrs.scheduled_event_id]
+            scheduled[attrs.scheduled_event_id] = spec.model_copy(update={"result_bytes": _size(attrs.result)})
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            local = _local_activity(event)
+            if local is not None and tasks:
+                tasks[-1][2].append(local)
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            signals.append(_size(event.workflow_execution_signaled_event_attributes.input))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            attrs = event.workflow_execution_update_accepted_event_attributes
+            update_inputs.append(_size(attrs.accepted_request.input.args))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            update_results.append(_size(event.workflow_execution_update_completed_event_attributes.outcome.success))
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            result_bytes = _size(event.workflow_execution_completed_event_attributes.result)
+            completed = True
+    if not completed:
+        raise ValueError(f"history of {example}: the workflow did not complete ({len(events)} events)")
+    waves = [Wave(after_signals=signals_seen, after_updates=updates_seen,
+                  activities=[scheduled[item] if isinstance(item, int) else item for item in items])
+             for signals_seen, updates_seen, items in tasks if items]
+    results = update_results + [0] * (len(update_inputs) - len(update_results))
+    return Shape(example=example, input_bytes=input_bytes, result_bytes=result_bytes, waves=waves,
+                 signal_bytes=signals, update_bytes=list(zip(update_inputs, results)), history_events=len(events))
+
+
+def timeout(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)

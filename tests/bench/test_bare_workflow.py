@@ -1,0 +1,40 @@
+"""Workload B on the real dev server: the bare workflow leaves the history shape of the shipment it copies."""
+
+from collections import Counter
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.worker import Worker
+
+from bench.bare import BareWorkflow, bare_input, encoded_size, noop
+from bench.shape import shape_of
+from bench.workloads import BareWorkload, closed_loop
+from tests.bench.test_shape import fixture
+from tests.support import unique_id
+
+pytestmark = pytest.mark.temporal
+
+
+async def test_bare_workflow_copies_activities_signals_updates_and_sizes(temporal_client):
+    shape = shape_of(fixture("approval"), "approval")
+    converter = temporal_client.data_converter
+    queue = unique_id("bench-bare")
+    workload = BareWorkload(temporal_client, {"approval": shape}, {"approval": await bare_input(shape, converter)},
+                            await encoded_size(converter, ""), queue, unique_id("t"))
+    async with Worker(temporal_client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        rep = await closed_loop("B", workload.one, 2, 2)
+    assert (rep.completed, rep.failed) == (2, 0)
+    history = await temporal_client.get_workflow_handle(rep.workflow_ids[0]).fetch_history()
+    counted = Counter(e.event_type for e in history.events)
+    assert counted[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED] == shape.activities
+    assert counted[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED] == len(shape.signal_bytes) == 8
+    assert counted[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED] == len(shape.update_bytes) == 1
+    copied = shape_of(history, "copy")
+    # Same waves in the same order (parallel stays parallel), each no-op the size of the activity it stands for.
+    assert [len(w.activities) for w in copied.waves] == [len(w.activities) for w in shape.waves]
+    for original, copy in zip(shape.waves, copied.waves, strict=True):
+        for a, b in zip(original.activities, copy.activities, strict=True):
+            assert abs(a.input_bytes - b.input_bytes) <= 8, a.name
+            assert (b.start_to_close_s, b.heartbeat_s, b.retry) == (a.start_to_close_s, a.heartbeat_s, a.retry)
+    assert abs(copied.input_bytes - shape.input_bytes) <= 8
+    assert abs(copied.result_bytes - shape.result_bytes) <= 8
