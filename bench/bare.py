@@ -1,8 +1,8 @@
 """Workload B of `make bench`: bare Temporal running a shipment's shape with no-op activities.
 
-`BareWorkflow` runs the waves of a `Shape` (bench/shape.py): each wave's activities in parallel, as no-ops that take
-and return payloads of the shipment's sizes, with the shipment's timeouts and retry policies; before each wave it
-waits for the signals and updates the shipment had received by then. It has no state beyond counters, no search
+`BareWorkflow` runs the waves of a `Shape` (bench/shape.py): each wave's activities as no-ops that take and return
+payloads of the shipment's sizes, with the shipment's timeouts and retry policies, started once the activities,
+signals and updates the shipment had seen before scheduling them are done. It has no state beyond counters, no search
 attributes, no read model and no partners: what is left is Temporal's own cost for the same work.
 """
 
@@ -38,8 +38,8 @@ index of its retry policy). Tuples keep the input as small as the shipment's, wh
 class BareInput(BaseModel):
     """What the bare workflow runs: a `Shape` in compact form, its payload sizes turned into filler lengths."""
 
-    waves: list[tuple[int, int, list[Step]]]
-    """(signals, updates) to wait for, then the steps to run in parallel."""
+    waves: list[tuple[int, int, list[int], list[Step]]]
+    """(signals, updates, activities) to wait for, then the steps to start."""
     retries: list[RetrySpec]
     signals: int
     updates: int
@@ -66,30 +66,39 @@ class BareWorkflow:
     def __init__(self) -> None:
         self._signals = 0
         self._updates = 0
+        self._done: set[int] = set()
         self._update_results: list[int] = []
 
     @workflow.run
     async def run(self, inp: BareInput) -> str:
         self._update_results = inp.update_result_chars
         policies = [_retry_policy(spec) for spec in inp.retries]
-        for signals, updates, steps in inp.waves:
+        running: list[asyncio.Task[None]] = []
+        needed: set[int] = set()
+        for signals, updates, activities, steps in inp.waves:
+            needed.update(activities)
             await workflow.wait_condition(
-                lambda s=signals, u=updates: self._signals >= s and self._updates >= u)  # type: ignore[misc]
-            await asyncio.gather(*(self._noop(step, policies) for step in steps))
+                lambda s=signals, u=updates: self._signals >= s and self._updates >= u  # type: ignore[misc]
+                and needed <= self._done)
+            for step in steps:
+                running.append(asyncio.create_task(self._noop(len(running), step, policies)))
+        await asyncio.gather(*running)
         await workflow.wait_condition(lambda: self._signals >= inp.signals and self._updates >= inp.updates)
         return "x" * inp.result_chars
 
-    async def _noop(self, step: Step, policies: list[RetryPolicy]) -> str:
+    async def _noop(self, position: int, step: Step, policies: list[RetryPolicy]) -> None:
         local, filler, answer, start_to_close, schedule_to_close, heartbeat, retry = step
         call = NoopCall(filler="x" * filler, result_chars=answer)
         if local:
-            return await workflow.execute_local_activity(
+            await workflow.execute_local_activity(
                 NOOP, call, result_type=str, start_to_close_timeout=timeout(start_to_close),
                 schedule_to_close_timeout=timeout(schedule_to_close), retry_policy=policies[retry])
-        return await workflow.execute_activity(
-            NOOP, call, result_type=str, start_to_close_timeout=timeout(start_to_close),
-            schedule_to_close_timeout=timeout(schedule_to_close), heartbeat_timeout=timeout(heartbeat),
-            retry_policy=policies[retry])
+        else:
+            await workflow.execute_activity(
+                NOOP, call, result_type=str, start_to_close_timeout=timeout(start_to_close),
+                schedule_to_close_timeout=timeout(schedule_to_close), heartbeat_timeout=timeout(heartbeat),
+                retry_policy=policies[retry])
+        self._done.add(position)
 
     @workflow.signal(name=SIGNAL)
     def event(self, filler: str) -> None:
@@ -127,7 +136,8 @@ async def bare_input(shape: Shape, converter: DataConverter) -> BareInput:
                 a.start_to_close_s, a.schedule_to_close_s, a.heartbeat_s, retries.index(a.retry))
 
     draft = BareInput(
-        waves=[(w.after_signals, w.after_updates, [step(a) for a in w.activities]) for w in shape.waves],
+        waves=[(w.after_signals, w.after_updates, w.after_activities, [step(a) for a in w.activities])
+               for w in shape.waves],
         retries=retries, signals=len(shape.signal_bytes), updates=len(shape.update_bytes),
         update_result_chars=[chars(result, str_overhead) for _, result in shape.update_bytes],
         result_chars=chars(shape.result_bytes, str_overhead))

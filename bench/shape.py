@@ -52,13 +52,17 @@ class ActivitySpec(BaseModel):
 
 
 class Wave(BaseModel):
-    """The activities one workflow task scheduled; they run in parallel once the signals and updates the
-    shipment had received by then have arrived."""
+    """The activities one workflow task scheduled. They start once what the shipment had seen by then has happened:
+    the activities completed before that task, and the signals and updates received; they run in parallel with
+    each other and with anything still running (a background projection does not hold up the booking)."""
 
     model_config = ConfigDict(frozen=True)
 
     after_signals: int = 0
     after_updates: int = 0
+    after_activities: list[int] = []
+    """Activities (by their position in the shape, counting through the waves) that had completed before this
+    wave was scheduled and not before the previous wave."""
     activities: list[ActivitySpec]
 
 
@@ -125,10 +129,13 @@ def shape_of(history: WorkflowHistory, example: str) -> Shape:
         ValueError: When the history did not complete (a shape of a half-run shipment would be too small).
     """
     events = list(history.events)
-    # Per workflow task: the signals and updates received by then, and what it scheduled (event ids of activities,
-    # or a local activity's spec, which is complete when its marker is recorded).
-    tasks: list[tuple[int, int, list[int | ActivitySpec]]] = []
+    # Per workflow task: the signals, updates and activity completions seen by then, and what it scheduled (event
+    # ids of activities, or a local activity's spec, which is complete when its marker is recorded).
+    tasks: list[tuple[int, int, int, list[int | ActivitySpec]]] = []
     scheduled: dict[int, ActivitySpec] = {}
+    position: dict[int, int] = {}  # scheduled event id -> position of the activity in the shape
+    done: list[int] = []  # positions, in completion order
+    count = 0
     signals: list[int] = []
     update_inputs: list[int] = []
     update_results: list[int] = []
@@ -139,7 +146,7 @@ def shape_of(history: WorkflowHistory, example: str) -> Shape:
         if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             input_bytes = _size(event.workflow_execution_started_event_attributes.input)
         elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            tasks.append((len(signals), len(update_inputs), []))
+            tasks.append((len(signals), len(update_inputs), len(done), []))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attrs = event.activity_task_scheduled_event_attributes
             scheduled[event.event_id] = ActivitySpec(
@@ -147,15 +154,19 @@ def shape_of(history: WorkflowHistory, example: str) -> Shape:
                 start_to_close_s=_seconds(attrs.start_to_close_timeout),
                 schedule_to_close_s=_seconds(attrs.schedule_to_close_timeout),
                 heartbeat_s=_seconds(attrs.heartbeat_timeout), retry=_retry(event))
-            tasks[-1][2].append(event.event_id)
+            position[event.event_id], count = count, count + 1
+            tasks[-1][3].append(event.event_id)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attrs = event.activity_task_completed_event_attributes
             spec = scheduled[attrs.scheduled_event_id]
             scheduled[attrs.scheduled_event_id] = spec.model_copy(update={"result_bytes": _size(attrs.result)})
+            done.append(position[attrs.scheduled_event_id])
         elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
             local = _local_activity(event)
             if local is not None and tasks:
-                tasks[-1][2].append(local)
+                tasks[-1][3].append(local)
+                done.append(count)
+                count += 1
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signals.append(_size(event.workflow_execution_signaled_event_attributes.input))
         elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
@@ -168,9 +179,13 @@ def shape_of(history: WorkflowHistory, example: str) -> Shape:
             completed = True
     if not completed:
         raise ValueError(f"history of {example}: the workflow did not complete ({len(events)} events)")
-    waves = [Wave(after_signals=signals_seen, after_updates=updates_seen,
-                  activities=[scheduled[item] if isinstance(item, int) else item for item in items])
-             for signals_seen, updates_seen, items in tasks if items]
+    waves, required = [], 0
+    for signals_seen, updates_seen, done_seen, items in tasks:
+        if items:
+            waves.append(Wave(after_signals=signals_seen, after_updates=updates_seen,
+                              after_activities=done[required:done_seen],
+                              activities=[scheduled[item] if isinstance(item, int) else item for item in items]))
+            required = done_seen
     results = update_results + [0] * (len(update_inputs) - len(update_results))
     return Shape(example=example, input_bytes=input_bytes, result_bytes=result_bytes, waves=waves,
                  signal_bytes=signals, update_bytes=list(zip(update_inputs, results)), history_events=len(events))

@@ -30,11 +30,16 @@ async def test_bare_workflow_copies_activities_signals_updates_and_sizes(tempora
     assert counted[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED] == len(shape.signal_bytes) == 8
     assert counted[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED] == len(shape.update_bytes) == 1
     copied = shape_of(history, "copy")
-    # Same waves in the same order (parallel stays parallel), each no-op the size of the activity it stands for.
-    assert [len(w.activities) for w in copied.waves] == [len(w.activities) for w in shape.waves]
-    for original, copy in zip(shape.waves, copied.waves, strict=True):
-        for a, b in zip(original.activities, copy.activities, strict=True):
-            assert abs(a.input_bytes - b.input_bytes) <= 8, a.name
-            assert (b.start_to_close_s, b.heartbeat_s, b.retry) == (a.start_to_close_s, a.heartbeat_s, a.retry)
+    # The same activities (each no-op the size, timeouts and retry policy of the one it stands for), in at most as
+    # many workflow tasks: bare Temporal may batch what the shipment's timing spread out, never the reverse.
+    assert len(copied.waves) <= len(shape.waves)
+
+    def kinds(s):
+        return sorted((a.input_bytes // 16, a.start_to_close_s, a.heartbeat_s, a.retry.maximum_attempts,
+                       a.retry.non_retryable_error_types) for w in s.waves for a in w.activities)
+
+    assert len(kinds(copied)) == len(kinds(shape))
+    for a, b in zip(kinds(shape), kinds(copied), strict=True):
+        assert abs(a[0] - b[0]) <= 1 and a[1:] == b[1:]
     assert abs(copied.input_bytes - shape.input_bytes) <= 8
     assert abs(copied.result_bytes - shape.result_bytes) <= 8

@@ -50,6 +50,13 @@ def test_waves_follow_the_workflow_tasks_that_scheduled_them():
     assert gates == sorted(gates)
     schedule = next(i for i, wave in enumerate(names) if "last_mile.schedule" in wave)
     assert shape.waves[schedule].after_signals > 0
+    # The label waits for the booking it labels; every activity is required at most once.
+    flat = [a for wave in names for a in wave]
+    label = next(i for i, wave in enumerate(names) if "carrier.create_label" in wave)
+    required = [p for w in shape.waves[:label + 1] for p in w.after_activities]
+    assert flat.index("carrier.book") in required
+    everything = [p for w in shape.waves for p in w.after_activities]
+    assert len(everything) == len(set(everything)) and set(everything) <= set(range(len(flat)))
 
 
 def test_sizes_timeouts_and_retry_policy_come_from_the_history():
@@ -75,7 +82,7 @@ async def test_bare_input_gives_every_payload_the_shipments_size():
     empty = await encoded_size(converter, "")
     shape = shape_of(fixture("happy_path"), "happy_path")
     inp = await bare_input(shape, converter)
-    for wave, (_, _, steps) in zip(shape.waves, inp.waves, strict=True):
+    for wave, (*_, steps) in zip(shape.waves, inp.waves, strict=True):
         for spec, (_, filler, answer, *_) in zip(wave.activities, steps, strict=True):
             size = await encoded_size(converter, NoopCall(filler="x" * filler, result_chars=answer))
             # The no-op's input carries its answer length too: a few digits of difference at most.
