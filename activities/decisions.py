@@ -90,5 +90,6 @@ class DecisionActivities:
         # The calendars are looked up here, once: the workflow's ETA revisions then never depend on the
         # holidays library's version, and replays stay deterministic across upgrades.
         basis = None if result.plan is None else eta_basis(result.plan, result.last_mile.chosen, request, self._book)
-        decision_time(activity.metric_meter()).record(timedelta(seconds=time.perf_counter() - started))
+        if activity.in_activity():  # also called directly (the reliability plan checks its facts with it)
+            decision_time(activity.metric_meter()).record(timedelta(seconds=time.perf_counter() - started))
         return AssessResult(assessment=result, eta_basis=basis)
