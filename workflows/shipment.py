@@ -5,15 +5,20 @@ Reads as setup (state, handlers) and then `run`: each stage calls partners throu
 every completed step, and on an unrecoverable failure, an ops rejection or a cancellation runs the undos in reverse.
 Tracking, ETA, exceptions and notices live in `workflows/tracking.py` (a mixin). A long voyage continues as new
 while it waits for events, carrying its state over (`Resume`), so its history stays bounded.
+
+Since the lean-history patch the history is also small per step: search attributes are upserted once per
+activation and only when they change (`_show`), the read model is written by a local activity (`_write_projection`)
+and one timer keeps the stall, promise and stage-limit clocks (`_watch`).
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.carriers import CarrierActivities
@@ -64,6 +69,29 @@ PATCH_FAILURE_CODE = "failure-code-search-attribute"
 PATCH_FINISH_STEP_ON_CANCEL = "finish-step-on-cancel"
 """`workflow.patched` id (2026-11): a cancellation waits for the partner step in flight instead of abandoning it."""
 
+PATCH_LEAN_HISTORY = "lean-history"
+"""`workflow.patched` id (2026-12) of a smaller history: search attributes are upserted only when their value
+changes, at most once per activation; the read model is written by a local activity (one marker instead of three
+activity events and a workflow task), and one snapshot carries everything an activation changed. Deprecate once no
+shipment from before it runs."""
+
+PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                               maximum_attempts=0)
+"""Without limit: a database outage delays the tables, never the shipment, and they catch up when it returns."""
+
+LOCAL_PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=250), backoff_coefficient=2.0,
+                                     maximum_attempts=3)
+"""A few quick tries inside the workflow task (a locked SQLite file, a dropped connection); a database that stays
+away is left to `PROJECTION_RETRY` on a normal activity. A local activity retried without limit would either hold
+the workflow task open for the whole outage (backoffs under its `local_retry_threshold`) or add a timer and a
+workflow task to the history for every attempt (backoffs over it)."""
+
+LOCAL_PROJECTION_RETRY_THRESHOLD = timedelta(seconds=5)
+"""Above every backoff of `LOCAL_PROJECTION_RETRY`, so its few retries stay inside the workflow task: no timers."""
+
+LOCAL_PROJECTION_TIMEOUT = timedelta(seconds=10)
+"""Per attempt of the local projection; the workflow task is heartbeated meanwhile."""
+
 UNDO_ATTEMPTS = 10
 """Attempts per undo; one that still fails is recorded as failed and the other undos run."""
 
@@ -105,6 +133,14 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         self._events_projected = 0 if resume is None else resume.events_projected
         self._notices_projected = 0 if resume is None else resume.notices_projected
         self._projector: asyncio.Task[None] | None = None
+        # Checked first, so that histories recorded before it never take the new branches, wherever they are.
+        self._lean = workflow.patched(PATCH_LEAN_HISTORY)
+        # Search attributes as the server shows them (a continued run inherits them), and those set since the
+        # last upsert; written once per activation, only what changed.
+        self._shown: dict[str, Any] = {pair.key.name: pair.value for pair in workflow.info().typed_search_attributes}
+        self._attributes_due: dict[str, SearchAttributeUpdate[Any]] = {}
+        self._attribute_writer: asyncio.Task[None] | None = None
+        self._attributes_asked = 0
         self._init_tracking()
         if resume is not None:
             self._customs_held_since = resume.customs_held_since
@@ -146,6 +182,7 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         if self._notifier is not None:
             await self._notifier  # the last notices (delivered, say) go out before the workflow closes
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._upsert_attributes()  # now, not after the workflow's completion command
         return self._state
 
     async def _wind_down(self) -> None:
@@ -171,6 +208,7 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
                         leg=self._leg, handed_over=self._handed_over, projected_version=self._snapshots_written,
                         events_projected=self._events_projected, notices_projected=self._notices_projected,
                         customs_held_since=self._customs_held_since)
+        self._upsert_attributes()
         workflow.continue_as_new(self._input.model_copy(update={"resume": resume}))
 
     async def _advance(self) -> None:
@@ -429,7 +467,7 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         workflow.logger.warning("compensating", extra={"status": status.value, "code": code, "steps": len(self._undo)})
         # Added after shipments were running: histories made before it have no such command here.
         if workflow.patched(PATCH_FAILURE_CODE):
-            workflow.upsert_search_attributes([sa.FAILURE_CODE.value_set(code)])
+            self._show(sa.FAILURE_CODE.value_set(code))
         await self._run_undos(until=0)
         undos = self._state.compensation
         metrics.compensated(status.value, undone=sum(c.ok for c in undos), failed=sum(not c.ok for c in undos))
@@ -500,8 +538,11 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         timeout = self._input.timings.stage_timeout[stage]
         while True:
             try:
-                await workflow.wait_condition(
-                    lambda: self._has_event(partner, status) or self._should_continue_as_new(), timeout=timeout)
+                if self._watching_stage():
+                    await self._wait_watched(partner, status, timeout)
+                else:
+                    await workflow.wait_condition(
+                        lambda: self._has_event(partner, status) or self._should_continue_as_new(), timeout=timeout)
             except asyncio.TimeoutError:
                 # Approving means: keep waiting another period. Rejecting gives the shipment up.
                 await self._gate(GateKind.STAGE_OVERDUE, f"no '{status}' from {partner} within {timeout}")
@@ -509,6 +550,22 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
             if self._has_event(partner, status):
                 return
             raise ContinueAsNew()
+
+    async def _wait_watched(self, partner: str, status: TrackingStatus, timeout: timedelta) -> None:
+        """Wait as `_wait_for_event` does, with the stage limit kept by the watcher's timer instead of one of its
+        own (lean histories).
+
+        Raises:
+            asyncio.TimeoutError: The stage is overdue and the event has not come.
+        """
+        self._stage_due, self._stage_overdue = workflow.now() + timeout, False
+        try:
+            await workflow.wait_condition(lambda: self._has_event(partner, status) or self._should_continue_as_new()
+                                          or self._stage_overdue)
+        finally:
+            self._stage_due = None
+        if self._stage_overdue and not self._has_event(partner, status):
+            raise asyncio.TimeoutError()
 
     # ---- state, visibility, projection --------------------------------------------------------------------
 
@@ -534,8 +591,39 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         ]
         if state.carrier is not None and state.mode is not None:
             updates += [sa.CARRIER.value_set(state.carrier), sa.MODE.value_set(state.mode.value)]
-        workflow.upsert_search_attributes(updates)
+        self._show(*updates)
         self._project()
+
+    def _show(self, *updates: SearchAttributeUpdate[Any]) -> None:
+        """Set search attributes. In a lean history they are collected and written at the end of the activation,
+        in one upsert of the values that changed, so the server shows the same values at the end of every workflow
+        task as when each was upserted at once."""
+        if not self._lean:
+            workflow.upsert_search_attributes(list(updates))
+            return
+        for update in updates:
+            self._attributes_due[update.key.name] = update
+        self._attributes_asked += 1
+        if self._attribute_writer is None or self._attribute_writer.done():
+            self._attribute_writer = asyncio.create_task(self._upsert_attributes_when_settled())
+
+    def _progress(self) -> tuple[int, int]:
+        """Changes asked for so far: a snapshot, or search attributes."""
+        return self._snapshots_wanted, self._attributes_asked
+
+    async def _upsert_attributes_when_settled(self) -> None:
+        try:
+            await _settled(self._progress)
+        finally:  # also when a cancellation request interrupts the wait: what was set is shown now
+            self._upsert_attributes()
+
+    def _upsert_attributes(self) -> None:
+        """Write the search attributes set since the last upsert whose value differs from the one shown."""
+        due, self._attributes_due = self._attributes_due, {}
+        changed = [u for name, u in due.items() if self._shown.get(name) != u.value]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self._shown.update((u.key.name, u.value) for u in changed)
 
     def _stage_entered_at(self) -> datetime:
         transitions = self._state.transitions
@@ -561,6 +649,8 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
         dest, req = self._input.request.destination, self._input.request
         recipient = Recipient(email=dest.email, locale=dest.locale, country=dest.country, region=dest.region)
         while self._snapshots_written < self._snapshots_wanted:
+            if self._lean:
+                await _settled(self._progress)  # what the rest of this activation changes goes in the same snapshot
             target, state = self._snapshots_wanted, self._state
             events = [e for e in state.events if e.received_seq > self._events_projected]
             notices = state.notices[self._notices_projected:]
@@ -568,15 +658,35 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
                                       events=[e.model_copy() for e in events],
                                       notices=[n.model_copy() for n in notices],
                                       recipient=recipient, order_ref=req.order_ref)
-            await workflow.execute_activity_method(
-                ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1),
-                                         maximum_interval=timedelta(seconds=30), maximum_attempts=0))
+            if self._lean:
+                await self._write_projection(update)
+            else:
+                await workflow.execute_activity_method(
+                    ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=PROJECTION_RETRY)
             self._snapshots_written = target
             self._events_projected = max([self._events_projected, *(e.received_seq for e in events)])
             self._notices_projected += len(notices)
             if notices:
                 self._deliver_requested = True
+
+    async def _write_projection(self, update: ProjectionUpdate) -> None:
+        """A local activity: one marker in the history, and usually no workflow task of its own. When the database
+        does not answer within its few quick tries, a normal activity takes over the same snapshot and retries it
+        without limit on the server: an outage of any length adds a bounded number of events, holds no workflow
+        task open, and the shipment goes on meanwhile."""
+        try:
+            await workflow.execute_local_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=LOCAL_PROJECTION_TIMEOUT,
+                retry_policy=LOCAL_PROJECTION_RETRY, local_retry_threshold=LOCAL_PROJECTION_RETRY_THRESHOLD)
+        except FailureError as err:  # a local activity's failure arrives as its cause (ApplicationError, timeout)
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("read model unavailable, projection retried as an activity",
+                                    extra={"version": update.version, "error": str(err)})
+            await workflow.execute_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PROJECTION_RETRY)
 
     # ---- handlers --------------------------------------------------------------------------------------------
 
@@ -641,6 +751,20 @@ class ShipmentWorkflow(TrackingMixin, StockMixin):
     def carrier_event(self, event: CarrierEvent) -> None:
         """A tracking event (webhook or poll); duplicates are dropped by id and late events put in time order."""
         self._on_carrier_event(event)
+
+
+async def _settled(progress: Callable[[], object]) -> None:
+    """Return once the other coroutines of this activation have run as far as they can. The SDK checks workflow
+    conditions only when no coroutine is ready, and one woken by another's end (a task awaiting a task) runs in the
+    pass after, so wait two passes, and more while `progress` still changes. No timer, nothing in the history."""
+    await workflow.wait_condition(lambda: True)
+    seen = progress()
+    while True:
+        await workflow.wait_condition(lambda: True)
+        now = progress()
+        if now == seen:
+            return
+        seen = now
 
 
 def _failure_of(err: ActivityError) -> tuple[str, str]:

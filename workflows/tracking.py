@@ -42,9 +42,12 @@ class TrackingMixin:
 
     _input: ShipmentInput
     _state: ShipmentState
-    # Provided by ShipmentWorkflow: record a transition (status, search attributes, projection), and ask the
-    # read model to catch up.
+    _lean: bool
+    """A history recorded since the lean-history patch: one timer watches every clock (`_watch`)."""
+    # Provided by ShipmentWorkflow: record a transition (status, search attributes, projection), set search
+    # attributes, and ask the read model to catch up.
     _transition: Callable[[Stage, Status, str], None]
+    _show: Callable[..., None]
     _project: Callable[[], None]
 
     def _init_tracking(self) -> None:
@@ -52,6 +55,9 @@ class TrackingMixin:
         self._moving_since: datetime | None = None
         """Set at the first handover: from then on, silence is measured (stall timer)."""
         self._watchers: list[asyncio.Task[None]] = []
+        self._stage_due: datetime | None = None
+        """When the stage being waited for is overdue; `_watch` keeps that clock too (lean histories)."""
+        self._stage_overdue = False
         self._customs_held_since: datetime | None = None
         self._customs_watch: asyncio.Task[None] | None = None
         self._closing = False
@@ -152,8 +158,7 @@ class TrackingMixin:
     def _eta_attribute(self) -> None:
         eta = self._state.eta
         if eta is not None:
-            workflow.upsert_search_attributes(
-                [sa.ETA.value_set(datetime.combine(eta.expected, time(), UTC))])
+            self._show(sa.ETA.value_set(datetime.combine(eta.expected, time(), UTC)))
 
     # ---- exceptions ----------------------------------------------------------------------------------------
 
@@ -182,7 +187,7 @@ class TrackingMixin:
     def _exception_changed(self, note: str) -> None:
         state = self._state
         open_kinds = sorted({e.kind.value for e in state.open_exceptions})
-        workflow.upsert_search_attributes([sa.EXCEPTIONS.value_set(open_kinds)])
+        self._show(sa.EXCEPTIONS.value_set(open_kinds))
         if not state.status.terminal and state.status is not Status.ON_HOLD:
             # `_transition` turns in_progress into delayed while an exception is open, and back when none is.
             self._transition(state.stage, Status.IN_PROGRESS, note)
@@ -196,11 +201,61 @@ class TrackingMixin:
     # ---- durable timers ------------------------------------------------------------------------------------
 
     def _start_watching(self) -> None:
-        """From the first handover: the stall timer and the promised-date timer."""
+        """From the first handover: the stall and promised-date clocks (and, in a lean history, the stage limit),
+        on one timer, or on a timer each in histories recorded before the lean-history patch."""
         if self._moving_since is not None:
             return
         self._moving_since = workflow.now()
-        self._watchers += [asyncio.create_task(self._watch_stall()), asyncio.create_task(self._watch_promise())]
+        if self._lean:
+            self._watchers.append(asyncio.create_task(self._watch()))
+        else:
+            self._watchers += [asyncio.create_task(self._watch_stall()), asyncio.create_task(self._watch_promise())]
+
+    def _watching_stage(self) -> bool:
+        """Whether `_watch` runs, so a wait for a partner's event can leave its stage limit to it."""
+        return self._lean and any(not task.done() for task in self._watchers)
+
+    async def _watch(self) -> None:
+        """Stall, promised date and stage limit on one durable timer at a time: sleep until the earliest deadline,
+        then act on those that passed. A deadline that moves later (the stall clock, which every event restarts)
+        costs nothing until the sleep ends; one that comes earlier than its end (a new stage limit, the stall clock
+        after a stall) wakes it. Raises what `_watch_stall` and `_watch_promise` raise, when they would."""
+        limit = self._input.timings.stall_after
+        promised = self._state.promised_date
+        promise_end = None if promised is None else datetime.combine(promised + timedelta(days=1), time(), UTC)
+        stalled_at: int | None = None  # events received when `stalled` was raised: the clock waits for the next
+
+        def quiet_since() -> datetime:
+            return max(filter(None, [self._state.last_event_at, self._moving_since]))
+
+        def earliest() -> datetime | None:
+            stall_due = None if stalled_at == self._state.events_received else quiet_since() + limit
+            return min(filter(None, [stall_due, promise_end, self._stage_due]), default=None)
+
+        while True:
+            now = workflow.now()
+            if stalled_at is not None and stalled_at != self._state.events_received:
+                stalled_at = None
+            if stalled_at is None and quiet_since() + limit <= now:
+                silent = now - quiet_since()
+                self._raise(ExceptionKind.STALLED, f"no tracking event for {_hours(silent)} (limit {_hours(limit)})")
+                stalled_at = self._state.events_received
+            if promise_end is not None and promise_end <= now:
+                promise_end = None
+                if not self._has_status(TrackingStatus.DELIVERED):
+                    self._raise(ExceptionKind.LATE, f"not delivered by the promised {promised}")
+            if self._stage_due is not None and self._stage_due <= now:
+                self._stage_due, self._stage_overdue = None, True
+            target = earliest()
+
+            def sooner() -> bool:
+                due = earliest()
+                return due is not None and (target is None or due < target)
+
+            try:
+                await workflow.wait_condition(sooner, timeout=None if target is None else target - now)
+            except asyncio.TimeoutError:
+                pass  # the earliest deadline passed
 
     def _stop_watching(self) -> None:
         for task in [*self._watchers, *([self._customs_watch] if self._customs_watch else [])]:
