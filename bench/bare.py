@@ -77,9 +77,12 @@ class BareWorkflow:
         needed: set[int] = set()
         for signals, updates, activities, steps in inp.waves:
             needed.update(activities)
+            # A no-op that failed ends the wait too: gathering it below raises, instead of waiting forever.
             await workflow.wait_condition(
                 lambda s=signals, u=updates: self._signals >= s and self._updates >= u  # type: ignore[misc]
-                and needed <= self._done)
+                and needed <= self._done or any(t.done() and t.exception() for t in running))
+            if any(t.done() and t.exception() for t in running):
+                break
             for step in steps:
                 running.append(asyncio.create_task(self._noop(len(running), step, policies)))
         await asyncio.gather(*running)

@@ -17,6 +17,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from workflows.shipment import LOCAL_PROJECTION_RETRY, LOCAL_PROJECTION_TIMEOUT
+
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """The marker name the SDK records for a completed local activity."""
 
@@ -113,9 +115,17 @@ def _local_activity(event: HistoryEvent) -> ActivitySpec | None:
     if attrs.marker_name != LOCAL_ACTIVITY_MARKER:
         return None  # a patch marker, for example: no work for bare Temporal
     data = attrs.details["data"].payloads
-    name = json.loads(data[0].data).get("activity_type", "local") if data else "local"
+    try:
+        name = json.loads(data[0].data).get("activity_type", "local") if data else "local"
+    except ValueError:
+        name = "local"
     result = attrs.details["result"] if "result" in attrs.details else Payloads()
-    return ActivitySpec(name=name, local=True, result_bytes=_size(result))
+    # The marker records neither timeout nor retry policy: those of Tradelane's one local activity, the projection.
+    policy = LOCAL_PROJECTION_RETRY
+    retry = RetrySpec(initial_interval_s=policy.initial_interval.total_seconds(),
+                      backoff_coefficient=policy.backoff_coefficient, maximum_attempts=policy.maximum_attempts)
+    return ActivitySpec(name=name, local=True, result_bytes=_size(result),
+                        start_to_close_s=LOCAL_PROJECTION_TIMEOUT.total_seconds(), retry=retry)
 
 
 def shape_of(history: WorkflowHistory, example: str) -> Shape:

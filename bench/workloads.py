@@ -21,6 +21,8 @@ from bench.bare import SIGNAL, UPDATE, WORKFLOW_NAME, BareInput, chars
 from bench.shape import Shape
 from workflows import visibility as sa
 
+RESULT_TIMEOUT_S = 300.0
+"""A workflow without a result this long after its start counts as failed (the run never hangs on one)."""
 GATE_POLL_S = 0.05
 """How often a shipment that will wait for ops is described until its gate shows (one RPC, no workflow task)."""
 
@@ -116,7 +118,11 @@ class ShipmentWorkload:
             note = await self._approve(handle, body["shipment_id"])
             if note:
                 return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=note)
-        result = await handle.result()
+        try:
+            result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+        except TimeoutError:
+            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False,
+                           note=f"no result within {RESULT_TIMEOUT_S:g} s")
         status = result.get("status") if isinstance(result, dict) else None
         return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started,
                        ok=status == "delivered", note="" if status == "delivered" else f"ended {status}")
@@ -162,5 +168,9 @@ class BareWorkload:
             await handle.signal(SIGNAL, "x" * chars(size, self._overhead))
         for size, _ in shape.update_bytes:
             await handle.execute_update(UPDATE, "x" * chars(size, self._overhead))
-        await handle.result()
+        try:
+            await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+        except TimeoutError:
+            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False,
+                           note=f"no result within {RESULT_TIMEOUT_S:g} s")
         return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started, ok=True)

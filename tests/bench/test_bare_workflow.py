@@ -7,7 +7,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, bare_input, encoded_size, noop
-from bench.shape import shape_of
+from bench.shape import ActivitySpec, Shape, Wave, shape_of
 from bench.workloads import BareWorkload, closed_loop
 from tests.bench.test_shape import fixture
 from tests.support import unique_id
@@ -43,3 +43,24 @@ async def test_bare_workflow_copies_activities_signals_updates_and_sizes(tempora
         assert abs(a[0] - b[0]) <= 1 and a[1:] == b[1:]
     assert abs(copied.input_bytes - shape.input_bytes) <= 8
     assert abs(copied.result_bytes - shape.result_bytes) <= 8
+
+
+async def test_local_activities_of_lean_histories_run_as_local_no_ops(temporal_client):
+    # A lean shipment projects through a local activity; the next wave needs it done (it has position 0).
+    projection = ActivitySpec(name="read_model.project", local=True, result_bytes=120, start_to_close_s=10)
+    book = ActivitySpec(name="carrier.book", input_bytes=1800, result_bytes=240, start_to_close_s=30)
+    shape = Shape(example="lean", input_bytes=2000, result_bytes=5000, signal_bytes=[450], update_bytes=[],
+                  history_events=0, waves=[Wave(activities=[projection]),
+                                           Wave(after_activities=[0], after_signals=1, activities=[book])])
+    converter = temporal_client.data_converter
+    queue = unique_id("bench-bare")
+    workload = BareWorkload(temporal_client, {"lean": shape}, {"lean": await bare_input(shape, converter)},
+                            await encoded_size(converter, ""), queue, unique_id("t"))
+    async with Worker(temporal_client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        rep = await closed_loop("B", workload.one, 1, 1)
+    assert (rep.completed, rep.failed) == (1, 0), rep.notes
+    history = await temporal_client.get_workflow_handle(rep.workflow_ids[0]).fetch_history()
+    copied = shape_of(history, "copy")
+    # The local no-op finishes inside the first workflow task, so the booking may go out in the same one.
+    assert [(a.local, a.name) for w in copied.waves for a in w.activities] == [(True, "bench.noop"),
+                                                                               (False, "bench.noop")]
