@@ -25,7 +25,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -165,8 +166,8 @@ class Bench:
                           "B (bare worker)": peak_rss_mib(workers.bare)},
             decision_ms_per_shipment=await self._decision_ms())
 
-    async def _rep(self, workload: str, shipments: Any, bare: Any, count: int, in_flight: int,
-                   profile: bool = False) -> Rep:
+    async def _rep(self, workload: str, shipments: Callable[[], ShipmentWorkload], bare: Callable[[], BareWorkload],
+                   count: int, in_flight: int, profile: bool = False) -> Rep:
         one = shipments().one if workload == "A" else bare().one
         recorder = self._start_profiler() if profile else None
         try:

@@ -23,6 +23,7 @@ from workflows import visibility as sa
 
 RESULT_TIMEOUT_S = 300.0
 """A workflow without a result this long after its start counts as failed (the run never hangs on one)."""
+NO_RESULT = f"no result within {RESULT_TIMEOUT_S:g} s"
 GATE_POLL_S = 0.05
 """How often a shipment that will wait for ops is described until its gate shows (one RPC, no workflow task)."""
 
@@ -53,6 +54,14 @@ class Rep(BaseModel):
     @property
     def throughput(self) -> float:
         return self.completed / self.elapsed_s
+
+
+async def result_within(handle: WorkflowHandle[Any, Any]) -> Any:
+    """The workflow's result, or None when it has none within `RESULT_TIMEOUT_S`."""
+    try:
+        return await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
+    except TimeoutError:
+        return None
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -118,11 +127,9 @@ class ShipmentWorkload:
             note = await self._approve(handle, body["shipment_id"])
             if note:
                 return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=note)
-        try:
-            result = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
-        except TimeoutError:
-            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False,
-                           note=f"no result within {RESULT_TIMEOUT_S:g} s")
+        result = await result_within(handle)
+        if result is None:
+            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=NO_RESULT)
         status = result.get("status") if isinstance(result, dict) else None
         return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started,
                        ok=status == "delivered", note="" if status == "delivered" else f"ended {status}")
@@ -168,9 +175,6 @@ class BareWorkload:
             await handle.signal(SIGNAL, "x" * chars(size, self._overhead))
         for size, _ in shape.update_bytes:
             await handle.execute_update(UPDATE, "x" * chars(size, self._overhead))
-        try:
-            await asyncio.wait_for(handle.result(), RESULT_TIMEOUT_S)
-        except TimeoutError:
-            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False,
-                           note=f"no result within {RESULT_TIMEOUT_S:g} s")
+        if await result_within(handle) is None:
+            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=NO_RESULT)
         return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started, ok=True)

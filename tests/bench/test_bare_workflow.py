@@ -4,27 +4,33 @@ from collections import Counter
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, bare_input, encoded_size, noop
 from bench.shape import ActivitySpec, Shape, Wave, shape_of
-from bench.workloads import BareWorkload, closed_loop
+from bench.workloads import BareWorkload, Rep, closed_loop
 from tests.bench.test_shape import fixture
 from tests.support import unique_id
 
 pytestmark = pytest.mark.temporal
 
 
+async def run_bare(client: Client, shape: Shape, count: int) -> tuple[Rep, WorkflowHistory]:
+    """Run `count` bare workflows of `shape` on a worker of their own; the run and the first one's history."""
+    converter = client.data_converter
+    queue = unique_id("bench-bare")
+    workload = BareWorkload(client, {shape.example: shape}, {shape.example: await bare_input(shape, converter)},
+                            await encoded_size(converter, ""), queue, unique_id("t"))
+    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        rep = await closed_loop("B", workload.one, count, count)
+    assert (rep.completed, rep.failed) == (count, 0), rep.notes
+    return rep, await client.get_workflow_handle(rep.workflow_ids[0]).fetch_history()
+
+
 async def test_bare_workflow_copies_activities_signals_updates_and_sizes(temporal_client):
     shape = shape_of(fixture("approval"), "approval")
-    converter = temporal_client.data_converter
-    queue = unique_id("bench-bare")
-    workload = BareWorkload(temporal_client, {"approval": shape}, {"approval": await bare_input(shape, converter)},
-                            await encoded_size(converter, ""), queue, unique_id("t"))
-    async with Worker(temporal_client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
-        rep = await closed_loop("B", workload.one, 2, 2)
-    assert (rep.completed, rep.failed) == (2, 0)
-    history = await temporal_client.get_workflow_handle(rep.workflow_ids[0]).fetch_history()
+    _, history = await run_bare(temporal_client, shape, 2)
     counted = Counter(e.event_type for e in history.events)
     assert counted[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED] == shape.activities
     assert counted[EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED] == len(shape.signal_bytes) == 8
@@ -52,14 +58,7 @@ async def test_local_activities_of_lean_histories_run_as_local_no_ops(temporal_c
     shape = Shape(example="lean", input_bytes=2000, result_bytes=5000, signal_bytes=[450], update_bytes=[],
                   history_events=0, waves=[Wave(activities=[projection]),
                                            Wave(after_activities=[0], after_signals=1, activities=[book])])
-    converter = temporal_client.data_converter
-    queue = unique_id("bench-bare")
-    workload = BareWorkload(temporal_client, {"lean": shape}, {"lean": await bare_input(shape, converter)},
-                            await encoded_size(converter, ""), queue, unique_id("t"))
-    async with Worker(temporal_client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
-        rep = await closed_loop("B", workload.one, 1, 1)
-    assert (rep.completed, rep.failed) == (1, 0), rep.notes
-    history = await temporal_client.get_workflow_handle(rep.workflow_ids[0]).fetch_history()
+    _, history = await run_bare(temporal_client, shape, 1)
     copied = shape_of(history, "copy")
     # The local no-op finishes inside the first workflow task, so the booking may go out in the same one.
     assert [(a.local, a.name) for w in copied.waves for a in w.activities] == [(True, "bench.noop"),
