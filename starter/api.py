@@ -80,6 +80,7 @@ from starter.inventory import inventory_router, warehouse_problems
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
 from starter.auth import READ, Caller, KeyDirectory, PartnerSecrets, Role, codec_access, require, verified_webhook
+from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError
 from tradelane.enums import ExceptionKind
 from tradelane.tracking import PartnerEvent
@@ -290,14 +291,6 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
                        allow_headers=["Content-Type", "Authorization", "X-Namespace"], allow_credentials=True)
 
-    def temporal(request: Request) -> Client:
-        return request.app.state.client
-
-    def database(request: Request) -> Engine:
-        return request.app.state.engine
-
-    TemporalDep = Annotated[Client, Depends(temporal)]
-    EngineDep = Annotated[Engine, Depends(database)]
     Backend = Annotated[Caller, Depends(require(Role.BACKEND))]
     Reader = Annotated[Caller, Depends(require(*READ))]
     Ops = Annotated[Caller, Depends(require(Role.OPS))]

@@ -20,6 +20,7 @@ from infra import inventory as ledger
 from infra.inventory import NewMovement, Refused
 from infra.settings import Settings
 from starter.auth import READ, Caller, Role, require
+from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError
 from starter.replenishment import RUN_PREFIX, start_run
 from tradelane.inventory.models import (
@@ -116,14 +117,6 @@ def inventory_router(settings: Settings, book: RuleBook) -> APIRouter:
     Ops = Annotated[Caller, Depends(require(Role.OPS))]
     Importer = Annotated[Caller, Depends(require(Role.BACKEND, Role.OPS))]
 
-    def engine_of(request: Request) -> Engine:
-        return request.app.state.engine
-
-    def client_of(request: Request) -> Client:
-        return request.app.state.client
-
-    EngineDep = Annotated[Engine, Depends(engine_of)]
-    ClientDep = Annotated[Client, Depends(client_of)]
     SkuQuery = Annotated[str | None, Query(max_length=64)]
     WarehouseQuery = Annotated[str | None, Query(max_length=32)]
 
@@ -235,13 +228,13 @@ def inventory_router(settings: Settings, book: RuleBook) -> APIRouter:
                                        run_id=run)
 
     @router.post("/replenishments", status_code=202, response_model=RunStarted)
-    async def run_now(client: ClientDep, _: Ops) -> RunStarted:
+    async def run_now(client: TemporalDep, _: Ops) -> RunStarted:
         """Start a replenishment run now (the schedule runs one daily)."""
         handle = await start_run(client, settings)
         return RunStarted(run_id=handle.id, status_url=f"/v1/inventory/replenishments/{handle.id}")
 
     @router.get("/replenishments/{run_id}", response_model=ReplenishmentState)
-    async def run_state(run_id: str, client: ClientDep, _: Reader) -> ReplenishmentState:
+    async def run_state(run_id: str, client: TemporalDep, _: Reader) -> ReplenishmentState:
         """A run's suggestions and decisions, from its workflow."""
         handle = _run_handle(client, run_id)
         try:
@@ -252,7 +245,7 @@ def inventory_router(settings: Settings, book: RuleBook) -> APIRouter:
             raise
 
     @router.post("/replenishments/{run_id}/decisions", response_model=ReplenishmentState)
-    async def decide(run_id: str, body: SuggestionDecision, client: ClientDep, _: Ops) -> ReplenishmentState:
+    async def decide(run_id: str, body: SuggestionDecision, client: TemporalDep, _: Ops) -> ReplenishmentState:
         """Approve or reject the run's suggestions; approved ones start as replenishment shipments."""
         try:
             return await _run_handle(client, run_id).execute_update(ReplenishmentWorkflow.decide, body)

@@ -7,28 +7,21 @@ shipments long closed.
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from infra.db import ShipmentRow, TrackingEventRow
 from infra.outbox import messages_of
 from starter.auth import READ, require
+from starter.deps import EngineDep
 from starter.errors import ApiError
 from starter.web.tracking_page import PageEvent, TrackingPage, render_not_found_page, render_tracking_page
 from tradelane.enums import Status, TrackingStatus
 from tradelane.notify import negotiate_locale
 
 router = APIRouter()
-
-
-def database(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-EngineDep = Annotated[Engine, Depends(database)]
 
 
 class EtaView(BaseModel):
