@@ -16,7 +16,6 @@ import httpx
 import yaml
 from pydantic import BaseModel
 
-from infra.db import migrate
 from infra.devserver import DevServer, start_dev_server
 from infra.mailserver import DevMailServer, free_port
 from infra.settings import Settings, get_settings
@@ -95,8 +94,6 @@ class BenchStack:
         health_port = free_port()
         base = service_env(self.urls, self.run_dir, TIMINGS, {"metrics": self.metrics_ports["shipment"],
                                                               "health": health_port})
-        # Migrated once here: the API and the worker would both create the tables of a fresh file at once.
-        migrate(base["TRADELANE_DATABASE_URL"])
         base["TRADELANE_TASK_QUEUE"] = QUEUE_A
         base["TRADELANE_REPLENISHMENT_CRON"] = ""  # no schedule firing in the middle of a measurement
         bare = {**base, "TRADELANE_TASK_QUEUE": QUEUE_B, "TRADELANE_METRICS_PORT": str(self.metrics_ports["bare"]),

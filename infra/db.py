@@ -4,6 +4,7 @@ Temporal holds the truth of every shipment; these tables are a projection of it.
 SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/migrations`).
 """
 
+import fcntl
 from datetime import date, datetime
 from pathlib import Path
 
@@ -168,10 +169,20 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema to the newest Alembic revision (idempotent).
+
+    Processes that start together on a fresh database (the API and the worker) take turns, so the second finds the
+    schema made instead of creating the same tables again: a lock file beside a SQLite file, a transaction-scoped
+    advisory lock on PostgreSQL (`infra/migrations/env.py`).
+    """
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        command.upgrade(alembic_config(url), "head")
+        return
+    path = Path(url.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(f"{path.name}.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        command.upgrade(alembic_config(url), "head")
 
 
 def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeConfig | None = None) -> bool:

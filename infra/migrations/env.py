@@ -6,6 +6,9 @@ from sqlmodel import SQLModel
 import infra.db  # noqa: F401 - registers the tables on SQLModel.metadata
 import infra.inventory  # noqa: F401 - and the inventory tables
 
+MIGRATION_LOCK = 7_260_011
+"""PostgreSQL advisory lock key held while a process migrates (any constant no other code uses)."""
+
 config = context.config
 target_metadata = SQLModel.metadata
 
@@ -23,6 +26,9 @@ def run_migrations_online() -> None:
         # Batch mode lets later migrations alter SQLite tables, which cannot ALTER most columns in place.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Migrations of one database take turns (see infra.db.migrate); released at commit.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
     engine.dispose()
 
