@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from infra.devserver import DevServer, start_dev_server
 from infra.mailserver import DevMailServer, free_port
 from infra.settings import Settings, get_settings
-from infra.stack import sandbox_config
+from infra.stack import SANDBOX_POLL_INTERVAL_S, sandbox_config
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
 
@@ -27,13 +27,13 @@ HOST = "127.0.0.1"
 QUEUE_A = "bench-shipments"
 QUEUE_B = "bench-bare"
 
-TIMINGS = RunTimings(
-    seconds_per_day=0.0, partner_timeout_s=10.0, activity_timeout_s=30.0, retry_initial_interval_s=1.0,
-    retry_maximum_interval_s=60.0, retry_maximum_attempts=20, poll_interval_s=2.0, transit_timeout_s=60 * 86400,
-    last_mile_timeout_s=10 * 86400, stall_after_s=48 * 3600, customs_hold_alert_after_s=24 * 3600,
-    gate_escalate_after_s=4 * 3600, callback_retries=5, callback_backoff_s=0.1)
-"""Production's retry policies and timeouts (the settings' defaults); only the sandbox's clock is compressed to
-zero, so tracking events follow each other without waiting."""
+PRODUCTION_TIMINGS = ("partner_timeout_s", "activity_timeout_s", "retry_initial_interval_s",
+                      "retry_maximum_interval_s", "retry_maximum_attempts", "transit_timeout_s", "last_mile_timeout_s",
+                      "stall_after_s", "customs_hold_alert_after_s", "gate_escalate_after_s")
+TIMINGS = RunTimings(seconds_per_day=0.0, poll_interval_s=SANDBOX_POLL_INTERVAL_S,
+                     **{name: Settings.model_fields[name].default for name in PRODUCTION_TIMINGS})
+"""Production's retry policies and timeouts (the settings' defaults) and `make up`'s polling interval; only the
+sandbox's clock is compressed to zero, so tracking events follow each other without waiting."""
 
 
 class Workers(BaseModel):
@@ -87,8 +87,7 @@ class BenchStack:
                                                  log_level="warn", startup_timeout=timedelta(minutes=3))
         self.mail = await asyncio.to_thread(DevMailServer(self.run_dir / "mail", HOST, free_port()).start)
         config = sandbox_config(self.settings).model_copy(update={
-            "seconds_per_day": TIMINGS.seconds_per_day, "callback_retries": TIMINGS.callback_retries,
-            "callback_backoff_s": TIMINGS.callback_backoff_s, "faults": []})
+            "seconds_per_day": TIMINGS.seconds_per_day, "faults": []})
         config_file = self.run_dir / "sandbox.yaml"
         config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")), encoding="utf-8")
         health_port = free_port()

@@ -15,6 +15,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
+from bench.shape import LOCAL_ACTIVITY_MARKER
 from infra.db import ShipmentRow, StageTransitionRow
 from tests.support import load_example, unique_id
 from tests.workflows.test_replay import committed, replayer
@@ -30,8 +31,6 @@ MAX_EVENTS = 150
 activities, a timer per clock) these shipments took 173-198 events on this test's stack; since, 113-135."""
 
 EXAMPLES = ["basic-cn-de", "high-value-us-jp", "lithium-powerbank-cn-us", "pallet-cn-au"]
-
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
 
 
 def _value(payload: Payload) -> bytes | None:
