@@ -11,6 +11,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY starter ./starter
 COPY sandbox ./sandbox
+COPY devstack ./devstack
 COPY examples ./examples
 RUN pip install --no-cache-dir -c constraints.txt '.[postgres]' \
     && useradd --create-home --uid 10001 tradelane

@@ -29,16 +29,16 @@ from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
-from activities.tracking import TrackingActivities
-from starter.replenishment import ensure_schedule
-from infra.db import make_engine, migrate
-from infra.health import Check, check_readiness
-from infra.http_server import ServedApp
-from infra.logging import configure_logging
-from infra.process import run_until_signalled
-from infra.settings import Settings, get_settings
-from infra.telemetry import make_runtime, tracer_provider, tracing_interceptors
-from infra.temporal import connect, converter_for
+from activities.polling import TrackingActivities
+from workflows.replenishment_schedule import ensure_schedule
+from infra.persistence.db import make_engine, migrate
+from infra.platform.health import Check, check_readiness
+from infra.platform.http_server import ServedApp
+from infra.platform.logging import configure_logging
+from infra.platform.process import run_until_signalled
+from infra.platform.settings import Settings, get_settings
+from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
+from infra.platform.temporal import connect, converter_for
 import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book

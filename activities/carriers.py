@@ -5,7 +5,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from tradelane.partner_api import lane_body, parse_record
-from tradelane.state import PartnerCall, PartnerRecord
+from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
 log = structlog.stdlib.get_logger(__name__)
 

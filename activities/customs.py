@@ -4,7 +4,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from tradelane.partner_api import filing_body, parse_record
-from tradelane.state import PartnerCall, PartnerRecord
+from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
 
 class CustomsActivities:

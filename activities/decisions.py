@@ -23,7 +23,7 @@ from tradelane.models import ShipmentRequest
 from tradelane.partner_api import lane_body, parse_quote
 from tradelane.rules import RuleBook
 from tradelane.eta import eta_basis
-from tradelane.state import AssessRequest, AssessResult
+from tradelane.shipment.calls import AssessRequest, AssessResult
 
 log = structlog.stdlib.get_logger(__name__)
 

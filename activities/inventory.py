@@ -2,7 +2,7 @@
 
 The ledger steps are idempotent by key (`<idempotency key>:<step>:<warehouse>:<sku>`), so a retried activity, or a
 worker killed between posting and reporting, posts nothing twice. Only the database is touched here; the rules
-are in `tradelane.inventory` and the transactions in `infra.inventory`.
+are in `tradelane.inventory` and the transactions in `infra.persistence.inventory`.
 """
 
 import asyncio
@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra import inventory as ledger
-from infra.inventory import NewMovement, Refused
+from infra.persistence import inventory as ledger
+from infra.persistence.inventory import NewMovement, Refused
 from tradelane.inventory.forecast import DemandForecast, forecast_demand
 from tradelane.inventory.ledger import MovementKind, undo_of
 from tradelane.inventory.models import (
@@ -28,7 +28,7 @@ from tradelane.inventory.models import (
 from tradelane.inventory.policy import Inbound, PolicyParams, Replenishment, StockPosition, plan_replenishment
 from tradelane.inventory.replenish import lane_options, replenishment_id, replenishment_request
 from tradelane.rules import RuleBook
-from tradelane.state import PartnerCall, StockRecord, StockRequest
+from tradelane.shipment.calls import PartnerCall, StockRecord, StockRequest
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -28,9 +28,9 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra.notices import MailSettings
-from infra.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
-from infra.webhooks import signed_headers
+from infra.platform.notice_config import MailSettings
+from infra.persistence.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
+from infra.platform.webhooks import signed_headers
 
 log = structlog.stdlib.get_logger(__name__)
 

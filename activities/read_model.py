@@ -6,9 +6,9 @@ import structlog
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from infra.db import apply_projection
-from infra.notices import NoticeConfig
-from tradelane.state import ProjectionUpdate
+from infra.persistence.db import apply_projection
+from infra.platform.notice_config import NoticeConfig
+from tradelane.shipment.projection import ProjectionUpdate
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -38,9 +38,9 @@ from bench.report import BenchResult, SweepPoint, main_summary, plot_png, summar
 from bench.shape import Shape, shape_of
 from bench.stack import HOST, QUEUE_B, BenchStack, peak_rss_mib
 from bench.workloads import BareWorkload, Rep, ShipmentWorkload, closed_loop
-from infra.devserver import CLI_VERSION
-from infra.logging import configure_logging
-from infra.temporal import connect, converter_for
+from devstack.devserver import CLI_VERSION
+from infra.platform.logging import configure_logging
+from infra.platform.temporal import connect, converter_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["basic-cn-de", "high-value-us-jp", "lithium-powerbank-cn-us", "pallet-cn-au"]

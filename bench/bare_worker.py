@@ -13,11 +13,11 @@ import structlog
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, noop
-from infra.logging import configure_logging
-from infra.process import run_until_signalled
-from infra.settings import Settings, get_settings
-from infra.telemetry import make_runtime, tracer_provider, tracing_interceptors
-from infra.temporal import connect, converter_for
+from infra.platform.logging import configure_logging
+from infra.platform.process import run_until_signalled
+from infra.platform.settings import Settings, get_settings
+from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
+from infra.platform.temporal import connect, converter_for
 from worker import worker_options
 
 log = structlog.stdlib.get_logger(__name__)

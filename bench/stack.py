@@ -16,10 +16,10 @@ import httpx
 import yaml
 from pydantic import BaseModel
 
-from infra.devserver import DevServer, start_dev_server
-from infra.mailserver import DevMailServer, free_port
-from infra.settings import Settings, get_settings
-from infra.stack import SANDBOX_POLL_INTERVAL_S, sandbox_config
+from devstack.devserver import DevServer, start_dev_server
+from devstack.mailserver import DevMailServer, free_port
+from infra.platform.settings import Settings, get_settings
+from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
 

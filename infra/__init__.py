@@ -1,1 +1,2 @@
-"""Everything that touches the outside world on Tradelane's side: settings, logging, Temporal, the database."""
+"""Infrastructure below the activities: `infra.platform` (settings, logging, codec, telemetry, Temporal connection)
+and `infra.persistence` (database, migrations, outbox, ledger). Development tooling lives in `devstack/`."""

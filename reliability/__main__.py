@@ -21,7 +21,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from infra.logging import configure_logging
+from infra.platform.logging import configure_logging
 from reliability.audit import AuditResult, Evidence, audit
 from reliability.driver import DriverOptions, run_batch
 from reliability.plan import batch_disruptions, build_plan

@@ -23,7 +23,7 @@ from sandbox.models import InspectRecord
 from sandbox.store import BookingState, FilingState, LabelState, RecordKind, SlotState
 from tradelane.enums import Status
 from tradelane.partners import CUSTOMS_BROKER
-from tradelane.state import ShipmentState
+from tradelane.shipment.state import ShipmentState
 
 RELEASED_STATE: dict[str, str] = {
     RecordKind.BOOKING: BookingState.CANCELLED,

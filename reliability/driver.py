@@ -22,8 +22,8 @@ from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from infra.db import ShipmentRow, StageTransitionRow, make_engine
-from infra.temporal import connect
+from infra.persistence.db import ShipmentRow, StageTransitionRow, make_engine
+from infra.platform.temporal import connect
 from reliability.audit import Evidence, ReadModelRow, ShipmentEvidence
 from reliability.catalogue import OpsAction, load_request
 from reliability.disruptions import AckCounter, Disruptor
@@ -32,7 +32,7 @@ from reliability.processes import ReliabilityStack
 from sandbox.models import InspectOut
 from tradelane.enums import Decision, GateKind, Stage
 from tradelane.keys import workflow_id
-from tradelane.state import ShipmentState
+from tradelane.shipment.state import ShipmentState
 from workflows import visibility as sa
 
 log = structlog.stdlib.get_logger(__name__)

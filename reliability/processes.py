@@ -21,11 +21,11 @@ import httpx
 import structlog
 from pydantic import BaseModel
 
-from infra.devserver import DevServer, start_dev_server
-from infra.http_server import ServedApp
-from infra.mailserver import DevMailServer, free_port
-from infra.settings import Settings, get_settings
-from infra.stack import sandbox_config
+from devstack.devserver import DevServer, start_dev_server
+from infra.platform.http_server import ServedApp
+from devstack.mailserver import DevMailServer, free_port
+from infra.platform.settings import Settings, get_settings
+from devstack.up import sandbox_config
 from reliability.config import TIMINGS, RunTimings
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.context import Sandbox

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.dev_secrets import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET
+from infra.platform.dev_secrets import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET
 from sandbox.faults import FaultRule
 
 DEFAULT_CONFIG_RESOURCE = "default.yaml"

@@ -22,7 +22,7 @@ from sandbox.faults import FAULT_HEADER, FaultBook, FaultContext, FaultRule, eff
 from sandbox.models import OptionalShipmentBody
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation, Partner
 from sandbox.store import Record, RecordKind, SandboxStore
-from sandbox.tracking import TrackingPlayer, WebhookSigning
+from sandbox.playback import TrackingPlayer, WebhookSigning
 
 log = structlog.get_logger(__name__)
 

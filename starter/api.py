@@ -40,11 +40,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.decisions import gather_quotes
 from activities.http import PartnerGateway
-from infra.db import ShipmentRow, StageTransitionRow, make_engine, migrate
-from infra.settings import Settings
-from infra.codec import EncryptionCodec, codec_router
-from infra.telemetry import tracer_provider, tracing_interceptors
-from infra.temporal import connect, converter_for, key_ring
+from infra.persistence.db import ShipmentRow, StageTransitionRow, make_engine, migrate
+from infra.platform.settings import Settings
+from infra.platform.codec import EncryptionCodec, codec_router
+from infra.platform.telemetry import tracer_provider, tracing_interceptors
+from infra.platform.temporal import connect, converter_for, key_ring
 from tradelane.decisions.assess import assess
 from tradelane.decisions.models import (
     Assessment,
@@ -65,16 +65,10 @@ from tradelane.enums import Stage, Status
 from tradelane.keys import workflow_id
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, default_book
-from tradelane.state import (
-    ApprovalDecision,
-    CancelRequest,
-    Gate,
-    ShipmentInput,
-    ShipmentState,
-    Transition,
-)
-from infra.health import Readiness, check_readiness
-from infra.receipts import WebhookReceiptRow, receipt_of, record_receipt
+from tradelane.shipment.run import ShipmentInput
+from tradelane.shipment.state import ApprovalDecision, CancelRequest, Gate, ShipmentState, Transition
+from infra.platform.health import Readiness, check_readiness
+from infra.persistence.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter import visibility
 from starter.inventory import inventory_router, warehouse_problems
 from starter.limits import BodySizeLimit
@@ -83,7 +77,7 @@ from starter.auth import READ, Caller, KeyDirectory, PartnerSecrets, Role, codec
 from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError
 from tradelane.enums import ExceptionKind
-from tradelane.tracking import PartnerEvent
+from tradelane.tracking_codes import PartnerEvent
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
 

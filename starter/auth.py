@@ -17,8 +17,8 @@ import structlog
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel, SecretStr
 
-from infra.settings import ApiKey
-from infra.webhooks import SIGNATURE_HEADER, WebhookSignatureError, verify
+from infra.platform.settings import ApiKey
+from infra.platform.webhooks import SIGNATURE_HEADER, WebhookSignatureError, verify
 from starter.errors import ApiError
 
 log = structlog.stdlib.get_logger(__name__)

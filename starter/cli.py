@@ -1,7 +1,8 @@
-"""`tradelane`: start and steer shipments from a terminal, and run Tradelane's processes.
+"""`tradelane`'s operational commands: start and steer shipments from a terminal, and run the worker and the API.
 
-Shipment commands talk to the HTTP API (`--api` or TRADELANE_API_URL); `up`, `worker`, `api` and `sandbox` run
-the services themselves.
+Shipment commands talk to the HTTP API (`--api` or TRADELANE_API_URL); `worker` and `api` run the services
+themselves. The development commands (`up`, `demo`, `sandbox`, `temporal-cli`) are added by `devstack.cli`, which
+is the `tradelane` entry point.
 """
 
 import json
@@ -16,7 +17,7 @@ from starter.client import TradelaneError
 from starter.inventory_cli import app as inventory_app
 
 if TYPE_CHECKING:
-    from infra.settings import Settings
+    from infra.platform.settings import Settings
 
 app = typer.Typer(help="Tradelane: cross-border shipments as durable Temporal workflows.", no_args_is_help=True)
 ship = typer.Typer(help="Create shipments.", no_args_is_help=True)
@@ -282,22 +283,14 @@ def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()
     console.print(f"{shipment_id}: {result['message']}")
 
 
-def _service_settings() -> "Settings":
+def service_settings() -> "Settings":
     """Settings of a service command, with logging configured from them."""
-    from infra.logging import configure_logging
-    from infra.settings import get_settings
+    from infra.platform.logging import configure_logging
+    from infra.platform.settings import get_settings
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     return settings
-
-
-@app.command()
-def up() -> None:
-    """Run the whole stack in the foreground: dev server + Web UI, sandbox, worker, API."""
-    from infra.stack import serve_forever
-
-    serve_forever(_service_settings())
 
 
 @app.command()
@@ -315,39 +308,5 @@ def api() -> None:
 
     from starter.api import create_app
 
-    settings = _service_settings()
+    settings = service_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
-
-
-@app.command()
-def sandbox() -> None:
-    """Run the carrier sandbox on TRADELANE_SANDBOX_HOST:TRADELANE_SANDBOX_PORT."""
-    import uvicorn
-
-    from infra.stack import sandbox_config
-    from sandbox.app import create_app as create_sandbox_app
-
-    settings = _service_settings()
-    uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port,
-                log_config=None)
-
-
-@app.command("temporal-cli")
-def temporal_cli() -> None:
-    """Find (or build) the Temporal CLI binary and print its path."""
-    from infra.devserver import find_cli
-
-    path = find_cli()
-    console.print(path or "none found: the SDK will download the dev server (needs the internet)")
-
-
-@app.command()
-def demo(keep: Annotated[bool, typer.Option(help="Keep the stack running after the demo.")] = False) -> None:
-    """Start the stack, send the example shipments, approve, provoke a failure, and summarise."""
-    from starter.demo import run_demo
-
-    raise typer.Exit(run_demo(keep=keep))
-
-
-if __name__ == "__main__":
-    app()

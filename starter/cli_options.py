@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.dev_secrets import DEV_API_KEYS
+from infra.platform.dev_secrets import DEV_API_KEYS
 from starter.client import TradelaneClient, TradelaneError
 
 console = Console()

@@ -16,13 +16,13 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inventory import Analysis, analyse
-from infra import inventory as ledger
-from infra.inventory import NewMovement, Refused
-from infra.settings import Settings
+from infra.persistence import inventory as ledger
+from infra.persistence.inventory import NewMovement, Refused
+from infra.platform.settings import Settings
 from starter.auth import READ, Caller, Role, require
 from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError
-from starter.replenishment import RUN_PREFIX, start_run
+from workflows.replenishment_schedule import RUN_PREFIX, start_run
 from tradelane.inventory.models import (
     MovementView,
     Network,

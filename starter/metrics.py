@@ -1,6 +1,6 @@
 """The API's Prometheus endpoint: gauges of what the read model holds right now.
 
-The worker's endpoint (`infra.telemetry`) counts what happened (shipments started, stage durations); this one
+The worker's endpoint (`infra.platform.telemetry`) counts what happened (shipments started, stage durations); this one
 says where things are: shipments by status and stage, open exceptions by kind, outbox messages by delivery state.
 Each scrape reads the read model (one grouped query per family), so the numbers are as fresh as the projection.
 """
@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from infra.db import ShipmentRow
-from infra.outbox import OutboxRow, OutboxState
+from infra.persistence.db import ShipmentRow
+from infra.persistence.outbox import OutboxRow, OutboxState
 from tradelane.enums import ExceptionKind
 
 log = structlog.stdlib.get_logger(__name__)

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from infra.db import ShipmentRow, TrackingEventRow
-from infra.outbox import messages_of
+from infra.persistence.db import ShipmentRow, TrackingEventRow
+from infra.persistence.outbox import messages_of
 from starter.auth import READ, require
 from starter.deps import EngineDep
 from starter.errors import ApiError

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
-from infra.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
-from infra.webhooks import signed_headers
+from infra.platform.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
+from infra.platform.webhooks import signed_headers
 
 from tradelane.enums import Stage
-from tradelane.state import ShipmentState
+from tradelane.shipment.state import ShipmentState
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

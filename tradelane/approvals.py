@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from tradelane.enums import Decision, GateKind
 from tradelane.models import ShipmentRequest
-from tradelane.state import ApprovalDecision, ApprovalPolicy, Gate
+from tradelane.shipment.config import ApprovalPolicy
+from tradelane.shipment.state import ApprovalDecision, Gate
 
 DEFAULT_VALUE_THRESHOLDS: dict[str, Decimal] = {
     # Roughly 5,000 USD in each currency, rounded; operators set their own through settings.

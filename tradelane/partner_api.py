@@ -10,7 +10,7 @@ from typing import Any
 from tradelane.enums import Mode
 from tradelane.models import ShipmentRequest
 from tradelane.decisions.models import Quote
-from tradelane.state import PartnerRecord
+from tradelane.shipment.calls import PartnerRecord
 
 
 def _parcels(request: ShipmentRequest) -> list[dict[str, float]]:

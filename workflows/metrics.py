@@ -5,7 +5,7 @@ eviction or a continue-as-new), so each shipment counts once. The SDK adds ``nam
 ``workflow_type`` to every series; the labels here are low-cardinality enums only (never a shipment, merchant or
 lane, which would make one series per value).
 
-Exported through the worker's Prometheus endpoint (`infra.telemetry.make_runtime`) as::
+Exported through the worker's Prometheus endpoint (`infra.platform.telemetry.make_runtime`) as::
 
     tradelane_shipments_started_total
     tradelane_shipments_finished_total{status}

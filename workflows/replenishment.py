@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
         SuggestRequest,
     )
     from tradelane.keys import workflow_id
-    from tradelane.state import ShipmentInput
+    from tradelane.shipment.run import ShipmentInput
     from workflows import visibility as sa
     from workflows.shipment import ShipmentWorkflow
 

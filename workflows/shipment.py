@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import PARTNER_REJECTED
     from activities.last_mile import LastMileActivities
     from activities.read_model import ReadModelActivities
-    from activities.tracking import PollRequest, TrackingActivities
+    from activities.polling import PollRequest, TrackingActivities
     from tradelane.approvals import GateNotPending, pending_gate, value_approval_reason
     from tradelane.enums import Decision, GateKind, NoticeKind, Stage, Status, TrackingStatus
     from tradelane.keys import idempotency_key
@@ -35,28 +35,22 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.decisions.models import Assessment, Leg, TransportPlan
     from tradelane.partners import CUSTOMS_BROKER
     from tradelane.stages import check_move
-    from tradelane.state import (
+    from tradelane.shipment.calls import AssessRequest, AssessResult, PartnerCall, PartnerRecord, StockRecord
+    from tradelane.shipment.events import CarrierEvent
+    from tradelane.shipment.projection import ProjectionUpdate, Recipient
+    from tradelane.shipment.run import Resume, ShipmentInput
+    from tradelane.shipment.state import (
         ApprovalDecision,
-        AssessRequest,
-        AssessResult,
         CancelRequest,
-        CarrierEvent,
         CompensationRecord,
         Gate,
         IgnoredSignal,
-        PartnerCall,
-        PartnerRecord,
-        ProjectionUpdate,
-        Recipient,
         Replan,
-        Resume,
-        ShipmentInput,
         ShipmentState,
-        StockRecord,
         Transition,
         UndoStep,
     )
-    from tradelane.tracking import EventDelivery, event_delivery
+    from tradelane.tracking_codes import EventDelivery, event_delivery
     from workflows import metrics
     from workflows import visibility as sa
     from workflows.stock import RELEASE, StockMixin

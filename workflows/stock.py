@@ -21,7 +21,9 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from tradelane.keys import idempotency_key
-    from tradelane.state import PartnerCall, ShipmentInput, ShipmentState, StockRecord, StockRequest, UndoStep
+    from tradelane.shipment.calls import PartnerCall, StockRecord, StockRequest
+    from tradelane.shipment.run import ShipmentInput
+    from tradelane.shipment.state import ShipmentState, UndoStep
 
 PATCH_INVENTORY = "inventory-ledger"
 """`workflow.patched` id (2026-11) of the ledger steps; deprecate once no shipment from before it runs."""

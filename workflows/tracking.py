@@ -17,8 +17,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
     from tradelane.enums import ExceptionKind, NoticeKind, Stage, Status, TrackingStatus
     from tradelane.eta import plan_eta, revise_eta
-    from tradelane.state import CarrierEvent, Notice, ShipmentException, ShipmentInput, ShipmentState
-    from tradelane.tracking import Arrival, merge_event
+    from tradelane.shipment.events import CarrierEvent
+    from tradelane.shipment.run import ShipmentInput
+    from tradelane.shipment.state import Notice, ShipmentException, ShipmentState
+    from tradelane.tracking_codes import Arrival, merge_event
     from workflows import visibility as sa
 
 # Which notice each tracking status sends to the customer (at most once each, except per delivery attempt).

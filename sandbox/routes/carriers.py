@@ -25,7 +25,7 @@ from sandbox.models import (
 from sandbox.partners import TRANSIT_SCENARIOS, Operation, Partner, scenario_steps
 from sandbox.rules import check_lane, check_parcels, price
 from sandbox.store import BookingRecord, BookingState, LabelRecord, RecordKind, request_hash
-from sandbox.tracking import PlaybackJob, Place
+from sandbox.playback import PlaybackJob, Place
 
 router = APIRouter(prefix="/partners/{partner}", tags=["carriers"])
 

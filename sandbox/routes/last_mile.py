@@ -11,7 +11,7 @@ from sandbox.models import HistoryEntry, OptionalShipmentBody, SlotOut, SlotRequ
 from sandbox.partners import LAST_MILE_SCENARIOS, Operation, scenario_steps
 from sandbox.rules import check_lane
 from sandbox.store import RecordKind, SlotRecord, SlotState, request_hash
-from sandbox.tracking import PlaybackJob, Place
+from sandbox.playback import PlaybackJob, Place
 
 router = APIRouter(prefix="/partners/{partner}/slots", tags=["last_mile"])
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field
 
-from infra.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, WebhookSignatureError, verify
+from infra.platform.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, WebhookSignatureError, verify
 from sandbox.context import SandboxDep
 from sandbox.errors import ErrorCode, SandboxError, status_code_name
 

@@ -19,17 +19,17 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from infra.db import ShipmentRow
-from infra.receipts import WebhookReceiptRow
-from infra.settings import DEV_API_KEYS
-from infra.webhooks import signed_headers
+from infra.persistence.db import ShipmentRow
+from infra.persistence.receipts import WebhookReceiptRow
+from infra.platform.settings import DEV_API_KEYS
+from infra.platform.webhooks import signed_headers
 from starter.api import field_path
 from starter.limits import BodySizeLimit
 from tests.api.test_request_fuzz import ALWAYS_INVALID, Kind, errors_of, mutated
 from tests.support import load_example, unique_id
 from tradelane.models import ShipmentRequest
-from tradelane.state import ApprovalDecision, CancelRequest
-from tradelane.tracking import PartnerEvent
+from tradelane.shipment.state import ApprovalDecision, CancelRequest
+from tradelane.tracking_codes import PartnerEvent
 
 JSON = {"Content-Type": "application/json"}
 API_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

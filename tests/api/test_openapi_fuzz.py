@@ -27,7 +27,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from infra.settings import DEV_API_KEYS, Settings
+from infra.platform.settings import DEV_API_KEYS, Settings
 from starter.api import create_app
 from tests.api.test_api_fuzz import sign_as_partner
 

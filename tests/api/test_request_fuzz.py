@@ -23,8 +23,8 @@ from pydantic import BaseModel, ValidationError
 from starter.api import field_path
 from tests.support import INVALID_EXAMPLES, VALID_EXAMPLES, load_example
 from tradelane.models import ShipmentRequest
-from tradelane.state import ApprovalDecision, CancelRequest
-from tradelane.tracking import PartnerEvent
+from tradelane.shipment.state import ApprovalDecision, CancelRequest
+from tradelane.tracking_codes import PartnerEvent
 
 Path = tuple[str | int, ...]
 Draw = Callable[[st.SearchStrategy[Any]], Any]

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHistory
 
 from bench.bare import NoopCall, bare_input, encoded_size
 from bench.shape import shape_of
-from infra.temporal import converter_for
+from infra.platform.temporal import converter_for
 
 HISTORIES = Path(__file__).parent.parent / "workflows" / "histories"
 

@@ -37,7 +37,7 @@ from tradelane.eta import (
     revise_eta,
 )
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
-from tradelane.state import CarrierEvent
+from tradelane.shipment.events import CarrierEvent
 
 BOOK = RuleBook()
 S = TrackingStatus

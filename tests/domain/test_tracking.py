@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from sandbox.partners import TRACKING_CODES
 from tradelane.enums import PartnerKind, TrackingStatus as T
 from tradelane.partners import PARTNERS
-from tradelane.state import CarrierEvent
-from tradelane.tracking import Arrival, EventDelivery, event_delivery, merge_event, normalise, tracking_codes
+from tradelane.shipment.events import CarrierEvent
+from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, merge_event, normalise, tracking_codes
 
 MAPPING_CASES = [
     ("skyexpress", "PU", T.PICKED_UP), ("skyexpress", "CH", T.CUSTOMS_HOLD), ("skyexpress", "CC", T.CUSTOMS_CLEARED),

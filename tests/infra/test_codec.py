@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
-    from infra.codec import ENCODING, KEY_ID_HEADER, EncryptionCodec, KeyRing, codec_router, data_converter
+    from infra.platform.codec import ENCODING, KEY_ID_HEADER, EncryptionCodec, KeyRing, codec_router, data_converter
     from tradelane.models import ShipmentRequest
     from tests.support import load_example
 
@@ -187,7 +187,7 @@ def test_key_ring_from_settings_names_the_setting(keys, active, says):
 
 
 async def test_key_ring_from_settings_decodes_base64_secrets_and_hides_them():
-    from infra.settings import DEV_PAYLOAD_KEY, DEV_PAYLOAD_KEY_ID
+    from infra.platform.settings import DEV_PAYLOAD_KEY, DEV_PAYLOAD_KEY_ID
 
     from_settings = KeyRing.from_settings({DEV_PAYLOAD_KEY_ID: SecretStr(DEV_PAYLOAD_KEY), "k-old": b64(KEY_OLD)},
                                           DEV_PAYLOAD_KEY_ID)
@@ -215,7 +215,7 @@ def ui_body(payloads: list[Payload]) -> dict:
 
 
 async def test_codec_server_encodes_and_decodes_the_web_ui_json(caplog):
-    caplog.set_level(logging.INFO, logger="infra.codec")
+    caplog.set_level(logging.INFO, logger="infra.platform.codec")
     original = plain_payloads()
     async with codec_client() as http:
         encoded = await http.post("/codec/encode", json=ui_body(original), headers={"X-Namespace": "tradelane"})
@@ -228,7 +228,7 @@ async def test_codec_server_encodes_and_decodes_the_web_ui_json(caplog):
     assert decoded.headers["content-type"] == "application/json"
     assert decoded.json() == ui_body(original)
     assert list(json_format.Parse(decoded.content, Payloads()).payloads) == original
-    events = [r.msg for r in caplog.records if r.name == "infra.codec"]
+    events = [r.msg for r in caplog.records if r.name == "infra.platform.codec"]
     assert [(e["action"], e["namespace"], e["payloads"]) for e in events] == [("encode", "tradelane", 4),
                                                                               ("decode", "tradelane", 4)]
     assert [value for value in PERSONAL if value in caplog.text] == []
@@ -249,7 +249,7 @@ async def test_codec_server_passes_an_empty_list_through():
     (b'{"payloads": [{"data": "a b"}]}', "Failed to parse data field"),
 ], ids=["empty", "not-utf8", "array", "unknown-field", "payloads-not-a-list", "data-not-base64"])
 async def test_codec_server_refuses_malformed_bodies(body, says, caplog):
-    caplog.set_level(logging.INFO, logger="infra.codec")
+    caplog.set_level(logging.INFO, logger="infra.platform.codec")
     async with codec_client() as http:
         response = await http.post("/codec/decode", content=body, headers={"content-type": "application/json"})
 
@@ -257,7 +257,7 @@ async def test_codec_server_refuses_malformed_bodies(body, says, caplog):
     error = response.json()["error"]
     assert error["code"] == "INVALID_PAYLOADS"
     assert says in error["message"]
-    assert [r.msg["code"] for r in caplog.records if r.name == "infra.codec"] == ["INVALID_PAYLOADS"]
+    assert [r.msg["code"] for r in caplog.records if r.name == "infra.platform.codec"] == ["INVALID_PAYLOADS"]
 
 
 async def test_codec_server_answers_422_for_a_payload_it_cannot_decode():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from infra.devserver import find_cli, missing_search_attributes, start_dev_server
-from infra.temporal import SEARCH_ATTRIBUTES
+from devstack.devserver import find_cli, missing_search_attributes, start_dev_server
+from workflows.visibility import SEARCH_ATTRIBUTES
 
 
 def test_explicit_path_wins(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import logging
 
 import structlog
 
-from infra.logging import configure_logging
+from infra.platform.logging import configure_logging
 
 
 def json_lines(text: str) -> list[dict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from infra.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +68,7 @@ async def test_command_line_serves_until_terminated(tmp_path):
     port = free_port()
     directory = tmp_path / "cli-mail"
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.mailserver", "--dir", str(directory), "--port", str(port)],
+        [sys.executable, "-m", "devstack.mailserver", "--dir", str(directory), "--port", str(port)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert process.stdout is not None

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from infra.db import make_engine, migrate
+from infra.persistence.db import make_engine, migrate
 from tests.postgres import postgres_cluster
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -31,7 +31,7 @@ def test_migrations_match_the_models(tmp_path):
 
 MIGRATE_AT = """
 import sys, time
-from infra.db import migrate
+from infra.persistence.db import migrate
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
 migrate(sys.argv[1])
 """

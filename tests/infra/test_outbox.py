@@ -19,9 +19,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
-import infra.outbox  # noqa: F401 - registers the outbox table on SQLModel.metadata, as infra.db will
-from infra.db import make_engine, migrate
-from infra.outbox import (
+import infra.persistence.outbox  # noqa: F401 - registers the outbox table on SQLModel.metadata, as infra.persistence.db will
+from infra.persistence.db import make_engine, migrate
+from infra.persistence.outbox import (
     Channel,
     OutboxMessage,
     OutboxState,

@@ -8,8 +8,8 @@ import sys
 import pytest
 import structlog
 
-from infra.logging import configure_logging
-from infra.redaction import PII_KEYS, REDACTED, redact, redact_processor, redact_text
+from infra.platform.logging import configure_logging
+from infra.platform.redaction import PII_KEYS, REDACTED, redact, redact_processor, redact_text
 from tests.support import load_example
 from tradelane.models import ShipmentRequest
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.settings import DEV_API_KEYS, Settings
+from infra.platform.settings import DEV_API_KEYS, Settings
 
 PRODUCTION = dict(environment="production", database_url="postgresql+psycopg://t:pw@db/t",
                   webhook_secret="whsec-real", partner_webhook_secret="partner-real",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, SignatureProblem, WebhookSignatureError, sign, \
+from infra.platform.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, SignatureProblem, WebhookSignatureError, sign, \
     signed_headers, verify
 
 SECRET = "whsec_test"

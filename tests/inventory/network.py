@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from infra import inventory as ledger
+from infra.persistence import inventory as ledger
 from tests.support import load_example
-from infra.inventory import NewMovement
+from infra.persistence.inventory import NewMovement
 from tradelane.inventory.ledger import MovementKind
 from tradelane.inventory.models import Network
 

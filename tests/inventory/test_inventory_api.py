@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from infra import inventory as ledger
-from infra.inventory import NewMovement
-from infra.settings import DEV_API_KEYS
+from infra.persistence import inventory as ledger
+from infra.persistence.inventory import NewMovement
+from infra.platform.settings import DEV_API_KEYS
 from tests.inventory.network import Net, make_network, position, receive
 from tradelane.inventory.ledger import MovementKind
 

@@ -1,4 +1,4 @@
-"""The stock ledger: its rules per movement kind, and `infra.inventory.post` on real SQLite and PostgreSQL
+"""The stock ledger: its rules per movement kind, and `infra.persistence.inventory.post` on real SQLite and PostgreSQL
 databases under concurrent writers, random operation sequences and repeated postings."""
 
 import shutil
@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from infra import inventory as ledger
-from infra.db import make_engine, migrate
-from infra.inventory import NewMovement, Refused
+from infra.persistence import inventory as ledger
+from infra.persistence.db import make_engine, migrate
+from infra.persistence.inventory import NewMovement, Refused
 from tradelane.inventory.ledger import EFFECTS, Deltas, LedgerViolation, MovementKind, Position, deltas, undo_of
 from tradelane.inventory.models import MovementView
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra import inventory as ledger
-from infra.db import make_engine, migrate
-from starter.replenishment import SCHEDULE_ID, ensure_schedule
+from infra.persistence import inventory as ledger
+from infra.persistence.db import make_engine, migrate
+from workflows.replenishment_schedule import SCHEDULE_ID, ensure_schedule
 from tests.inventory.network import make_network, position, receive
 from tradelane.enums import Status
 from tradelane.inventory.models import ReplenishmentState, SaleRecord, SuggestionState

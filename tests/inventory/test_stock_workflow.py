@@ -5,7 +5,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 
-from infra import inventory as ledger
+from infra.persistence import inventory as ledger
 from tests.inventory.network import make_network, outbound, position, receive
 from tests.support import load_example, unique_id
 from tradelane.enums import Status

@@ -23,7 +23,7 @@ from tradelane.decisions.models import Assessment
 from tradelane.enums import Stage, Status
 from tradelane.models import ShipmentRequest
 from tradelane.rules import default_book
-from tradelane.state import ShipmentState, Transition
+from tradelane.shipment.state import ShipmentState, Transition
 
 AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 SID = "REL-0-1"

@@ -42,7 +42,8 @@ from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS, value_approval_reason
 from tradelane.enums import Status
 from tradelane.models import ShipmentRequest
 from tradelane.rules import default_book
-from tradelane.state import ApprovalPolicy, AssessRequest
+from tradelane.shipment.calls import AssessRequest
+from tradelane.shipment.config import ApprovalPolicy
 
 DELIVERED, COMPENSATED = frozenset({Status.DELIVERED}), frozenset({Status.COMPENSATED})
 REJECTED, CANCELLED = frozenset({Status.REJECTED}), frozenset({Status.CANCELLED})

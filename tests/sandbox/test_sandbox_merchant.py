@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.webhooks import sign, signed_headers
+from infra.platform.webhooks import sign, signed_headers
 
 SECRET = "dev-webhook-secret"
 

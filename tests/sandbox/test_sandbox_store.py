@@ -14,7 +14,7 @@ from sandbox.errors import SandboxError
 from sandbox.models import HistoryEntry, Money, Parcel, QuoteRequest
 from sandbox.partners import TRANSIT_SCENARIOS, Operation, TransportMode
 from sandbox.store import BookingRecord, BookingState, RecordKind, SandboxStore, request_hash
-from sandbox.tracking import PlaybackJob, Place, TrackingPlayer
+from sandbox.playback import PlaybackJob, Place, TrackingPlayer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

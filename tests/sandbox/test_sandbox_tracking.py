@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sandbox.partners import TRANSIT_SCENARIOS
-from sandbox.tracking import PlaybackJob, Place, build_events
+from sandbox.playback import PlaybackJob, Place, build_events
 
 if TYPE_CHECKING:
     from conftest import FakeClock, Harness, MakeSandbox

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
-from infra.webhooks import signed_headers
+from infra.platform.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
+from infra.platform.webhooks import signed_headers
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from workflows.shipment import ShipmentWorkflow

@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from infra.db import ApprovalRow, PartnerBookingRow, ShipmentRow, StageTransitionRow
+from infra.persistence.db import ApprovalRow, PartnerBookingRow, ShipmentRow, StageTransitionRow
 from starter.api import create_app
 from tests.support import INVALID_EXAMPLES, DevCallers, load_example, unique_id
 from tradelane.enums import Status, TrackingStatus
-from tradelane.tracking import tracking_codes
+from tradelane.tracking_codes import tracking_codes
 
 pytestmark = pytest.mark.temporal
 

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from tests.support import load_example, unique_id
 from tradelane.enums import Decision, GateKind, Stage, Status
-from tradelane.state import ApprovalDecision
+from tradelane.shipment.state import ApprovalDecision
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
 

@@ -10,8 +10,8 @@ from temporalio.api.enums.v1 import EventType
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from infra.db import ShipmentRow, StageTransitionRow, TrackingEventRow, make_engine, migrate
-from infra.outbox import OutboxRow
+from infra.persistence.db import ShipmentRow, StageTransitionRow, TrackingEventRow, make_engine, migrate
+from infra.persistence.outbox import OutboxRow
 from tests.postgres import PostgresCluster, postgres_cluster
 from tests.support import load_example, unique_id
 from tradelane.enums import Status

@@ -16,7 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 
 from bench.shape import LOCAL_ACTIVITY_MARKER
-from infra.db import ShipmentRow, StageTransitionRow
+from infra.persistence.db import ShipmentRow, StageTransitionRow
 from tests.support import load_example, unique_id
 from tests.workflows.test_replay import committed, replayer
 from tests.workflows.test_visibility import finish_transit, push, stalled_in_transit

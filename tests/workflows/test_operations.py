@@ -11,8 +11,8 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from infra.http_server import ServedApp
-from infra.settings import DEV_API_KEYS, Settings
+from infra.platform.http_server import ServedApp
+from infra.platform.settings import DEV_API_KEYS, Settings
 from starter.api import create_app
 from tests.support import load_example, unique_id
 

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-from infra.db import ApprovalRow, ShipmentRow, StageTransitionRow
+from infra.persistence.db import ApprovalRow, ShipmentRow, StageTransitionRow
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 

@@ -20,7 +20,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from infra.temporal import converter_for
+from infra.platform.temporal import converter_for
 from tests.inventory.network import make_network, outbound, receive
 from tests.support import load_example, unique_id
 from tradelane.enums import Status

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import load_example, unique_id
 from tradelane.enums import ExceptionKind, NoticeKind, Status, TrackingStatus
-from tradelane.state import ShipmentState
+from tradelane.shipment.state import ShipmentState
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
 

@@ -17,14 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
-from infra.http_server import ServedApp
-from infra.mailserver import DevMailServer, free_port
+from infra.platform.http_server import ServedApp
+from devstack.mailserver import DevMailServer, free_port
 from starter.api import create_app
 from tests.conftest import fast_settings
 from tests.support import ROOT, DevCallers, load_example, unique_id
 from tradelane.enums import Status
 from tradelane.keys import workflow_id
-from tradelane.state import ShipmentState
+from tradelane.shipment.state import ShipmentState
 
 pytestmark = pytest.mark.temporal
 IN_HAND = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED

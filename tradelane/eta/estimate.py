@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from tradelane.decisions.planner import HUB_HANDLING_DAYS
@@ -19,10 +17,8 @@ from tradelane.enums import TrackingStatus
 from tradelane.eta.basis import EtaBasis
 from tradelane.eta.calendars import ONE_DAY, utc_date
 from tradelane.eta.progress import HANDED_TO_LAST_MILE, Progress, scan
+from tradelane.shipment.events import CarrierEvent
 
-if TYPE_CHECKING:
-    # tradelane.state imports this package for its models: importing it here at run time would be circular.
-    from tradelane.state import CarrierEvent
 
 SCENARIOS = (0, 1, 2)
 """Indexes of min, expected and max in every allowance: earliest, expected and latest."""

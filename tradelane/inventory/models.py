@@ -12,7 +12,7 @@ from tradelane.enums import Mode
 from tradelane.decisions.models import Money
 from tradelane.inventory.ledger import MovementKind
 from tradelane.models import CountryCode, CurrencyCode, Finite, HsCode, Party, ShipmentRequest, ShortText, Text, WarehouseId
-from tradelane.state import ApprovalPolicy, ShipmentTimings
+from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
 Sku = ShortText
 

@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from infra.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
-from starter import demo_inventory
+from infra.platform.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
+from devstack import demo_inventory
+from starter.cli import console as cli_console, print_quote, print_timeline
 from starter.client import TradelaneClient
 
 # Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.
@@ -105,7 +106,7 @@ def start_stack(settings: Settings) -> subprocess.Popen[bytes]:
     STATE_DIR.mkdir(exist_ok=True)
     log = (STATE_DIR / "stack.log").open("ab")
     console.print(f"starting the stack (logs in {STATE_DIR / 'stack.log'}) ...")
-    return subprocess.Popen([sys.executable, "-m", "starter.cli", "up"], stdout=log, stderr=subprocess.STDOUT,
+    return subprocess.Popen([sys.executable, "-m", "devstack.cli", "up"], stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "TRADELANE_LOG_FORMAT": "json"})
 
 
@@ -157,7 +158,6 @@ OPS_ANSWERS = {
 
 def show_decisions(client: TradelaneClient, tag: str) -> None:
     """What Tradelane decides for one request before anything starts: `POST /v1/quotes`."""
-    from starter.cli import console as cli_console, print_quote
 
     body = json.loads((EXAMPLES / "basic-cn-de.json").read_text())
     body["shipment_id"] = f"SHP-DEMO-QUOTE-{tag}"
@@ -169,7 +169,6 @@ def show_decisions(client: TradelaneClient, tag: str) -> None:
 
 def show_visibility(client: TradelaneClient, settings: Settings, shipments: list[DemoShipment]) -> None:
     """The tracking timeline and notifications of one shipment, and where customers and merchants see them."""
-    from starter.cli import console as cli_console, print_timeline
 
     missed = next(s for s in shipments if s.title.startswith("missed delivery"))
     console.rule(f"Tracking {missed.shipment_id} (tradelane track)")

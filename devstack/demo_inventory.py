@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from infra.settings import STATE_DIR
+from infra.platform.settings import STATE_DIR
 from starter.client import TradelaneClient
 from starter.inventory_cli import forecast_chart, stock_table, suggestion_table
 from tradelane.inventory.chart import render_png

@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import structlog
 
-from starter.replenishment import ensure_schedule
-from infra.db import make_engine, migrate
-from infra.devserver import start_dev_server
-from infra.http_server import ServedApp
-from infra.mailserver import DevMailServer
-from infra.process import run_until_signalled
-from infra.settings import Settings
-from infra.temporal import converter_for
+from workflows.replenishment_schedule import ensure_schedule
+from infra.persistence.db import make_engine, migrate
+from devstack.devserver import start_dev_server
+from infra.platform.http_server import ServedApp
+from devstack.mailserver import DevMailServer
+from infra.platform.process import run_until_signalled
+from infra.platform.settings import Settings
+from infra.platform.temporal import converter_for
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig, load_config
 from starter.api import create_app

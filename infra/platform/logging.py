@@ -6,7 +6,7 @@ import sys
 import structlog
 from temporalio import activity, workflow
 
-from infra.redaction import redact_processor
+from infra.platform.redaction import redact_processor
 
 _SHARED = [
     structlog.contextvars.merge_contextvars,
@@ -24,7 +24,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 
     Temporal's `workflow.logger` and `activity.logger` are standard-library loggers that add the workflow and
     activity ids as `extra`; ExtraAdder lifts them into the event so they are fields in the JSON line. Personal
-    data (names, addresses, phone numbers, e-mail addresses) is redacted from every line (`infra.redaction`).
+    data (names, addresses, phone numbers, e-mail addresses) is redacted from every line (`infra.platform.redaction`).
     """
     json_output = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()

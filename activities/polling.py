@@ -14,7 +14,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from tradelane.enums import TrackingStatus
-from tradelane.tracking import PartnerEvent
+from tradelane.tracking_codes import PartnerEvent
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -9,19 +9,19 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from infra.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
+from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
     DEV_API_KEYS,
     DEV_PARTNER_WEBHOOK_SECRET,
     DEV_PAYLOAD_KEY,
     DEV_PAYLOAD_KEY_ID,
     DEV_WEBHOOK_SECRET,
 )
-from infra.codec import KeyRing
-from infra.notices import MailSettings, NoticeConfig
+from infra.platform.codec import KeyRing
+from infra.platform.notice_config import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.notify import QuietHours
 from tradelane.enums import Stage
-from tradelane.state import ApprovalPolicy, ShipmentTimings
+from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
 STATE_DIR = Path(".tradelane")
 PRODUCTION_KEY_MIN_LENGTH = 24

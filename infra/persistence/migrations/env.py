@@ -1,10 +1,10 @@
-"""Alembic environment: the schema is SQLModel's metadata from infra.db."""
+"""Alembic environment: the schema is SQLModel's metadata from infra.persistence.db."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import infra.db  # noqa: F401 - registers the tables on SQLModel.metadata
-import infra.inventory  # noqa: F401 - and the inventory tables
+import infra.persistence.db  # noqa: F401 - registers the tables on SQLModel.metadata
+import infra.persistence.inventory  # noqa: F401 - and the inventory tables
 
 MIGRATION_LOCK = 7_260_011
 """PostgreSQL advisory lock key held while a process migrates (any constant no other code uses)."""
@@ -21,13 +21,13 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = infra.db.make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = infra.persistence.db.make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
         # Batch mode lets later migrations alter SQLite tables, which cannot ALTER most columns in place.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
-                # Migrations of one database take turns (see infra.db.migrate); released at commit.
+                # Migrations of one database take turns (see infra.persistence.db.migrate); released at commit.
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             context.run_migrations()
     engine.dispose()

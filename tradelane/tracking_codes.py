@@ -14,7 +14,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tradelane.enums import TrackingStatus
-from tradelane.state import CarrierEvent
+from tradelane.shipment.events import CarrierEvent
 
 TABLE = Path(__file__).parent / "data" / "tracking_codes.yaml"
 

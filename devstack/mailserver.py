@@ -3,7 +3,7 @@
 It records what arrives, duplicates included (dropping them by Message-ID is the recipient's job), so tests and
 developers can see exactly what the deliverer sent. Run it with::
 
-    python -m infra.mailserver --dir .tradelane/mail --port 8025
+    python -m devstack.mailserver --dir .tradelane/mail --port 8025
 
 and read the messages with any Maildir-capable client (e.g. ``mutt -f .tradelane/mail``) or `DevMailServer.messages`.
 """
@@ -118,7 +118,7 @@ class DevMailServer:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m infra.mailserver", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devstack.mailserver", description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(".tradelane/mail"), help="Maildir to store messages in")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=8025, help="TCP port")

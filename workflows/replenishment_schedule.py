@@ -20,7 +20,7 @@ from temporalio.client import (
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from infra.settings import Settings
+from infra.platform.settings import Settings
 from tradelane.inventory.models import ReplenishmentInput, ReplenishmentState
 from workflows.replenishment import ReplenishmentWorkflow
 

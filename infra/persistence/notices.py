@@ -1,6 +1,6 @@
 """From a workflow's notices to outbox messages: who hears about what, in which language, and when.
 
-Called inside the read-model projection's transaction (`infra/db.py`), so a snapshot and the messages it implies
+Called inside the read-model projection's transaction (`infra/persistence/db.py`), so a snapshot and the messages it implies
 are committed together or not at all (a transactional outbox). One notice becomes up to three messages:
 - the recipient's e-mail, in their locale, held back during their quiet hours (only notices that concern them);
 - the merchant's signed webhook, for every notice, without personal data;
@@ -9,13 +9,11 @@ are committed together or not at all (a transactional outbox). One notice become
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field, SecretStr
-
-from infra.outbox import Channel, OutboxMessage
+from infra.persistence.outbox import Channel, OutboxMessage
+from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import (
     Money,
     NoticeFacts,
-    QuietHours,
     negotiate_locale,
     recipient_timezone,
     release_time,
@@ -23,36 +21,9 @@ from tradelane.notify import (
     render_ops_alert,
     webhook_payload,
 )
-from tradelane.state import Notice, ProjectionUpdate
+from tradelane.shipment.projection import ProjectionUpdate
+from tradelane.shipment.state import Notice
 
-
-class MailSettings(BaseModel):
-    """How to reach the SMTP relay."""
-
-    host: str
-    port: int
-    sender: str
-    """The From header, e.g. ``Tradelane <notifications@example.com>``."""
-    timeout_s: float = Field(default=10, gt=0)
-    """Timeout of each SMTP step (connect, each command)."""
-    username: str | None = None
-    password: SecretStr | None = None
-    start_tls: bool | None = None
-    """None upgrades with STARTTLS when the server offers it; True requires it; False never uses it."""
-
-
-class NoticeConfig(BaseModel):
-    """Where notices go; from settings (`TRADELANE_*`)."""
-
-    quiet_hours: QuietHours | None = None
-    """The recipient's local window in which e-mails wait (ops alerts and webhooks never wait)."""
-    ops_email: str | None = None
-    merchant_webhooks: dict[str, str] = Field(default_factory=dict)
-    """Webhook URL per merchant id."""
-    default_merchant_webhook: str | None = None
-    """For merchants without their own URL (the sandbox's merchant receiver in development)."""
-    tracking_url: str | None = None
-    """Base of the public tracking page, e.g. `https://track.example.com/track`; the number is appended."""
 
 
 def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[OutboxMessage]:

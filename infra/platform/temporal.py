@@ -1,5 +1,5 @@
 """The one way every Tradelane process talks to Temporal: the pydantic data converter with payloads encrypted
-(AES-GCM, `infra/codec.py`), plus the process's telemetry runtime and tracing interceptors when it has them."""
+(AES-GCM, `infra/platform/codec.py`), plus the process's telemetry runtime and tracing interceptors when it has them."""
 
 import dataclasses
 from collections.abc import Sequence
@@ -8,11 +8,8 @@ from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 
-from infra.codec import KeyRing, data_converter
-from infra.settings import Settings, get_settings
-from workflows.visibility import SEARCH_ATTRIBUTES
-
-__all__ = ["SEARCH_ATTRIBUTES", "connect", "converter_for", "key_ring"]
+from infra.platform.codec import KeyRing, data_converter
+from infra.platform.settings import Settings, get_settings
 
 
 def key_ring(settings: Settings) -> KeyRing:

@@ -9,7 +9,7 @@ Two rules, applied to every value of every event (nested dicts, lists, tuples an
 
 What stays: countries, ids (shipment, order, merchant, workflow), partner names, stages, amounts, dates, tracking
 numbers and HS codes, so a log line still says which shipment did what. `redact_processor` is the structlog
-processor that `infra.logging` runs for structlog and standard-library (Temporal's) records alike.
+processor that `infra.platform.logging` runs for structlog and standard-library (Temporal's) records alike.
 """
 
 import re

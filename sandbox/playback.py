@@ -18,7 +18,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from infra.webhooks import signed_headers
+from infra.platform.webhooks import signed_headers
 from sandbox.clock import Clock
 
 from sandbox.models import TrackingEvent

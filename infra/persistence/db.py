@@ -1,7 +1,7 @@
 """The read model: SQLModel tables that activities write from workflow snapshots, for lists and reports.
 
 Temporal holds the truth of every shipment; these tables are a projection of it. SQLite file by default, any
-SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/migrations`).
+SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/persistence/migrations`).
 """
 
 import fcntl
@@ -14,13 +14,14 @@ from sqlalchemy import UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-import infra.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
-import infra.receipts  # noqa: F401  (so are the webhook receipts)
-from infra.notices import NoticeConfig, outbox_messages
-from infra.outbox import enqueue
+import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
+import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
+from infra.persistence.notices import outbox_messages
+from infra.platform.notice_config import NoticeConfig
+from infra.persistence.outbox import enqueue
 from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
-from tradelane.state import ProjectionUpdate
+from tradelane.shipment.projection import ProjectionUpdate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -173,7 +174,7 @@ def migrate(url: str) -> None:
 
     Processes that start together on a fresh database (the API and the worker) take turns, so the second finds the
     schema made instead of creating the same tables again: a lock file beside a SQLite file, a transaction-scoped
-    advisory lock on PostgreSQL (`infra/migrations/env.py`).
+    advisory lock on PostgreSQL (`infra/persistence/migrations/env.py`).
     """
     if not url.startswith("sqlite:///") or url.endswith(":memory:"):
         command.upgrade(alembic_config(url), "head")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from infra.db import ShipmentRow
+from infra.persistence.db import ShipmentRow
 from tradelane.inventory.ledger import LedgerViolation, MovementKind, Position, deltas
 from tradelane.inventory.models import (
     InboundView,

@@ -18,8 +18,9 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
-from infra.logging import get_logger
-from infra.temporal import SEARCH_ATTRIBUTES, converter_for
+from infra.platform.logging import get_logger
+from infra.platform.temporal import converter_for
+from workflows.visibility import SEARCH_ATTRIBUTES
 
 CLI_MODULE = "github.com/temporalio/cli/cmd/temporal"
 CLI_VERSION = "v1.5.1"  # Temporal Server 1.29.1 with the Web UI; later CLI versions cannot be `go install`ed.
