@@ -48,13 +48,13 @@ from workflows.shipment import ShipmentWorkflow
 log = structlog.stdlib.get_logger(__name__)
 
 
-def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, sandbox_url: str,
+def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, partners_base_url: str,
                  engine: Engine, settings: Settings | None = None, book: RuleBook | None = None,
                  screening: ScreeningList | None = None) -> Worker:
     """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data,
     the SMTP relay and merchants' webhooks); `settings` defaults to the environment's."""
     settings = settings or get_settings()
-    gateway = PartnerGateway(http, sandbox_url)
+    gateway = PartnerGateway(http, partners_base_url)
     book = book or default_book()
     decisions = DecisionActivities(gateway, book, screening)
     inventory = InventoryActivities(engine, book)
@@ -116,8 +116,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.database_url)
     book, screening = rule_data(settings)
     async with partner_http(settings) as http:
-        worker = build_worker(client, task_queue=settings.task_queue, http=http, sandbox_url=settings.sandbox_url,
-                              engine=engine, settings=settings, book=book, screening=screening)
+        worker = build_worker(client, task_queue=settings.task_queue, http=http,
+                              partners_base_url=settings.partners_base_url, engine=engine, settings=settings,
+                              book=book, screening=screening)
         health = await serve_health(settings, client, engine, worker)
         await ensure_schedule(client, settings)
         try:

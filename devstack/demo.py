@@ -181,7 +181,7 @@ def show_visibility(client: TradelaneClient, settings: Settings, shipments: list
     console.print(f"notifications: {len(notices)} ({', '.join(f'{k} {v}' for k, v in sorted(by_state.items()))}); "
                   f"pending ones wait for the recipient's quiet hours ({settings.quiet_hours or 'none'})")
     console.print(f"  e-mails as received by the debugging SMTP server: {settings.mail_dir}/new")
-    console.print(f"  merchant webhooks: {settings.sandbox_url}/_inspect/merchant-webhooks")
+    console.print(f"  merchant webhooks: {settings.partners_base_url}/_inspect/merchant-webhooks")
     tracking = missed.state.get("tracking_number")
     if tracking:
         console.print(f"  public tracking page: http://{settings.api_host}:{settings.api_port}/track/{tracking}"
@@ -244,7 +244,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         tag = datetime.now(UTC).strftime("%m%d%H%M%S")
         show_decisions(client, tag)
         shipments = plan_demo(tag)
-        with httpx.Client(base_url=settings.sandbox_url, timeout=10) as sandbox:
+        with httpx.Client(base_url=settings.partners_base_url, timeout=10) as sandbox:
             for s in shipments:
                 for rule in s.faults:
                     if rule.get("partner") == CHOSEN_CARRIER:
@@ -263,7 +263,8 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
                       "TradelaneFailureCode = \"RESTRICTED_GOODS\")")
         console.print("  payloads are encrypted; the UI decodes them with the API's codec server "
                       f"(http://{settings.api_host}:{settings.api_port}/codec, ops only)")
-        console.print(f"Sandbox records: {settings.sandbox_url}/_inspect/bookings?shipment_id=SHP-DEMO-FAIL-{tag}")
+        console.print(f"Sandbox records: {settings.partners_base_url}/_inspect/bookings"
+                      f"?shipment_id=SHP-DEMO-FAIL-{tag}")
         failed = [s for s in shipments if s.state.get("status") != s.expected]
         if failed:
             console.print(f"[red]{len(failed)} shipment(s) did not end as expected[/red]")

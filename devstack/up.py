@@ -61,7 +61,7 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with partner_http(settings) as http:
             worker = build_worker(server.client, task_queue=settings.task_queue, http=http,
-                                  sandbox_url=sandbox.url, engine=engine, settings=settings)
+                                  partners_base_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
                 await ensure_schedule(server.client, settings)
                 log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,

@@ -158,7 +158,7 @@ def service_env(urls: StackUrls, run_dir: Path, timings: RunTimings, ports: dict
         "TRADELANE_API_HOST": HOST,
         "TRADELANE_API_PORT": api_port,
         "TRADELANE_PUBLIC_URL": urls.api,
-        "TRADELANE_SANDBOX_URL": urls.sandbox,
+        "TRADELANE_PARTNERS_BASE_URL": urls.sandbox,
         "TRADELANE_PARTNER_TIMEOUT_S": f"{timings.partner_timeout_s}",
         "TRADELANE_ACTIVITY_TIMEOUT_S": f"{timings.activity_timeout_s}",
         "TRADELANE_RETRY_INITIAL_INTERVAL_S": f"{timings.retry_initial_interval_s}",

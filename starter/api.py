@@ -241,7 +241,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
                                                settings.webhook_tolerance_s)
     # Quotes for `POST /v1/quotes` come from the partners themselves, as the workflow's do.
     partner_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
-    app.state.gateway = PartnerGateway(partner_http, settings.sandbox_url)
+    app.state.gateway = PartnerGateway(partner_http, settings.partners_base_url)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

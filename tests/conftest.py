@@ -161,7 +161,7 @@ class Harness:
 def fast_settings(task_queue: str, events_base: str, sandbox_url: str, smtp_port: int = 8025,
                   **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
-        environment="test", task_queue=task_queue, public_url=events_base, sandbox_url=sandbox_url,
+        environment="test", task_queue=task_queue, public_url=events_base, partners_base_url=sandbox_url,
         partner_timeout_s=1.0, retry_initial_interval_s=0.1, retry_maximum_interval_s=0.5,
         retry_maximum_attempts=8, gate_escalate_after_s=60, transit_timeout_s=30, last_mile_timeout_s=30,
         smtp_port=smtp_port, quiet_hours="", poll_interval_s=0.2,
@@ -186,7 +186,7 @@ def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: Se
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
             worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
-                                  sandbox_url=sandbox.url, engine=engine, settings=settings)
+                                  partners_base_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
                 yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
                               engine=engine)

@@ -1,13 +1,16 @@
 """All of Tradelane's configuration in one place, read from `TRADELANE_*` environment variables."""
 
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
 from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
     DEV_API_KEYS,
@@ -23,6 +26,7 @@ from tradelane.notify import QuietHours
 from tradelane.enums import Stage
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
+ENV_PREFIX = "TRADELANE_"
 STATE_DIR = Path(".tradelane")
 PRODUCTION_KEY_MIN_LENGTH = 24
 """Shorter API keys are refused in production: a key is a password that cannot be rate-limited per user."""
@@ -40,7 +44,7 @@ class Settings(BaseSettings):
     """Defaults run the whole stack on one machine; production overrides them by environment."""
 
     # An empty variable means "not set" for optional settings (TRADELANE_METRICS_PORT= turns metrics off).
-    model_config = SettingsConfigDict(env_prefix="TRADELANE_", env_file=".env", extra="ignore",
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore",
                                       env_parse_none_str="")
 
     environment: Literal["development", "test", "production"] = "development"
@@ -67,7 +71,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_url: str | None = None
     """The URL partners reach Tradelane's webhook at; defaults to the API's own address."""
-    sandbox_url: str = "http://127.0.0.1:8100"
+    partners_base_url: str = "http://127.0.0.1:8100"
+    """Where carriers, customs brokers and last-mile partners are called (`/partners/{partner}/...` below it); the
+    sandbox in development, the partners' gateway in production. Was `TRADELANE_SANDBOX_URL` (see `RENAMED`)."""
+    # The sandbox's own address and rule file, for `tradelane sandbox` and `make up` (the emulator, not its callers).
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8100
     sandbox_config: Path | None = None
@@ -162,6 +169,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Old names rank below every new one, so a new name set anywhere wins.
+        renamed = _RenamedVariables(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, dotenv_settings, renamed, file_secret_settings
+
     @model_validator(mode="after")
     def _production_needs_real_endpoints(self) -> "Settings":
         if self.environment == "production" and self.database_url.startswith("sqlite"):
@@ -186,7 +203,8 @@ class Settings(BaseSettings):
     def notice_config(self) -> NoticeConfig:
         default_hook = self.merchant_webhook_url
         if default_hook is None and self.environment != "production":
-            default_hook = f"{self.sandbox_url.rstrip('/')}/merchant/webhooks"
+            # Outside production the partners are the sandbox, which also receives merchants' webhooks.
+            default_hook = f"{self.partners_base_url.rstrip('/')}/merchant/webhooks"
         return NoticeConfig(quiet_hours=QuietHours.parse(self.quiet_hours) if self.quiet_hours else None,
                             ops_email=self.ops_email, merchant_webhooks=self.merchant_webhooks,
                             default_merchant_webhook=default_hook, tracking_url=self.tracking_url)
@@ -225,6 +243,38 @@ class Settings(BaseSettings):
 
     def approval_policy(self) -> ApprovalPolicy:
         return ApprovalPolicy(value_thresholds=self.approval_thresholds)
+
+
+RENAMED: dict[str, str] = {"sandbox_url": "partners_base_url"}
+"""Old setting name -> new one. An old environment variable still works for one release, with a DeprecationWarning;
+remove its entry in the release after the one that renamed it (`sandbox_url`: renamed in 0.1)."""
+
+
+class _RenamedVariables(PydanticBaseSettingsSource):
+    """The old names of renamed settings, read from the environment and the `.env` file, each with a warning that
+    names its successor. Ranked below the new names' sources, so where both are set the new one wins."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._variables = [s.env_vars for s in sources if isinstance(s, EnvSettingsSource)]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # all the work is in __call__: it maps names, not fields
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for old, new in RENAMED.items():
+            old_var, new_var = f"{ENV_PREFIX}{old}".upper(), f"{ENV_PREFIX}{new}".upper()
+            old_values = [v[old_var.lower()] for v in self._variables if v.get(old_var.lower()) is not None]
+            if not old_values:
+                continue
+            if any(v.get(new_var.lower()) is not None for v in self._variables):
+                warnings.warn(f"{old_var} and {new_var} are both set; using {new_var}. {old_var} is deprecated: "
+                              "remove it", DeprecationWarning, stacklevel=2)
+            else:
+                warnings.warn(f"{old_var} is deprecated: rename it to {new_var}", DeprecationWarning, stacklevel=2)
+                found[new] = old_values[0]  # the environment before the .env file, as for every setting
+        return found
 
 
 def _check_api_keys(settings: Settings) -> None:

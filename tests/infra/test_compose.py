@@ -50,7 +50,7 @@ def test_services_reach_temporal_and_postgres_by_service_name(service, monkeypat
     assert env["TRADELANE_TEMPORAL_ADDRESS"].split(":")[0] in SERVICES
     assert env["TRADELANE_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgresql:5432/" in env["TRADELANE_DATABASE_URL"]
-    assert env["TRADELANE_SANDBOX_URL"] == "http://sandbox:8100"
+    assert env["TRADELANE_PARTNERS_BASE_URL"] == "http://sandbox:8100"
     assert env["TRADELANE_ENVIRONMENT"] == "production"
     # The production settings accept these values (PostgreSQL, not SQLite) once the operator's secrets are set.
     for name, value in env.items():

@@ -1,4 +1,7 @@
-"""Settings refuse configurations that would make access control ambiguous or weak, naming the setting."""
+"""Settings refuse configurations that would make access control ambiguous or weak, naming the setting; renamed
+settings still read their old variables for one release, with a warning naming the new one."""
+
+import warnings
 
 import pytest
 
@@ -45,3 +48,51 @@ def test_the_key_of_a_role():
 def test_a_bad_payload_key_fails_at_start_naming_the_setting(keys_, active, message):
     with pytest.raises(ValueError, match=message):
         Settings(_env_file=None, payload_keys=keys_, payload_key_id=active)
+
+
+NEW_URL, OLD_URL = "TRADELANE_PARTNERS_BASE_URL", "TRADELANE_SANDBOX_URL"
+
+
+@pytest.fixture
+def partner_env(monkeypatch):
+    """Sets only the given partner URL variables, whatever the surrounding environment holds."""
+    def set_(**variables: str) -> None:
+        for name in (NEW_URL, OLD_URL):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+    return set_
+
+
+def test_partners_base_url_from_its_own_variable_without_a_warning(partner_env):
+    partner_env(TRADELANE_PARTNERS_BASE_URL="https://partners.example")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Settings(_env_file=None).partners_base_url == "https://partners.example"
+
+
+def test_the_old_variable_still_works_and_names_the_new_one(partner_env):
+    partner_env(TRADELANE_SANDBOX_URL="https://old.example")
+    with pytest.warns(DeprecationWarning, match=f"{OLD_URL} is deprecated: rename it to {NEW_URL}"):
+        assert Settings(_env_file=None).partners_base_url == "https://old.example"
+
+
+def test_the_old_variable_in_a_dotenv_file_still_works(partner_env, tmp_path):
+    partner_env()
+    (tmp_path / ".env").write_text(f"{OLD_URL}=https://old.example\n")
+    with pytest.warns(DeprecationWarning, match=f"rename it to {NEW_URL}"):
+        assert Settings(_env_file=tmp_path / ".env").partners_base_url == "https://old.example"
+
+
+@pytest.mark.parametrize("new_in_dotenv", [False, True], ids=["both in the environment", "new one in .env"])
+def test_with_both_variables_set_the_new_one_wins(partner_env, tmp_path, new_in_dotenv):
+    (tmp_path / ".env").write_text(f"{NEW_URL}=https://partners.example\n" if new_in_dotenv else "")
+    partner_env(**{OLD_URL: "https://old.example"}, **({} if new_in_dotenv else {NEW_URL: "https://partners.example"}))
+    with pytest.warns(DeprecationWarning, match=f"{OLD_URL} and {NEW_URL} are both set; using {NEW_URL}"):
+        assert Settings(_env_file=tmp_path / ".env").partners_base_url == "https://partners.example"
+
+
+def test_without_either_variable_the_partners_are_the_local_sandbox(partner_env):
+    partner_env()
+    settings = Settings(_env_file=None)
+    assert settings.partners_base_url == f"http://{settings.sandbox_host}:{settings.sandbox_port}"

@@ -46,7 +46,7 @@ def worker_env(settings, temporal_address: str, database_url: str, health_port: 
     env.update({
         "TRADELANE_ENVIRONMENT": "test", "TRADELANE_TEMPORAL_ADDRESS": temporal_address,
         "TRADELANE_TASK_QUEUE": settings.task_queue, "TRADELANE_DATABASE_URL": database_url,
-        "TRADELANE_SANDBOX_URL": settings.sandbox_url, "TRADELANE_PUBLIC_URL": settings.public_url,
+        "TRADELANE_PARTNERS_BASE_URL": settings.partners_base_url, "TRADELANE_PUBLIC_URL": settings.public_url,
         "TRADELANE_SMTP_PORT": str(settings.smtp_port), "TRADELANE_QUIET_HOURS": "",
         "TRADELANE_POLL_INTERVAL_S": "0.2", "TRADELANE_RETRY_INITIAL_INTERVAL_S": "0.1",
         "TRADELANE_RETRY_MAXIMUM_INTERVAL_S": "0.5", "TRADELANE_PARTNER_TIMEOUT_S": "10",
