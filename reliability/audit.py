@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from reliability.plan import PlannedShipment
 from sandbox.models import InspectRecord
-from sandbox.store import BookingState, FilingState, LabelState, RecordKind, SlotState
+from sandbox.records import BookingState, FilingState, LabelState, RecordKind, SlotState
 from tradelane.enums import Status
 from tradelane.partners import CUSTOMS_BROKER
 from tradelane.shipment.state import ShipmentState

@@ -22,7 +22,7 @@ from infra.platform.webhooks import signed_headers
 from sandbox.clock import Clock
 
 from sandbox.models import TrackingEvent
-from sandbox.partners import TrackingStep
+from sandbox.scenarios import TrackingStep
 from sandbox.store import SandboxStore
 
 log = structlog.get_logger(__name__)

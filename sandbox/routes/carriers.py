@@ -22,9 +22,10 @@ from sandbox.models import (
     QuoteRequest,
     TransitRange,
 )
-from sandbox.partners import TRANSIT_SCENARIOS, Operation, Partner, scenario_steps
+from sandbox.partners import Operation, Partner
+from sandbox.scenarios import TRANSIT_SCENARIOS, scenario_steps
 from sandbox.rules import check_lane, check_parcels, price
-from sandbox.store import BookingRecord, BookingState, LabelRecord, RecordKind, request_hash
+from sandbox.records import BookingRecord, BookingState, LabelRecord, RecordKind, request_hash
 from sandbox.playback import PlaybackJob, Place
 
 router = APIRouter(prefix="/partners/{partner}", tags=["carriers"])

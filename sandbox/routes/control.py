@@ -11,7 +11,7 @@ from sandbox.context import SandboxDep
 from sandbox.errors import ErrorCode, SandboxError
 from sandbox.faults import ActiveRule, FaultRule
 from sandbox.models import Health, InspectOut, InspectRecord
-from sandbox.store import Record
+from sandbox.records import Record
 
 router = APIRouter(tags=["control"])
 

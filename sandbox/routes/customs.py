@@ -10,7 +10,7 @@ from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import FilingOut, FilingRequest, HistoryEntry, OptionalShipmentBody, ReleaseFilingRequest
 from sandbox.partners import Operation
 from sandbox.rules import check_hs_codes
-from sandbox.store import FilingRecord, FilingState, RecordKind, request_hash
+from sandbox.records import FilingRecord, FilingState, RecordKind, request_hash
 
 router = APIRouter(prefix="/partners/{partner}/filings", tags=["customs"])
 

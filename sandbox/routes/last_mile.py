@@ -8,9 +8,10 @@ from fastapi import APIRouter, Response, status
 
 from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import HistoryEntry, OptionalShipmentBody, SlotOut, SlotRequest
-from sandbox.partners import LAST_MILE_SCENARIOS, Operation, scenario_steps
+from sandbox.partners import Operation
+from sandbox.scenarios import LAST_MILE_SCENARIOS, scenario_steps
 from sandbox.rules import check_lane
-from sandbox.store import RecordKind, SlotRecord, SlotState, request_hash
+from sandbox.records import RecordKind, SlotRecord, SlotState, request_hash
 from sandbox.playback import PlaybackJob, Place
 
 router = APIRouter(prefix="/partners/{partner}/slots", tags=["last_mile"])

@@ -8,7 +8,7 @@ from sandbox.context import HeadersDep, SandboxDep, shipment_of
 from sandbox.errors import ErrorCode, SandboxError
 from sandbox.models import TrackingEvents
 from sandbox.partners import Operation
-from sandbox.store import RecordKind
+from sandbox.records import RecordKind
 
 router = APIRouter(prefix="/partners/{partner}", tags=["tracking"])
 

@@ -8,17 +8,8 @@ import pytest
 
 from sandbox.errors import ErrorCode, SandboxError
 from sandbox.models import FilingItem, Parcel
-from sandbox.partners import (
-    EU_COUNTRIES,
-    LAST_MILE_SCENARIOS,
-    OPERATIONS_BY_KIND,
-    PARTNERS,
-    TRACKING_CODES,
-    TRANSIT_SCENARIOS,
-    Operation,
-    PartnerKind,
-    TransportMode,
-)
+from sandbox.partners import EU_COUNTRIES, OPERATIONS_BY_KIND, PARTNERS, Operation, PartnerKind, TransportMode
+from sandbox.scenarios import LAST_MILE_SCENARIOS, TRACKING_CODES, TRANSIT_SCENARIOS
 from sandbox.rules import check_hs_codes, check_lane, check_parcels, price
 
 

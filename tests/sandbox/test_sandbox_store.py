@@ -12,8 +12,10 @@ import pytest
 from sandbox.clock import SystemClock
 from sandbox.errors import SandboxError
 from sandbox.models import HistoryEntry, Money, Parcel, QuoteRequest
-from sandbox.partners import TRANSIT_SCENARIOS, Operation, TransportMode
-from sandbox.store import BookingRecord, BookingState, RecordKind, SandboxStore, request_hash
+from sandbox.partners import Operation, TransportMode
+from sandbox.scenarios import TRANSIT_SCENARIOS
+from sandbox.records import BookingRecord, BookingState, RecordKind, request_hash
+from sandbox.store import SandboxStore
 from sandbox.playback import PlaybackJob, Place, TrackingPlayer
 
 if TYPE_CHECKING:

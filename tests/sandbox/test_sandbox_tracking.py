@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sandbox.partners import TRANSIT_SCENARIOS
+from sandbox.scenarios import TRANSIT_SCENARIOS
 from sandbox.playback import PlaybackJob, Place, build_events
 
 if TYPE_CHECKING:
