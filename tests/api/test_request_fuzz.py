@@ -4,7 +4,8 @@ Every mutated body is either a valid `ShipmentRequest` or refused with a `Valida
 exception), and every error's `loc` leads to a value in the body, or names the required field that is missing,
 so `starter.api.field_path` turns it into a path a caller can read (`items[1].hs_code`). Mutations that must be
 refused (a required field dropped, a number out of range or not finite, a string or list over its limit, an
-unknown field) are refused at exactly the mutated path. The strategies here are reused by `test_api_fuzz.py`.
+unknown field) are refused at exactly the mutated path. The strategies here are reused by `test_api_fuzz.py`; each
+limit case by case is in `test_request_fuzz_limits.py`.
 """
 
 import copy
@@ -15,13 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from starter.api import field_path
-from tests.support import INVALID_EXAMPLES, VALID_EXAMPLES, load_example
+from tests.support import VALID_EXAMPLES, load_example
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.state import ApprovalDecision, CancelRequest
 from tradelane.tracking_codes import PartnerEvent
@@ -328,6 +328,11 @@ def assert_names_a_field(body: Any, errors: list[dict[str, Any]]) -> None:
             assert all(str(p) in shown for p in error["loc"])
 
 
+def shown(errors: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each error as a caller reads it: the field path `field_path` shows, and the error type."""
+    return [(field_path(("body", *e["loc"])), e["type"]) for e in errors]
+
+
 def under(path: Path, loc: tuple[Any, ...]) -> bool:
     return tuple(loc[:len(path)]) == path
 
@@ -335,98 +340,6 @@ def under(path: Path, loc: tuple[Any, ...]) -> bool:
 # --- tests ------------------------------------------------------------------------------------------------------
 
 FUZZ = settings(max_examples=150, deadline=None)
-
-
-BASIC, LITHIUM = "basic-cn-de.json", "lithium-powerbank-cn-us.json"
-HAND_MADE = [
-    # (what, example, damage, the field named, the error type)
-    ("drop items[1].hs_code", BASIC, lambda b: b["items"][1].pop("hs_code"), "items[1].hs_code", "missing"),
-    ("NaN weight", BASIC, lambda b: b["parcels"][0].update(weight_kg=math.nan), "parcels[0].weight_kg",
-     "finite_number"),
-    ("infinite watt-hours", LITHIUM, lambda b: b["items"][0]["dangerous_goods"].update(watt_hours=math.inf),
-     "items[0].dangerous_goods.watt_hours", "finite_number"),
-    ("a megawatt-hour battery plus one", LITHIUM,
-     lambda b: b["items"][0]["dangerous_goods"].update(watt_hours=1_000_001), "items[0].dangerous_goods.watt_hours",
-     "less_than_equal"),
-    ("201-character description", BASIC, lambda b: b["items"][0].update(description="界" * 201),
-     "items[0].description", "string_too_long"),
-    ("65-character shipment id", BASIC, lambda b: b.update(shipment_id="S" * 65), "shipment_id", "string_too_long"),
-    ("five address lines", BASIC, lambda b: b["origin"].update(address_lines=["a"] * 5), "origin.address_lines",
-     "too_long"),
-    ("51 excluded countries", BASIC, lambda b: b.update(exclude_countries=["FR"] * 51), "exclude_countries",
-     "too_long"),
-    ("unknown field in destination", BASIC, lambda b: b["destination"].update(floor=3), "destination.floor",
-     "extra_forbidden"),
-    ("unit value as a list", BASIC, lambda b: b["items"][1].update(unit_value=["9.90"]), "items[1].unit_value",
-     "decimal_type"),
-    ("unit value over max_digits", BASIC, lambda b: b["items"][0].update(unit_value="1e13"),
-     "items[0].unit_value", "decimal_whole_digits"),
-    ("lone surrogate in a name", BASIC, lambda b: b["destination"].update(name="\ud800"), "destination.name",
-     "string_unicode"),
-    ("shipped in the year 9999", BASIC, lambda b: b.update(ship_date="9999-12-25"), "ship_date", "less_than_equal"),
-    ("delivered by the year 1", BASIC, lambda b: b.update(deliver_by="0001-01-01"), "deliver_by",
-     "greater_than_equal"),
-]
-
-
-@pytest.mark.parametrize(("example", "damage", "field", "error_type"), [h[1:] for h in HAND_MADE],
-                         ids=[h[0] for h in HAND_MADE])
-def test_hand_made_damage_is_refused_naming_the_field(example, damage, field, error_type):
-    body = load_example(example)
-    damage(body)
-    errors = errors_of(ShipmentRequest, body)
-    assert [(field_path(("body", *e["loc"])), e["type"]) for e in errors] == [(field, error_type)]
-    assert_names_a_field(body, errors)
-
-
-EVENT = {"event_id": "skyexpress:BK-1:1", "partner": "skyexpress", "shipment_id": "SHP-1", "code": "PU",
-         "occurred_at": "2026-12-01T08:00:00+08:00", "sequence": 1}
-EVENT_CASES = [
-    # (what, fields changed, the field named, the error type)
-    ("year 1 at +14:00 (cannot be converted to UTC)", {"occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at",
-     "greater_than_equal"),
-    ("year 9999", {"occurred_at": "9999-12-31T23:00:00-14:00"}, "occurred_at", "less_than"),
-    ("no offset", {"occurred_at": "2026-12-01T08:00:00"}, "occurred_at", "timezone_aware"),
-    ("sequence past a 32-bit column", {"sequence": 2**31}, "sequence", "less_than_equal"),
-    ("negative sequence", {"sequence": -1}, "sequence", "greater_than_equal"),
-    ("501-character description", {"description": "d" * 501}, "description", "string_too_long"),
-    ("201-character location", {"location": "l" * 201}, "location", "string_too_long"),
-    ("65-character code", {"code": "C" * 65}, "code", "string_too_long"),
-]
-
-
-@pytest.mark.parametrize(("change", "field", "error_type"), [c[1:] for c in EVENT_CASES],
-                         ids=[c[0] for c in EVENT_CASES])
-def test_carrier_event_limits_name_the_field(change, field, error_type):
-    errors = errors_of(PartnerEvent, {**EVENT, **change})
-    assert [(field_path(("body", *e["loc"])), e["type"]) for e in errors] == [(field, error_type)]
-
-
-def test_a_carrier_event_within_the_limits_is_valid():
-    assert errors_of(PartnerEvent, {**EVENT, "sequence": 2**31 - 1, "occurred_at": "2099-12-31T23:59:59+00:00"}) == []
-
-
-@pytest.mark.parametrize(("model", "body", "field"), [
-    (ApprovalDecision, {"gate": "packaging", "decision": "approve", "actor": "a" * 121}, "actor"),
-    (ApprovalDecision, {"gate": "packaging", "decision": "approve", "actor": "ops", "comment": "c" * 2001}, "comment"),
-    (CancelRequest, {"actor": "ops", "reason": "r" * 2001}, "reason"),
-    (CancelRequest, {"actor": ""}, "actor"),
-], ids=["approval actor", "approval comment", "cancel reason", "empty cancel actor"])
-def test_decision_and_cancel_limits_name_the_field(model, body, field):
-    assert [field_path(("body", *e["loc"])) for e in errors_of(model, body)] == [field]
-
-
-@pytest.mark.parametrize("path", VALID_EXAMPLES, ids=lambda p: p.stem)
-def test_every_example_stays_valid_under_the_limits(path):
-    assert errors_of(ShipmentRequest, load_example(path.name)) == []
-
-
-@pytest.mark.parametrize("path", INVALID_EXAMPLES, ids=lambda p: p.stem)
-def test_every_invalid_example_stays_invalid(path):
-    body = load_example(f"invalid/{path.name}")
-    errors = errors_of(ShipmentRequest, body)
-    assert errors, f"{path.name} is accepted"
-    assert_names_a_field(body, errors)
 
 
 @FUZZ
@@ -480,35 +393,3 @@ def test_any_json_at_all_is_refused_naming_a_field(cls, body):
     errors = errors_of(cls, body)
     assert errors, f"{body!r} is a valid {cls.__name__}"
     assert_names_a_field(body, errors)
-
-
-# --- every string has a length limit, every list a size limit, every number a range -----------------------------
-
-
-def unbounded(schema: dict[str, Any], defs: dict[str, Any], path: str) -> list[str]:
-    """Paths in a JSON schema whose strings, lists or numbers have no upper limit."""
-    if "$ref" in schema:
-        return unbounded(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, path)
-    if "anyOf" in schema:
-        branches = schema["anyOf"]
-        # A Decimal is `number | string`: its string form is bounded by max_digits, shown on the number form.
-        if {b.get("type") for b in branches} == {"number", "string"}:
-            branches = [b for b in branches if b.get("type") == "number"]
-        return [found for b in branches for found in unbounded(b, defs, path)]
-    kind = schema.get("type")
-    if kind == "object":
-        return [found for name, s in schema.get("properties", {}).items()
-                for found in unbounded(s, defs, f"{path}.{name}")]
-    if kind == "array":
-        return ([] if "maxItems" in schema else [f"{path} (list size)"]) + unbounded(schema["items"], defs, f"{path}[]")
-    if kind == "string" and not {"maxLength", "enum", "const", "format"} & set(schema):
-        return [f"{path} (string length)"]
-    if kind in ("number", "integer") and not {"maximum", "exclusiveMaximum"} & set(schema):
-        return [f"{path} (number)"]
-    return []
-
-
-@pytest.mark.parametrize("model", REQUESTS, ids=lambda m: m.__name__)
-def test_every_string_list_and_number_in_a_request_has_a_limit(model):
-    schema = model.model_json_schema()
-    assert unbounded(schema, schema.get("$defs", {}), model.__name__) == []
