@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from tests.support import load_example
 from tradelane.decisions.carbon import (
-    EmissionFactor,
     FactorNotFound,
     emission_factor,
     leg_emission,
@@ -21,6 +20,7 @@ from tradelane.decisions.waste import packaging_waste
 from tradelane.enums import Aircraft, Mode
 from tradelane.models import ShipmentRequest
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.carbon import EmissionFactor
 
 ON = date(2026, 12, 1)
 SHARED_BOOK = RuleBook()  # for hypothesis tests, which cannot take function fixtures

@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import load_example
-from tradelane.decisions.dangerous_goods import DgRule, DgTopic, assess_dangerous_goods, leg_allowed
+from tradelane.decisions.dangerous_goods import assess_dangerous_goods, leg_allowed
 from tradelane.decisions.models import Severity
 from tradelane.enums import Aircraft, Mode
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, RuleDataError, RuleStatus, default_book
+from tradelane.rules.schemas.dangerous_goods import DgRule, DgTopic
 
 BOOK = default_book()
 MARK = "Lithium battery mark"

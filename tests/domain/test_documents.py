@@ -11,17 +11,12 @@ from pydantic import BaseModel
 
 from tests.support import load_example
 from tradelane.decisions.dangerous_goods import assess_dangerous_goods
-from tradelane.decisions.documents import (
-    CommercialInvoice,
-    DocCondition,
-    DocumentRule,
-    commercial_invoice,
-    required_documents,
-)
+from tradelane.decisions.documents import CommercialInvoice, commercial_invoice, required_documents
 from tradelane.decisions.models import Money
 from tradelane.enums import Mode
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, RuleDataError, RuleStatus, default_book
+from tradelane.rules.schemas.documents import DocCondition, DocumentRule
 
 BOOK = default_book()
 ALWAYS = ["commercial_invoice", "packing_list"]

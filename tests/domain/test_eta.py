@@ -27,16 +27,15 @@ from tradelane.eta import (
     BusinessCalendar,
     BusinessDays,
     Eta,
-    EtaAllowanceRow,
     EtaBasis,
     EtaLeg,
-    EtaStep,
     business_calendar,
     eta_basis,
     plan_eta,
     revise_eta,
 )
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.eta import EtaAllowanceRow, EtaStep
 from tradelane.shipment.events import CarrierEvent
 
 BOOK = RuleBook()

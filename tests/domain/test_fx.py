@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradelane.decisions.fx import FxRate, FxUnavailable, convert, rate_row
+from tradelane.decisions.fx import FxUnavailable, convert, rate_row
 from tradelane.rules import RuleBook, RuleStatus, default_book
+from tradelane.rules.schemas.fx import FxRate
 
 CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD"]
 BOOK = default_book()

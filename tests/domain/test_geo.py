@@ -8,18 +8,11 @@ from geopy.distance import great_circle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradelane.decisions.carbon import EmissionFactor
-from tradelane.decisions.geo import (
-    REGIONS,
-    Location,
-    UnknownLocation,
-    distance_km,
-    location,
-    region_of,
-    road_connected,
-)
+from tradelane.decisions.geo import UnknownLocation, distance_km, location, region_of, road_connected
 from tradelane.enums import Mode
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.carbon import EmissionFactor
+from tradelane.rules.schemas.geo import REGIONS, Location
 
 ON = date(2026, 12, 1)
 SHARED_BOOK = RuleBook()  # for hypothesis tests, which cannot take function fixtures

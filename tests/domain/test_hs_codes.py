@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import VALID_EXAMPLES, load_example
-from tradelane.decisions.hs_codes import HsEdition, HsLength, HsSubheading, check_hs_codes, check_item_code
+from tradelane.decisions.hs_codes import check_hs_codes, check_item_code
 from tradelane.decisions.models import Severity
 from tradelane.models import Item, ShipmentRequest
 from tradelane.rules import RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.hs_codes import HsEdition, HsLength, HsSubheading
 
 BOOK = RuleBook()
 

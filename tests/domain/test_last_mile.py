@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.domain.test_marking import build
-from tradelane.decisions.last_mile import LastMileRow, choose_last_mile
+from tradelane.decisions.last_mile import choose_last_mile
 from tradelane.enums import DeliveryMethod
 from tradelane.partners import EU, PARTNERS
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.last_mile import LastMileRow
 
 BOOK = RuleBook()
 

@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import load_example
-from tradelane.decisions.marking import CarrierLimit, MarkingKind, MarkingRule, marking
+from tradelane.decisions.marking import CarrierLimit, marking
 from tradelane.decisions.models import Severity
 from tradelane.enums import Packaging
 from tradelane.models import ShipmentRequest
 from tradelane.rules import DATA_DIR, RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.marking import MarkingKind, MarkingRule
 
 BOOK = RuleBook()
 ISPM_MARK = "IPPC/ISPM 15 mark (symbol, country code, producer code, treatment HT/MB) on two opposite sides"

@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 
 from tests.support import VALID_EXAMPLES, load_example
 from tradelane.decisions.models import Severity
-from tradelane.decisions.restricted import RestrictedGoods, check_restricted
+from tradelane.decisions.restricted import check_restricted
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, RuleDataError
+from tradelane.rules.schemas.restricted import RestrictedGoods
 
 BOOK = RuleBook()
 BLOCK, HOLD = Severity.BLOCK, Severity.HOLD

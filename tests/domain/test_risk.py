@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradelane.decisions.geo import UnknownLocation
-from tradelane.decisions.risk import RiskEntry, lane_risks
+from tradelane.decisions.risk import lane_risks
 from tradelane.enums import Mode
 from tradelane.rules import RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.risk import RiskEntry
 
 SHARED_BOOK = RuleBook()  # for hypothesis tests, which cannot take function fixtures
 SEA = [Mode.OCEAN]

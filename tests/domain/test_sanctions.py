@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 
 from tests.support import VALID_EXAMPLES, load_example
 from tradelane.decisions.models import Severity
-from tradelane.decisions.sanctions import POLICY, SanctionsProgramme, check_sanctions, region_key, transit_block
+from tradelane.decisions.sanctions import POLICY, check_sanctions, region_key, transit_block
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, RuleStatus
+from tradelane.rules.schemas.sanctions import SanctionsProgramme
 
 BOOK = RuleBook()
 BLOCK, HOLD, WARNING = Severity.BLOCK, Severity.HOLD, Severity.WARNING

@@ -8,10 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import load_example
-from tradelane.decisions.waste import PackagingMaterial, UnknownPackaging, packaging_waste
+from tradelane.decisions.waste import UnknownPackaging, packaging_waste
 from tradelane.enums import Packaging
 from tradelane.models import ShipmentRequest
 from tradelane.rules import RuleBook, RuleStatus
+from tradelane.rules.schemas.waste import PackagingMaterial
 
 SHARED_BOOK = RuleBook()  # for hypothesis tests, which cannot take function fixtures
 

@@ -11,63 +11,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
 from tradelane.decisions.dangerous_goods import DgAssessment, assess_dangerous_goods
 from tradelane.decisions.models import Money, RequiredDocument
 from tradelane.enums import Mode
 from tradelane.models import Party, ShipmentRequest
-from tradelane.rules import Rule, RuleBook, rule_table
+from tradelane.rules import RuleBook
+from tradelane.rules.schemas.documents import DocCondition, DocumentRule
 
 CENT = Decimal("0.01")
-
-
-class DocCondition(StrEnum):
-    """What brings a document row into a shipment."""
-
-    ALWAYS = "always"
-    CLAIM_PREFERENCE = "claim_preference"
-    """The request claims a preferential duty rate (`claim_preference`)."""
-    MODE = "mode"
-    """The plan has a leg of one of the row's modes."""
-    DG_FULLY_REGULATED = "dg_fully_regulated"
-    """Fully regulated dangerous goods on a leg of one of the row's modes."""
-
-
-class InvoiceField(BaseModel):
-    """One field a commercial invoice must show: a path into `CommercialInvoice` and what the regulation asks."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    field: str
-    """E.g. `port_of_entry`, `lines.country_of_origin`."""
-    requirement: str
-
-
-@rule_table("documents")
-class DocumentRule(Rule):
-    """One row of `documents.yaml`."""
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str
-    when: DocCondition
-    modes: tuple[Mode, ...] = ()
-    reason: str
-    generated: bool = False
-    fields: tuple[InvoiceField, ...] = ()
-
-    @model_validator(mode="after")
-    def _modes_match_condition(self) -> DocumentRule:
-        needs_modes = self.when in (DocCondition.MODE, DocCondition.DG_FULLY_REGULATED)
-        if needs_modes != bool(self.modes):
-            raise ValueError(f"when={self.when}: modes must be {'given' if needs_modes else 'empty'}")
-        return self
-
-    def key(self) -> tuple[object, ...]:
-        return (self.code, self.when, self.modes)
 
 
 def _rows(book: RuleBook) -> tuple[DocumentRule, ...]:

@@ -9,29 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
 
-from pydantic import Field, StringConstraints
-
-from tradelane.rules import Rule, RuleBook, rule_table
-
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+from tradelane.rules import RuleBook
+from tradelane.rules.schemas.fx import FxRate
 
 
 class FxUnavailable(ValueError):
     """No reference rate for a currency on the date asked; the message names the currency and the date."""
-
-
-@rule_table("fx_rates")
-class FxRate(Rule):
-    """One currency's reference rate against the euro for the period the row is valid."""
-
-    currency: CurrencyCode
-    per_eur: Annotated[Decimal, Field(gt=0)]
-    """Units of `currency` per 1 EUR (EUR itself has 1)."""
-
-    def key(self) -> tuple[str]:
-        return (self.currency,)
 
 
 def _index(book: RuleBook) -> dict[str, tuple[FxRate, ...]]:

@@ -12,20 +12,15 @@ WGS-84 ellipsoid): GLEC defines the air distance as great-circle distance + 95 k
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal, get_args
+from typing import Any
 
 from geopy.distance import great_circle
-from pydantic import Field
 
-from tradelane.decisions.carbon import EmissionFactor, FactorNotFound, factor_mode, in_force_row
+from tradelane.decisions.carbon import FactorNotFound, factor_mode, in_force_row
 from tradelane.enums import Mode
-from tradelane.rules import Rule, RuleBook, RuleDataError, rule_table
-
-Region = Literal["EAS", "SEA", "SAS", "MEA", "NEU", "MED", "EEU", "NAM", "LAM", "OCE", "AFR"]
-"""Planning regions; freight rates are priced by them (another module), so the codes are fixed."""
-REGIONS: frozenset[str] = frozenset(get_args(Region))
-
-RoadZone = Literal["europe", "north_america", "east_asia"]
+from tradelane.rules import RuleBook, RuleDataError
+from tradelane.rules.schemas.carbon import EmissionFactor
+from tradelane.rules.schemas.geo import REGIONS, Location
 
 
 class UnknownLocation(KeyError):
@@ -34,24 +29,6 @@ class UnknownLocation(KeyError):
     def __str__(self) -> str:
         # KeyError's own str() quotes the message; ours is a sentence.
         return str(self.args[0]) if self.args else ""
-
-
-@rule_table("locations")
-class Location(Rule):
-    """A country's gateway, planning region and road zone."""
-
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-    """ISO 3166-1 alpha-2."""
-    gateway: str = Field(min_length=2)
-    """City of the main port or air-cargo airport, e.g. `Shanghai`."""
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    region: Region
-    road_zone: RoadZone | None = None
-    """Countries in one zone are reachable by truck from each other; None for islands and others."""
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.country,)
 
 
 def _group_by_country(book: RuleBook) -> dict[str, tuple[Location, ...]]:
@@ -175,9 +152,6 @@ def _basis(arc_km: float, rule: EmissionFactor, here: Location, there: Location)
 
 
 __all__ = [
-    "REGIONS",
-    "Location",
-    "Region",
     "UnknownLocation",
     "distance_km",
     "location",

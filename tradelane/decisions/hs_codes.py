@@ -18,53 +18,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from pydantic import Field
-
 from tradelane.decisions.models import Finding, Severity
 from tradelane.models import ShipmentRequest
-from tradelane.rules import Rule, RuleBook, RuleDataError, RuleStatus, rule_table
+from tradelane.rules import RuleBook, RuleDataError, RuleStatus
+from tradelane.rules.schemas.hs_codes import HsEdition, HsLength, HsSubheading
 
 SUBHEADING_DIGITS = 6
-
-
-@rule_table("hs_editions")
-class HsEdition(Rule):
-    """An HS edition and its chapter structure, in force from `valid_from`."""
-
-    edition: str
-    """E.g. `HS 2022`; subheading rows name the edition they belong to."""
-    first_chapter: int = Field(default=1, ge=1, le=99)
-    last_chapter: int = Field(default=97, ge=1, le=99)
-    reserved_chapters: list[int] = Field(default_factory=list)
-    """Chapters kept free for future use (77): no goods are classified there."""
-    national_chapters: list[int] = Field(default_factory=list)
-    """Chapters left to national use (98, 99): valid only inside a national tariff."""
-
-    def key(self) -> tuple[str]:
-        return ("hs_edition",)  # one edition at a time
-
-
-@rule_table("hs_lengths")
-class HsLength(Rule):
-    """The national code lengths a destination's tariff uses."""
-
-    countries: list[str] = Field(min_length=1)
-    system: str
-    """E.g. `HTS`, `CN/TARIC`."""
-    lengths: list[int] = Field(min_length=1)
-    """Accepted full national lengths, e.g. [8, 10] for CN 8 and TARIC 10."""
-
-
-@rule_table("hs_subheadings")
-class HsSubheading(Rule):
-    """One 6-digit subheading of an HS edition."""
-
-    code: str = Field(pattern=r"^\d{6}$")
-    description: str
-    edition: str
-
-    def key(self) -> tuple[str, str]:
-        return (self.edition, self.code)
 
 
 class _Index:

@@ -10,42 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pydantic import Field, field_validator
-
 from tradelane.decisions.marking import index_by_country
-from tradelane.decisions.models import LastMileChoice, LastMileOption, Money
+from tradelane.decisions.models import LastMileChoice, LastMileOption
 from tradelane.enums import DeliveryMethod
-from tradelane.models import CountryCode, ShipmentRequest
-from tradelane.rules import Rule, RuleBook, RuleDataError, rule_table
+from tradelane.models import ShipmentRequest
+from tradelane.rules import RuleBook, RuleDataError
+from tradelane.rules.schemas.last_mile import LastMileRow
 
 # Last tie-breaker after cost, SLA and partner name, so the ranking is total and stable.
 _METHOD_ORDER = {method: n for n, method in enumerate(DeliveryMethod)}
-
-
-@rule_table("last_mile_options")
-class LastMileRow(Rule):
-    """One partner's offer of one delivery method in a group of destination countries."""
-
-    partner: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    method: DeliveryMethod
-    countries: list[CountryCode] = Field(min_length=1)
-    """Destination countries (ISO alpha-2) where the partner offers this method at this price."""
-    cost: Money
-    """Price per parcel; every row of the table in the same currency."""
-    sla_days: int = Field(ge=0, le=60)
-
-    @field_validator("cost")
-    @classmethod
-    def _not_negative(cls, cost: Money) -> Money:
-        if cost.amount < 0:
-            raise ValueError(f"cost.amount {cost.amount} is negative")
-        return cost
-
-    def option(self) -> LastMileOption:
-        return LastMileOption(
-            partner=self.partner, method=self.method, cost=self.cost.model_copy(), sla_days=self.sla_days,
-            source=self.cite(),
-        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +45,12 @@ def _build_index(book: RuleBook) -> _LastMileIndex:
 
 def _rank(row: LastMileRow) -> tuple[Decimal, int, str, int]:
     return (row.cost.amount, row.sla_days, row.partner, _METHOD_ORDER[row.method])
+
+
+def _option(row: LastMileRow) -> LastMileOption:
+    return LastMileOption(
+        partner=row.partner, method=row.method, cost=row.cost.model_copy(), sla_days=row.sla_days, source=row.cite(),
+    )
 
 
 def _offer(row: LastMileRow) -> str:
@@ -123,7 +102,7 @@ def choose_last_mile(request: ShipmentRequest, book: RuleBook) -> LastMileChoice
         f"Costs compared in {index.currency}: the last-mile rate card prices every offer in {index.currency}"
     )
     return LastMileChoice(
-        chosen=chosen.option(), alternatives=[row.option() for row in preferred[1:] + others], reasons=reasons
+        chosen=_option(chosen), alternatives=[_option(row) for row in preferred[1:] + others], reasons=reasons
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tradelane.decisions import carbon, geo, risk
 from tradelane.decisions.dangerous_goods import DgAssessment, leg_allowed
@@ -30,7 +30,8 @@ from tradelane.decisions.sanctions import transit_block
 from tradelane.enums import Mode, Preference, ServiceLevel
 from tradelane.models import ShipmentRequest
 from tradelane.partners import PARTNERS, PartnerInfo, carriers_for
-from tradelane.rules import Rule, RuleBook, rule_table
+from tradelane.rules import RuleBook
+from tradelane.rules.schemas.planner import FreightRate, Route, VolumetricDivisor
 
 # What each service level may use: a product policy, not a regulation, so it lives here.
 MODES_FOR_SERVICE: dict[ServiceLevel, frozenset[Mode]] = {
@@ -48,46 +49,6 @@ HUB_HANDLING_DAYS = 1
 FEU_USABLE_M3 = 58.0
 FEU_PAYLOAD_KG = 26_000.0
 """Usable volume and payload of a 40' container (general trade figures), for container counts."""
-
-
-@rule_table("routes")
-class Route(Rule):
-    class LegTemplate(BaseModel):
-        mode: Mode
-        to: str | None = None
-        """Hub country where the leg ends; the last leg ends at the destination."""
-        via: list[str] = Field(default_factory=list)
-
-    route_id: str
-    legs: list[LegTemplate]
-    origin_regions: list[str] = Field(default_factory=list)
-    destination_regions: list[str] = Field(default_factory=list)
-
-    def key(self) -> tuple[str]:
-        return (self.route_id,)
-
-
-@rule_table("volumetric_divisors")
-class VolumetricDivisor(Rule):
-    mode: Mode
-    divisor_cm3_per_kg: int
-
-    def key(self) -> tuple[Mode]:
-        return (self.mode,)
-
-
-@rule_table("freight_rates")
-class FreightRate(Rule):
-    mode: Mode
-    from_region: str
-    to_region: str
-    basis: str
-    base: Decimal
-    rate: Decimal
-    currency: str
-    days_min: int
-    days_max: int
-    km_per_day: int | None = None
 
 
 class LegSpec(BaseModel):

@@ -19,17 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
-from typing import Literal
 
 import pycountry
-from pydantic import Field
 
 from tradelane.decisions.models import Finding, Severity
 from tradelane.decisions.screening import fold_text
 from tradelane.models import Party, ShipmentRequest
-from tradelane.rules import Rule, RuleBook, rule_table
-
-Kind = Literal["comprehensive", "sectoral", "targeted"]
+from tradelane.rules import RuleBook
+from tradelane.rules.schemas.sanctions import SanctionsProgramme
 
 POLICY = "Tradelane applies the US, EU and UN sanctions tables to every shipment (conservative policy)"
 
@@ -43,30 +40,6 @@ GENERIC_WORDS = frozenset({
     "avtonomna", "avtonomnaya", "city", "gorod", "misto", "of", "the", "people", "peoples", "narodnaya", "narodna",
     "so", "called", "socalled", "ukraine", "russia", "russian", "federation", "ukraina", "rossiya",
 })
-
-
-@rule_table("sanctions")
-class SanctionsProgramme(Rule):
-    """One authority's programme against a country, or a region of it."""
-
-    programme_id: str
-    authority: Literal["US", "EU", "UN"]
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-    """The country the programme is about (ISO alpha-2); for a region, the country it belongs to under ISO 3166."""
-    kind: Kind
-    programme: str
-    """Name and legal basis, quoted in findings, e.g. `Cuban Assets Control Regulations (31 CFR Part 515)`."""
-    regions: list[str] = Field(default_factory=list)
-    """ISO 3166-2 codes the programme covers; empty when it covers the whole country."""
-    region_names: list[str] = Field(default_factory=list)
-    """Other names of those regions, any script (the ISO names from pycountry are added automatically)."""
-    cities: list[str] = Field(default_factory=list)
-    """Cities inside the regions, compared only when a party gives no region."""
-    party_countries: list[str] = Field(default_factory=list)
-    """Countries a party in the region may name besides `country` (an occupied region's address may say RU)."""
-
-    def key(self) -> tuple[str, str, tuple[str, ...]]:
-        return (self.authority, self.country, tuple(self.regions))
 
 
 def region_key(text: str) -> str:

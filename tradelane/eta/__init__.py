@@ -9,14 +9,7 @@ The workflow must stay deterministic when the `holidays` library or the rule tab
 Dates are UTC dates of the datetimes passed in.
 """
 
-from tradelane.eta.basis import (
-    BusinessDays,
-    EtaAllowanceRow,
-    EtaBasis,
-    EtaLeg,
-    EtaStep,
-    eta_basis,
-)
+from tradelane.eta.basis import BusinessDays, EtaBasis, EtaLeg, eta_basis
 from tradelane.eta.calendars import BusinessCalendar, business_calendar, utc_date
 from tradelane.eta.estimate import Eta, plan_eta, revise_eta
 
@@ -24,10 +17,8 @@ __all__ = [
     "BusinessCalendar",
     "BusinessDays",
     "Eta",
-    "EtaAllowanceRow",
     "EtaBasis",
     "EtaLeg",
-    "EtaStep",
     "business_calendar",
     "eta_basis",
     "plan_eta",

@@ -7,8 +7,6 @@ is plain data the workflow keeps, so `plan_eta` and `revise_eta` stay pure and r
 from __future__ import annotations
 
 from datetime import date, timedelta
-from enum import StrEnum
-from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,54 +14,14 @@ from tradelane.decisions.models import LastMileOption, TransportPlan
 from tradelane.enums import Mode
 from tradelane.eta.calendars import BusinessCalendar, business_calendar
 from tradelane.models import ShipmentRequest
-from tradelane.rules import Rule, RuleBook, RuleDataError, RuleTable, rule_table
+from tradelane.rules import RuleBook, RuleDataError, RuleTable
+from tradelane.rules.schemas.eta import EtaAllowanceRow, EtaStep, check_order
 
 CALENDAR_BEFORE = timedelta(days=7)
 CALENDAR_AFTER = timedelta(days=240)
 """Calendars cover ship date - 7 days .. ship date + 240 days: the longest ocean plan with delays fits."""
 
 ANY_MODE = "*"
-
-
-class EtaStep(StrEnum):
-    """The parts of a shipment that take business days rather than transit days."""
-
-    PICKUP = "pickup"
-    """Origin business days from the start to the first carrier's pick-up."""
-    CUSTOMS = "customs"
-    """Destination business days for import clearance after the last leg arrives."""
-    CUSTOMS_HOLD = "customs_hold"
-    """Extra destination business days when customs holds the goods."""
-    LAST_MILE = "last_mile"
-    """Destination business days from clearance to delivery, when no last-mile option gives its SLA."""
-
-
-def _ordered(low: int, mid: int, high: int, what: str) -> None:
-    if not 0 <= low <= mid <= high:
-        raise ValueError(f"{what}: expected 0 <= min <= expected <= max, got {low}/{mid}/{high}")
-
-
-@rule_table("eta_allowances")
-class EtaAllowanceRow(Rule):
-    """Business days one step takes for one mode (`*`: any mode without its own row)."""
-
-    step: EtaStep
-    mode: Mode | Literal["*"]
-    min: int = Field(ge=0, le=60)
-    expected: int = Field(ge=0, le=60)
-    max: int = Field(ge=0, le=60)
-
-    @model_validator(mode="after")
-    def _order(self) -> EtaAllowanceRow:
-        _ordered(self.min, self.expected, self.max, f"{self.step} {self.mode}")
-        return self
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.step, self.mode)
-
-    def allowance(self) -> BusinessDays:
-        return BusinessDays(min=self.min, expected=self.expected, max=self.max,
-                            source=f"eta_allowances {self.step} {self.mode}: {self.cite()}")
 
 
 class BusinessDays(BaseModel):
@@ -78,7 +36,7 @@ class BusinessDays(BaseModel):
 
     @model_validator(mode="after")
     def _order(self) -> BusinessDays:
-        _ordered(self.min, self.expected, self.max, "business days")
+        check_order(self.min, self.expected, self.max, "business days")
         return self
 
     def pick(self, scenario: int) -> int:
@@ -104,7 +62,7 @@ class EtaLeg(BaseModel):
 
     @model_validator(mode="after")
     def _order(self) -> EtaLeg:
-        _ordered(self.days_min, self.days_expected, self.days_max, f"leg {self.seq} days")
+        check_order(self.days_min, self.days_expected, self.days_max, f"leg {self.seq} days")
         return self
 
     def pick(self, scenario: int) -> int:
@@ -224,4 +182,5 @@ def _allowance(table: RuleTable[EtaAllowanceRow], step: EtaStep, mode: Mode | No
     if row is None:
         modes = f"mode {mode} or '{ANY_MODE}'" if mode is not None else f"mode '{ANY_MODE}'"
         raise RuleDataError(f"{table.name}: no row for step {step}, {modes}, in force on {on}")
-    return row.allowance()
+    return BusinessDays(min=row.min, expected=row.expected, max=row.max,
+                        source=f"eta_allowances {row.step} {row.mode}: {row.cite()}")

@@ -12,187 +12,24 @@ rules:
   - {heading: "8471", rate_pct: "0", valid_from: 2022-01-01}
 ```
 
-Each row is validated once, on first use, by the pydantic model the decision module registered for the table.
+Each row is validated once, on first use, by the table's pydantic model: one schema module per area in `schemas/`,
+and `registry.TABLES` lists every table with its model, so `RuleBook.load_all()` needs no other import first.
 Every row carries `source`, `valid_from`, `valid_to` (exclusive, open when empty) and `status`, which keeps the
 reference's "(verify)" and "(general)" marks in the data instead of in a comment.
 """
 
-from __future__ import annotations
+from tradelane.rules.base import DATA_DIR, Rule, RuleDataError, RuleStatus, RuleTable, load_table
+from tradelane.rules.book import RuleBook, default_book
+from tradelane.rules.registry import TABLES
 
-from collections.abc import Iterable, Iterator
-from datetime import date
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
-DATA_DIR = Path(__file__).parent / "data"
-
-
-class RuleStatus(StrEnum):
-    """How firm a rule's figure is, as the reference marks it."""
-
-    SOURCED = "sourced"
-    """Stated by the cited source."""
-    VERIFY = "verify"
-    """Marked (verify) in the reference: weaker source or general knowledge; check before relying on it."""
-    GENERAL = "general"
-    """Marked (general): common trade practice rather than a specific regulation."""
-    SAMPLE = "sample"
-    """Illustrative sample data (e.g. a few duty rates); replace with the full licensed table."""
-
-
-class Rule(BaseModel):
-    """One row of a rule table, in force from `valid_from` (inclusive) to `valid_to` (exclusive)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    source: str = Field(min_length=3)
-    valid_from: date
-    valid_to: date | None = None
-    status: RuleStatus = RuleStatus.SOURCED
-    note: str = ""
-
-    def in_force(self, on: date) -> bool:
-        return self.valid_from <= on and (self.valid_to is None or on < self.valid_to)
-
-    def key(self) -> tuple[Any, ...] | None:
-        """What a row is about (e.g. a country); two rows with the same key must not overlap in time.
-
-        None (the default) skips the overlap check, for tables where several rows may apply at once.
-        """
-        return None
-
-    def cite(self) -> str:
-        """`source [status]`, for reasons and findings."""
-        mark = "" if self.status is RuleStatus.SOURCED else f" [{self.status}]"
-        return f"{self.source}{mark}"
-
-
-R = TypeVar("R", bound=Rule)
-
-
-class RuleDataError(ValueError):
-    """A rule file that cannot be used; the message names the file, row and field."""
-
-
-class RuleTable(Generic[R]):
-    """The validated rows of one table, with lookups by ship date."""
-
-    def __init__(self, name: str, rows: Iterable[R], description: str = "") -> None:
-        self.name = name
-        self.description = description
-        self.rows: tuple[R, ...] = tuple(rows)
-        self._check_overlaps()
-
-    def __iter__(self) -> Iterator[R]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def in_force(self, on: date) -> list[R]:
-        return [row for row in self.rows if row.in_force(on)]
-
-    def where(self, on: date, **fields: Any) -> list[R]:
-        """Rows in force on `on` whose fields equal the given values."""
-        return [row for row in self.rows if row.in_force(on) and all(getattr(row, k) == v for k, v in fields.items())]
-
-    def first(self, on: date, **fields: Any) -> R | None:
-        found = self.where(on, **fields)
-        return found[0] if found else None
-
-    def _check_overlaps(self) -> None:
-        by_key: dict[tuple[Any, ...], list[R]] = {}
-        for row in self.rows:
-            key = row.key()
-            if key is not None:
-                by_key.setdefault(key, []).append(row)
-        for key, rows in by_key.items():
-            rows = sorted(rows, key=lambda r: r.valid_from)
-            for before, after in zip(rows, rows[1:]):
-                if before.valid_to is None or before.valid_to > after.valid_from:
-                    raise RuleDataError(
-                        f"{self.name}: rows for {key} overlap: one from {before.valid_from} to "
-                        f"{before.valid_to or 'open'}, another from {after.valid_from}"
-                    )
-
-
-# Table name -> row model; each decision module registers the tables it reads.
-TABLES: dict[str, type[Rule]] = {}
-
-M = TypeVar("M", bound=type[Rule])
-
-
-def rule_table(name: str) -> Any:
-    """Class decorator registering `cls` as the row model of table `name` (file `data/<name>.yaml`)."""
-
-    def register(cls: M) -> M:
-        TABLES[name] = cls
-        cls.table_name = name  # type: ignore[attr-defined]
-        return cls
-
-    return register
-
-
-def load_table(path: Path, model: type[R]) -> RuleTable[R]:
-    """Read and validate one rule file; errors name the file, the row and the field."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise RuleDataError(f"{path}: cannot read: {err}") from err
-    if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
-        raise RuleDataError(f"{path}: expected a mapping with a 'rules' list")
-    defaults = document.get("defaults") or {}
-    rows = [{**defaults, **row} for row in document["rules"]]
-    try:
-        parsed = TypeAdapter(list[model]).validate_python(rows)  # type: ignore[valid-type]
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RuleDataError(f"{path.name}: rules.{where}: {first['msg']} ({err.error_count()} error(s))") from err
-    return RuleTable(document.get("table", path.stem), parsed, description=document.get("description", ""))
-
-
-class RuleBook:
-    """All rule tables of one data directory, each loaded and validated once, on first use.
-
-    Decision functions take a RuleBook, so tests and operators can point them at other data.
-    """
-
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or DATA_DIR
-        self._tables: dict[str, RuleTable[Any]] = {}
-        self._extras: dict[str, Any] = {}
-
-    def table(self, model: type[R]) -> RuleTable[R]:
-        name: str = model.table_name  # type: ignore[attr-defined]
-        if name not in self._tables:
-            path = self.directory / f"{name}.yaml"
-            if not path.exists() and self.directory != DATA_DIR:
-                path = DATA_DIR / f"{name}.yaml"  # an operator's directory may override only some tables
-            self._tables[name] = load_table(path, model)
-        return self._tables[name]
-
-    def cached(self, name: str, build: Any) -> Any:
-        """A derived object (an index, a parsed list) built once per book."""
-        if name not in self._extras:
-            self._extras[name] = build()
-        return self._extras[name]
-
-    def load_all(self) -> dict[str, int]:
-        """Load every registered table now (at worker start), so a bad file fails fast; rows per table."""
-        return {name: len(self.table(model)) for name, model in sorted(TABLES.items())}
-
-
-_DEFAULT: RuleBook | None = None
-
-
-def default_book() -> RuleBook:
-    """The rule book of the packaged data, shared by the whole process."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = RuleBook()
-    return _DEFAULT
+__all__ = [
+    "DATA_DIR",
+    "TABLES",
+    "Rule",
+    "RuleBook",
+    "RuleDataError",
+    "RuleStatus",
+    "RuleTable",
+    "default_book",
+    "load_table",
+]

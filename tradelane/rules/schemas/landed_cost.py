@@ -1,0 +1,206 @@
+"""Rows of the landed-cost tables: import regimes (one measure of a destination, in value bands), duty rates per HS
+heading, insurance rates and clearance fees."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tradelane.enums import Incoterm
+from tradelane.models import ShipmentRequest
+from tradelane.rules.base import Rule
+
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+NonNegative = Annotated[Decimal, Field(ge=0)]
+
+ZERO = Decimal("0")
+
+
+class Measure(StrEnum):
+    DUTY = "duty"
+    SURCHARGE = "surcharge"
+    """Extra duty on top of the regular one (e.g. the US Section 122 surcharge); every matching row applies."""
+    TAX = "tax"
+
+
+class Method(StrEnum):
+    """How a band computes its measure."""
+
+    EXEMPT = "exempt"
+    """Nothing due (below a de minimis threshold)."""
+    TARIFF = "tariff"
+    """Duty at the HS heading's rate from `duty_rates`."""
+    FLAT = "flat"
+    """rate_pct of the customs value minus `deduction` (Brazil, Mexico's courier global rates, surcharges)."""
+    PER_SUBHEADING = "per_subheading"
+    """`amount` per distinct 6-digit HS subheading in the consignment (EU flat EUR 3 from 2026-07-01)."""
+    IMPORT = "import"
+    """Tax at rate_pct x rate_factor on the duty-paid value, collected at import (payer per incoterm)."""
+    AT_SALE = "at_sale"
+    """Like `import`, but collected at sale by the seller (IOSS, UK, AU, SG): the seller pays whatever the incoterm."""
+    INCLUDED = "included"
+    """Tax covered by a flat global rate charged as duty (Mexico's courier regime)."""
+    NONE = "none"
+    """The destination has no VAT/GST at import (US)."""
+
+
+METHODS = {
+    Measure.DUTY: {Method.EXEMPT, Method.TARIFF, Method.FLAT, Method.PER_SUBHEADING},
+    Measure.SURCHARGE: {Method.EXEMPT, Method.FLAT},
+    Measure.TAX: {Method.EXEMPT, Method.IMPORT, Method.AT_SALE, Method.INCLUDED, Method.NONE},
+}
+
+
+class ValueBasis(StrEnum):
+    FOB = "fob"
+    """Goods value only (US, CA, AU customs value)."""
+    CIF = "cif"
+    """Goods + freight + insurance."""
+
+
+class Band(BaseModel):
+    """One slice of goods value (in the row's currency) and how the measure is computed in it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    up_to: NonNegative | None = None
+    """Inclusive upper limit of the goods value; None for the last, open band."""
+    method: Method
+    label: str = Field(min_length=3)
+    """Why, for the reasons: e.g. `within the USD 800 de minimis: no duty`."""
+    rate_pct: NonNegative | None = None
+    """Overrides the row's rate_pct in this band."""
+    rate_factor: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("1")
+    """Share of the rate charged (China CBEC: 0.7)."""
+    deduction: NonNegative = ZERO
+    """Subtracted from a flat duty, in the row's currency (Brazil: USD 20)."""
+    amount: NonNegative | None = None
+    """Per-subheading amount, in the row's currency."""
+    scheme: str = ""
+    """Name of the collection scheme for line labels, e.g. `IOSS`."""
+
+
+class ImportRegime(Rule):
+    """One measure of one or more destinations' import regime, for goods meeting the row's conditions."""
+
+    table_name = "import_regimes"
+
+    name: str = Field(min_length=3)
+    countries: list[Country] = Field(min_length=1)
+    measure: Measure
+    currency: Currency
+    """Currency of the thresholds, deductions and amounts."""
+    value_basis: ValueBasis = ValueBasis.CIF
+    tariff: str | None = None
+    """duty_rates schedule (e.g. `EU`); the destination country when empty. Also its customs territory."""
+    tax_name: str | None = None
+    rate_pct: NonNegative | None = None
+    ship_from: list[Country] | None = None
+    """Only for goods shipped from these countries (e.g. CUSMA: US, MX)."""
+    incoterm: Incoterm | None = None
+    """Only under this incoterm (Brazil: Remessa Conforme needs the taxes collected at checkout, i.e. DDP)."""
+    waive_up_to: NonNegative | None = None
+    """A tax amount at or below this (row currency) is not collected (Switzerland: CHF 5)."""
+    bands: list[Band] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ImportRegime:
+        closed = [band.up_to for band in self.bands[:-1] if band.up_to is not None]
+        if self.bands[-1].up_to is not None or len(closed) != len(self.bands) - 1:
+            raise ValueError(f"{self.name}: bands: only the last band is open (up_to empty)")
+        if any(a >= b for a, b in zip(closed, closed[1:])):
+            raise ValueError(f"{self.name}: bands: up_to must increase")
+        for i, band in enumerate(self.bands):
+            where = f"{self.name}: bands[{i}]"
+            if band.method not in METHODS[self.measure]:
+                raise ValueError(f"{where}.method: {band.method} is not a {self.measure} method")
+            rated = band.method in (Method.FLAT, Method.IMPORT, Method.AT_SALE)
+            if rated and band.rate_pct is None and self.rate_pct is None:
+                raise ValueError(f"{where}.rate_pct: {band.method} needs a rate (on the band or the row)")
+            if band.method is Method.PER_SUBHEADING and band.amount is None:
+                raise ValueError(f"{where}.amount: per_subheading needs an amount")
+            if band.method in (Method.IMPORT, Method.AT_SALE) and not self.tax_name:
+                raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
+        return self
+
+    def key(self) -> tuple[Any, ...]:
+        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm)
+
+    @property
+    def specificity(self) -> int:
+        return (self.ship_from is not None) + (self.incoterm is not None)
+
+    def applies(self, request: ShipmentRequest) -> bool:
+        return ((self.ship_from is None or request.origin.country in self.ship_from)
+                and (self.incoterm is None or request.incoterm is self.incoterm))
+
+    def band_for(self, value: Decimal) -> tuple[int, Band]:
+        for i, band in enumerate(self.bands):
+            if band.up_to is None or value <= band.up_to:
+                return i, band
+        raise AssertionError("the last band is open")  # guaranteed by _check
+
+    def rate(self, band: Band) -> Decimal:
+        return band.rate_pct if band.rate_pct is not None else (self.rate_pct or ZERO)
+
+
+class DutyRate(Rule):
+    """A schedule's MFN duty for one 4-digit HS heading (`*`: the default for headings not tabulated)."""
+
+    table_name = "duty_rates"
+
+    schedule: str = Field(min_length=2)
+    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\*)$")]
+    rate_pct: NonNegative = ZERO
+    per_100kg: NonNegative | None = None
+    """Specific duty per 100 kg gross weight, in `currency`."""
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DutyRate:
+        if self.per_100kg is not None and self.currency is None:
+            raise ValueError(f"{self.schedule} {self.heading}: currency: needed with per_100kg")
+        return self
+
+    def key(self) -> tuple[str, str]:
+        return (self.schedule, self.heading)
+
+
+class InsuranceRate(Rule):
+    table_name = "insurance_rates"
+
+    destination: str = Field(min_length=1)
+    """Country code or `*`."""
+    rate_pct: NonNegative
+    insured_pct: Annotated[Decimal, Field(gt=0)] = Decimal("110")
+    min_premium: NonNegative = ZERO
+    currency: Currency
+    cover: str = ""
+
+    def key(self) -> tuple[str]:
+        return (self.destination,)
+
+
+class FeeKind(StrEnum):
+    BROKERAGE = "brokerage"
+    DDP_DISBURSEMENT = "ddp_disbursement"
+
+
+class Fee(Rule):
+    table_name = "fees"
+
+    destination: str = Field(min_length=1)
+    """Country code, tariff area (e.g. `EU`) or `*`."""
+    kind: FeeKind
+    fixed: NonNegative = ZERO
+    pct: NonNegative = ZERO
+    """Percent of the duties and taxes collected at import."""
+    minimum: NonNegative = ZERO
+    currency: Currency
+
+    def key(self) -> tuple[str, FeeKind]:
+        return (self.destination, self.kind)
