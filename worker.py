@@ -39,7 +39,6 @@ from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, converter_for
-import tradelane.decisions.assess  # noqa: F401  (imports every decision module, so every table is registered)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 from workflows.replenishment import ReplenishmentWorkflow
