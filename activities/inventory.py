@@ -28,7 +28,7 @@ from tradelane.inventory.models import (
 from tradelane.inventory.policy import Inbound, PolicyParams, Replenishment, StockPosition, plan_replenishment
 from tradelane.inventory.replenish import lane_options, replenishment_id, replenishment_request
 from tradelane.rules import RuleBook
-from tradelane.shipment.calls import PartnerCall, StockRecord, StockRequest
+from tradelane.shipment.calls import StockRecord, StockRelease, StockRequest
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -108,13 +108,13 @@ class InventoryActivities:
                            lines=req.lines, state="received" if moves else "shipped")
 
     @activity.defn(name="inventory.release")
-    async def release(self, call: PartnerCall) -> StockRecord:
+    async def release(self, call: StockRelease) -> StockRecord:
         """Undo (saga): give back whatever the ledger still holds for the shipment. An open reservation is
         released; goods that left with the booking return to the shelf (the booking was cancelled, so they never
         went); inbound stock that will not come is cancelled. Idempotent: a second run finds nothing open."""
         return await asyncio.to_thread(self._release, call)
 
-    def _release(self, call: PartnerCall) -> StockRecord:
+    def _release(self, call: StockRelease) -> StockRecord:
         undo = undo_of(ledger.shipment_movements(self._engine, call.shipment_id))
         ledger.post(self._engine, [
             NewMovement(key=f"{call.idempotency_key}:{u.warehouse_id}:{u.sku}:{u.step}", warehouse_id=u.warehouse_id,

@@ -22,7 +22,7 @@ from tests.workflows.test_replay import committed, replayer
 from tests.workflows.test_visibility import finish_transit, push, stalled_in_transit
 from tradelane.enums import Stage, Status
 from workflows import visibility as sa
-from workflows.shipment import PATCH_LEAN_HISTORY
+from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
 
 pytestmark = pytest.mark.temporal
 

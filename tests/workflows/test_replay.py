@@ -25,8 +25,11 @@ from tests.inventory.network import make_network, outbound, receive
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from workflows import visibility as sa
-from workflows.shipment import PATCH_FAILURE_CODE, PATCH_FINISH_STEP_ON_CANCEL, PATCH_LEAN_HISTORY, ShipmentWorkflow
-from workflows.stock import PATCH_INVENTORY
+from workflows.shipment import ShipmentWorkflow
+from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
+from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
+from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
+from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
 
 pytestmark = pytest.mark.temporal
 

@@ -70,6 +70,15 @@ class StockRequest(BaseModel):
     """Units per SKU (the request's items summed by SKU)."""
 
 
+class StockRelease(BaseModel):
+    """Input of `inventory.release`, the stock ledger's undo: which shipment, under which idempotency key.
+
+    Earlier shipments sent a `PartnerCall` here; its JSON has these two fields too (the rest is ignored)."""
+
+    shipment_id: str
+    idempotency_key: str
+
+
 class StockRecord(BaseModel):
     """What the ledger holds for a shipment: shown in its state, replaced by every ledger step."""
 

@@ -5,12 +5,14 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from tradelane.decisions.models import Assessment, TransportPlan
 from tradelane.enums import Decision, ExceptionKind, GateKind, Mode, NoticeKind, Stage, Status
 from tradelane.eta import Eta, EtaBasis
-from tradelane.shipment.calls import PartnerCall, PartnerRecord, StockRecord
+from tradelane.shipment.calls import PartnerCall, PartnerRecord, StockRecord, StockRelease
 from tradelane.shipment.events import CarrierEvent
 
 
@@ -25,13 +27,51 @@ class Replan(BaseModel):
     """None when no backup met the constraints and the shipment was compensated."""
 
 
-class UndoStep(BaseModel):
-    """How to take back one completed step; pushed right after the step succeeds."""
+class PartnerUndo(BaseModel):
+    """Take back a record a partner holds (booking, label, filing, slot) with the partner's own undo call."""
 
+    kind: Literal["partner"] = "partner"
     action: str
     """Activity name of the undo, e.g. `carrier.cancel_booking`."""
     call: PartnerCall
     description: str
+
+    result_type: ClassVar[type[BaseModel]] = PartnerRecord
+
+    def apply(self, state: "ShipmentState", result: BaseModel) -> None:
+        """The partner's answer replaces what the state knew of that record."""
+        assert isinstance(result, PartnerRecord)
+        state.keep(result)
+
+
+class StockUndo(BaseModel):
+    """Give back whatever the merchant's stock ledger still holds for the shipment (Tradelane's own database, not a
+    partner)."""
+
+    kind: Literal["stock"] = "stock"
+    action: Literal["inventory.release"] = "inventory.release"
+    call: StockRelease
+    description: str
+
+    result_type: ClassVar[type[BaseModel]] = StockRecord
+
+    def apply(self, state: "ShipmentState", result: BaseModel) -> None:
+        """The ledger answers with the shipment's stock after the release."""
+        assert isinstance(result, StockRecord)
+        state.stock = result
+
+
+def _undo_kind(value: Any) -> str:
+    """Steps saved before undo steps were typed (in a continue-as-new input) have no `kind`: their action tells."""
+    if isinstance(value, dict):
+        return str(value.get("kind") or ("stock" if value.get("action") == StockUndo.model_fields["action"].default
+                                         else "partner"))
+    return str(value.kind)
+
+
+UndoStep = Annotated[Annotated[PartnerUndo, Tag("partner")] | Annotated[StockUndo, Tag("stock")],
+                     Discriminator(_undo_kind)]
+"""How to take back one completed step; pushed right after the step succeeds, run in reverse by the saga."""
 
 
 class CompensationRecord(BaseModel):
@@ -177,6 +217,14 @@ class ShipmentState(BaseModel):
     """Workflow runs so far: a long voyage continues as new to keep its history bounded."""
     stock: StockRecord | None = None
     """Its stock at the merchant's warehouses (reservation, shipment, inbound), when it has a warehouse."""
+
+    def keep(self, record: PartnerRecord) -> None:
+        """Remember a partner's record: replaces the one with the same kind, partner and ref, else is added."""
+        for index, known in enumerate(self.records):
+            if (known.kind, known.partner, known.ref) == (record.kind, record.partner, record.ref):
+                self.records[index] = record
+                return
+        self.records.append(record)
 
     @property
     def pending_gates(self) -> list[Gate]:

@@ -1,9 +1,9 @@
-"""The stock half of ShipmentWorkflow: the shipment's steps in the merchant's stock ledger.
+"""The shipment's steps in the merchant's stock ledger.
 
 A shipment from one of the merchant's warehouses (`origin_warehouse`) reserves its goods when it starts and takes
 them off the shelf when it is booked; a replenishment into one (`destination_warehouse`) is inbound stock from its
-booking and on the shelf when it is delivered. The one undo, `inventory.release`, gives back whatever the ledger
-still holds for the shipment, so compensation and cancellation leave no stock behind.
+booking and on the shelf when it is delivered. Its undo, a `StockUndo`, gives back whatever the ledger still holds
+for the shipment, so compensation and cancellation leave no stock behind.
 
 Added while shipments were running: a shipment without a warehouse runs no command of this module, and a new one
 records the `inventory-ledger` patch marker, so histories made before replay unchanged.
@@ -21,17 +21,14 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.inventory import InventoryActivities
     from tradelane.keys import idempotency_key
-    from tradelane.shipment.calls import PartnerCall, StockRecord, StockRequest
+    from tradelane.shipment.calls import StockRecord, StockRelease, StockRequest
     from tradelane.shipment.run import ShipmentInput
-    from tradelane.shipment.state import ShipmentState, UndoStep
-
-PATCH_INVENTORY = "inventory-ledger"
-"""`workflow.patched` id (2026-11) of the ledger steps; deprecate once no shipment from before it runs."""
+    from tradelane.shipment.state import ShipmentState, StockUndo
+    from workflows.shipment.patches import INVENTORY
+    from workflows.shipment.saga import Saga
 
 LEDGER = "inventory"
-"""The partner name of the ledger steps in idempotency keys: Tradelane's own database, not a partner."""
-
-RELEASE = "inventory.release"
+"""The name of the ledger steps in idempotency keys: Tradelane's own database, not a partner."""
 
 LEDGER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                            maximum_interval=timedelta(seconds=30), maximum_attempts=0,
@@ -39,15 +36,11 @@ LEDGER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffi
 """Tradelane's own database: an outage delays the shipment, it never fails it (as with the read model)."""
 
 
-class StockMixin:
-    """Mixed into ShipmentWorkflow."""
+class StockSteps:
+    def __init__(self, inp: ShipmentInput, state: ShipmentState, *, saga: Saga, note: Callable[[str], None]) -> None:
+        self._input, self._state, self._saga, self._note = inp, state, saga, note
 
-    _input: ShipmentInput
-    _state: ShipmentState
-    _undo: list[UndoStep]
-    _note: Callable[[str], None]
-
-    def _stock_request(self, step: str) -> StockRequest:
+    def _request(self, step: str) -> StockRequest:
         req = self._input.request
         lines: dict[str, int] = {}
         for item in req.items:
@@ -56,55 +49,55 @@ class StockMixin:
                             origin_warehouse=req.origin_warehouse, destination_warehouse=req.destination_warehouse,
                             lines=lines)
 
-    async def _reserve_stock(self) -> StockRecord | None:
+    async def reserve(self) -> StockRecord | None:
         """Reserve at the origin when the shipment starts, and push the release. None: no warehouse involved.
 
         A cancellation that arrives while the reservation is being written waits for it, so the release that
-        follows finds it (the same reason `_step` shields partner calls).
+        follows finds it (the same reason the saga shields partner steps).
         """
         req = self._input.request
         if req.origin_warehouse is None and req.destination_warehouse is None:
             return None
-        if not workflow.patched(PATCH_INVENTORY):
+        if not workflow.patched(INVENTORY):
             return None
-        handle = workflow.start_activity_method(InventoryActivities.reserve, self._stock_request("reserve"),
+        handle = workflow.start_activity_method(InventoryActivities.reserve, self._request("reserve"),
                                                 start_to_close_timeout=timedelta(seconds=30),
                                                 retry_policy=LEDGER_RETRY)
         try:
             record = await asyncio.shield(handle)
         except asyncio.CancelledError:
             try:
-                self._stock_reserved(await handle)
+                self._reserved(await handle)
             except ActivityError:
                 pass  # nothing was reserved, nothing to release
             raise
-        self._stock_reserved(record)
+        self._reserved(record)
         return record
 
-    def _stock_reserved(self, record: StockRecord) -> None:
+    def _reserved(self, record: StockRecord) -> None:
         self._state.stock = record
         if record.state == "refused":
             return
-        call = PartnerCall(shipment_id=self._state.shipment_id, partner=LEDGER,
-                           idempotency_key=idempotency_key(self._state.shipment_id, "release", LEDGER))
+        shipment_id = self._state.shipment_id
+        release = StockRelease(shipment_id=shipment_id, idempotency_key=idempotency_key(shipment_id, "release", LEDGER))
         where = record.origin_warehouse or record.destination_warehouse
-        self._undo.append(UndoStep(action=RELEASE, call=call, description=f"release stock held at {where}"))
+        self._saga.push(StockUndo(call=release, description=f"release stock held at {where}"))
         if record.state == "reserved":
             self._note(f"stock reserved at {record.origin_warehouse}: "
                        + ", ".join(f"{units} x {sku}" for sku, units in record.lines.items()))
 
-    async def _stock_shipped(self) -> None:
+    async def shipped(self) -> None:
         """Booked: the goods leave the origin's shelf; a replenishment is inbound at its destination."""
         if self._state.stock is None:
             return
-        self._state.stock = await self._ledger(InventoryActivities.ship, self._stock_request("ship"))
+        self._state.stock = await self._ledger(InventoryActivities.ship, self._request("ship"))
 
-    async def _stock_received(self) -> None:
+    async def received(self) -> None:
         """Delivered: a replenishment's goods are on the destination's shelf."""
         stock = self._state.stock
         if stock is None or stock.destination_warehouse is None:
             return
-        self._state.stock = await self._ledger(InventoryActivities.receive, self._stock_request("receive"))
+        self._state.stock = await self._ledger(InventoryActivities.receive, self._request("receive"))
         self._note(f"stock received at {stock.destination_warehouse}")
 
     async def _ledger(self, method: Any, req: StockRequest) -> StockRecord:

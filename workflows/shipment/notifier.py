@@ -1,0 +1,78 @@
+"""Notices: what the workflow decides to tell the customer, the merchant and ops, and the loop that has the outbox
+deliver them once the snapshot carrying them is committed (`projector.py`)."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
+    from tradelane.enums import NoticeKind
+    from tradelane.shipment.state import Notice, ShipmentState
+
+NOTIFIER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                             maximum_interval=timedelta(minutes=5), maximum_attempts=0)
+"""Delivery is retried without limit here: the outbox itself gives a message up after its own attempt limit."""
+
+
+class Notifier:
+    """Records notices in the state and delivers what the outbox holds for the shipment, sleeping until quiet hours
+    end when the outbox says so. `request_projection` asks the read model to take the new notice."""
+
+    def __init__(self, state: ShipmentState, *, request_projection: Callable[[], None]) -> None:
+        self._state = state
+        self._request_projection = request_projection
+        self._requested = False
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self, kind: NoticeKind, *, customer: bool = True, ops: bool = False, **fields: Any) -> None:
+        state = self._state
+        state.notices.append(Notice(seq=len(state.notices), kind=kind, at=workflow.now(), customer=customer,
+                                    ops=ops, eta=state.eta, promised_date=state.promised_date, **fields))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        self._request_projection()
+
+    def notify_once(self, kind: NoticeKind, **fields: Any) -> None:
+        if not any(n.kind is kind for n in self._state.notices):
+            self.notify(kind, **fields)
+
+    def request_delivery(self) -> None:
+        """A snapshot with new notices is committed: the outbox has messages to send."""
+        self._requested = True
+
+    def resume(self) -> None:
+        """A continued run delivers what the previous one left: messages held for quiet hours, or notices whose
+        snapshot was still being written."""
+        if self._state.notices:
+            self._requested = True
+            self._task = asyncio.create_task(self._run())
+
+    async def close(self) -> None:
+        """The last notices (delivered, say) go out before the workflow closes."""
+        self._closing = True
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        next_due: datetime | None = None
+        while True:
+            timeout = None if next_due is None else max(next_due - workflow.now(), timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(lambda: self._requested or (self._closing and next_due is None),
+                                              timeout=timeout)
+            except asyncio.TimeoutError:
+                pass  # quiet hours are over: deliver what was held back
+            if not self._requested and next_due is None:
+                return  # closing, and nothing is waiting
+            self._requested = False
+            report: DeliveryReport = await workflow.execute_activity_method(
+                NotificationActivities.deliver, DeliverRequest(shipment_id=self._state.shipment_id),
+                start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(minutes=1),
+                retry_policy=NOTIFIER_RETRY)
+            next_due = report.next_due

@@ -1,0 +1,20 @@
+"""`workflow.patched` ids of the shipment workflow, each with the date it came and when it can go.
+
+A change to the commands a shipment issues goes behind one of these, so histories recorded before it replay
+unchanged (`tests/workflows/test_replay.py` replays committed ones).
+"""
+
+FAILURE_CODE = "failure-code-search-attribute"
+"""The TradelaneFailureCode upsert (2026-11); deprecate once no older shipment runs."""
+
+FINISH_STEP_ON_CANCEL = "finish-step-on-cancel"
+"""(2026-11) A cancellation waits for the partner step in flight instead of abandoning it."""
+
+LEAN_HISTORY = "lean-history"
+"""(2026-12) A smaller history: search attributes are upserted only when their value changes, at most once per
+activation; the read model is written by a local activity (one marker instead of three activity events and a
+workflow task), and one snapshot carries everything an activation changed. Deprecate once no shipment from before
+it runs."""
+
+INVENTORY = "inventory-ledger"
+"""(2026-11) The stock-ledger steps; deprecate once no shipment from before it runs."""

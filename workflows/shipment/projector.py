@@ -1,0 +1,109 @@
+"""The projector: keeps the read model (the API's tables, the outbox) in step with the workflow's state.
+
+The workflow is the truth and the tables follow, without the shipment waiting for them. Snapshots asked for while
+one is being written are folded into the next; only events and notices not yet written travel with a snapshot, so
+payloads stay small on long voyages.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError, is_cancelled_exception
+
+with workflow.unsafe.imports_passed_through():
+    from activities.read_model import ReadModelActivities
+    from tradelane.shipment.projection import ProjectionUpdate, Recipient
+    from tradelane.shipment.run import Resume, ShipmentInput
+    from tradelane.shipment.state import ShipmentState
+    from workflows.shipment.activation import Activation
+
+PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                               maximum_attempts=0)
+"""Without limit: a database outage delays the tables, never the shipment, and they catch up when it returns."""
+
+LOCAL_PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=250), backoff_coefficient=2.0,
+                                     maximum_attempts=3)
+"""A few quick tries inside the workflow task (a locked SQLite file, a dropped connection); a database that stays
+away is left to `PROJECTION_RETRY` on a normal activity. A local activity retried without limit would either hold
+the workflow task open for the whole outage (backoffs under its `local_retry_threshold`) or add a timer and a
+workflow task to the history for every attempt (backoffs over it)."""
+
+LOCAL_PROJECTION_RETRY_THRESHOLD = timedelta(seconds=5)
+"""Above every backoff of `LOCAL_PROJECTION_RETRY`, so its few retries stay inside the workflow task: no timers."""
+
+LOCAL_PROJECTION_TIMEOUT = timedelta(seconds=10)
+"""Per attempt of the local projection; the workflow task is heartbeated meanwhile."""
+
+
+class Projector:
+    """One projection in flight at a time, always with the newest snapshot.
+
+    `on_notices_written` is called once a snapshot carrying new notices is committed: the outbox has them to send.
+    """
+
+    def __init__(self, inp: ShipmentInput, state: ShipmentState, *, lean: bool, activation: Activation,
+                 on_notices_written: Callable[[], None]) -> None:
+        self._input, self._state, self._lean, self._activation = inp, state, lean, activation
+        self._on_notices_written = on_notices_written
+        resume: Resume | None = inp.resume
+        self.wanted = self.written = 0 if resume is None else resume.projected_version
+        self.events_projected = 0 if resume is None else resume.events_projected
+        self.notices_projected = 0 if resume is None else resume.notices_projected
+        self._task: asyncio.Task[None] | None = None
+
+    def request(self) -> None:
+        """Ask for the read model to catch up, without waiting."""
+        self.wanted += 1
+        self._activation.changed()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    def caught_up(self) -> bool:
+        return self.written >= self.wanted
+
+    async def _run(self) -> None:
+        req = self._input.request
+        dest = req.destination
+        recipient = Recipient(email=dest.email, locale=dest.locale, country=dest.country, region=dest.region)
+        while self.written < self.wanted:
+            if self._lean:
+                await self._activation.settled()  # what the rest of this activation changes goes in the same snapshot
+            target, state = self.wanted, self._state
+            events = [e for e in state.events if e.received_seq > self.events_projected]
+            notices = state.notices[self.notices_projected:]
+            update = ProjectionUpdate(version=target, state=state.model_copy(update={"events": []}, deep=True),
+                                      events=[e.model_copy() for e in events],
+                                      notices=[n.model_copy() for n in notices],
+                                      recipient=recipient, order_ref=req.order_ref)
+            if self._lean:
+                await self._write_locally(update)
+            else:
+                await workflow.execute_activity_method(
+                    ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=PROJECTION_RETRY)
+            self.written = target
+            self.events_projected = max([self.events_projected, *(e.received_seq for e in events)])
+            self.notices_projected += len(notices)
+            if notices:
+                self._on_notices_written()
+
+    async def _write_locally(self, update: ProjectionUpdate) -> None:
+        """A local activity: one marker in the history, and usually no workflow task of its own. When the database
+        does not answer within its few quick tries, a normal activity takes over the same snapshot and retries it
+        without limit on the server: an outage of any length adds a bounded number of events, holds no workflow
+        task open, and the shipment goes on meanwhile."""
+        try:
+            await workflow.execute_local_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=LOCAL_PROJECTION_TIMEOUT,
+                retry_policy=LOCAL_PROJECTION_RETRY, local_retry_threshold=LOCAL_PROJECTION_RETRY_THRESHOLD)
+        except FailureError as err:  # a local activity's failure arrives as its cause (ApplicationError, timeout)
+            if is_cancelled_exception(err):
+                raise
+            workflow.logger.warning("read model unavailable, projection retried as an activity",
+                                    extra={"version": update.version, "error": str(err)})
+            await workflow.execute_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PROJECTION_RETRY)
