@@ -40,7 +40,8 @@ class PartnerUndo(BaseModel):
 
     def apply(self, state: "ShipmentState", result: BaseModel) -> None:
         """The partner's answer replaces what the state knew of that record."""
-        assert isinstance(result, PartnerRecord)
+        if not isinstance(result, PartnerRecord):
+            raise TypeError(f"{self.action} answers with a PartnerRecord, not {type(result).__name__}")
         state.keep(result)
 
 
@@ -57,7 +58,8 @@ class StockUndo(BaseModel):
 
     def apply(self, state: "ShipmentState", result: BaseModel) -> None:
         """The ledger answers with the shipment's stock after the release."""
-        assert isinstance(result, StockRecord)
+        if not isinstance(result, StockRecord):
+            raise TypeError(f"{self.action} answers with a StockRecord, not {type(result).__name__}")
         state.stock = result
 
 
