@@ -237,33 +237,8 @@ def assess_dangerous_goods(request: ShipmentRequest, book: RuleBook) -> DgAssess
     for i, item in enumerate(request.items):
         if item.dangerous_goods is not None:
             _assess_item(i, item, index, on, tally)
-
-    marks: list[str] = []
-    labels: list[str] = []
-    documents: list[RequiredDocument] = []
     passenger_forbidden = bool(tally.passenger_reasons)
-    if tally.small_uns:
-        row = _section(index, DgSection.SMALL, on, tally)
-        if row is not None:
-            uns = ", ".join(sorted(set(tally.small_uns)))
-            marks.extend(f"{mark} ({uns})" for mark in row.marks)
-            labels.extend(row.labels)
-            tally.reasons.append(f"small lithium batteries ({uns}): {', '.join(row.marks)} ({row.cite()})")
-    if tally.fully_regulated:
-        row = _section(index, DgSection.FULLY_REGULATED, on, tally)
-        if row is not None:
-            labels.extend(row.labels)
-            documents.extend(
-                RequiredDocument(code=doc.code, name=doc.name, source=row.cite(),
-                                 reason="fully regulated lithium batteries (dangerous goods)")
-                for doc in row.documents)
-            tally.reasons.append(f"fully regulated: {', '.join(row.labels)} and "
-                                 f"{', '.join(d.name for d in row.documents)} ({row.cite()})")
-    if passenger_forbidden:
-        row = _section(index, DgSection.CARGO_AIRCRAFT_ONLY, on, tally)
-        if row is not None:
-            labels.extend(row.labels)
-            tally.reasons.append(f"cargo aircraft only on air legs: {', '.join(row.labels)} ({row.cite()})")
+    needs = _section_needs(index, on, tally, passenger_forbidden)
     ocean = _in_force(index.ocean, on)
     if ocean is not None:
         tally.reasons.append(f"by sea: IMDG Class {ocean.hazard_class}, same UN numbers ({ocean.cite()})")
@@ -274,13 +249,50 @@ def assess_dangerous_goods(request: ShipmentRequest, book: RuleBook) -> DgAssess
         cargo_aircraft_only=passenger_forbidden,
         fully_regulated=tally.fully_regulated,
         findings=tally.findings,
-        marks=list(dict.fromkeys(marks)),
-        labels=list(dict.fromkeys(labels)),
-        documents=documents,
+        marks=list(dict.fromkeys(needs.marks)),
+        labels=list(dict.fromkeys(needs.labels)),
+        documents=needs.documents,
         reasons=tally.reasons,
         passenger_aircraft_reason="; ".join(dict.fromkeys(tally.passenger_reasons)) or None,
         air_forbidden_reason="; ".join(tally.air_reasons) or None,
     )
+
+
+@dataclass
+class _Needs:
+    """The marks, labels and documents of the sections the goods fall in."""
+
+    marks: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    documents: list[RequiredDocument] = field(default_factory=list)
+
+
+def _section_needs(index: _Index, on: date, tally: _Tally, passenger_forbidden: bool) -> _Needs:
+    """What each section the items fell in asks for (small, fully regulated, cargo aircraft only), with reasons."""
+    needs = _Needs()
+    if tally.small_uns:
+        row = _section(index, DgSection.SMALL, on, tally)
+        if row is not None:
+            uns = ", ".join(sorted(set(tally.small_uns)))
+            needs.marks.extend(f"{mark} ({uns})" for mark in row.marks)
+            needs.labels.extend(row.labels)
+            tally.reasons.append(f"small lithium batteries ({uns}): {', '.join(row.marks)} ({row.cite()})")
+    if tally.fully_regulated:
+        row = _section(index, DgSection.FULLY_REGULATED, on, tally)
+        if row is not None:
+            needs.labels.extend(row.labels)
+            needs.documents.extend(
+                RequiredDocument(code=doc.code, name=doc.name, source=row.cite(),
+                                 reason="fully regulated lithium batteries (dangerous goods)")
+                for doc in row.documents)
+            tally.reasons.append(f"fully regulated: {', '.join(row.labels)} and "
+                                 f"{', '.join(d.name for d in row.documents)} ({row.cite()})")
+    if passenger_forbidden:
+        row = _section(index, DgSection.CARGO_AIRCRAFT_ONLY, on, tally)
+        if row is not None:
+            needs.labels.extend(row.labels)
+            tally.reasons.append(f"cargo aircraft only on air legs: {', '.join(row.labels)} ({row.cite()})")
+    return needs
 
 
 def _section(index: _Index, section: DgSection, on: date, tally: _Tally) -> DgRule | None:

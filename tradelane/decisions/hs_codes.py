@@ -76,67 +76,83 @@ def check_item_code(hs_code: str, field: str, destination: str, on: date, book: 
         return [_finding("HS_NOT_DIGITS", Severity.BLOCK, field, f"'{hs_code}' is not digits only; HS codes have "
                          "no letters, dots or spaces")]
     national = index.national(destination, on)
-    full = national is not None and len(hs_code) in national.lengths
-    cite = national.cite() if national else None
-    findings: list[Finding] = []
-    if len(hs_code) == SUBHEADING_DIGITS:
-        findings.append(_finding("HS_NATIONAL_DIGITS_BY_BROKER", Severity.INFO, field,
-                                 f"'{hs_code}' is the 6-digit international subheading; the broker completes the "
-                                 f"national digits for {destination}", cite))
-    elif national is None:
-        if not 6 < len(hs_code) <= 10:
-            return [_finding("HS_LENGTH_INVALID", Severity.BLOCK, field,
-                             f"'{hs_code}' has {len(hs_code)} digits; expected 6 to 10", expected="6-10")]
-        findings.append(_finding("HS_NATIONAL_LENGTH_UNKNOWN", Severity.WARNING, field,
-                                 f"no national code length is known for {destination}; only the first 6 digits "
-                                 f"of '{hs_code}' were checked"))
-    elif not full:
-        return [_finding("HS_LENGTH_INVALID", Severity.BLOCK, field,
-                         f"'{hs_code}' has {len(hs_code)} digits; {destination} expects {_lengths_text(national)}",
-                         cite, expected=",".join(map(str, [SUBHEADING_DIGITS, *national.lengths])))]
-
+    findings = _length_findings(hs_code, field, destination, national)
+    if any(finding.severity is Severity.BLOCK for finding in findings):
+        return findings  # a refused length: the later checks would only restate it
     edition = next((row for row in book.table(HsEdition) if row.in_force(on)), None)
     if edition is None:
         return [*findings, _finding("HS_EDITION_UNKNOWN", Severity.WARNING, field,
                                     f"no HS edition is in force on {on} in hs_editions; chapter and subheading "
                                     "not checked")]
+    chapter = _chapter_finding(hs_code, field, edition, national)
+    if chapter is not None:
+        return [chapter]
+    unknown = _unknown_subheading(hs_code, field, edition, index, on)
+    return [*findings, unknown] if unknown is not None else findings
+
+
+def _length_findings(hs_code: str, field: str, destination: str, national: HsLength | None) -> list[Finding]:
+    """The 6-digit subheading or the destination's national length; one BLOCK finding when the length is refused."""
+    cite = national.cite() if national else None
+    if len(hs_code) == SUBHEADING_DIGITS:
+        return [_finding("HS_NATIONAL_DIGITS_BY_BROKER", Severity.INFO, field,
+                         f"'{hs_code}' is the 6-digit international subheading; the broker completes the "
+                         f"national digits for {destination}", cite)]
+    if national is None:
+        if not 6 < len(hs_code) <= 10:
+            return [_finding("HS_LENGTH_INVALID", Severity.BLOCK, field,
+                             f"'{hs_code}' has {len(hs_code)} digits; expected 6 to 10", expected="6-10")]
+        return [_finding("HS_NATIONAL_LENGTH_UNKNOWN", Severity.WARNING, field,
+                         f"no national code length is known for {destination}; only the first 6 digits "
+                         f"of '{hs_code}' were checked")]
+    if len(hs_code) not in national.lengths:
+        return [_finding("HS_LENGTH_INVALID", Severity.BLOCK, field,
+                         f"'{hs_code}' has {len(hs_code)} digits; {destination} expects {_lengths_text(national)}",
+                         cite, expected=",".join(map(str, [SUBHEADING_DIGITS, *national.lengths])))]
+    return []
+
+
+def _chapter_finding(hs_code: str, field: str, edition: HsEdition, national: HsLength | None) -> Finding | None:
+    """Why the code's chapter ends the checks (national, reserved or not in the edition); None for a usual chapter."""
     chapter = int(hs_code[:2])
     if chapter in edition.national_chapters:
         if len(hs_code) == SUBHEADING_DIGITS or national is None:
-            return [_finding("HS_CHAPTER_NATIONAL", Severity.BLOCK, field,
-                             f"chapter {chapter:02d} is for national use only in {edition.edition}; declare the "
-                             f"full national code ({_lengths_text(national)}) or classify the goods in chapters "
-                             f"{edition.first_chapter:02d}-{edition.last_chapter:02d}", edition.cite())]
+            return _finding("HS_CHAPTER_NATIONAL", Severity.BLOCK, field,
+                            f"chapter {chapter:02d} is for national use only in {edition.edition}; declare the "
+                            f"full national code ({_lengths_text(national)}) or classify the goods in chapters "
+                            f"{edition.first_chapter:02d}-{edition.last_chapter:02d}", edition.cite())
         # A national chapter (e.g. US 9801 returned goods) has no international subheadings to look up.
-        return [_finding("HS_CHAPTER_NATIONAL", Severity.INFO, field,
-                         f"chapter {chapter:02d} is a national chapter of the {national.system}; accepted with the "
-                         f"{len(hs_code)}-digit national code, not checked against {edition.edition}",
-                         edition.cite())]
+        return _finding("HS_CHAPTER_NATIONAL", Severity.INFO, field,
+                        f"chapter {chapter:02d} is a national chapter of the {national.system}; accepted with the "
+                        f"{len(hs_code)}-digit national code, not checked against {edition.edition}",
+                        edition.cite())
     if chapter in edition.reserved_chapters:
-        return [_finding("HS_CHAPTER_RESERVED", Severity.BLOCK, field,
-                         f"chapter {chapter:02d} is reserved (unused) in {edition.edition}; check the classification",
-                         edition.cite())]
+        return _finding("HS_CHAPTER_RESERVED", Severity.BLOCK, field,
+                        f"chapter {chapter:02d} is reserved (unused) in {edition.edition}; check the classification",
+                        edition.cite())
     if not edition.first_chapter <= chapter <= edition.last_chapter:
-        return [_finding("HS_CHAPTER_INVALID", Severity.BLOCK, field,
-                         f"chapter {chapter:02d} does not exist in {edition.edition} (chapters "
-                         f"{edition.first_chapter:02d}-{edition.last_chapter:02d})", edition.cite())]
+        return _finding("HS_CHAPTER_INVALID", Severity.BLOCK, field,
+                        f"chapter {chapter:02d} does not exist in {edition.edition} (chapters "
+                        f"{edition.first_chapter:02d}-{edition.last_chapter:02d})", edition.cite())
+    return None
 
+
+def _unknown_subheading(hs_code: str, field: str, edition: HsEdition, index: _Index, on: date) -> Finding | None:
+    """A HOLD when the 6-digit subheading is not in the edition's list, saying how complete that list is."""
     subheading = hs_code[:SUBHEADING_DIGITS]
-    known = index.subheading(edition.edition, subheading, on)
-    if known is None:
-        size = index.edition_size.get(edition.edition, 0)
-        if edition.edition in index.edition_sample:
-            why = (f"the packaged {edition.edition} list is a sample of {size} common subheadings; load the full "
-                   "list (hs_subheadings.yaml in the rules directory) or confirm the code")
-        elif size:
-            why = f"it is not among the {size} {edition.edition} subheadings loaded"
-        else:
-            why = f"no {edition.edition} subheading list is loaded"
-        findings.append(_finding("HS_SUBHEADING_UNKNOWN", Severity.HOLD, field,
-                                 f"subheading {subheading} is not known in {edition.edition} ({why}); ops must "
-                                 "confirm the classification", edition.cite(), subheading=subheading,
-                                 edition=edition.edition))
-    return findings
+    if index.subheading(edition.edition, subheading, on) is not None:
+        return None
+    size = index.edition_size.get(edition.edition, 0)
+    if edition.edition in index.edition_sample:
+        why = (f"the packaged {edition.edition} list is a sample of {size} common subheadings; load the full "
+               "list (hs_subheadings.yaml in the rules directory) or confirm the code")
+    elif size:
+        why = f"it is not among the {size} {edition.edition} subheadings loaded"
+    else:
+        why = f"no {edition.edition} subheading list is loaded"
+    return _finding("HS_SUBHEADING_UNKNOWN", Severity.HOLD, field,
+                    f"subheading {subheading} is not known in {edition.edition} ({why}); ops must "
+                    "confirm the classification", edition.cite(), subheading=subheading, edition=edition.edition)
 
 
 def check_hs_codes(request: ShipmentRequest, book: RuleBook) -> list[Finding]:
