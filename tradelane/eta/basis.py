@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tradelane.decisions.models import LastMileOption, TransportPlan
+from tradelane.decisions.models import LastMileOption, Leg, TransportPlan
 from tradelane.enums import Mode
 from tradelane.eta.calendars import BusinessCalendar, business_calendar
 from tradelane.models import ShipmentRequest
@@ -131,6 +131,23 @@ def eta_basis(plan: TransportPlan, last_mile: LastMileOption | None, request: Sh
     on = request.ship_date
     table = book.table(EtaAllowanceRow)
     legs = sorted(plan.legs, key=lambda leg: leg.seq)
+    main_mode = next((leg.mode for leg in legs if leg.mode is not Mode.ROAD), Mode.ROAD)
+    origin, destination = request.origin, request.destination
+    return EtaBasis(
+        origin_country=origin.country,
+        destination_country=destination.country,
+        legs=_eta_legs(plan, legs),
+        pickup=_allowance(table, EtaStep.PICKUP, legs[0].mode, on),
+        customs=_allowance(table, EtaStep.CUSTOMS, main_mode, on),
+        customs_hold=_allowance(table, EtaStep.CUSTOMS_HOLD, main_mode, on),
+        last_mile=_last_mile_days(last_mile, table, on),
+        last_mile_partner=last_mile.partner if last_mile else None,
+        calendars=_calendars(request),
+    )
+
+
+def _eta_legs(plan: TransportPlan, legs: list[Leg]) -> list[EtaLeg]:
+    """The legs in calendar days, the plan's risk days added to the main leg's expected and maximum days."""
     main = plan.main_leg
     risk_days = sum(hit.extra_transit_days for hit in plan.risk.hits)
     eta_legs = []
@@ -145,33 +162,28 @@ def eta_basis(plan: TransportPlan, last_mile: LastMileOption | None, request: Sh
             days_expected=(leg.transit_days_min + leg.transit_days_max + 1) // 2 + extra,
             days_max=leg.transit_days_max + extra,
         ))
-    main_mode = next((leg.mode for leg in legs if leg.mode is not Mode.ROAD), Mode.ROAD)
-    pickup = _allowance(table, EtaStep.PICKUP, legs[0].mode, on)
-    customs = _allowance(table, EtaStep.CUSTOMS, main_mode, on)
-    customs_hold = _allowance(table, EtaStep.CUSTOMS_HOLD, main_mode, on)
-    if last_mile is not None:
-        sla = last_mile.sla_days
-        last_mile_days = BusinessDays(
-            min=max(sla - 1, 0), expected=sla, max=sla + 1,
-            source=f"last-mile SLA {sla} days of {last_mile.partner} {last_mile.method}: {last_mile.source}")
-    else:
-        last_mile_days = _allowance(table, EtaStep.LAST_MILE, None, on)
+    return eta_legs
+
+
+def _last_mile_days(last_mile: LastMileOption | None, table: RuleTable[EtaAllowanceRow], on: date) -> BusinessDays:
+    """The chosen option's SLA (min sla-1, expected sla, max sla+1), else the table's `last_mile` row."""
+    if last_mile is None:
+        return _allowance(table, EtaStep.LAST_MILE, None, on)
+    sla = last_mile.sla_days
+    return BusinessDays(
+        min=max(sla - 1, 0), expected=sla, max=sla + 1,
+        source=f"last-mile SLA {sla} days of {last_mile.partner} {last_mile.method}: {last_mile.source}")
+
+
+def _calendars(request: ShipmentRequest) -> dict[str, BusinessCalendar]:
+    """The origin's and the destination's calendars, ship date - 7 days .. + 240 days."""
+    on = request.ship_date
     first, last = on - CALENDAR_BEFORE, on + CALENDAR_AFTER
     origin, destination = request.origin, request.destination
     calendars = {origin.country: business_calendar(origin.country, origin.region, first, last)}
     # The destination's calendar wins for a domestic shipment: delivery is what the customer waits for.
     calendars[destination.country] = business_calendar(destination.country, destination.region, first, last)
-    return EtaBasis(
-        origin_country=origin.country,
-        destination_country=destination.country,
-        legs=eta_legs,
-        pickup=pickup,
-        customs=customs,
-        customs_hold=customs_hold,
-        last_mile=last_mile_days,
-        last_mile_partner=last_mile.partner if last_mile else None,
-        calendars=calendars,
-    )
+    return calendars
 
 
 def _allowance(table: RuleTable[EtaAllowanceRow], step: EtaStep, mode: Mode | None, on: date) -> BusinessDays:

@@ -75,64 +75,90 @@ def scan(basis: EtaBasis, events: Iterable[CarrierEvent]) -> Progress:
 
     See `revise_eta` for what each status means.
     """
-    last_leg = len(basis.legs) - 1
-    customs_rank, last_mile_rank = last_leg + 1, last_leg + 2
-    last_mile_partner = basis.last_mile_partner
-    legs_of: dict[str, list[int]] = {}
-    for index, leg in enumerate(basis.legs):
-        legs_of.setdefault(leg.partner, []).append(index)
-    # Per partner, the position in legs_of of its first leg not yet arrived.
-    next_leg = dict.fromkeys(legs_of, 0)
-    progress = Progress.empty(len(basis.legs))
-    seen_legs = progress.legs
-    seen_ids: set[str] = set()
+    scanner = _Scanner(basis)
     for event in sorted(events, key=_order):
+        if scanner.read(event):
+            break  # delivered is final: later events do not reopen the shipment
+    return scanner.progress
+
+
+class _Scanner:
+    """One pass over a shipment's events: which leg each partner is on, the events already read, the progress."""
+
+    __slots__ = ("progress", "_legs_of", "_next_leg", "_seen_ids", "_customs_rank", "_last_mile_rank",
+                 "_last_mile_partner")
+
+    def __init__(self, basis: EtaBasis) -> None:
+        last_leg = len(basis.legs) - 1
+        self._customs_rank, self._last_mile_rank = last_leg + 1, last_leg + 2
+        self._last_mile_partner = basis.last_mile_partner
+        self._legs_of: dict[str, list[int]] = {}
+        for index, leg in enumerate(basis.legs):
+            self._legs_of.setdefault(leg.partner, []).append(index)
+        # Per partner, the position in _legs_of of its first leg not yet arrived.
+        self._next_leg = dict.fromkeys(self._legs_of, 0)
+        self._seen_ids: set[str] = set()
+        self.progress = Progress.empty(len(basis.legs))
+
+    def read(self, event: CarrierEvent) -> bool:
+        """Take the next event in order; True when it says the shipment is delivered."""
         status = event.status
-        if status is _UNKNOWN or event.event_id in seen_ids:
-            continue
-        seen_ids.add(event.event_id)
+        if status is _UNKNOWN or event.event_id in self._seen_ids:
+            return False
+        self._seen_ids.add(event.event_id)
         at = event.occurred_at
         day = (at.astimezone(UTC) if at.tzinfo is not None else at).date()
         partner = event.partner
-        rank: int | None = None
-        leg_index: int | None = None
-        partner_legs = legs_of.get(partner)
-        if partner_legs is not None and next_leg[partner] < len(partner_legs):
-            leg_index = partner_legs[next_leg[partner]]
-            seen = seen_legs[leg_index]
-            if seen.first is None:
-                seen.first = day
-            seen.last = day
-            if status is _ARRIVED:
-                seen.arrived = day
-                next_leg[partner] += 1
-            if progress.furthest_leg is None or leg_index > progress.furthest_leg:
-                progress.furthest_leg = leg_index
-        if status in _LEG_STATUSES:
-            if leg_index is not None:
-                rank = leg_index
-            elif partner == last_mile_partner:
-                # The last mile has the goods; a more specific last-mile status already seen stays.
-                if progress.last_mile is None or progress.last_mile[0] is HANDED_TO_LAST_MILE:
-                    progress.last_mile = (HANDED_TO_LAST_MILE, day)
-                rank = last_mile_rank
-            else:
-                continue  # a leg status from a partner with no leg left, and not the last mile's
-        elif status in _CUSTOMS_STATUSES:
-            progress.customs = (status, day)
-            rank = customs_rank
-        elif status in _LAST_MILE_STATUSES:
-            progress.last_mile = (status, day)
-            rank = last_mile_rank
+        leg_index = self._on_leg(partner, status, day)
+        if status in _LEG_STATUSES and leg_index is None and partner != self._last_mile_partner:
+            return False  # a leg status from a partner with no leg left, and not the last mile's
+        rank = self._phase_rank(status, leg_index, day)
+        progress = self.progress
         progress.usable = True
         progress.latest_day = day
         if status is _EXCEPTION:
             progress.exception = event
-            continue
+            return False
         progress.exception = None
         if rank is not None and rank >= progress._rank:
             progress._rank, progress.anchor = rank, event
         if status is _DELIVERED:
             progress.delivered = day
-            break  # delivered is final: later events do not reopen the shipment
-    return progress
+            return True
+        return False
+
+    def _on_leg(self, partner: str, status: TrackingStatus, day: date) -> int | None:
+        """The leg the partner's event belongs to (its first leg not yet arrived), recorded; None when none."""
+        partner_legs = self._legs_of.get(partner)
+        if partner_legs is None or self._next_leg[partner] >= len(partner_legs):
+            return None
+        leg_index = partner_legs[self._next_leg[partner]]
+        seen = self.progress.legs[leg_index]
+        if seen.first is None:
+            seen.first = day
+        seen.last = day
+        if status is _ARRIVED:
+            seen.arrived = day
+            self._next_leg[partner] += 1
+        if self.progress.furthest_leg is None or leg_index > self.progress.furthest_leg:
+            self.progress.furthest_leg = leg_index
+        return leg_index
+
+    def _phase_rank(self, status: TrackingStatus, leg_index: int | None, day: date) -> int | None:
+        """How far along the event's phase is (legs, then customs, then the last mile), recording the phase's status;
+        None for a status of no phase (an exception)."""
+        progress = self.progress
+        if status in _LEG_STATUSES:
+            if leg_index is not None:
+                return leg_index
+            # The last mile has the goods; a more specific last-mile status already seen stays.
+            if progress.last_mile is None or progress.last_mile[0] is HANDED_TO_LAST_MILE:
+                progress.last_mile = (HANDED_TO_LAST_MILE, day)
+            return self._last_mile_rank
+        if status in _CUSTOMS_STATUSES:
+            progress.customs = (status, day)
+            return self._customs_rank
+        if status in _LAST_MILE_STATUSES:
+            progress.last_mile = (status, day)
+            return self._last_mile_rank
+        return None
