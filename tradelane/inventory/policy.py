@@ -7,6 +7,7 @@ empty: the stock-out risk before a surface shipment ordered today would arrive i
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -146,6 +147,37 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
     Raises:
         ValueError: When `today` is outside that window or `air` does not fly.
     """
+    demand = _Demand(forecast, _offset(forecast, today, air))
+    usable, inbound_notes = _usable_before(position, today, surface)
+    choice = _choose_mode(demand, usable, surface, air, params)
+    chosen = choice.chosen
+    levels = _levels(demand, chosen, surface, air, params)
+    position_units = float(position.available + position.in_transit)
+    reorder = position_units <= levels.reorder_point and levels.order_up_to > position_units
+    rounding: list[str] = []
+    quantity = _order_quantity(levels.order_up_to - position_units, params, rounding) if reorder else 0
+    figures = (f"inventory position {position_units:.0f} (available {position.available} + inbound "
+               f"{position.in_transit})")
+    rop = (f"reorder point {levels.reorder_point:.0f} by {chosen.mode} (demand {levels.lead_demand:.0f} over "
+           f"{chosen.lead_time_days:g} days + safety stock {levels.safety_stock:.0f})")
+    if reorder:
+        decision = (f"{figures} <= {rop}: order {quantity} units, up to {levels.order_up_to:.0f} "
+                    f"({params.cover_days} days of cover after arrival{levels.bridge})")
+    elif position_units <= levels.reorder_point:
+        decision = f"{figures} <= {rop}, but no demand is forecast: nothing to order"
+    else:
+        decision = f"{figures} > {rop}: no order"
+    return Replenishment(
+        reorder=reorder, quantity=quantity, option=chosen if reorder else None,
+        alternative=choice.other if reorder else None, safety_stock=levels.safety_stock,
+        reorder_point=levels.reorder_point, order_up_to=levels.order_up_to, inventory_position=position_units,
+        demand_over_lead_time=levels.lead_demand, stockout_risk=choice.risk,
+        days_of_cover=_days_of_cover(position.available, demand.over, forecast),
+        reasons=[decision, choice.reason, *rounding, *inbound_notes])
+
+
+def _offset(forecast: DemandForecast, today: date, air: ModeOption | None) -> int:
+    """Days of the forecast already gone by `today` (0 when the forecast starts tomorrow); checks the arguments."""
     lag = (today - forecast.start).days
     if lag < -1:
         raise ValueError(f"today: {today} is more than a day before the forecast starts ({forecast.start})")
@@ -154,82 +186,105 @@ def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, tod
         raise ValueError(f"today: {today} is after the forecast's last day ({last}); forecast again")
     if air is not None and not air.is_air:
         raise ValueError(f"air: {air.mode} is not an air mode")
-    offset = max(0, lag)
+    return max(0, lag)
 
-    def demand(days: float) -> float:
-        return forecast.demand_over(offset + days) - forecast.demand_over(offset)
 
-    def daily(option: ModeOption) -> float:
+@dataclass(frozen=True)
+class _Demand:
+    """The forecast demand from today on."""
+
+    forecast: DemandForecast
+    offset: int
+    """Days of the forecast already gone."""
+
+    def over(self, days: float) -> float:
+        """Expected demand over the next `days` days."""
+        return self.forecast.demand_over(self.offset + days) - self.forecast.demand_over(self.offset)
+
+    def daily(self, option: ModeOption) -> float:
+        """Mean daily demand over the option's lead time."""
         length = option.lead_time_days
-        return demand(length) / length if length > 0 else forecast.daily_mean
+        return self.over(length) / length if length > 0 else self.forecast.daily_mean
 
-    inbound_notes: list[str] = []
-    surface_days = surface.lead_time_days
+
+def _usable_before(position: StockPosition, today: date, surface: ModeOption) -> tuple[int, list[str]]:
+    """Available stock plus the inbound due before surface could arrive (inbound without an ETA counts), and notes
+    on the inbound left out or assumed."""
+    notes: list[str] = []
     usable = position.available
     for item in position.inbound:
         if item.eta is None:
             usable += item.quantity
-            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) has no ETA: counted as "
-                                 f"arriving before {surface.mode}")
-        elif (item.eta - today).days <= surface_days:
+            notes.append(f"inbound {item.shipment_id} ({item.quantity} units) has no ETA: counted as "
+                         f"arriving before {surface.mode}")
+        elif (item.eta - today).days <= surface.lead_time_days:
             usable += item.quantity
         else:
-            inbound_notes.append(f"inbound {item.shipment_id} ({item.quantity} units) arrives {item.eta}, after "
-                                 f"{surface.mode} would: it counts in the inventory position, not against the risk")
-    surface_sd = math.sqrt(surface_days * forecast.sigma**2 + daily(surface) ** 2 * surface.lead_time_sd_days**2)
-    risk = stockout_risk(usable, demand(surface_days), surface_sd)
+            notes.append(f"inbound {item.shipment_id} ({item.quantity} units) arrives {item.eta}, after "
+                         f"{surface.mode} would: it counts in the inventory position, not against the risk")
+    return usable, notes
+
+
+@dataclass(frozen=True)
+class _ModeChoice:
+    chosen: ModeOption
+    other: ModeOption | None
+    """The option not chosen, offered as the alternative."""
+    risk: float
+    """Stock-out risk before surface could arrive."""
+    reason: str
+
+
+def _choose_mode(demand: _Demand, usable: int, surface: ModeOption, air: ModeOption | None,
+                 params: PolicyParams) -> _ModeChoice:
+    """Air when the stock-out risk before surface could arrive is above the threshold and air exists."""
+    surface_days = surface.lead_time_days
+    sigma = demand.forecast.sigma
+    surface_sd = math.sqrt(surface_days * sigma**2 + demand.daily(surface) ** 2 * surface.lead_time_sd_days**2)
+    risk = stockout_risk(usable, demand.over(surface_days), surface_sd)
     threshold = params.air_risk_threshold
     head = f"stock-out risk {risk:.0%} before {surface.mode} arrives in {surface_days:g} days"
     if surface.is_air and air is None:
-        chosen, other = surface, None
-        why_mode = f"{head}: {surface.mode} is the only option"
-    elif risk > threshold and air is not None:
-        chosen, other = air, surface
-        why_mode = f"{head} > {threshold:.0%}: {air.mode}"
-    elif risk > threshold:
-        chosen, other = surface, None
-        why_mode = f"{head} > {threshold:.0%}, but there is no air option: {surface.mode}"
-    else:
-        chosen, other = surface, air
-        why_mode = f"{head} <= {threshold:.0%}: {surface.mode}"
+        return _ModeChoice(surface, None, risk, f"{head}: {surface.mode} is the only option")
+    if risk > threshold and air is not None:
+        return _ModeChoice(air, surface, risk, f"{head} > {threshold:.0%}: {air.mode}")
+    if risk > threshold:
+        return _ModeChoice(surface, None, risk, f"{head} > {threshold:.0%}, but there is no air option: {surface.mode}")
+    return _ModeChoice(surface, air, risk, f"{head} <= {threshold:.0%}: {surface.mode}")
 
+
+@dataclass(frozen=True)
+class _Levels:
+    lead_demand: float
+    safety_stock: float
+    reorder_point: float
+    order_up_to: float
+    bridge: str
+    """`, until <surface> could take over` when an air order was raised to surface's reorder point."""
+
+
+def _levels(demand: _Demand, chosen: ModeOption, surface: ModeOption, air: ModeOption | None,
+            params: PolicyParams) -> _Levels:
+    """Reorder point and order-up-to level with the chosen option's lead time."""
     lead = chosen.lead_time_days
-    lead_demand = demand(lead)
-    stock = safety_stock(forecast.sigma, daily(chosen), lead, chosen.lead_time_sd_days, params.service_level)
+    lead_demand = demand.over(lead)
+    sigma = demand.forecast.sigma
+    stock = safety_stock(sigma, demand.daily(chosen), lead, chosen.lead_time_sd_days, params.service_level)
     reorder_point = lead_demand + stock
-    position_units = float(position.available + position.in_transit)
-    order_up_to = reorder_point + max(0.0, demand(lead + params.cover_days) - lead_demand)
+    order_up_to = reorder_point + max(0.0, demand.over(lead + params.cover_days) - lead_demand)
     bridge = ""
     if chosen is air:
         # An air order bridges to surface: it fills up to surface's own reorder point, so the next run finds the
         # risk before surface arrival at the service level and goes back to the cheaper mode instead of flying
         # again every day.
-        surface_point = demand(surface_days) + safety_stock(forecast.sigma, daily(surface), surface_days,
-                                                            surface.lead_time_sd_days, params.service_level)
+        surface_days = surface.lead_time_days
+        surface_point = demand.over(surface_days) + safety_stock(sigma, demand.daily(surface), surface_days,
+                                                                 surface.lead_time_sd_days, params.service_level)
         if surface_point > order_up_to:
             order_up_to = surface_point
             bridge = f", until {surface.mode} could take over"
-    reorder = position_units <= reorder_point and order_up_to > position_units
-    rounding: list[str] = []
-    quantity = _order_quantity(order_up_to - position_units, params, rounding) if reorder else 0
-    figures = (f"inventory position {position_units:.0f} (available {position.available} + inbound "
-               f"{position.in_transit})")
-    rop = (f"reorder point {reorder_point:.0f} by {chosen.mode} (demand {lead_demand:.0f} over {lead:g} days + "
-           f"safety stock {stock:.0f})")
-    if reorder:
-        decision = (f"{figures} <= {rop}: order {quantity} units, up to {order_up_to:.0f} ({params.cover_days} "
-                    f"days of cover after arrival{bridge})")
-    elif position_units <= reorder_point:
-        decision = f"{figures} <= {rop}, but no demand is forecast: nothing to order"
-    else:
-        decision = f"{figures} > {rop}: no order"
-    reasons = [decision, why_mode, *rounding, *inbound_notes]
-    return Replenishment(
-        reorder=reorder, quantity=quantity, option=chosen if reorder else None,
-        alternative=other if reorder else None, safety_stock=stock, reorder_point=reorder_point,
-        order_up_to=order_up_to, inventory_position=position_units, demand_over_lead_time=lead_demand,
-        stockout_risk=risk, days_of_cover=_days_of_cover(position.available, demand, forecast),
-        reasons=reasons)
+    return _Levels(lead_demand=lead_demand, safety_stock=stock, reorder_point=reorder_point,
+                   order_up_to=order_up_to, bridge=bridge)
 
 
 def _order_quantity(shortfall: float, params: PolicyParams, reasons: list[str]) -> int:
