@@ -101,7 +101,7 @@ class BenchStack:
         specs = {
             "sandbox": ([python, "-m", "sandbox", "--host", HOST, "--port", str(self.sandbox_port), "--config",
                          str(config_file), "--log-level", "warning"], base),
-            "api": ([python, "-m", "starter.cli", "api"], base),
+            "api": ([python, "-m", "devstack.cli", "api"], base),
             "shipment": ([python, "-m", "worker"], base),
             "bare": ([python, "-m", "bench.bare_worker"], bare),
         }

@@ -34,7 +34,7 @@ from sandbox.faults import ActiveRule, FaultBook, FaultContext
 log = structlog.stdlib.get_logger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-"""The project root: the child processes run from here (`python -m worker`, `python -m starter.cli api`)."""
+"""The project root: the child processes run from here (`python -m worker`, `python -m devstack.cli api`)."""
 TASK_QUEUE = "tradelane-reliability"
 HOST = "127.0.0.1"
 
@@ -239,7 +239,7 @@ class ReliabilityStack:
         self.sandbox_app = await ServedApp(app, HOST, 0).start()
         env = service_env(self.urls, self.run_dir, self.timings, self._ports)
         self.worker = ChildProcess("worker", [sys.executable, "-m", "worker"], env, self.run_dir / "worker.log")
-        self.api = ChildProcess("api", [sys.executable, "-m", "starter.cli", "api"], env, self.run_dir / "api.log")
+        self.api = ChildProcess("api", [sys.executable, "-m", "devstack.cli", "api"], env, self.run_dir / "api.log")
         await self.worker.start()
         await self.api.start()
         await self.wait_api_ready()
