@@ -22,6 +22,7 @@ from infra.persistence.outbox import enqueue
 from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
 from tradelane.shipment.projection import ProjectionUpdate
+from tradelane.shipment.state import ShipmentState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -193,62 +194,80 @@ def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeCo
     Returns:
         True when the snapshot was newer and written.
     """
-    state = update.state
     with Session(engine) as session:
-        row = session.get(ShipmentRow, state.shipment_id)
+        row = session.get(ShipmentRow, update.state.shipment_id)
         if row is not None and row.version >= update.version:
             return False
-        # The workflow records its first transition before anything is projected.
-        first_at, last_at = state.transitions[0].at, state.transitions[-1].at
-        if row is None:
-            row = ShipmentRow(shipment_id=state.shipment_id, workflow_id=state.workflow_id,
-                              merchant_id=state.merchant_id, origin_country=state.origin_country,
-                              destination_country=state.destination_country,
-                              declared_value=str(state.declared_value), currency=state.currency,
-                              created_at=first_at)
-        row.stage, row.status = state.stage, state.status
-        row.carrier, row.mode, row.tracking_number = state.carrier, state.mode, state.tracking_number
-        row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
-        row.failure, row.version, row.updated_at = state.failure, update.version, last_at
-        eta = state.eta
-        row.eta_expected, row.eta_earliest, row.eta_latest = (
-            (eta.expected, eta.earliest, eta.latest) if eta else (None, None, None))
-        row.promised_date = state.promised_date
-        row.open_exceptions = ",".join(sorted({e.kind for e in state.open_exceptions}))
-        row.events_count = state.events_received
-        if update.recipient is not None:
-            row.recipient_locale = update.recipient.locale
-            row.recipient_timezone = recipient_timezone(update.recipient.country, update.recipient.region)
+        row = _shipment_row(row, update)
         session.add(row)
         _add_events(session, row, update)
         if notices is not None and update.notices:
             enqueue(session, outbox_messages(update, notices))
-
-        known_seqs = set(session.exec(select(StageTransitionRow.seq).where(
-            StageTransitionRow.shipment_id == state.shipment_id)))
-        for t in state.transitions:
-            if t.seq not in known_seqs:
-                session.add(StageTransitionRow(shipment_id=state.shipment_id, seq=t.seq, stage=t.stage,
-                                               status=t.status, at=t.at, note=t.note))
-
-        approvals = {a.gate_index: a for a in session.exec(select(ApprovalRow).where(
-            ApprovalRow.shipment_id == state.shipment_id))}
-        for index, gate in enumerate(state.gates):
-            approval = approvals.get(index) or ApprovalRow(shipment_id=state.shipment_id, gate_index=index,
-                                                           gate=gate.kind, stage=gate.stage, reason=gate.reason,
-                                                           opened_at=gate.opened_at)
-            approval.escalated_at, approval.decision = gate.escalated_at, gate.decision
-            approval.actor, approval.comment = gate.actor, gate.comment
-            approval.decided_at, approval.via = gate.decided_at, gate.via
-            session.add(approval)
-
-        bookings = {(b.kind, b.partner, b.ref): b for b in session.exec(select(PartnerBookingRow).where(
-            PartnerBookingRow.shipment_id == state.shipment_id))}
-        for record in state.records:
-            booking = bookings.get((record.kind, record.partner, record.ref)) or PartnerBookingRow(
-                shipment_id=state.shipment_id, kind=record.kind, partner=record.partner, ref=record.ref,
-                partner_kind=kind_of(record.partner), state=record.state)
-            booking.state, booking.tracking_number = record.state, record.tracking_number
-            session.add(booking)
+        _add_transitions(session, update.state)
+        _write_approvals(session, update.state)
+        _write_bookings(session, update.state)
         session.commit()
         return True
+
+
+def _shipment_row(row: ShipmentRow | None, update: ProjectionUpdate) -> ShipmentRow:
+    """The shipment's row (a new one for its first snapshot) with the snapshot's fields."""
+    state = update.state
+    # The workflow records its first transition before anything is projected.
+    first_at, last_at = state.transitions[0].at, state.transitions[-1].at
+    if row is None:
+        row = ShipmentRow(shipment_id=state.shipment_id, workflow_id=state.workflow_id,
+                          merchant_id=state.merchant_id, origin_country=state.origin_country,
+                          destination_country=state.destination_country,
+                          declared_value=str(state.declared_value), currency=state.currency,
+                          created_at=first_at)
+    row.stage, row.status = state.stage, state.status
+    row.carrier, row.mode, row.tracking_number = state.carrier, state.mode, state.tracking_number
+    row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
+    row.failure, row.version, row.updated_at = state.failure, update.version, last_at
+    eta = state.eta
+    row.eta_expected, row.eta_earliest, row.eta_latest = (
+        (eta.expected, eta.earliest, eta.latest) if eta else (None, None, None))
+    row.promised_date = state.promised_date
+    row.open_exceptions = ",".join(sorted({e.kind for e in state.open_exceptions}))
+    row.events_count = state.events_received
+    if update.recipient is not None:
+        row.recipient_locale = update.recipient.locale
+        row.recipient_timezone = recipient_timezone(update.recipient.country, update.recipient.region)
+    return row
+
+
+def _add_transitions(session: Session, state: ShipmentState) -> None:
+    """Insert the stage transitions not stored yet (they never change once made)."""
+    known_seqs = set(session.exec(select(StageTransitionRow.seq).where(
+        StageTransitionRow.shipment_id == state.shipment_id)))
+    for t in state.transitions:
+        if t.seq not in known_seqs:
+            session.add(StageTransitionRow(shipment_id=state.shipment_id, seq=t.seq, stage=t.stage,
+                                           status=t.status, at=t.at, note=t.note))
+
+
+def _write_approvals(session: Session, state: ShipmentState) -> None:
+    """One row per gate, by its index: opened once, then escalation and decision as they happen."""
+    approvals = {a.gate_index: a for a in session.exec(select(ApprovalRow).where(
+        ApprovalRow.shipment_id == state.shipment_id))}
+    for index, gate in enumerate(state.gates):
+        approval = approvals.get(index) or ApprovalRow(shipment_id=state.shipment_id, gate_index=index,
+                                                       gate=gate.kind, stage=gate.stage, reason=gate.reason,
+                                                       opened_at=gate.opened_at)
+        approval.escalated_at, approval.decision = gate.escalated_at, gate.decision
+        approval.actor, approval.comment = gate.actor, gate.comment
+        approval.decided_at, approval.via = gate.decided_at, gate.via
+        session.add(approval)
+
+
+def _write_bookings(session: Session, state: ShipmentState) -> None:
+    """One row per partner record (booking, label, filing, slot), its state and tracking number kept current."""
+    bookings = {(b.kind, b.partner, b.ref): b for b in session.exec(select(PartnerBookingRow).where(
+        PartnerBookingRow.shipment_id == state.shipment_id))}
+    for record in state.records:
+        booking = bookings.get((record.kind, record.partner, record.ref)) or PartnerBookingRow(
+            shipment_id=state.shipment_id, kind=record.kind, partner=record.partner, ref=record.ref,
+            partner_kind=kind_of(record.partner), state=record.state)
+        booking.state, booking.tracking_number = record.state, record.tracking_number
+        session.add(booking)
