@@ -25,15 +25,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from statistics import mean
-from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from activities.decisions import DECISION_METRIC
-from bench.bare import bare_input, encoded_size
+from bench.bare import BareInput, bare_input, encoded_size
 from bench.report import BenchResult, SweepPoint, main_summary, plot_png, summarise, table
 from bench.shape import Shape, shape_of
 from bench.stack import HOST, QUEUE_B, BenchStack, peak_rss_mib
@@ -95,64 +94,88 @@ class Bench:
         self.reps: list[Rep] = []
         self.events: dict[str, dict[str, list[int]]] = {"A": defaultdict(list), "B": defaultdict(list)}
         self._round = 0
+        self._http: dict[str, httpx.AsyncClient] = {}
+        self._bodies: dict[str, dict[str, Any]] = {}
+        self._inputs: dict[str, BareInput] = {}
+        self._overhead = 0
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
     async def run(self, http: dict[str, httpx.AsyncClient]) -> BenchResult:
-        bodies = {name: json.loads((ROOT / "examples" / f"{name}.json").read_text()) for name in EXAMPLES}
-        converter = self.client.data_converter
+        self._http = http
+        self._bodies = {name: json.loads((ROOT / "examples" / f"{name}.json").read_text()) for name in EXAMPLES}
+        await self._take_shapes()
+        await self._warm_up()
+        await self._repetitions()
+        return await self._result(await self._sweep())
 
-        def shipments() -> ShipmentWorkload:
-            self._round += 1
-            return ShipmentWorkload(self.client, http["backend"], http["ops"], bodies,
-                                    {n for n, s in self.shapes.items() if s.update_bytes}, f"R{self._round:02d}")
+    def _tag(self) -> str:
+        self._round += 1
+        return f"R{self._round:02d}"
 
-        # Warm-up and shapes: every example once, alone, watching for gates since none is known yet.
-        warm = shipments()
+    def _shipments(self) -> ShipmentWorkload:
+        """Workload A, with its own shipment ids."""
+        return ShipmentWorkload(self.client, self._http["backend"], self._http["ops"], self._bodies,
+                                {n for n, s in self.shapes.items() if s.update_bytes}, self._tag())
+
+    def _bare(self) -> BareWorkload:
+        """Workload B, with its own workflow ids (once the shapes are taken)."""
+        return BareWorkload(self.client, self.shapes, self._inputs, self._overhead, QUEUE_B, self._tag())
+
+    async def _take_shapes(self) -> None:
+        """Every example once through Tradelane, alone, watching for gates since none is known yet; the fetched
+        history of each is its shape."""
+        warm = self._shipments()
         for index, name in enumerate(EXAMPLES):
             outcome = await warm.one(index, watch_gate=True)
             if not outcome.ok:
                 raise RuntimeError(f"warm-up shipment {name} did not deliver: {outcome.note}")
             self.shapes[name] = shape_of(await self.client.get_workflow_handle(outcome.workflow_id).fetch_history(),
                                          name)
-        inputs = {name: await bare_input(shape, converter) for name, shape in self.shapes.items()}
-        overhead = await encoded_size(converter, "")
-
-        def bare() -> BareWorkload:
-            self._round += 1
-            return BareWorkload(self.client, self.shapes, inputs, overhead, QUEUE_B, f"R{self._round:02d}")
-
+        converter = self.client.data_converter
+        self._inputs = {name: await bare_input(shape, converter) for name, shape in self.shapes.items()}
+        self._overhead = await encoded_size(converter, "")
         for name, shape in self.shapes.items():
             self.say(f"shape of {name}: {shape.history_events} events, {shape.activities} activities in "
                      f"{len(shape.waves)} waves, {len(shape.signal_bytes)} signals, {len(shape.update_bytes)} updates")
-        k = self.args.in_flight
-        await closed_loop("B", bare().one, len(EXAMPLES), 1)
-        await closed_loop("A", shipments().one, k, k)  # warm caches and connection pools at the main load
-        await closed_loop("B", bare().one, k, k)
 
+    async def _warm_up(self) -> None:
+        """Each shape once through the bare worker, then both workloads at the main load (caches, connection
+        pools)."""
+        k = self.args.in_flight
+        await closed_loop("B", self._bare().one, len(EXAMPLES), 1)
+        await closed_loop("A", self._shipments().one, k, k)
+        await closed_loop("B", self._bare().one, k, k)
+
+    async def _repetitions(self) -> None:
+        """The main run: A and B alternating A, B, B, A, ... at `--in-flight`."""
         order = [w for r in range(self.args.reps) for w in (("A", "B") if r % 2 == 0 else ("B", "A"))]
         for number, workload in enumerate(order):
             profile = self.args.profile and workload == "A" and "A" not in [r.workload for r in self.reps]
-            rep = await self._rep(workload, shipments, bare, self.args.shipments, k, profile)
+            rep = await self._rep(workload, self.args.shipments, self.args.in_flight, profile)
             self.reps.append(rep)
             self.say(f"rep {number + 1}/{len(order)} {workload}: {rep.throughput:.2f} wf/s, "
                      f"p95 {rep.latency_ms['p95']:.0f} ms, failed {rep.failed}")
             await self._count_events(rep)
 
+    async def _sweep(self) -> list[SweepPoint]:
+        """A then B at each in-flight count of `--sweep`."""
         sweep = []
         for count in self.args.sweep:
             n = max(int(count * self.args.sweep_rounds), 10)
-            a = await self._rep("A", shipments, bare, n, count)
-            b = await self._rep("B", shipments, bare, n, count)
+            a = await self._rep("A", n, count)
+            b = await self._rep("B", n, count)
             sweep.append(SweepPoint(in_flight=count, A=summarise([a]), B=summarise([b])))
             self.say(f"sweep {count:>4} in flight: A {a.throughput:.2f} wf/s, B {b.throughput:.2f} wf/s, "
                      f"ratio {a.throughput / b.throughput:.2f}")
+        return sweep
 
+    async def _result(self, sweep: list[SweepPoint]) -> BenchResult:
         main, ratio = main_summary(self.reps)
         workers = self.stack.workers
         return BenchResult(
-            machine=machine(), settings={"in_flight": k, "shipments_per_rep": self.args.shipments,
+            machine=machine(), settings={"in_flight": self.args.in_flight, "shipments_per_rep": self.args.shipments,
                                          "reps": self.args.reps, "examples": ",".join(EXAMPLES),
                                          "sandbox_seconds_per_day": 0.0},
             shapes={n: {"history_events": s.history_events, "activities": s.activities, "waves": len(s.waves),
@@ -166,9 +189,8 @@ class Bench:
                           "B (bare worker)": peak_rss_mib(workers.bare)},
             decision_ms_per_shipment=await self._decision_ms())
 
-    async def _rep(self, workload: str, shipments: Callable[[], ShipmentWorkload], bare: Callable[[], BareWorkload],
-                   count: int, in_flight: int, profile: bool = False) -> Rep:
-        one = shipments().one if workload == "A" else bare().one
+    async def _rep(self, workload: str, count: int, in_flight: int, profile: bool = False) -> Rep:
+        one = self._shipments().one if workload == "A" else self._bare().one
         recorder = self._start_profiler() if profile else None
         try:
             return await closed_loop(workload, one, count, in_flight)
