@@ -8,6 +8,8 @@ workloads is what Tradelane does on top of Temporal. Pure: no I/O, no Temporal s
 """
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from google.protobuf.duration_pb2 import Duration
@@ -128,6 +130,114 @@ def _local_activity(event: HistoryEvent) -> ActivitySpec | None:
                         start_to_close_s=LOCAL_PROJECTION_TIMEOUT.total_seconds(), retry=retry)
 
 
+@dataclass
+class _Task:
+    """One completed workflow task: what the shipment had seen by then, and what the task scheduled."""
+
+    signals_seen: int
+    updates_seen: int
+    done_seen: int
+    items: list[int | ActivitySpec] = field(default_factory=list)
+    """Event ids of the activities it scheduled, or a local activity's spec (complete when its marker is
+    recorded)."""
+
+
+class _HistoryReader:
+    """Walks a history once, event by event, keeping what a shape is made of."""
+
+    def __init__(self) -> None:
+        self.tasks: list[_Task] = []
+        self.scheduled: dict[int, ActivitySpec] = {}
+        self.position: dict[int, int] = {}  # scheduled event id -> position of the activity in the shape
+        self.done: list[int] = []  # positions, in completion order
+        self.count = 0
+        self.signals: list[int] = []
+        self.update_inputs: list[int] = []
+        self.update_results: list[int] = []
+        self.input_bytes = self.result_bytes = 0
+        self.completed = False
+
+    def read(self, event: HistoryEvent) -> None:
+        handler = _HANDLERS.get(event.event_type)
+        if handler is not None:
+            handler(self, event)
+
+    def started(self, event: HistoryEvent) -> None:
+        self.input_bytes = _size(event.workflow_execution_started_event_attributes.input)
+
+    def task_completed(self, event: HistoryEvent) -> None:
+        self.tasks.append(_Task(len(self.signals), len(self.update_inputs), len(self.done)))
+
+    def activity_scheduled(self, event: HistoryEvent) -> None:
+        attrs = event.activity_task_scheduled_event_attributes
+        self.scheduled[event.event_id] = ActivitySpec(
+            name=attrs.activity_type.name, input_bytes=_size(attrs.input),
+            start_to_close_s=_seconds(attrs.start_to_close_timeout),
+            schedule_to_close_s=_seconds(attrs.schedule_to_close_timeout),
+            heartbeat_s=_seconds(attrs.heartbeat_timeout), retry=_retry(event))
+        self.position[event.event_id], self.count = self.count, self.count + 1
+        self.tasks[-1].items.append(event.event_id)
+
+    def activity_completed(self, event: HistoryEvent) -> None:
+        attrs = event.activity_task_completed_event_attributes
+        spec = self.scheduled[attrs.scheduled_event_id]
+        self.scheduled[attrs.scheduled_event_id] = spec.model_copy(update={"result_bytes": _size(attrs.result)})
+        self.done.append(self.position[attrs.scheduled_event_id])
+
+    def marker(self, event: HistoryEvent) -> None:
+        local = _local_activity(event)
+        if local is not None and self.tasks:
+            self.tasks[-1].items.append(local)
+            self.done.append(self.count)
+            self.count += 1
+
+    def signaled(self, event: HistoryEvent) -> None:
+        self.signals.append(_size(event.workflow_execution_signaled_event_attributes.input))
+
+    def update_accepted(self, event: HistoryEvent) -> None:
+        attrs = event.workflow_execution_update_accepted_event_attributes
+        self.update_inputs.append(_size(attrs.accepted_request.input.args))
+
+    def update_completed(self, event: HistoryEvent) -> None:
+        self.update_results.append(
+            _size(event.workflow_execution_update_completed_event_attributes.outcome.success))
+
+    def workflow_completed(self, event: HistoryEvent) -> None:
+        self.result_bytes = _size(event.workflow_execution_completed_event_attributes.result)
+        self.completed = True
+
+    def waves(self) -> list[Wave]:
+        """The tasks that scheduled something, each waiting for the completions since the previous wave."""
+        waves, required = [], 0
+        for task in self.tasks:
+            if task.items:
+                waves.append(Wave(after_signals=task.signals_seen, after_updates=task.updates_seen,
+                                  after_activities=self.done[required:task.done_seen],
+                                  activities=[self.scheduled[item] if isinstance(item, int) else item
+                                              for item in task.items]))
+                required = task.done_seen
+        return waves
+
+    def update_bytes(self) -> list[tuple[int, int]]:
+        """(input, result) per update; an update still running when the workflow completed has a 0 result."""
+        results = self.update_results + [0] * (len(self.update_inputs) - len(self.update_results))
+        return list(zip(self.update_inputs, results))
+
+
+_HANDLERS: dict[EventType.ValueType, Callable[[_HistoryReader, HistoryEvent], None]] = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: _HistoryReader.started,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: _HistoryReader.task_completed,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: _HistoryReader.activity_scheduled,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: _HistoryReader.activity_completed,
+    EventType.EVENT_TYPE_MARKER_RECORDED: _HistoryReader.marker,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: _HistoryReader.signaled,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: _HistoryReader.update_accepted,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: _HistoryReader.update_completed,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: _HistoryReader.workflow_completed,
+}
+"""What each kind of event adds to a shape; other events add nothing."""
+
+
 def shape_of(history: WorkflowHistory, example: str) -> Shape:
     """Reduce a completed shipment's history to its shape.
 
@@ -139,66 +249,14 @@ def shape_of(history: WorkflowHistory, example: str) -> Shape:
         ValueError: When the history did not complete (a shape of a half-run shipment would be too small).
     """
     events = list(history.events)
-    # Per workflow task: the signals, updates and activity completions seen by then, and what it scheduled (event
-    # ids of activities, or a local activity's spec, which is complete when its marker is recorded).
-    tasks: list[tuple[int, int, int, list[int | ActivitySpec]]] = []
-    scheduled: dict[int, ActivitySpec] = {}
-    position: dict[int, int] = {}  # scheduled event id -> position of the activity in the shape
-    done: list[int] = []  # positions, in completion order
-    count = 0
-    signals: list[int] = []
-    update_inputs: list[int] = []
-    update_results: list[int] = []
-    input_bytes = result_bytes = 0
-    completed = False
+    reader = _HistoryReader()
     for event in events:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-            input_bytes = _size(event.workflow_execution_started_event_attributes.input)
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            tasks.append((len(signals), len(update_inputs), len(done), []))
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            scheduled[event.event_id] = ActivitySpec(
-                name=attrs.activity_type.name, input_bytes=_size(attrs.input),
-                start_to_close_s=_seconds(attrs.start_to_close_timeout),
-                schedule_to_close_s=_seconds(attrs.schedule_to_close_timeout),
-                heartbeat_s=_seconds(attrs.heartbeat_timeout), retry=_retry(event))
-            position[event.event_id], count = count, count + 1
-            tasks[-1][3].append(event.event_id)
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            attrs = event.activity_task_completed_event_attributes
-            spec = scheduled[attrs.scheduled_event_id]
-            scheduled[attrs.scheduled_event_id] = spec.model_copy(update={"result_bytes": _size(attrs.result)})
-            done.append(position[attrs.scheduled_event_id])
-        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
-            local = _local_activity(event)
-            if local is not None and tasks:
-                tasks[-1][3].append(local)
-                done.append(count)
-                count += 1
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            signals.append(_size(event.workflow_execution_signaled_event_attributes.input))
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            attrs = event.workflow_execution_update_accepted_event_attributes
-            update_inputs.append(_size(attrs.accepted_request.input.args))
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            update_results.append(_size(event.workflow_execution_update_completed_event_attributes.outcome.success))
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-            result_bytes = _size(event.workflow_execution_completed_event_attributes.result)
-            completed = True
-    if not completed:
+        reader.read(event)
+    if not reader.completed:
         raise ValueError(f"history of {example}: the workflow did not complete ({len(events)} events)")
-    waves, required = [], 0
-    for signals_seen, updates_seen, done_seen, items in tasks:
-        if items:
-            waves.append(Wave(after_signals=signals_seen, after_updates=updates_seen,
-                              after_activities=done[required:done_seen],
-                              activities=[scheduled[item] if isinstance(item, int) else item for item in items]))
-            required = done_seen
-    results = update_results + [0] * (len(update_inputs) - len(update_results))
-    return Shape(example=example, input_bytes=input_bytes, result_bytes=result_bytes, waves=waves,
-                 signal_bytes=signals, update_bytes=list(zip(update_inputs, results)), history_events=len(events))
+    return Shape(example=example, input_bytes=reader.input_bytes, result_bytes=reader.result_bytes,
+                 waves=reader.waves(), signal_bytes=reader.signals, update_bytes=reader.update_bytes(),
+                 history_events=len(events))
 
 
 def timeout(seconds: float | None) -> timedelta | None:
