@@ -19,7 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
-from workflows.shipment import LOCAL_PROJECTION_RETRY, LOCAL_PROJECTION_TIMEOUT
+from workflows.shipment.projector import LOCAL_PROJECTION_RETRY, LOCAL_PROJECTION_TIMEOUT
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 """The marker name the SDK records for a completed local activity."""
