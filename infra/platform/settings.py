@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_url: str | None = None
-    """The URL partners reach Tradelane's webhook at; defaults to the API's own address."""
+    """The API's address as the outside world reaches it: partners' tracking webhooks and customers' tracking links
+    are built on it; defaults to the API's own address."""
     partners_base_url: str = "http://127.0.0.1:8100"
     """Where carriers, customs brokers and last-mile partners are called (`/partners/{partner}/...` below it); the
     sandbox in development, the partners' gateway in production. Was `TRADELANE_SANDBOX_URL` (see `RENAMED`)."""
