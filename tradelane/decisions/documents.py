@@ -135,7 +135,10 @@ class CommercialInvoice(BaseModel):
 def country_name(code: str) -> str:
     """`CN` -> `China`; the code itself when pycountry does not know it."""
     country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", None) or getattr(country, "name", code)
+    if country is None:
+        return code
+    common_name: str | None = getattr(country, "common_name", None)
+    return common_name or country.name
 
 
 def _charge(kind: str, label: str, money: Money | None, currency: str) -> InvoiceCharge:

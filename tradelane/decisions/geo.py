@@ -88,8 +88,8 @@ class _DistanceRules:
             for a, b in pairs | {(b, a) for a, b in pairs}:
                 key = (row.mode, a, b)
                 self.by_pair[key] = (*self.by_pair.get(key, ()), row)
-        for key, candidates in self.by_pair.items():
-            _refuse_overlaps(key, candidates)
+        for pair, candidates in self.by_pair.items():
+            _refuse_overlaps(pair, candidates)
 
     def rule(self, mode: str, region_a: str, region_b: str, on: date) -> EmissionFactor | None:
         row = in_force_row(self.by_pair.get((mode, region_a, region_b), ()), on)

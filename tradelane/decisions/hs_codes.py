@@ -41,8 +41,8 @@ class _Index:
                     raise RuleDataError(f"hs_lengths: rows for {country} overlap (from {before.valid_from} and "
                                         f"from {after.valid_from})")
         self.subheadings: dict[tuple[str, str], list[HsSubheading]] = {}
-        for row in book.table(HsSubheading):
-            self.subheadings.setdefault((row.edition, row.code), []).append(row)
+        for subheading in book.table(HsSubheading):
+            self.subheadings.setdefault((subheading.edition, subheading.code), []).append(subheading)
         self.edition_size = Counter(row.edition for row in book.table(HsSubheading))
         self.edition_sample = {row.edition for row in book.table(HsSubheading) if row.status is RuleStatus.SAMPLE}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import get_currency_precision
 
@@ -23,7 +23,7 @@ from tradelane.decisions.fx import convert
 from tradelane.decisions.models import CostLine, LandedCost, Money
 from tradelane.enums import Incoterm
 from tradelane.models import ShipmentRequest
-from tradelane.rules import RuleBook
+from tradelane.rules import Rule, RuleBook
 from tradelane.rules.schemas.landed_cost import (
     Band,
     DutyRate,
@@ -40,6 +40,8 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 COMPONENTS = ("freight", "insurance", "duty", "tax", "fee")
 SELLER, BUYER = "seller", "buyer"
+
+RowT = TypeVar("RowT", bound=Rule)
 
 
 # ---- indexes --------------------------------------------------------------------------------------------------
@@ -70,7 +72,7 @@ def _index(book: RuleBook) -> _Index:
     ))
 
 
-def _first(rows: tuple[Any, ...], on: date) -> Any:
+def _first(rows: tuple[RowT, ...], on: date) -> RowT | None:
     return next((row for row in rows if row.in_force(on)), None)
 
 

@@ -238,17 +238,17 @@ def packing_list_pdf(request: ShipmentRequest) -> bytes:
              widths=(1, 1), align=("LEFT", "LEFT"))
 
     pdf.heading("Packages")
-    rows = [("#", "Packaging", "Dimensions L x W x H (cm)", "Volume (m3)", "Gross weight (kg)")]
+    packages = [("#", "Packaging", "Dimensions L x W x H (cm)", "Volume (m3)", "Gross weight (kg)")]
     for n, parcel in enumerate(request.parcels, start=1):
         volume = parcel.length_cm * parcel.width_cm * parcel.height_cm / 1_000_000
-        rows.append((str(n), parcel.packaging.value.replace("_", " "),
-                     f"{parcel.length_cm:g} x {parcel.width_cm:g} x {parcel.height_cm:g}", f"{volume:.3f}",
-                     _weight(parcel.weight_kg)))
-    rows.append(("", f"{len(request.parcels)} package(s)", "", "", _weight(request.total_weight_kg)))
-    pdf.grid(rows, widths=(6, 22, 34, 18, 20), align=("RIGHT", "LEFT", "LEFT", "RIGHT", "RIGHT"))
+        packages.append((str(n), parcel.packaging.value.replace("_", " "),
+                         f"{parcel.length_cm:g} x {parcel.width_cm:g} x {parcel.height_cm:g}", f"{volume:.3f}",
+                         _weight(parcel.weight_kg)))
+    packages.append(("", f"{len(request.parcels)} package(s)", "", "", _weight(request.total_weight_kg)))
+    pdf.grid(packages, widths=(6, 22, 34, 18, 20), align=("RIGHT", "LEFT", "LEFT", "RIGHT", "RIGHT"))
 
     pdf.heading("Contents")
-    rows = [("#", "SKU", "Description", "Qty", "Unit weight (kg)", "Net weight (kg)")]
+    contents = [("#", "SKU", "Description", "Qty", "Unit weight (kg)", "Net weight (kg)")]
     net = 0.0
     for n, item in enumerate(request.items, start=1):
         description = item.description
@@ -256,11 +256,11 @@ def packing_list_pdf(request: ShipmentRequest) -> bytes:
             description += f"\nDangerous goods: {item.dangerous_goods.un_number}"
         line_net = item.unit_weight_kg * item.quantity
         net += line_net
-        rows.append((str(n), item.sku, description, str(item.quantity), _weight(item.unit_weight_kg),
-                     _weight(line_net)))
+        contents.append((str(n), item.sku, description, str(item.quantity), _weight(item.unit_weight_kg),
+                         _weight(line_net)))
     quantity = sum(item.quantity for item in request.items)
-    rows.append(("", "", "Total", str(quantity), "", _weight(net)))
-    pdf.grid(rows, widths=(5, 25, 40, 9, 14, 14), align=("RIGHT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+    contents.append(("", "", "Total", str(quantity), "", _weight(net)))
+    pdf.grid(contents, widths=(5, 25, 40, 9, 14, 14), align=("RIGHT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
              size=8)
 
     pdf.heading("Totals")

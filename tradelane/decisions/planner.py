@@ -323,6 +323,7 @@ def rank(plans: list[TransportPlan], preference: Preference) -> list[TransportPl
     if not plans:
         return []
     cost, time, co2, rsk = (list(column) for column in zip(*(criteria(p) for p in plans)))
+    keys: list[tuple[float, ...]]
     if preference is Preference.CHEAPEST:
         keys = list(zip(cost, time, co2, rsk))
     elif preference is Preference.FASTEST:

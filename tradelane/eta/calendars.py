@@ -7,9 +7,12 @@ plain data the workflow keeps in its state, so upgrading the library never chang
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # for annotations only: the library is imported when a calendar is built (see business_calendar)
+    from holidays import HolidayBase
 
 ONE_DAY = timedelta(days=1)
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -116,13 +119,14 @@ def business_calendar(country: str, subdivision: str | None, first_day: date, la
     # Imported here, not at module level: the workflow imports this package for plan_eta/revise_eta and must
     # never load the library (its data changes between versions).
     import holidays
+    from holidays.version import __version__ as holidays_version
 
     code = country.upper()
     if len(code) != 2 or not code.isalpha():
         raise ValueError(f"country: '{country}' is not an ISO 3166-1 alpha-2 code")
     if last_day < first_day:
         raise ValueError(f"last_day: {last_day} is before first_day {first_day}")
-    library = f"python-holidays {holidays.__version__}"
+    library = f"python-holidays {holidays_version}"
     try:
         national = holidays.country_holidays(code)
     except NotImplementedError:
@@ -152,7 +156,7 @@ def business_calendar(country: str, subdivision: str | None, first_day: date, la
     )
 
 
-def _library_subdivision(national: Any, country: str, subdivision: str | None) -> str | None:
+def _library_subdivision(national: HolidayBase, country: str, subdivision: str | None) -> str | None:
     """The library's code for `subdivision` (code, `CC-code` or alias, any case), or None when it has none."""
     if not subdivision or not subdivision.strip():
         return None
@@ -162,5 +166,5 @@ def _library_subdivision(national: Any, country: str, subdivision: str | None) -
     codes = {code.upper(): code for code in national.subdivisions}
     if text.upper() in codes:
         return codes[text.upper()]
-    aliases = {alias.casefold(): code for alias, code in getattr(national, "subdivisions_aliases", {}).items()}
+    aliases = {alias.casefold(): code for alias, code in national.subdivisions_aliases.items()}
     return aliases.get(text.casefold())

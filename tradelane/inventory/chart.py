@@ -16,9 +16,10 @@ from datetime import date
 from statistics import NormalDist
 
 import numpy as np
+import numpy.typing as npt
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -153,7 +154,8 @@ def _draw_stock(ax: Axes, chart: ForecastChart) -> None:
         ax.plot(days, projected, color=STOCK_COLOUR, linewidth=LINE_WIDTH, label="projected stock")
         ax.plot(days[:1], [chart.on_hand], "o", color=STOCK_COLOUR, markersize=8,
                 label=f"on hand ({chart.on_hand:,.0f} units)")
-        crossed = np.flatnonzero(projected <= chart.reorder_point) if chart.reorder_point is not None else []
+        crossed: npt.NDArray[np.intp] | list[int] = (
+            np.flatnonzero(projected <= chart.reorder_point) if chart.reorder_point is not None else [])
         if len(crossed):
             # The line runs from top left to bottom right, so the bottom left of the crossing is free, unless it
             # is the first day: then the panel may start there.
@@ -167,7 +169,7 @@ def _draw_stock(ax: Axes, chart: ForecastChart) -> None:
             ax.axhline(level, color=colour, linewidth=LINE_WIDTH, linestyle=style,
                        label=f"{label} ({level:,.0f} units)")
     ax.axhline(0, color="0.5", linewidth=0.8)
-    ax.axvline(np.datetime64(chart.forecast_start, "D"), color="0.4", linewidth=0.8, linestyle=":")
+    ax.axvline(date2num(np.datetime64(chart.forecast_start, "D")), color="0.4", linewidth=0.8, linestyle=":")
     ax.set_ylabel("stock (units)")
     ax.set_xlabel("date")
     if ax.get_legend_handles_labels()[0]:

@@ -12,13 +12,17 @@ import warnings
 from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, Field
 from scipy.optimize import minimize
 from statsmodels.tools.sm_exceptions import ModelWarning
 from statsmodels.tsa.holtwinters import ExponentialSmoothing, SimpleExpSmoothing
+
+Series: TypeAlias = Sequence[float] | npt.NDArray[np.float64]
+"""A daily series: a sequence of floats, or the numpy array this module validates one into."""
 
 ADI_CUTOFF = 1.32
 """Average inter-demand interval at and above which demand is intermittent (Syntetos, Boylan & Croston 2005)."""
@@ -97,7 +101,7 @@ class DemandForecast(BaseModel):
         return total + fraction * next_day
 
 
-def classify(demand: Sequence[float]) -> DemandPattern:
+def classify(demand: Series) -> DemandPattern:
     """Syntetos–Boylan class of a demand series.
 
     ADI is the number of periods per non-zero demand, CV² the squared coefficient of variation of the non-zero
@@ -147,7 +151,7 @@ def forecast_demand(history: Sequence[float], *, start: date, horizon: int, seas
         mase=test.mase if test else None, naive_mase=test.naive_mase if test else None, notes=notes)
 
 
-def seasonal_naive(history: Sequence[float], horizon: int, season_length: int) -> list[float]:
+def seasonal_naive(history: Series, horizon: int, season_length: int) -> list[float]:
     """Each forecast day repeats the same day of the last season of the history."""
     if season_length < 1 or horizon < 1:
         raise ValueError(f"season_length: {season_length} and horizon: {horizon} must both be at least 1")
@@ -157,8 +161,7 @@ def seasonal_naive(history: Sequence[float], horizon: int, season_length: int) -
     return [last[h % season_length] for h in range(horizon)]
 
 
-def mase(actual: Sequence[float], predicted: Sequence[float], insample: Sequence[float],
-         season_length: int) -> float:
+def mase(actual: Series, predicted: Series, insample: Series, season_length: int) -> float:
     """Mean absolute scaled error: the forecast's MAE over the in-sample MAE of seasonal-naive (Hyndman).
 
     When the seasonal-naive scale is 0 (a series repeating each season, or shorter than a season and one day), the
@@ -195,7 +198,7 @@ def backtest(history: Sequence[float], *, holdout: int, season_length: int = 7) 
     return _backtest(y, holdout, season_length, method)
 
 
-def _validated(values: Sequence[float], name: str) -> np.ndarray:
+def _validated(values: Series, name: str) -> np.ndarray:
     y = np.asarray(values, dtype=float)
     bad = np.flatnonzero(~np.isfinite(y) | (y < 0))
     if bad.size:

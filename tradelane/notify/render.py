@@ -7,6 +7,7 @@ Customer messages carry no personal data: `NoticeFacts` has no name, address, e-
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -128,7 +129,8 @@ def format_money(money: Money, locale: str) -> str:
 
 def country_name(code: str, locale: str) -> str:
     """A country's name in the locale (`DE`, `fr` -> `Allemagne`); the code itself when CLDR has no name."""
-    return babel_locale(locale).territories.get(code.upper(), code.upper())
+    names: Mapping[str, str] = babel_locale(locale).territories
+    return names.get(code.upper(), code.upper())
 
 
 def isolate(value: str, direction: str) -> str:

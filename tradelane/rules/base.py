@@ -117,6 +117,7 @@ def load_table(path: Path, model: type[R]) -> RuleTable[R]:
     defaults = document.get("defaults") or {}
     rows = [{**defaults, **row} for row in document["rules"]]
     try:
+        # list[model] is built at run time from the model passed in, which mypy cannot read as a type expression.
         parsed = TypeAdapter(list[model]).validate_python(rows)  # type: ignore[valid-type]
     except ValidationError as err:
         first = err.errors()[0]
