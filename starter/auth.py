@@ -141,6 +141,16 @@ async def verified_webhook(request: Request, caller: Annotated[Caller, Depends(r
     return caller
 
 
+Backend = Annotated[Caller, Depends(require(Role.BACKEND))]
+"""A route parameter admitting backends (they create shipments and ask for quotes and documents)."""
+Reader = Annotated[Caller, Depends(require(*READ))]
+"""A route parameter admitting the roles that read: backends and ops."""
+Ops = Annotated[Caller, Depends(require(Role.OPS))]
+"""A route parameter admitting ops (approvals, cancellations, stock corrections, replenishment decisions)."""
+Partner = Annotated[Caller, Depends(verified_webhook)]
+"""A route parameter admitting partners whose webhook signature checks out."""
+
+
 def codec_access(environment: str, ui_origins: Iterable[str]) -> Callable[..., Caller]:
     """Who may decode payloads: ops. In development only, the local Web UI may too without a key, since the dev
     server's UI has no login to pass one on (in production the UI sits behind a proxy that passes the ops

@@ -22,7 +22,7 @@ INVALID_CONTENT_LENGTH = "INVALID_CONTENT_LENGTH"
 
 
 def _error_body(code: str, message: str, field: str, field_message: str) -> bytes:
-    """The API's error envelope (`{"error": {"code", "message", "fields"}}`), as `starter/api.py` answers."""
+    """The API's error envelope (`{"error": {"code", "message", "fields"}}`), as `starter.errors` answers."""
     return json.dumps({"error": {"code": code, "message": message,
                                  "fields": [{"field": field, "message": field_message}]}}).encode()
 

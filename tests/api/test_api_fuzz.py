@@ -23,7 +23,7 @@ from infra.persistence.db import ShipmentRow
 from infra.persistence.receipts import WebhookReceiptRow
 from infra.platform.settings import DEV_API_KEYS
 from infra.platform.webhooks import signed_headers
-from starter.api import field_path
+from starter.errors import field_path
 from starter.limits import BodySizeLimit
 from tests.api.test_request_fuzz import ALWAYS_INVALID, Kind, errors_of, mutated
 from tests.support import load_example, unique_id

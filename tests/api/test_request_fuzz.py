@@ -2,7 +2,7 @@
 
 Every mutated body is either a valid `ShipmentRequest` or refused with a `ValidationError` (never another
 exception), and every error's `loc` leads to a value in the body, or names the required field that is missing,
-so `starter.api.field_path` turns it into a path a caller can read (`items[1].hs_code`). Mutations that must be
+so `starter.errors.field_path` turns it into a path a caller can read (`items[1].hs_code`). Mutations that must be
 refused (a required field dropped, a number out of range or not finite, a string or list over its limit, an
 unknown field) are refused at exactly the mutated path. The strategies here are reused by `test_api_fuzz.py`; each
 limit case by case is in `test_request_fuzz_limits.py`.
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from starter.api import field_path
+from starter.errors import field_path
 from tests.support import VALID_EXAMPLES, load_example
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.state import ApprovalDecision, CancelRequest

@@ -1,0 +1,269 @@
+"""Shipments: backends start them, readers read and list them, ops decide their approvals and cancel them.
+
+The workflow is the truth of a running shipment (read by query); a closed one is read from its result or the read
+model, and lists come from the read model.
+"""
+
+import asyncio
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from infra.persistence import inventory as ledger
+from infra.persistence.db import ShipmentRow, StageTransitionRow
+from starter.auth import Backend, Ops, Reader
+from starter.deps import EngineDep, SettingsDep, TemporalDep
+from starter.errors import ApiError, is_not_found, not_found_as, refusal
+from tradelane.decisions.models import Emissions, Finding, LandedCost, RequiredDocument, TransportPlan
+from tradelane.enums import ExceptionKind, Stage, Status
+from tradelane.keys import workflow_id
+from tradelane.models import ShipmentRequest
+from tradelane.shipment.run import ShipmentInput
+from tradelane.shipment.state import ApprovalDecision, CancelRequest, Gate, ShipmentState, Transition
+from workflows import visibility as sa
+from workflows.shipment import ShipmentWorkflow
+
+log = structlog.stdlib.get_logger(__name__)
+
+router = APIRouter()
+
+REFUSALS = {"GateNotPending": "GATE_NOT_PENDING", "ShipmentClosed": "SHIPMENT_CLOSED"}
+"""The API code of each `ApplicationError` type the workflow refuses an update with."""
+
+
+class ShipmentCreated(BaseModel):
+    shipment_id: str
+    workflow_id: str
+    run_id: str | None
+    status_url: str
+
+
+class ShipmentView(ShipmentState):
+    """A shipment as the API shows it: the workflow state, the approvals waiting for ops, and the decisions
+    (also in full under `assessment`) lifted to the top for readers."""
+
+    pending_approvals: list[Gate] = Field(default_factory=list)
+    execution_status: str | None = None
+    alternatives: list[TransportPlan] = Field(default_factory=list)
+    landed_cost: LandedCost | None = None
+    emissions_kg_co2e: float | None = None
+    emissions: Emissions | None = None
+    documents: list[RequiredDocument] = Field(default_factory=list)
+    marks: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    compliance_findings: list[Finding] = Field(default_factory=list)
+    risk_score: float | None = None
+
+    @classmethod
+    def of(cls, state: ShipmentState, execution_status: str | None = None) -> "ShipmentView":
+        a = state.assessment
+        decisions: dict[str, Any] = {} if a is None else {
+            "alternatives": a.alternatives, "landed_cost": a.landed_cost,
+            "emissions_kg_co2e": a.emissions_kg_co2e, "emissions": a.emissions, "documents": a.documents,
+            "marks": a.marking.marks, "labels": a.marking.labels, "compliance_findings": a.compliance.findings,
+            "risk_score": a.risk_score,
+        }
+        return cls(**dict(state), **decisions, pending_approvals=state.pending_gates,
+                   execution_status=execution_status)
+
+
+class ShipmentSummary(BaseModel):
+    shipment_id: str
+    merchant_id: str
+    origin_country: str
+    destination_country: str
+    stage: str
+    status: str
+    carrier: str | None
+    mode: str | None
+    tracking_number: str | None
+    pending_gates: list[str]
+    updated_at: datetime
+    eta_expected: date | None = None
+    promised_date: date | None = None
+    open_exceptions: list[str] = Field(default_factory=list)
+    latest_status: str | None = None
+
+
+class CancelAccepted(BaseModel):
+    shipment_id: str
+    status: Status
+    message: str
+
+
+@router.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
+async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
+                          caller: Backend) -> ShipmentCreated:
+    problems = await asyncio.to_thread(warehouse_problems, engine, body)
+    if problems:
+        raise ApiError.invalid(problems)
+    wf_id = workflow_id(body.shipment_id)
+    search_attributes, memo = sa.start_attributes(body)
+    try:
+        handle = await client.start_workflow(
+            ShipmentWorkflow.run,
+            ShipmentInput(request=body, timings=settings.timings(), approvals=settings.approval_policy(),
+                          events_url=settings.events_url),
+            id=wf_id, task_queue=settings.task_queue,
+            # A shipment id is used once, ever: a second request must never start a second workflow.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=search_attributes, memo=memo,
+        )
+    except WorkflowAlreadyStartedError:
+        raise ApiError(409, "SHIPMENT_EXISTS", f"shipment {body.shipment_id} already exists") from None
+    log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id, caller=caller.name)
+    return ShipmentCreated(shipment_id=body.shipment_id, workflow_id=wf_id, run_id=handle.result_run_id,
+                           status_url=f"/v1/shipments/{body.shipment_id}")
+
+
+@router.get("/v1/shipments/{shipment_id}", response_model=ShipmentView)
+async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
+                       _: Reader) -> ShipmentView:
+    try:
+        handle, status = await _describe(client, shipment_id)
+    except ApiError:
+        return _from_read_model(engine, shipment_id)
+    if status == WorkflowExecutionStatus.RUNNING:
+        return await _running(handle, engine, shipment_id, timedelta(seconds=settings.query_timeout_s))
+    if status == WorkflowExecutionStatus.COMPLETED:
+        # A closed shipment's result is in its history; no worker is needed to read it.
+        return ShipmentView.of(await handle.result(), status.name.lower())
+    return _from_read_model(engine, shipment_id, execution_status=status.name.lower())
+
+
+@router.get("/v1/shipments", response_model=list[ShipmentSummary])
+async def list_shipments(
+    engine: EngineDep,
+    _: Reader,
+    status: Status | None = None,
+    stage: Stage | None = None,
+    destination: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    exception: Annotated[ExceptionKind | None, Query(description="Only shipments with this open exception.")]
+    = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ShipmentSummary]:
+    with Session(engine) as session:
+        query = select(ShipmentRow).order_by(col(ShipmentRow.updated_at).desc()).limit(limit)
+        if status is not None:
+            query = query.where(ShipmentRow.status == status.value)
+        if stage is not None:
+            query = query.where(ShipmentRow.stage == stage.value)
+        if destination is not None:
+            query = query.where(ShipmentRow.destination_country == destination.upper())
+        if exception is not None:
+            query = query.where(col(ShipmentRow.open_exceptions).contains(exception.value))
+        rows = session.exec(query).all()
+    return [ShipmentSummary(**row.model_dump(exclude={"pending_gates", "open_exceptions"}),
+                            pending_gates=[g for g in row.pending_gates.split(",") if g],
+                            open_exceptions=[k for k in row.open_exceptions.split(",") if k]) for row in rows]
+
+
+@router.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
+async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep, caller: Ops) -> Gate:
+    log.info("approval decided", shipment_id=shipment_id, gate=body.gate.value, decision=body.decision.value,
+             caller=caller.name)
+    return await _update(client, shipment_id, ShipmentWorkflow.decide, body, "GATE_NOT_PENDING")
+
+
+@router.post("/v1/shipments/{shipment_id}/cancel", status_code=202, response_model=CancelAccepted)
+async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep, caller: Ops) -> CancelAccepted:
+    log.info("cancel requested", shipment_id=shipment_id, caller=caller.name)
+    state = await _update(client, shipment_id, ShipmentWorkflow.cancel, body, "SHIPMENT_CLOSED")
+    return CancelAccepted(shipment_id=shipment_id, status=state.status,
+                          message="cancellation accepted; completed steps are being undone")
+
+
+def warehouse_problems(engine: Engine, request: ShipmentRequest) -> list[dict[str, str]]:
+    """A shipment's warehouses must exist, belong to its merchant and stand where the shipment starts or ends."""
+    if request.origin_warehouse is None and request.destination_warehouse is None:
+        return []
+    known = ledger.warehouses(engine)
+    problems = []
+    for field, party in (("origin_warehouse", request.origin), ("destination_warehouse", request.destination)):
+        warehouse_id = getattr(request, field)
+        if warehouse_id is None:
+            continue
+        warehouse = known.get(warehouse_id)
+        if warehouse is None:
+            problems.append({"field": field, "message": f"'{warehouse_id}' is not a warehouse of the network"})
+        elif warehouse.merchant_id != request.merchant_id:
+            problems.append({"field": field, "message": f"'{warehouse_id}' belongs to merchant "
+                                                        f"'{warehouse.merchant_id}', not '{request.merchant_id}'"})
+        elif warehouse.country != party.country:
+            side = field.split("_")[0]
+            problems.append({"field": field, "message": f"'{warehouse_id}' is in {warehouse.country}, but the "
+                                                        f"{side} is in {party.country}"})
+    return problems
+
+
+async def _describe(client: Client, shipment_id: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus]:
+    """The shipment's workflow and its execution status; 404 when there is no such shipment."""
+    handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
+    with not_found_as("SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}"):
+        description = await handle.describe()
+    return handle, description.status or WorkflowExecutionStatus.RUNNING
+
+
+async def _running(handle: WorkflowHandle[Any, Any], engine: Engine, shipment_id: str,
+                   timeout: timedelta) -> ShipmentView:
+    """A running shipment's state by query, or its last projected state when no worker answers in time."""
+    try:
+        state = await handle.query(ShipmentWorkflow.state, rpc_timeout=timeout)
+    except (RPCError, WorkflowQueryFailedError) as err:
+        # No worker answered in time: show the last projected state rather than hang the caller.
+        log.warning("query failed, answering from the read model", shipment_id=shipment_id, error=str(err))
+        try:
+            return _from_read_model(engine, shipment_id, execution_status="running")
+        except ApiError:
+            raise ApiError(503, "STATE_UNAVAILABLE", f"shipment {shipment_id} is running but no worker "
+                           "answered and it has no projected state yet; try again") from None
+    return ShipmentView.of(state, "running")
+
+
+async def _update(client: Client, shipment_id: str, update: Any, arg: Any, refused_code: str) -> Any:
+    """Run an update; only when it fails for want of a running workflow is it worth asking which case."""
+    handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
+    try:
+        return await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        raise refusal(err, refused_code, REFUSALS) from None
+    except RPCError as err:
+        if not is_not_found(err):
+            raise
+    await _describe(client, shipment_id)  # 404 when there is no such shipment
+    raise ApiError(409, "SHIPMENT_CLOSED", f"shipment {shipment_id} is no longer running")
+
+
+def _from_read_model(engine: Engine, shipment_id: str, execution_status: str | None = None) -> ShipmentView:
+    with Session(engine) as session:
+        row = session.get(ShipmentRow, shipment_id)
+        if row is None:
+            raise ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
+        transitions = session.exec(select(StageTransitionRow).where(
+            StageTransitionRow.shipment_id == shipment_id).order_by(col(StageTransitionRow.seq))).all()
+    return ShipmentView(
+        shipment_id=row.shipment_id, workflow_id=row.workflow_id, stage=Stage(row.stage), status=Status(row.status),
+        origin_country=row.origin_country, destination_country=row.destination_country,
+        merchant_id=row.merchant_id, declared_value=Decimal(row.declared_value), currency=row.currency,
+        carrier=row.carrier, mode=row.mode, tracking_number=row.tracking_number, failure=row.failure,
+        transitions=[Transition(seq=t.seq, stage=Stage(t.stage), status=Status(t.status), at=t.at, note=t.note)
+                     for t in transitions],
+        execution_status=execution_status,
+    )
