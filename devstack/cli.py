@@ -1,7 +1,7 @@
-"""`tradelane`: the command line. The operational commands of `starter.cli` plus the development ones that start
-the whole stack (`up`, `demo`), the partner sandbox and find the Temporal CLI.
+"""`tradelane`: the command line. The operational commands of `starter.cli` (shipments, inventory, `api`) plus
+those that run the other services (`worker`, `sandbox`), the whole stack (`up`, `demo`), and find the Temporal CLI.
 
-Lives at the top of the import layers because these commands wire every service together.
+Lives above the services in the import layers because its commands start each of them, or all together.
 """
 
 from typing import Annotated
@@ -19,6 +19,14 @@ def up() -> None:
     from devstack.up import serve_forever
 
     serve_forever(service_settings())
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against TRADELANE_TEMPORAL_ADDRESS."""
+    from worker import main
+
+    main()
 
 
 @app.command()

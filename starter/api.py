@@ -22,17 +22,14 @@ from infra.platform.settings import Settings
 from infra.platform.telemetry import tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, converter_for, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, codec_access, require
-from starter.errors import add_error_handlers, field_path
+from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
 from starter.routes import documents, inventory, partner_events, probes, quotes, shipments, tracking_page, visibility
-from starter.routes.quotes import QuoteView
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 
-# `QuoteView` and `field_path` live in `starter.routes.quotes` and `starter.errors`; `starter.cli` still imports
-# them from here.
-__all__ = ["QuoteView", "create_app", "field_path"]
+__all__ = ["create_app"]
 
 ROUTERS = (probes.router, shipments.router, visibility.router, quotes.router, documents.router,
            partner_events.router, tracking_page.router, inventory.router)

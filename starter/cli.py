@@ -1,8 +1,8 @@
-"""`tradelane`'s operational commands: start and steer shipments from a terminal, and run the worker and the API.
+"""`tradelane`'s operational commands: start and steer shipments from a terminal, and run the API.
 
-Shipment commands talk to the HTTP API (`--api` or TRADELANE_API_URL); `worker` and `api` run the services
-themselves. The development commands (`up`, `demo`, `sandbox`, `temporal-cli`) are added by `devstack.cli`, which
-is the `tradelane` entry point.
+Shipment commands talk to the HTTP API (`--api` or TRADELANE_API_URL); `api` runs the API itself. `devstack.cli`,
+the `tradelane` entry point, adds the commands that run the other services (`worker`, `sandbox`) or all of them
+(`up`, `demo`), and `temporal-cli`.
 """
 
 import json
@@ -55,7 +55,8 @@ def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
     """The decisions computed in this process from the rate tables alone (no partner quotes, no API)."""
     from pydantic import ValidationError
 
-    from starter.api import QuoteView, field_path
+    from starter.errors import field_path
+    from starter.routes.quotes import QuoteView
     from tradelane.decisions.assess import assess
     from tradelane.models import ShipmentRequest
     from tradelane.rules import default_book
@@ -291,14 +292,6 @@ def service_settings() -> "Settings":
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     return settings
-
-
-@app.command()
-def worker() -> None:
-    """Run a worker against TRADELANE_TEMPORAL_ADDRESS."""
-    from worker import main
-
-    main()
 
 
 @app.command()
