@@ -179,6 +179,8 @@ BAD_CSV = [
      "column(s) day appear more than once"),
     ("lines are counted as the file has them", ["", "2026-03-02,{sku},DE,-3"], None, "rows[1].quantity",
      "line 4: Input should be greater than or equal to 0"),
+    ("a file that is not CSV is refused, not a server error", ["2026-03-02,{sku},D\rE,3"], None, "body",
+     "after line 2: not valid CSV: new-line character seen in unquoted field"),
 ]
 
 

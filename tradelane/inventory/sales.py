@@ -38,6 +38,14 @@ def _path(prefix: str, loc: Iterable[int | str]) -> str:
 
 def parse_csv(text: str) -> list[SaleRecord]:
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_rows(reader)
+    except csv.Error as err:  # e.g. a bare carriage return inside an unquoted value
+        problem = {"field": "body", "message": f"after line {reader.line_num}: not valid CSV: {err}"}
+        raise SalesImportError([problem]) from None
+
+
+def _parse_rows(reader: "csv.DictReader[str]") -> list[SaleRecord]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     header = ["day" if h == "date" else h for h in header]
     missing = [c for c in COLUMNS if c not in header]
