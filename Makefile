@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions clean
+.PHONY: install lint temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -39,7 +39,13 @@ demo: temporal
 up: temporal
 	$(BIN)/tradelane up
 
-test: temporal postgres fonts browser
+# ruff (lint and import order, whole tree) and mypy (the domain package, strict); `make test` runs it first, so a
+# finding fails CI.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy tradelane
+
+test: lint temporal postgres fonts browser
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

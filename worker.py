@@ -28,9 +28,8 @@ from activities.inventory import InventoryActivities
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
-from activities.read_model import ReadModelActivities
 from activities.polling import TrackingActivities
-from workflows.replenishment_schedule import ensure_schedule
+from activities.read_model import ReadModelActivities
 from infra.persistence.db import make_engine, migrate
 from infra.platform.health import Check, check_readiness
 from infra.platform.http_server import ServedApp
@@ -42,6 +41,7 @@ from infra.platform.temporal import connect, converter_for
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 from workflows.replenishment import ReplenishmentWorkflow
+from workflows.replenishment_schedule import ensure_schedule
 from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)

@@ -17,8 +17,8 @@ class CarrierActivities:
     @activity.defn(name="carrier.book")
     async def book(self, call: PartnerCall) -> PartnerRecord:
         assert call.request is not None, "book needs the shipment request"
-        body = await self._partners.call(call.partner, "book", "bookings", lane_body(call.request, call.origin, call.destination),
-                                         idempotency_key=call.idempotency_key)
+        lane = lane_body(call.request, call.origin, call.destination)
+        body = await self._partners.call(call.partner, "book", "bookings", lane, idempotency_key=call.idempotency_key)
         record = parse_record("booking", call.partner, body)
         log.info("booked", shipment_id=call.shipment_id, partner=call.partner, booking=record.ref)
         return record

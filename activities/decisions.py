@@ -19,10 +19,10 @@ from tradelane.decisions.assess import assess
 from tradelane.decisions.models import Quote
 from tradelane.decisions.planner import LegSpec, candidate_legs
 from tradelane.decisions.screening import ScreeningList
+from tradelane.eta import eta_basis
 from tradelane.models import ShipmentRequest
 from tradelane.partner_api import lane_body, parse_quote
 from tradelane.rules import RuleBook
-from tradelane.eta import eta_basis
 from tradelane.shipment.calls import AssessRequest, AssessResult
 
 log = structlog.stdlib.get_logger(__name__)

@@ -20,9 +20,9 @@ from tradelane.inventory.forecast import DemandForecast, forecast_demand
 from tradelane.inventory.ledger import MovementKind, undo_of
 from tradelane.inventory.models import (
     SkuSpec,
+    Suggestion,
     SuggestRequest,
     SuggestResult,
-    Suggestion,
     Warehouse,
 )
 from tradelane.inventory.policy import Inbound, PolicyParams, Replenishment, StockPosition, plan_replenishment

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra.platform.notice_config import MailSettings
 from infra.persistence.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
+from infra.platform.notice_config import MailSettings
 from infra.platform.webhooks import signed_headers
 
 log = structlog.stdlib.get_logger(__name__)

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'example':<28}{'median ms':>10}{'p95 ms':>10}{'baseline ms':>13}{'ratio':>8}  plan")
     medians, baselines = [], []
     for name, request in requests.items():
-        decide = timings_ms(lambda: assess(request, book), args.rounds)
-        parse = timings_ms(lambda: ShipmentRequest.model_validate_json(texts[name]), args.rounds)
+        decide = timings_ms(lambda request=request: assess(request, book), args.rounds)
+        parse = timings_ms(lambda text=texts[name]: ShipmentRequest.model_validate_json(text), args.rounds)
         median, base = statistics.median(decide), statistics.median(parse)
         p95 = statistics.quantiles(decide, n=20)[-1]
         plan = assess(request, book).plan

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from devstack.devserver import DevServer, start_dev_server
 from devstack.mailserver import DevMailServer, free_port
-from infra.platform.settings import Settings, get_settings
 from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
+from infra.platform.settings import Settings, get_settings
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
 

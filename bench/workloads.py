@@ -169,8 +169,8 @@ class BareWorkload:
         name = self._names[index % len(self._names)]
         shape = self._shapes[name]
         started = time.perf_counter()
-        handle = await self._client.start_workflow(WORKFLOW_NAME, self._inputs[name], id=f"bare-{self._tag}-{index:05d}",
-                                                   task_queue=self._queue)
+        handle = await self._client.start_workflow(WORKFLOW_NAME, self._inputs[name],
+                                                   id=f"bare-{self._tag}-{index:05d}", task_queue=self._queue)
         for size in shape.signal_bytes:
             await handle.signal(SIGNAL, "x" * chars(size, self._overhead))
         for size, _ in shape.update_bytes:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from starter.cli import service_settings, app, console
+from starter.cli import app, console, service_settings
 
 __all__ = ["app"]
 

@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from infra.platform.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
 from devstack import demo_inventory
-from starter.cli import console as cli_console, print_quote, print_timeline
+from infra.platform.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
+from starter.cli import console as cli_console
+from starter.cli import print_quote, print_timeline
 from starter.client import TradelaneClient
 
 # Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.

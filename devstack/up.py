@@ -9,11 +9,10 @@ from datetime import timedelta
 
 import structlog
 
-from workflows.replenishment_schedule import ensure_schedule
-from infra.persistence.db import make_engine, migrate
 from devstack.devserver import start_dev_server
-from infra.platform.http_server import ServedApp
 from devstack.mailserver import DevMailServer
+from infra.persistence.db import make_engine, migrate
+from infra.platform.http_server import ServedApp
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings
 from infra.platform.temporal import converter_for
@@ -21,6 +20,7 @@ from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig, load_config
 from starter.api import create_app
 from worker import build_worker, partner_http
+from workflows.replenishment_schedule import ensure_schedule
 
 log = structlog.stdlib.get_logger(__name__)
 

@@ -22,10 +22,10 @@ import structlog
 from pydantic import BaseModel
 
 from devstack.devserver import DevServer, start_dev_server
-from infra.platform.http_server import ServedApp
 from devstack.mailserver import DevMailServer, free_port
-from infra.platform.settings import Settings, get_settings
 from devstack.up import sandbox_config
+from infra.platform.http_server import ServedApp
+from infra.platform.settings import Settings, get_settings
 from reliability.config import TIMINGS, RunTimings
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.context import Sandbox

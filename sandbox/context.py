@@ -21,9 +21,9 @@ from sandbox.errors import ErrorCode, SandboxError
 from sandbox.faults import FAULT_HEADER, FaultBook, FaultContext, FaultRule, effect_of, parse_fault_header
 from sandbox.models import OptionalShipmentBody
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation, Partner
+from sandbox.playback import TrackingPlayer, WebhookSigning
 from sandbox.records import Record, RecordKind
 from sandbox.store import SandboxStore
-from sandbox.playback import TrackingPlayer, WebhookSigning
 
 log = structlog.get_logger(__name__)
 

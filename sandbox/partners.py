@@ -16,9 +16,6 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict
 
-# Moved to sandbox.scenarios; re-exported until tests/domain/test_tracking.py imports it from there.
-from sandbox.scenarios import TRACKING_CODES  # noqa: F401
-
 
 class PartnerKind(StrEnum):
     """What a partner does, which decides the operations it accepts."""
@@ -283,7 +280,8 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
             Partner(
                 name="doorstep",
                 kind=PartnerKind.LAST_MILE,
-                lanes=(Lane(destinations=frozenset({"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR", "GB", "CH"})),),
+                lanes=(Lane(destinations=frozenset({"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR", "GB",
+                                                    "CH"})),),
                 last_mile=_LAST_MILE_WINDOW,
             ),
             Partner(name="clearpath", kind=PartnerKind.CUSTOMS_BROKER),

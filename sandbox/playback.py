@@ -9,10 +9,9 @@ stream even if it lands between the sleep and the send.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
-
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 import structlog
@@ -20,7 +19,6 @@ from pydantic import BaseModel, ConfigDict
 
 from infra.platform.webhooks import signed_headers
 from sandbox.clock import Clock
-
 from sandbox.models import TrackingEvent
 from sandbox.scenarios import TrackingStep
 from sandbox.store import SandboxStore

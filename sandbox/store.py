@@ -28,7 +28,6 @@ from sandbox.records import (
     RecordKind,
 )
 
-
 R = TypeVar("R", bound=Record)
 
 

@@ -122,7 +122,8 @@ def print_quote(q: dict[str, Any]) -> None:
 @app.command()
 def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
           key: ApiKeyOpt = None,
-          local: Annotated[bool, typer.Option(help="Decide in this process from rate tables, without the API.")] = False,
+          local: Annotated[bool, typer.Option(
+              help="Decide in this process from rate tables, without the API.")] = False,
           documents: Annotated[Path | None, typer.Option(
               help="Also write the commercial invoice and packing list PDFs to this directory.")] = None,
           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:

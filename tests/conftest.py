@@ -14,21 +14,22 @@ import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 
-from infra.persistence.db import make_engine, migrate
 from devstack.devserver import DevServer, start_dev_server
+from devstack.mailserver import DevMailServer, free_port
+from infra.persistence.db import make_engine, migrate
 from infra.platform.http_server import ServedApp
 from infra.platform.logging import configure_logging
-from devstack.mailserver import DevMailServer, free_port
 from infra.platform.settings import Settings
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig
 from starter.api import create_app
-from tradelane.keys import workflow_id
-from tradelane.enums import Status
-from tradelane.shipment.state import ShipmentState
 from tests.postgres import postgres_cluster
 from tests.support import SECONDS_PER_DAY, DevCallers
+from tradelane.enums import Status
+from tradelane.keys import workflow_id
+from tradelane.shipment.state import ShipmentState
 from worker import build_worker
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record-histories", action="store_true",

@@ -11,7 +11,6 @@ import httpx
 
 from infra.platform.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
 from infra.platform.webhooks import signed_headers
-
 from tradelane.enums import Stage
 from tradelane.shipment.state import ShipmentState
 

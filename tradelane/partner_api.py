@@ -7,9 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tradelane.decisions.models import Quote
 from tradelane.enums import Mode
 from tradelane.models import ShipmentRequest
-from tradelane.decisions.models import Quote
 from tradelane.shipment.calls import PartnerRecord
 
 

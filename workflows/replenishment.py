@@ -7,7 +7,6 @@ replenishment as a child `Shipment` workflow. Children are abandoned on close: a
 its id (`RPL-<day>-<warehouse>-<sku>`) is the same for the same need, so a repeated run starts nothing twice.
 """
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -55,7 +54,7 @@ class ReplenishmentWorkflow:
             workflow.logger.info("replenishment awaiting approval", extra={"suggestions": len(state.suggestions)})
             try:
                 await workflow.wait_condition(lambda: not self._proposed(), timeout=inp.approval_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 for s in self._proposed():
                     s.state, s.note = SuggestionState.EXPIRED, f"undecided after {inp.approval_timeout}"
             state.status = "starting"

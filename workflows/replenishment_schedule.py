@@ -17,7 +17,6 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowHandle,
 )
-
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.platform.settings import Settings

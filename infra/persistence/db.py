@@ -1,7 +1,8 @@
 """The read model: SQLModel tables that activities write from workflow snapshots, for lists and reports.
 
 Temporal holds the truth of every shipment; these tables are a projection of it. SQLite file by default, any
-SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic (`infra/persistence/migrations`).
+SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owned by Alembic
+(`infra/persistence/migrations`).
 """
 
 import fcntl
@@ -17,8 +18,8 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 from infra.persistence.notices import outbox_messages
-from infra.platform.notice_config import NoticeConfig
 from infra.persistence.outbox import enqueue
+from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
 from tradelane.shipment.projection import ProjectionUpdate

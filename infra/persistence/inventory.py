@@ -290,7 +290,8 @@ def stock(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = 
             inbound[(wh, s)].append(InboundView(
                 shipment_id=shipment_id, quantity=quantity, status=ship.status if ship else None,
                 eta_expected=ship.eta_expected if ship else None, eta_latest=ship.eta_latest if ship else None))
-        countries = {wh: country for wh, country in session.exec(select(WarehouseRow.warehouse_id, WarehouseRow.country))}
+        located = session.exec(select(WarehouseRow.warehouse_id, WarehouseRow.country))
+        countries = {wh: country for wh, country in located}
     return [StockView(warehouse_id=wh, country=countries.get(wh, ""), sku=s, on_hand=on_hand, reserved=reserved,
                       available=on_hand - reserved, in_transit=in_transit,
                       inbound=sorted(inbound[(wh, s)], key=lambda i: (i.eta_expected or date.max, i.shipment_id)),

@@ -1,7 +1,7 @@
 """From a workflow's notices to outbox messages: who hears about what, in which language, and when.
 
-Called inside the read-model projection's transaction (`infra/persistence/db.py`), so a snapshot and the messages it implies
-are committed together or not at all (a transactional outbox). One notice becomes up to three messages:
+Called inside the read-model projection's transaction (`infra/persistence/db.py`), so a snapshot and the messages it
+implies are committed together or not at all (a transactional outbox). One notice becomes up to three messages:
 - the recipient's e-mail, in their locale, held back during their quiet hours (only notices that concern them);
 - the merchant's signed webhook, for every notice, without personal data;
 - an ops alert e-mail for exceptions.
@@ -23,7 +23,6 @@ from tradelane.notify import (
 )
 from tradelane.shipment.projection import ProjectionUpdate
 from tradelane.shipment.state import Notice
-
 
 
 def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[OutboxMessage]:

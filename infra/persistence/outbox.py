@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field as PydanticField, model_validator
+from pydantic import AwareDatetime, BaseModel, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, ColumnElement, Index, and_, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel, col, select

@@ -4,6 +4,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from tradelane.notify import QuietHours
 
+
 class MailSettings(BaseModel):
     """How to reach the SMTP relay."""
 

@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from infra.platform.codec import KeyRing
 from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
     DEV_API_KEYS,
     DEV_PARTNER_WEBHOOK_SECRET,
@@ -19,11 +19,10 @@ from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings a
     DEV_PAYLOAD_KEY_ID,
     DEV_WEBHOOK_SECRET,
 )
-from infra.platform.codec import KeyRing
 from infra.platform.notice_config import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
-from tradelane.notify import QuietHours
 from tradelane.enums import Stage
+from tradelane.notify import QuietHours
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
 ENV_PREFIX = "TRADELANE_"

@@ -23,10 +23,10 @@ from sandbox.models import (
     TransitRange,
 )
 from sandbox.partners import Operation, Partner
-from sandbox.scenarios import TRANSIT_SCENARIOS, scenario_steps
-from sandbox.rules import check_lane, check_parcels, price
+from sandbox.playback import Place, PlaybackJob
 from sandbox.records import BookingRecord, BookingState, LabelRecord, RecordKind, request_hash
-from sandbox.playback import PlaybackJob, Place
+from sandbox.rules import check_lane, check_parcels, price
+from sandbox.scenarios import TRANSIT_SCENARIOS, scenario_steps
 
 router = APIRouter(prefix="/partners/{partner}", tags=["carriers"])
 

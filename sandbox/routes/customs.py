@@ -9,8 +9,8 @@ from fastapi import APIRouter, Response, status
 from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import FilingOut, FilingRequest, HistoryEntry, OptionalShipmentBody, ReleaseFilingRequest
 from sandbox.partners import Operation
-from sandbox.rules import check_hs_codes
 from sandbox.records import FilingRecord, FilingState, RecordKind, request_hash
+from sandbox.rules import check_hs_codes
 
 router = APIRouter(prefix="/partners/{partner}/filings", tags=["customs"])
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Response, status
 from sandbox.context import HeadersDep, SandboxDep, close_record, mark_replay
 from sandbox.models import HistoryEntry, OptionalShipmentBody, SlotOut, SlotRequest
 from sandbox.partners import Operation
-from sandbox.scenarios import LAST_MILE_SCENARIOS, scenario_steps
-from sandbox.rules import check_lane
+from sandbox.playback import Place, PlaybackJob
 from sandbox.records import RecordKind, SlotRecord, SlotState, request_hash
-from sandbox.playback import PlaybackJob, Place
+from sandbox.rules import check_lane
+from sandbox.scenarios import LAST_MILE_SCENARIOS, scenario_steps
 
 router = APIRouter(prefix="/partners/{partner}/slots", tags=["last_mile"])
 

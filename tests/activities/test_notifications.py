@@ -23,10 +23,10 @@ from activities.notifications import (
     message_id,
     smtp_failure,
 )
-from infra.persistence.db import make_engine, migrate
-from infra.platform.http_server import ServedApp
 from devstack.mailserver import DevMailServer
+from infra.persistence.db import make_engine, migrate
 from infra.persistence.outbox import Channel, OutboxMessage, OutboxRow, OutboxState, claim_due, enqueue, messages_of
+from infra.platform.http_server import ServedApp
 from tests.support import unique_id
 
 SENDER = "Tradelane <notify@tradelane.test>"

@@ -7,9 +7,9 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 from tradelane.decisions.models import (
+    LastMileOption,
     Leg,
     LegEmission,
-    LastMileOption,
     Money,
     RiskAssessment,
     RiskHit,

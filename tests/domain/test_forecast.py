@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradelane.inventory.forecast import (
-    DemandForecast, DemandPattern, ForecastMethod, backtest, classify, forecast_demand, mase, seasonal_naive)
+    DemandForecast,
+    DemandPattern,
+    ForecastMethod,
+    backtest,
+    classify,
+    forecast_demand,
+    mase,
+    seasonal_naive,
+)
 from tradelane.inventory.synthetic import intermittent_sales, seasonal_sales
 
 START = date(2025, 1, 8)  # a Wednesday

@@ -81,7 +81,8 @@ def test_2028_says_no_subheading_list_is_loaded():
     assert "no HS 2028 subheading list is loaded" in hold.message
 
 
-@pytest.mark.parametrize("code", ["3926.90", "39269O", "３９２６９０", ""], ids=["dot", "letter-o", "fullwidth", "empty"])
+@pytest.mark.parametrize("code", ["3926.90", "39269O", "３９２６９０", ""],
+                         ids=["dot", "letter-o", "fullwidth", "empty"])
 def test_hs_not_digits_blocks(code):
     [finding] = check_item_code(code, "items[0].hs_code", "DE", request().ship_date, BOOK)
     assert (finding.code, finding.severity) == ("HS_NOT_DIGITS", Severity.BLOCK)

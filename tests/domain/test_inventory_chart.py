@@ -12,7 +12,13 @@ from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
 from tradelane.inventory.chart import (
-    FORECAST_COLOUR, HISTORY_COLOUR, REORDER_COLOUR, SAFETY_COLOUR, STOCK_COLOUR, ForecastChart, render_png,
+    FORECAST_COLOUR,
+    HISTORY_COLOUR,
+    REORDER_COLOUR,
+    SAFETY_COLOUR,
+    STOCK_COLOUR,
+    ForecastChart,
+    render_png,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

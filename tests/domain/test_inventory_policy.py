@@ -12,7 +12,14 @@ from tradelane.decisions.models import Money
 from tradelane.enums import Mode
 from tradelane.inventory.forecast import DemandForecast, DemandPattern, ForecastMethod, forecast_demand
 from tradelane.inventory.policy import (
-    Inbound, ModeOption, PolicyParams, StockPosition, plan_replenishment, safety_stock, stockout_risk)
+    Inbound,
+    ModeOption,
+    PolicyParams,
+    StockPosition,
+    plan_replenishment,
+    safety_stock,
+    stockout_risk,
+)
 from tradelane.inventory.synthetic import seasonal_sales
 
 TODAY = date(2026, 3, 2)

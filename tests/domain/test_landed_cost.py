@@ -13,7 +13,7 @@ from tradelane.decisions.fx import FxUnavailable
 from tradelane.decisions.landed_cost import landed_cost, regimes_for
 from tradelane.decisions.models import CostLine, LandedCost, Money
 from tradelane.models import ShipmentRequest
-from tradelane.rules import RuleStatus, TABLES, default_book
+from tradelane.rules import TABLES, RuleStatus, default_book
 from tradelane.rules.schemas.landed_cost import DutyRate, Fee, ImportRegime, InsuranceRate, Measure
 
 BOOK = default_book()

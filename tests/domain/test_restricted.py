@@ -54,7 +54,8 @@ def outcome(req: ShipmentRequest, book: RuleBook = BOOK) -> list[tuple[str, Seve
     (request("610910", "Replica football shirt"),
      [("RESTRICTED_GOODS", HOLD, "items[0].description", "counterfeit")]),
     (request("610910", "Football shirt, official club licence"), []),
-    (request("710210", "Unsorted diamonds"), [("RESTRICTED_GOODS", HOLD, "items[0].hs_code", "kimberley-rough-diamonds")]),
+    (request("710210", "Unsorted diamonds"),
+     [("RESTRICTED_GOODS", HOLD, "items[0].hs_code", "kimberley-rough-diamonds")]),
     (request("120991", "Vegetable seeds", destination="AU"),
      [("RESTRICTED_GOODS", HOLD, "items[0].hs_code", "au-plants-seeds")]),
     (request("120991", "Vegetable seeds", destination="DE"), []),
@@ -102,7 +103,8 @@ def test_a_row_that_matches_nothing_is_refused(tmp_path):
     (tmp_path / "restricted_goods.yaml").write_text("""
 table: restricted_goods
 rules:
-  - {rule_id: empty, countries: ["*"], severity: prohibited, goods: x, requirement: y, source: test, valid_from: 2020-01-01}
+  - {rule_id: empty, countries: ["*"], severity: prohibited, goods: x, requirement: y, source: test,
+     valid_from: 2020-01-01}
 """, encoding="utf-8")
     with pytest.raises(RuleDataError, match="give hs_prefixes, keywords or both"):
         check_restricted(request("392690"), RuleBook(tmp_path))

@@ -12,9 +12,9 @@ from tradelane.enums import Decision, GateKind, Mode, Stage, Status
 from tradelane.keys import idempotency_key, shipment_id_of, workflow_id
 from tradelane.models import ShipmentRequest
 from tradelane.partners import carriers_for, last_mile_for
-from tradelane.stages import STAGE_ORDER, IllegalTransition, check_move, next_stage
 from tradelane.shipment.config import ApprovalPolicy
 from tradelane.shipment.state import ApprovalDecision, Gate
+from tradelane.stages import STAGE_ORDER, IllegalTransition, check_move, next_stage
 
 
 def example(name: str, **changes) -> ShipmentRequest:

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sandbox.partners import TRACKING_CODES
-from tradelane.enums import PartnerKind, TrackingStatus as T
+from sandbox.scenarios import TRACKING_CODES
+from tradelane.enums import PartnerKind
+from tradelane.enums import TrackingStatus as T
 from tradelane.partners import PARTNERS
 from tradelane.shipment.events import CarrierEvent
 from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, merge_event, normalise, tracking_codes
@@ -19,7 +20,8 @@ MAPPING_CASES = [
     ("bluewave", "VESSEL_DELAYED", T.EXCEPTION), ("bluewave", "CUSTOMS_RELEASED", T.CUSTOMS_CLEARED),
     ("bluewave", "AVAILABLE", T.ARRIVED_AT_DESTINATION),
     ("silkrail", "BORDER_CROSSED", T.IN_TRANSIT), ("silkrail", "READY_FOR_HANDOVER", T.ARRIVED_AT_DESTINATION),
-    ("aerocargo", "RCS", T.PICKED_UP), ("aerocargo", "DIS", T.EXCEPTION), ("aerocargo", "NFD", T.ARRIVED_AT_DESTINATION),
+    ("aerocargo", "RCS", T.PICKED_UP), ("aerocargo", "DIS", T.EXCEPTION),
+    ("aerocargo", "NFD", T.ARRIVED_AT_DESTINATION),
     ("roadlink", "DELAYED", T.EXCEPTION), ("roadlink", "ARRIVED_HUB", T.ARRIVED_AT_DESTINATION),
     ("parcelnow", "SORTED", T.AT_LOCAL_DEPOT), ("parcelnow", "NOT_HOME", T.DELIVERY_FAILED),
     ("parcelnow", "DELIVERED", T.DELIVERED),

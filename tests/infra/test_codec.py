@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from infra.platform.codec import ENCODING, KEY_ID_HEADER, EncryptionCodec, KeyRing, codec_router, data_converter
-    from tradelane.models import ShipmentRequest
     from tests.support import load_example
+    from tradelane.models import ShipmentRequest
 
 KEY_OLD = bytes(range(32))
 KEY_NEW = bytes(range(100, 132))

@@ -7,9 +7,9 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from devstack.cli import app
 from devstack.devserver import _CLI_TYPE_NAMES
 from infra.platform.settings import Settings
-from devstack.cli import app
 from workflows.visibility import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]

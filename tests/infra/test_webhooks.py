@@ -2,8 +2,15 @@
 
 import pytest
 
-from infra.platform.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, SignatureProblem, WebhookSignatureError, sign, \
-    signed_headers, verify
+from infra.platform.webhooks import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    SignatureProblem,
+    WebhookSignatureError,
+    sign,
+    signed_headers,
+    verify,
+)
 
 SECRET = "whsec_test"
 BODY = b'{"a":1}'

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from infra.persistence import inventory as ledger
-from tests.support import load_example
 from infra.persistence.inventory import NewMovement
+from tests.support import load_example
 from tradelane.inventory.ledger import MovementKind
 from tradelane.inventory.models import Network
 

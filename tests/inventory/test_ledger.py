@@ -412,7 +412,8 @@ def _row(kind: MovementKind, quantity: int, warehouse_id: str = "SZX-1", sku: st
          *, settles_inbound: bool = False) -> MovementView:
     change = deltas(kind, quantity, settles_inbound=settles_inbound)
     return MovementView(seq=1, warehouse_id=warehouse_id, sku=sku, kind=kind, quantity=quantity,
-                        on_hand_delta=change.on_hand, reserved_delta=change.reserved, in_transit_delta=change.in_transit,
+                        on_hand_delta=change.on_hand, reserved_delta=change.reserved,
+                        in_transit_delta=change.in_transit,
                         shipment_id="S", reason="", actor="", at="2026-11-24T00:00:00Z")
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from infra.persistence import inventory as ledger
 from infra.persistence.db import make_engine, migrate
-from workflows.replenishment_schedule import SCHEDULE_ID, ensure_schedule
 from tests.inventory.network import make_network, position, receive
 from tradelane.enums import Status
 from tradelane.inventory.models import ReplenishmentState, SaleRecord, SuggestionState
 from tradelane.inventory.synthetic import seasonal_sales
 from workflows.replenishment import ReplenishmentWorkflow
+from workflows.replenishment_schedule import SCHEDULE_ID, ensure_schedule
 
 pytestmark = pytest.mark.temporal
 

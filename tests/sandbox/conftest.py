@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from fastapi import FastAPI
 
 from sandbox import SandboxConfig, create_app

@@ -260,7 +260,8 @@ async def test_healthz(sb: Harness) -> None:
 async def test_concurrent_retries_with_one_key_make_one_booking(sb: Harness, payload: Payload) -> None:
     body = payload("booking")
     responses = await asyncio.gather(
-        *(sb.client.post("/partners/bluewave/bookings", json=body, headers={"Idempotency-Key": "race"}) for _ in range(8))
+        *(sb.client.post("/partners/bluewave/bookings", json=body, headers={"Idempotency-Key": "race"})
+          for _ in range(8))
     )
     assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
     assert len({r.json()["booking_id"] for r in responses}) == 1

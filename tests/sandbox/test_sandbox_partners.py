@@ -9,8 +9,8 @@ import pytest
 from sandbox.errors import ErrorCode, SandboxError
 from sandbox.models import FilingItem, Parcel
 from sandbox.partners import EU_COUNTRIES, OPERATIONS_BY_KIND, PARTNERS, Operation, PartnerKind, TransportMode
-from sandbox.scenarios import LAST_MILE_SCENARIOS, TRACKING_CODES, TRANSIT_SCENARIOS
 from sandbox.rules import check_hs_codes, check_lane, check_parcels, price
+from sandbox.scenarios import LAST_MILE_SCENARIOS, TRACKING_CODES, TRANSIT_SCENARIOS
 
 
 def parcel(kg: float, length: float = 10, width: float = 10, height: float = 10) -> Parcel:

@@ -13,10 +13,10 @@ from sandbox.clock import SystemClock
 from sandbox.errors import SandboxError
 from sandbox.models import HistoryEntry, Money, Parcel, QuoteRequest
 from sandbox.partners import Operation, TransportMode
-from sandbox.scenarios import TRANSIT_SCENARIOS
+from sandbox.playback import Place, PlaybackJob, TrackingPlayer
 from sandbox.records import BookingRecord, BookingState, RecordKind, request_hash
+from sandbox.scenarios import TRANSIT_SCENARIOS
 from sandbox.store import SandboxStore
-from sandbox.playback import PlaybackJob, Place, TrackingPlayer
 
 if TYPE_CHECKING:
     from collections.abc import Callable

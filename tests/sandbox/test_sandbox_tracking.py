@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from sandbox.playback import Place, PlaybackJob, build_events
 from sandbox.scenarios import TRANSIT_SCENARIOS
-from sandbox.playback import PlaybackJob, Place, build_events
 
 if TYPE_CHECKING:
     from conftest import FakeClock, Harness, MakeSandbox

@@ -6,9 +6,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from devstack.cli import app
 from infra.platform.http_server import ServedApp
 from starter.api import create_app
-from devstack.cli import app
 from tests.support import EXAMPLES, load_example, unique_id
 from tradelane.enums import Status
 

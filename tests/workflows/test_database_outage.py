@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from temporalio.api.enums.v1 import EventType
 
 from infra.persistence.db import ShipmentRow, StageTransitionRow, TrackingEventRow, make_engine, migrate
 from infra.persistence.outbox import OutboxRow

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
-from infra.platform.http_server import ServedApp
 from devstack.mailserver import DevMailServer, free_port
+from infra.platform.http_server import ServedApp
 from starter.api import create_app
 from tests.conftest import fast_settings
 from tests.support import ROOT, DevCallers, load_example, unique_id

@@ -8,6 +8,7 @@ old history replay differently; the API runs it directly for `POST /v1/quotes`.
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from tradelane.decisions.carbon import shipment_emissions
 from tradelane.decisions.dangerous_goods import assess_dangerous_goods
 from tradelane.decisions.documents import required_documents
 from tradelane.decisions.fx import FxUnavailable, convert
@@ -29,7 +30,6 @@ from tradelane.decisions.planner import plan_shipment
 from tradelane.decisions.restricted import check_restricted
 from tradelane.decisions.sanctions import check_sanctions
 from tradelane.decisions.screening import ScreeningList, default_screening_list, screen_parties
-from tradelane.decisions.carbon import shipment_emissions
 from tradelane.decisions.waste import packaging_waste
 from tradelane.models import ShipmentRequest
 from tradelane.partners import PARTNERS

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 from babel.numbers import get_currency_precision
@@ -95,7 +95,7 @@ def customs_territory(country: str, on: date, book: RuleBook) -> str:
 # ---- computation ----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-get_currency_precision(currency))
 

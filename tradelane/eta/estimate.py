@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from tradelane.decisions.planner import HUB_HANDLING_DAYS
@@ -18,7 +19,6 @@ from tradelane.eta.basis import EtaBasis
 from tradelane.eta.calendars import ONE_DAY, utc_date
 from tradelane.eta.progress import HANDED_TO_LAST_MILE, Progress, scan
 from tradelane.shipment.events import CarrierEvent
-
 
 SCENARIOS = (0, 1, 2)
 """Indexes of min, expected and max in every allowance: earliest, expected and latest."""

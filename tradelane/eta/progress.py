@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+
 from tradelane.enums import TrackingStatus
 from tradelane.eta.basis import EtaBasis
 from tradelane.shipment.events import CarrierEvent
-
 
 # Tuples, not sets: a tuple's `in` compares identity first, while hashing an enum member runs Python code, and
 # this runs for every event on every revision.

@@ -6,8 +6,8 @@ is a plain sum and the ledger can be audited row by row. `apply` refuses a movem
 or the available stock (on hand minus reserved), below zero.
 """
 
-from enum import StrEnum
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel

@@ -8,10 +8,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from tradelane.enums import Mode
 from tradelane.decisions.models import Money
+from tradelane.enums import Mode
 from tradelane.inventory.ledger import MovementKind
-from tradelane.models import CountryCode, CurrencyCode, Finite, HsCode, Party, ShipmentRequest, ShortText, Text, WarehouseId
+from tradelane.models import (
+    CountryCode,
+    CurrencyCode,
+    Finite,
+    HsCode,
+    Party,
+    ShipmentRequest,
+    ShortText,
+    Text,
+    WarehouseId,
+)
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
 Sku = ShortText

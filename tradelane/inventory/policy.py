@@ -80,6 +80,10 @@ class PolicyParams(BaseModel):
     min_order_units: int = Field(0, ge=0)
 
 
+DEFAULT_PARAMS = PolicyParams()
+"""The parameters a SKU without its own is replenished by."""
+
+
 class Replenishment(BaseModel):
     """The policy's answer for one SKU in one warehouse today, with its figures and reasons."""
 
@@ -128,7 +132,7 @@ def stockout_risk(usable: float, demand_mean: float, demand_sd: float) -> float:
 
 
 def plan_replenishment(forecast: DemandForecast, position: StockPosition, *, today: date, surface: ModeOption,
-                       air: ModeOption | None = None, params: PolicyParams = PolicyParams()) -> Replenishment:
+                       air: ModeOption | None = None, params: PolicyParams = DEFAULT_PARAMS) -> Replenishment:
     """Decide today's replenishment of one SKU.
 
     1. The stock-out risk before surface could arrive: available stock plus the inbound due by then (inbound

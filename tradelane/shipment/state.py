@@ -4,7 +4,6 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag

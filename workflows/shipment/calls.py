@@ -20,9 +20,9 @@ def partner_call(shipment_id: str, action: str, partner: str, **fields: Any) -> 
 
 def retry_policy(timings: ShipmentTimings, maximum_attempts: int | None = None) -> RetryPolicy:
     """Backoff from the shipment's timings; undos pass their own attempt limit. A partner's rejection is final."""
+    attempts = timings.retry_maximum_attempts if maximum_attempts is None else maximum_attempts
     return RetryPolicy(initial_interval=timings.retry_initial_interval, backoff_coefficient=2.0,
-                       maximum_interval=timings.retry_maximum_interval,
-                       maximum_attempts=timings.retry_maximum_attempts if maximum_attempts is None else maximum_attempts,
+                       maximum_interval=timings.retry_maximum_interval, maximum_attempts=attempts,
                        non_retryable_error_types=[PARTNER_REJECTED])
 
 

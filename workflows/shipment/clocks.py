@@ -5,6 +5,7 @@ each (and the stage limit was a timeout of the wait itself)."""
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -80,13 +81,13 @@ class Clocks:
                 self.stage_due, self.stage_overdue = None, True
             target = earliest()
 
-            def sooner() -> bool:
+            def sooner(target: datetime | None = target) -> bool:
                 due = earliest()
                 return due is not None and (target is None or due < target)
 
             try:
                 await workflow.wait_condition(sooner, timeout=None if target is None else target - now)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # the earliest deadline passed
 
     async def _watch_stall(self) -> None:
@@ -101,7 +102,7 @@ class Clocks:
             silent = workflow.now() - quiet_since
             self._raise(ExceptionKind.STALLED, f"no tracking event for {hours(silent)} (limit {hours(limit)})")
             seen = self._state.events_received
-            await workflow.wait_condition(lambda: self._state.events_received != seen)
+            await workflow.wait_condition(lambda seen=seen: self._state.events_received != seen)
 
     async def _watch_promise(self) -> None:
         """Late even without events: still not delivered when the promised day is over (UTC)."""

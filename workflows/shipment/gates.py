@@ -1,7 +1,6 @@
 """Approval gates: where a shipment waits for a person (high value, compliance, packaging, customs hold, stage
 overdue), escalates when nobody decides in time, and takes the decision by update or by signal."""
 
-import asyncio
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -33,7 +32,7 @@ class Gates:
         self._timeline.transition(stage, Status.ON_HOLD, f"waiting for ops: {kind}: {reason}")
         try:
             await workflow.wait_condition(lambda: gate.decision is not None, timeout=self._timings.gate_escalate_after)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             gate.escalated_at = workflow.now()
             workflow.logger.error("approval overdue, escalated", extra={"gate": kind.value, "reason": reason})
             self._timeline.transition(stage, Status.ON_HOLD,

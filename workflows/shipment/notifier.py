@@ -64,9 +64,9 @@ class Notifier:
         while True:
             timeout = None if next_due is None else max(next_due - workflow.now(), timedelta(seconds=1))
             try:
-                await workflow.wait_condition(lambda: self._requested or (self._closing and next_due is None),
+                await workflow.wait_condition(lambda held=next_due: self._requested or (self._closing and held is None),
                                               timeout=timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # quiet hours are over: deliver what was held back
             if not self._requested and next_due is None:
                 return  # closing, and nothing is waiting

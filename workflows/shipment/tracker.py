@@ -26,10 +26,10 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, merge_event
     from workflows import visibility as sa
     from workflows.shipment.board import SearchAttributeBoard
+    from workflows.shipment.clocks import Clocks, hours
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.projector import Projector
     from workflows.shipment.timeline import Timeline
-    from workflows.shipment.clocks import Clocks, hours
 
 # Exceptions the recipient hears about (the rest are for ops: a carrier's internal exception may not delay them).
 CUSTOMER_EXCEPTIONS = {ExceptionKind.LATE, ExceptionKind.STALLED, ExceptionKind.CUSTOMS_HOLD,
@@ -128,7 +128,7 @@ class Tracker:
         finally:
             clocks.stage_due = None
         if clocks.stage_overdue and not self.has_event(partner, status):
-            raise asyncio.TimeoutError()
+            raise TimeoutError()
 
     # ---- ETA ---------------------------------------------------------------------------------------------
 
@@ -180,7 +180,8 @@ class Tracker:
         state.exceptions.append(ShipmentException(seq=len(state.exceptions), kind=kind, detail=detail,
                                                   raised_at=workflow.now(), customer_notified=customer))
         workflow.logger.error("shipment exception", extra={"exception": kind.value, "detail": detail})
-        notice_kind = NoticeKind.DELAYED if kind in (ExceptionKind.LATE, ExceptionKind.STALLED) else NoticeKind.EXCEPTION
+        delay = kind in (ExceptionKind.LATE, ExceptionKind.STALLED)
+        notice_kind = NoticeKind.DELAYED if delay else NoticeKind.EXCEPTION
         self._notifier.notify(notice_kind, customer=customer, ops=True, exception=kind, **notice)
         self._exception_changed(f"exception {kind}: {detail}")
 

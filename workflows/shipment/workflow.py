@@ -310,7 +310,8 @@ class ShipmentWorkflow:
         if backup.plan is None:
             raise ShipmentStopped(Status.COMPENSATED, code,
                                   f"{partner} failed for good ({reason}) and no backup plan meets the constraints")
-        self._timeline.note(f"backup plan: {partner} failed for good ({code}); switched from {plan.plan_id} to {to_plan}")
+        self._timeline.note(f"backup plan: {partner} failed for good ({code}); "
+                            f"switched from {plan.plan_id} to {to_plan}")
 
     # ---- gates and waits --------------------------------------------------------------------------------------
 
@@ -320,7 +321,7 @@ class ShipmentWorkflow:
         while True:
             try:
                 await self._tracker.wait_for(partner, status, timeout, or_until=self._should_continue_as_new)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # Approving means: keep waiting another period. Rejecting gives the shipment up.
                 await self._gates.hold(GateKind.STAGE_OVERDUE, f"no '{status}' from {partner} within {timeout}")
                 continue

@@ -1,13 +1,12 @@
 """initial read model
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 15:09:26.167927
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

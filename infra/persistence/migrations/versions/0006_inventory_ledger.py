@@ -4,10 +4,9 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-24 19:45:06.654391
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0005'
