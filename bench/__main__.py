@@ -37,7 +37,7 @@ from bench.report import BenchResult, SweepPoint, main_summary, plot_png, summar
 from bench.shape import Shape, shape_of
 from bench.stack import HOST, QUEUE_B, BenchStack, peak_rss_mib
 from bench.workloads import BareWorkload, Rep, ShipmentWorkload, closed_loop
-from devstack.devserver import CLI_VERSION
+from devstack.devserver import find_cli, version_of
 from infra.platform.logging import configure_logging
 from infra.platform.temporal import connect, converter_for
 
@@ -82,7 +82,7 @@ def machine() -> dict[str, str | int | float]:
                   if line.startswith("model name")), platform.processor())
     return {"cpus": os.cpu_count() or 0, "cpu_model": model, "memory_gib": round(memory / 2**20, 1),
             "python": platform.python_version(), "system": platform.platform(),
-            "temporal_cli": CLI_VERSION}
+            "temporal_cli": str(version_of(cli) if (cli := find_cli(build=False)) else "none")}
 
 
 class Bench:

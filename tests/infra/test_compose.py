@@ -8,7 +8,7 @@ import yaml
 from typer.main import get_command
 
 from devstack.cli import app
-from devstack.devserver import _CLI_TYPE_NAMES
+from devstack.devserver import _CLI_TYPE_NAMES, TESTED_CLI
 from infra.platform.settings import Settings
 from workflows.visibility import SEARCH_ATTRIBUTES
 
@@ -89,7 +89,10 @@ def test_production_refuses_the_documented_development_secrets(monkeypatch):
 
 
 def test_temporal_is_the_server_version_the_dev_server_runs():
-    assert SERVICES["temporal"]["image"].endswith(":1.29.1")
+    assert SERVICES["temporal"]["image"] == f"temporalio/server:{TESTED_CLI.server}"
+    for tool in ("temporal-schema", "temporal-namespace", "temporal-search-attributes"):
+        assert SERVICES[tool]["image"] == f"temporalio/admin-tools:{TESTED_CLI.server}", tool
+    assert SERVICES["temporal-ui"]["image"] == f"temporalio/ui:{TESTED_CLI.ui}"
     assert SERVICES["temporal"]["environment"]["DB"].startswith("postgres")
     assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
 
@@ -118,3 +121,24 @@ def test_the_env_example_lists_every_secret_the_compose_file_requires():
     example = {line.split("=", 1)[0] for line in (ROOT / "deploy" / "env.example").read_text().splitlines()
                if line and not line.startswith("#")}
     assert required == example == set(OPERATOR_SECRETS)
+
+
+COMPOSE_SCHEMA = ROOT.parent / "shared" / "specs" / "compose" / "compose-spec.json"
+
+
+def test_the_file_is_valid_against_the_published_compose_schema():
+    import json
+
+    import jsonschema_rs
+
+    validator = jsonschema_rs.validator_for(json.loads(COMPOSE_SCHEMA.read_text()))
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(COMPOSE)]
+    assert errors == []
+
+
+def test_temporal_starts_after_its_schema_and_tradelane_after_the_namespace():
+    assert SERVICES["temporal"]["depends_on"]["temporal-schema"]["condition"] == "service_completed_successfully"
+    assert SERVICES["temporal-search-attributes"]["depends_on"]["temporal-namespace"]["condition"] \
+        == "service_completed_successfully"
+    schema = SERVICES["temporal-schema"]["command"][0]
+    assert "setup-schema" in schema and "update-schema" in schema and "temporal_visibility" in schema

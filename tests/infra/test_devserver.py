@@ -1,4 +1,4 @@
-"""The launcher: binary lookup order, and search attributes added to an existing database."""
+"""The launcher: binary lookup order, its version check, and search attributes added to an existing database."""
 
 import os
 import stat
@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from devstack.devserver import find_cli, missing_search_attributes, start_dev_server
+from devstack import devserver
+from devstack.devserver import (
+    TESTED_CLI,
+    CliVersion,
+    find_cli,
+    has_wheel,
+    missing_search_attributes,
+    start_dev_server,
+    version_of,
+    version_warning,
+)
 from workflows.visibility import SEARCH_ATTRIBUTES
 
 
@@ -25,13 +35,81 @@ def test_explicit_path_that_does_not_exist_is_an_error(monkeypatch):
         find_cli()
 
 
-def test_path_before_go_bin(tmp_path, monkeypatch):
-    fake = tmp_path / "temporal"
-    fake.write_text("#!/bin/sh\n")
+def fake_cli(directory: Path, version: str = "temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = directory / "temporal"
+    fake.write_text(f"#!/bin/sh\necho '{version}'\n")
     fake.chmod(0o755)
+    return fake
+
+
+def test_path_before_go_bin(tmp_path, monkeypatch):
+    fake = fake_cli(tmp_path / "on-path")
     monkeypatch.delenv("TEMPORAL_CLI_PATH", raising=False)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(devserver, "_venv_scripts", lambda: tmp_path / "empty-venv")
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     assert find_cli() == str(fake)
+
+
+def test_the_virtualenv_wheel_before_path(tmp_path, monkeypatch):
+    in_venv = fake_cli(tmp_path / "venv-bin")
+    on_path = fake_cli(tmp_path / "on-path")
+    monkeypatch.delenv("TEMPORAL_CLI_PATH", raising=False)
+    monkeypatch.setattr(devserver, "_venv_scripts", lambda: in_venv.parent)
+    monkeypatch.setenv("PATH", f"{on_path.parent}{os.pathsep}{os.environ['PATH']}")
+    assert find_cli() == str(in_venv)
+
+
+def test_no_go_build_where_the_wheel_exists(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEMPORAL_CLI_PATH", raising=False)
+    monkeypatch.setattr(devserver, "_venv_scripts", lambda: tmp_path / "empty-venv")
+    monkeypatch.setattr(devserver, "_go_bin_dir", lambda: tmp_path / "empty-go-bin")
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    monkeypatch.setattr(devserver, "has_wheel", lambda: True)
+    ran: list[object] = []
+    monkeypatch.setattr(devserver.subprocess, "run", lambda *a, **k: ran.append(a))
+    assert find_cli() is None
+    assert ran == []  # no `go install`
+
+
+@pytest.mark.parametrize(("system", "machine", "wheel"), [
+    ("linux", "x86_64", True), ("linux", "aarch64", True), ("darwin", "arm64", True), ("darwin", "x86_64", True),
+    ("win32", "AMD64", False), ("linux", "riscv64", False), ("freebsd14", "amd64", False)])
+def test_platforms_with_a_wheel(system, machine, wheel):
+    assert has_wheel(system, machine) is wheel
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)\n", CliVersion("1.9.1", "1.32.0", "2.54.1")),
+    ("temporal version 1.5.1 (Server 1.29.1, UI 2.42.1)", CliVersion("1.5.1", "1.29.1", "2.42.1")),
+    ("temporal version 1.10.0-rc.1 (Server 1.33.0)", CliVersion("1.10.0", "1.33.0", None)),
+    ("temporal version 0.13.2", CliVersion("0.13.2")),
+    ("command not found", None),
+])
+def test_the_version_line_is_read(text, expected):
+    assert CliVersion.parse(text) == expected
+
+
+def test_an_older_cli_is_named_in_a_warning(tmp_path):
+    old = fake_cli(tmp_path, "temporal version 1.5.1 (Server 1.29.1, UI 2.42.1)")
+    found = version_of(str(old))
+    assert found == CliVersion("1.5.1", "1.29.1", "2.42.1")
+    warning = version_warning(str(old), found)
+    assert warning is not None
+    assert f"{old} is 1.5.1 (Server 1.29.1, UI 2.42.1), older than 1.9.1 (Server 1.32.0, UI 2.54.1)" in warning
+    assert "make install" in warning
+
+
+def test_the_tested_cli_or_a_newer_one_is_quiet(tmp_path):
+    assert version_warning("t", TESTED_CLI) is None
+    assert version_warning("t", CliVersion("1.10.0", "1.33.0", "2.60.0")) is None
+    assert version_warning("t", None) is not None  # a binary that does not say its version is named too
+
+
+def test_the_cli_this_suite_runs_is_the_tested_one():
+    cli = find_cli(build=False)
+    assert cli is not None
+    assert version_of(cli) == TESTED_CLI
 
 
 @pytest.mark.temporal
