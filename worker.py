@@ -9,7 +9,9 @@ Besides the work it serves Prometheus metrics (Temporal SDK and business metrics
 """
 
 import asyncio
+import hashlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +20,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.carriers import CarrierActivities
 from activities.customs import CustomsActivities
@@ -77,10 +80,35 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
     )
 
 
+DEPLOYMENT_NAME = "tradelane"
+"""The Worker Deployment Tradelane's workers report; the build id tells its versions apart."""
+
+CODE_ROOT = Path(__file__).resolve().parent
+
+
+def workflow_build_id(root: Path = CODE_ROOT) -> str:
+    """A hash of the code that decides a workflow's commands: the workflow modules and the domain they call. Two
+    workers with the same id run the same workflow code, so a history says which code made each of its tasks."""
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "workflows").rglob("*.py"), *(root / "tradelane").rglob("*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig:
+    """Reported, not routed by: versioned routing (pinned, auto-upgrade) stays off until rolling deploys are tested on
+    a real cluster; `workflow.patched` and the replay tests keep running shipments safe meanwhile."""
+    version = WorkerDeploymentVersion(deployment_name=DEPLOYMENT_NAME,
+                                      build_id=settings.build_id or workflow_build_id())
+    return WorkerDeploymentConfig(version=version, use_worker_versioning=False)
+
+
 def worker_options(settings: Settings) -> dict[str, Any]:
-    """Interceptors, slots, cache and shutdown grace of a Tradelane worker (the benchmark's bare worker uses the same,
-    so both workloads run on one worker configuration)."""
+    """Interceptors, slots, cache, shutdown grace and deployment version of a Tradelane worker (the benchmark's bare
+    worker uses the same, so both workloads run on one worker configuration)."""
     return {
+        "deployment_config": deployment_config(settings),
         "interceptors": [LogContextInterceptor()],
         "graceful_shutdown_timeout": timedelta(seconds=settings.graceful_shutdown_s),
         "max_concurrent_activities": settings.max_concurrent_activities,
@@ -123,7 +151,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         try:
             async with worker:
                 log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address,
-                         metrics=metrics and f"http://{metrics}/metrics")
+                         metrics=metrics and f"http://{metrics}/metrics", deployment=DEPLOYMENT_NAME,
+                         build_id=deployment_config(settings).version.build_id)
                 await stop.wait()
                 # Leaving the block stops polling and waits for running activities (graceful_shutdown_s).
                 log.info("worker stopping: no new tasks, waiting for running activities",

@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     """The worker's `/healthz` and `/readyz`; None turns them off."""
     graceful_shutdown_s: float = 30.0
     """On SIGTERM the worker stops polling and gives running activities this long to finish."""
+    build_id: str | None = None
+    """The build id the worker reports in its Worker Deployment Version (deployment `tradelane`), recorded on every
+    workflow task it completes; None: a hash of the workflow code (`workflows/` and the `tradelane/` domain)."""
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
     max_cached_workflows: int = 1000
