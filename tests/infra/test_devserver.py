@@ -13,7 +13,9 @@ from devstack.devserver import (
     CliVersion,
     find_cli,
     has_wheel,
+    history_marker,
     missing_search_attributes,
+    retire_foreign_history,
     start_dev_server,
     version_of,
     version_warning,
@@ -120,9 +122,40 @@ async def test_existing_database_gets_missing_search_attributes(tmp_path: Path):
     old = await WorkflowEnvironment.start_local(dev_server_existing_path=cli, dev_server_database_filename=str(db))
     assert len(await missing_search_attributes(old.client, "default")) == len(SEARCH_ATTRIBUTES)
     await old.shutdown()
+    history_marker(db).write_text(f"{TESTED_CLI.server}\n")  # the same server release wrote it
 
     server = await start_dev_server(db_file=db, cli_path=cli)
     try:
         assert await missing_search_attributes(server.client, "default") == []
     finally:
         await server.stop()
+
+
+def history_file(tmp_path: Path, written_by: str | None) -> Path:
+    db = tmp_path / "temporal.db"
+    db.write_text("history")
+    (tmp_path / "temporal.db-wal").write_text("log")
+    if written_by is not None:
+        history_marker(db).write_text(f"{written_by}\n")
+    return db
+
+
+def test_a_history_file_of_the_same_release_is_kept(tmp_path):
+    db = history_file(tmp_path, TESTED_CLI.server)
+    assert retire_foreign_history(db, TESTED_CLI.server) is None
+    assert db.read_text() == "history"
+
+
+@pytest.mark.parametrize(("written_by", "aside"), [("1.29.1", "temporal.db.server-1.29.1"),
+                                                   (None, "temporal.db.server-1.29.1")])
+def test_a_history_file_of_another_release_is_moved_aside_whole(tmp_path, written_by, aside):
+    db = history_file(tmp_path, written_by)
+    moved = retire_foreign_history(db, "1.32.0")
+    assert moved == tmp_path / aside
+    assert moved.read_text() == "history" and (tmp_path / f"{aside}-wal").read_text() == "log"
+    assert not db.exists() and not (tmp_path / "temporal.db-wal").exists() and not history_marker(db).exists()
+
+
+def test_an_old_go_built_cli_is_older_by_its_server():
+    assert CliVersion("0.0.0", "1.29.1", "2.42.1").older_than(TESTED_CLI)
+    assert not CliVersion("0.0.0", "1.33.0").older_than(TESTED_CLI)
