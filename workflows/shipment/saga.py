@@ -15,8 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.shipment.calls import PartnerCall, PartnerRecord
     from tradelane.shipment.config import ShipmentTimings
     from tradelane.shipment.state import CompensationRecord, PartnerUndo, ShipmentState, UndoStep
-    from workflows.shipment.calls import retry_policy, run_activity
     from workflows.shipment.outcomes import failure_of
+    from workflows.shipment.partner_calls import retry_policy, run_activity
     from workflows.shipment.patches import FINISH_STEP_ON_CANCEL
 
 UNDO_ATTEMPTS = 10

@@ -38,10 +38,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import visibility as sa
     from workflows.shipment.activation import Activation
     from workflows.shipment.board import SearchAttributeBoard
-    from workflows.shipment.calls import partner_call, run_activity
     from workflows.shipment.gates import Gates
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.outcomes import ContinueAsNew, ShipmentStopped, failure_of
+    from workflows.shipment.partner_calls import partner_call, run_activity
     from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY
     from workflows.shipment.projector import Projector
     from workflows.shipment.saga import Saga
