@@ -26,7 +26,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.carriers import CarrierActivities
 from activities.customs import CustomsActivities
 from activities.decisions import DecisionActivities
-from activities.http import PartnerGateway
+from activities.http import PartnerGateway, partner_client
 from activities.inventory import InventoryActivities
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
@@ -130,7 +130,7 @@ def rule_data(settings: Settings) -> tuple[RuleBook, ScreeningList | None]:
 
 
 def partner_http(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
+    return partner_client(settings.partner_timeout_s)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

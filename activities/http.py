@@ -25,6 +25,12 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
         return None  # an HTTP-date Retry-After: fall back to the retry policy's own backoff
 
 
+def partner_client(timeout_s: float) -> httpx.AsyncClient:
+    """The HTTP client partners are called with, the worker's and the API's (quotes) alike: one timeout for every
+    phase of a call, shorter than the activity's own start-to-close limit."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
+
+
 class PartnerGateway:
     """Calls partners at `base_url/partners/{partner}/...` over one shared HTTP client."""
 

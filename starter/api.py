@@ -8,14 +8,13 @@ resource; errors are answered by `starter.errors`.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from activities.http import PartnerGateway
+from activities.http import PartnerGateway, partner_client
 from infra.persistence.db import make_engine, migrate
 from infra.platform.codec import EncryptionCodec, codec_router
 from infra.platform.settings import Settings
@@ -42,7 +41,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     if engine is not None:
         registry.register(ReadModelCollector(engine))
     # Quotes for `POST /v1/quotes` come from the partners themselves, as the workflow's do.
-    partner_http = httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s))
+    partner_http = partner_client(settings.partner_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
