@@ -51,8 +51,9 @@ def temporal_cli() -> None:
     if path is None:
         console.print("none found: the SDK will download the dev server (needs the internet)")
         return
-    console.print(f"{path}  (temporal {version_of(path) or 'version unknown'}; tested with {TESTED_CLI})")
-    warning = version_warning(path, version_of(path))
+    found = version_of(path)
+    console.print(f"{path}  (temporal {found or 'version unknown'}; tested with {TESTED_CLI})")
+    warning = version_warning(path, found)
     if warning is not None:
         console.print(f"[yellow]warning[/yellow] {warning}")
 

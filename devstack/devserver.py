@@ -183,16 +183,6 @@ def find_cli(explicit: str | None = None, build: bool = True) -> str | None:
     return str(bin_dir / "temporal")
 
 
-def checked_cli(explicit: str | None = None) -> str | None:
-    """`find_cli`, with a warning when the binary is older than the tested one."""
-    cli = find_cli(explicit)
-    if cli is not None:
-        warning = version_warning(cli, version_of(cli))
-        if warning is not None:
-            log.warning(warning)
-    return cli
-
-
 @dataclass
 class DevServer:
     """A running dev server and a client connected to it."""
@@ -235,12 +225,16 @@ async def start_dev_server(
         converter: The client's data converter; the environment's encrypting one by default.
         ui_codec_endpoint: The codec server the Web UI decodes payloads with (the API's `/codec`).
     """
-    cli = await asyncio.to_thread(checked_cli, cli_path)
+    cli = await asyncio.to_thread(find_cli, cli_path)
     if cli is None:
         log.warning("no Temporal CLI binary: the SDK will download the dev server, which needs the internet "
                     "(set TEMPORAL_CLI_PATH to use an existing binary)")
-    found = await asyncio.to_thread(version_of, cli) if cli else None
-    server_release = (found or TESTED_CLI).server if cli else None
+        server_release = None
+    else:
+        found = await asyncio.to_thread(version_of, cli)
+        if (warning := version_warning(cli, found)) is not None:
+            log.warning(warning)
+        server_release = (found or TESTED_CLI).server
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         if server_release is not None:

@@ -87,5 +87,4 @@ class Saga:
                 self._state.compensation.append(CompensationRecord(
                     action=step.action, description=step.description, ok=False, at=workflow.now(),
                     error=failure_of(err)[1]))
-                ref = getattr(step.call, "ref", None)
-                workflow.logger.error("undo failed", extra={"action": step.action, "ref": ref})
+                workflow.logger.error("undo failed", extra={"action": step.action, "undo": step.description})
