@@ -32,6 +32,7 @@ from starter.deps import EngineDep, SettingsDep, TemporalDep
 from starter.errors import ApiError, is_not_found, not_found_as, refusal
 from tradelane.decisions.models import Emissions, Finding, LandedCost, RequiredDocument, TransportPlan
 from tradelane.enums import ExceptionKind, Stage, Status
+from tradelane.inventory.warehouses import shipment_warehouse_problems
 from tradelane.keys import workflow_id
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.run import ShipmentInput
@@ -191,26 +192,10 @@ async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep, cal
 
 
 def warehouse_problems(engine: Engine, request: ShipmentRequest) -> list[dict[str, str]]:
-    """A shipment's warehouses must exist, belong to its merchant and stand where the shipment starts or ends."""
+    """The request's warehouse problems against the network in the ledger (read only when it names one)."""
     if request.origin_warehouse is None and request.destination_warehouse is None:
         return []
-    known = ledger.warehouses(engine)
-    problems = []
-    for field, party in (("origin_warehouse", request.origin), ("destination_warehouse", request.destination)):
-        warehouse_id = getattr(request, field)
-        if warehouse_id is None:
-            continue
-        warehouse = known.get(warehouse_id)
-        if warehouse is None:
-            problems.append({"field": field, "message": f"'{warehouse_id}' is not a warehouse of the network"})
-        elif warehouse.merchant_id != request.merchant_id:
-            problems.append({"field": field, "message": f"'{warehouse_id}' belongs to merchant "
-                                                        f"'{warehouse.merchant_id}', not '{request.merchant_id}'"})
-        elif warehouse.country != party.country:
-            side = field.split("_")[0]
-            problems.append({"field": field, "message": f"'{warehouse_id}' is in {warehouse.country}, but the "
-                                                        f"{side} is in {party.country}"})
-    return problems
+    return shipment_warehouse_problems(request, ledger.warehouses(engine))
 
 
 async def _describe(client: Client, shipment_id: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus]:
