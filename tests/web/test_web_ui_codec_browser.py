@@ -80,19 +80,19 @@ async def started_shipment(client: Client) -> ShipmentRequest:
 
 
 async def workflow_page(browser: Browser, stack: UiStack, request: ShipmentRequest, *,
-                        block_codec: bool = False) -> tuple[Page, str]:
+                        block_codec: bool = False) -> Page:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     if block_codec:
         await page.route("**/codec/**", lambda route: route.abort())
     await page.goto(f"{stack.server.ui_url}/namespaces/default/workflows/shipment:{request.shipment_id}")
     await page.get_by_text("Workflow Type").first.wait_for(timeout=30_000)
-    return page, stack.server.ui_url or ""
+    return page
 
 
 async def test_the_web_ui_shows_the_shipment_input_decoded_by_the_codec(ui_stack, browser, tmp_path: Path):
     request = await started_shipment(ui_stack.server.client)
-    page, _ = await workflow_page(browser, ui_stack, request)
+    page = await workflow_page(browser, ui_stack, request)
     await page.get_by_text(request.order_ref).first.wait_for(timeout=30_000)
     text = await page.inner_text("body")
     assert f'"shipment_id": "{request.shipment_id}"' in text
@@ -105,7 +105,7 @@ async def test_the_web_ui_shows_the_shipment_input_decoded_by_the_codec(ui_stack
 
 async def test_without_the_codec_the_page_shows_no_plaintext(ui_stack, browser):
     request = await started_shipment(ui_stack.server.client)
-    page, _ = await workflow_page(browser, ui_stack, request, block_codec=True)
+    page = await workflow_page(browser, ui_stack, request, block_codec=True)
     await page.wait_for_timeout(3_000)  # time enough for a decoded payload to appear, as it does above
     text = await page.inner_text("body")
     assert request.order_ref not in text

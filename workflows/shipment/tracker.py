@@ -41,7 +41,7 @@ class Tracker:
 
     def __init__(self, inp: ShipmentInput, state: ShipmentState, *, lean: bool, timeline: Timeline,
                  board: SearchAttributeBoard, projector: Projector, notifier: Notifier) -> None:
-        self._input, self._state, self._lean = inp, state, lean
+        self._input, self._state = inp, state
         self._timeline, self._board, self._projector, self._notifier = timeline, board, projector, notifier
         self._event_ids = {e.event_id for e in state.events}
         self.clocks = Clocks(state, stall_after=inp.timings.stall_after, lean=lean,
