@@ -2,6 +2,7 @@
 SQLite read model, and a fresh task queue and worker per test."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -39,6 +40,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     configure_logging("console", "WARNING")
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """Put the session's log handlers back after a test that reconfigures logging.
+
+    Calling configure_logging again inside the test would bind the handler to capsys' stream, which is closed when
+    the test ends; every later log line (a partner emulator still retrying, say) would then fail to write.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -135,19 +135,16 @@ def _json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_json_logs_of_structlog_and_stdlib_loggers_carry_no_personal_data(capsys) -> None:
+def test_json_logs_of_structlog_and_stdlib_loggers_carry_no_personal_data(capsys, logging_restored) -> None:
     request = ShipmentRequest.model_validate(load_example("basic-cn-de.json", "SHP-2026-000777"))
-    try:
-        configure_logging("json", "INFO")
-        structlog.stdlib.get_logger("tradelane.test").info("shipment received", request=request,
-                                                            recipient=request.destination.email)
-        # Temporal's workflow.logger is a stdlib logger: its fields arrive as `extra` and ExtraAdder lifts them.
-        logging.getLogger("temporalio.workflow").warning(
-            "shipment held for %s", request.destination.email,
-            extra={"request": request, "temporal_workflow": {"workflow_id": "shipment:SHP-2026-000777"}})
-        lines = _json_lines(capsys.readouterr().out)
-    finally:
-        configure_logging("console", "WARNING")
+    configure_logging("json", "INFO")
+    structlog.stdlib.get_logger("tradelane.test").info("shipment received", request=request,
+                                                        recipient=request.destination.email)
+    # Temporal's workflow.logger is a stdlib logger: its fields arrive as `extra` and ExtraAdder lifts them.
+    logging.getLogger("temporalio.workflow").warning(
+        "shipment held for %s", request.destination.email,
+        extra={"request": request, "temporal_workflow": {"workflow_id": "shipment:SHP-2026-000777"}})
+    lines = _json_lines(capsys.readouterr().out)
 
     by_event = {line["event"]: line for line in lines}
     assert set(by_event) == {"shipment received", "shipment held for [email]"}

@@ -16,9 +16,10 @@ pytestmark = pytest.mark.temporal
 
 
 async def cli(*args: str) -> tuple[int, str]:
+    """Exit code and output; with --json, standard output alone, the document a pipe would read."""
     # The CLI is synchronous; it runs in a thread so the API in this event loop can answer it.
     result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env={"COLUMNS": "200"})
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout if "--json" in args else result.output
 
 
 async def test_create_status_approve_list_and_cancel(harness, tmp_path):
