@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox.clock import Clock, SystemClock
 from sandbox.config import SandboxConfig
 from sandbox.context import Sandbox
+from sandbox.emulators import routers as emulator_routers
 from sandbox.errors import ErrorCode, SandboxError, status_code_name
 from sandbox.routes import carriers, control, customs, last_mile, merchant, tracking
 
@@ -78,4 +79,6 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for module in (carriers, customs, last_mile, tracking, control, merchant):
         app.include_router(module.router)
+    for router in emulator_routers():
+        app.include_router(router)
     return app
