@@ -1,7 +1,8 @@
 """Each partner's tracking codes mapped to one vocabulary, through a data table rather than if-chains.
 
-The table is `tradelane/data/tracking_codes.yaml`: per partner, how it reports events (webhook or poll) and what
-each of its codes means as a `TrackingStatus`. It is loaded and validated once.
+The table is `tradelane/data/tracking_codes.yaml`: per partner speaking Tradelane's dialect, what each of its
+codes means as a `TrackingStatus`. It is loaded and validated once. How a partner reports its events is its
+connection's (`tradelane.connections.event_delivery`, re-exported here).
 """
 
 import bisect
@@ -13,21 +14,14 @@ from pathlib import Path
 import yaml
 from pydantic import AwareDatetime, BaseModel, Field
 
+from tradelane.connections import EventDelivery, event_delivery  # noqa: F401  (re-exported)
 from tradelane.enums import TrackingStatus
 from tradelane.shipment.events import CarrierEvent
 
 TABLE = Path(__file__).parent / "data" / "tracking_codes.yaml"
 
 
-class EventDelivery(StrEnum):
-    WEBHOOK = "webhook"
-    """The partner pushes events to `POST /v1/carrier-events`."""
-    POLL = "poll"
-    """The partner has no webhooks; Tradelane polls its tracking endpoint."""
-
-
 class PartnerCodes(BaseModel):
-    delivery: EventDelivery
     source: str
     codes: dict[str, TrackingStatus]
 
@@ -49,12 +43,6 @@ def normalise(partner: str, code: str) -> TrackingStatus:
     """Tradelane's status for a partner's code; UNKNOWN (kept, never dropped) for a code not in the table."""
     table = tracking_codes().partners.get(partner)
     return TrackingStatus.UNKNOWN if table is None else table.codes.get(code, TrackingStatus.UNKNOWN)
-
-
-def event_delivery(partner: str) -> EventDelivery:
-    """How `partner` reports its events; partners not in the table are polled."""
-    table = tracking_codes().partners.get(partner)
-    return EventDelivery.POLL if table is None else table.delivery
 
 
 class PartnerEvent(BaseModel):
