@@ -285,6 +285,53 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
                 last_mile=_LAST_MILE_WINDOW,
             ),
             Partner(name="clearpath", kind=PartnerKind.CUSTOMS_BROKER),
+            # Partners with a published API, served by `sandbox.emulators` in their own format. Prices, limits and
+            # number formats are invented, shaped like the real ones (UPS 1Z..., DHL 10 digits, FedEx 12 digits).
+            Partner(
+                name="ups",
+                kind=PartnerKind.CARRIER,
+                carrier=CarrierTerms(
+                    mode=TransportMode.AIR_EXPRESS,
+                    pricing=Pricing(
+                        base=Decimal("32"), per_kg=Decimal("11.2"), volumetric_divisor=5000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=1, max=3),
+                    limits=ParcelLimits(max_weight_kg=70, max_length_cm=274),
+                    tracking_number=TrackingNumberFormat(prefix="1Z", digits=16),
+                ),
+            ),
+            Partner(
+                name="dhl_express",
+                kind=PartnerKind.CARRIER,
+                carrier=CarrierTerms(
+                    mode=TransportMode.AIR_EXPRESS,
+                    pricing=Pricing(
+                        base=Decimal("35"), per_kg=Decimal("10.8"), volumetric_divisor=5000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=1, max=4),
+                    limits=ParcelLimits(max_weight_kg=70, max_length_cm=120),
+                    tracking_number=TrackingNumberFormat(prefix="", digits=10),
+                ),
+            ),
+            Partner(
+                name="fedex",
+                kind=PartnerKind.CARRIER,
+                carrier=CarrierTerms(
+                    mode=TransportMode.AIR_EXPRESS,
+                    pricing=Pricing(
+                        base=Decimal("30"), per_kg=Decimal("11.5"), volumetric_divisor=5000, currency="USD"
+                    ),
+                    transit_days=TransitDays(min=1, max=3),
+                    limits=ParcelLimits(max_weight_kg=68, max_length_cm=274),
+                    tracking_number=TrackingNumberFormat(prefix="7", digits=11),
+                ),
+            ),
+            Partner(
+                name="roadie",
+                kind=PartnerKind.LAST_MILE,
+                lanes=(Lane(origins=frozenset({"US"}), destinations=frozenset({"US"})),),
+                last_mile=LastMileTerms(slot_window_days=(0.25, 0.75)),
+            ),
         )
     }
 )

@@ -173,3 +173,180 @@ TRACKING_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 """Every tracking code each partner can emit, normal scenario first (for Tradelane's mapping table)."""
+
+
+class CarrierStep(TrackingStep):
+    """A step of a published carrier API's scenario, in that carrier's own vocabulary.
+
+    ``code`` is the carrier's event code and ``location`` is a country template (``{origin}`` or
+    ``{destination}``); the emulator renders both in the carrier's format.
+    """
+
+    status_type: str = ""
+    """The carrier's coarser status class where it has one (UPS activity ``status.type``: P, I, X, D)."""
+    leg_end: bool = False
+    """The event that ends the carrier's leg in Tradelane: arrival at the destination facility for the express
+    carriers (Tradelane's last-mile partner delivers from there), delivery for a last-mile courier."""
+
+
+def _carrier_steps(*rows: tuple[float, str, str, str, str, bool]) -> tuple[CarrierStep, ...]:
+    return tuple(
+        CarrierStep(day_offset=d, code=c, status_type=t, location=loc, description=desc, leg_end=end)
+        for d, c, t, loc, desc, end in rows
+    )
+
+
+CARRIER_API_SCENARIOS: Mapping[str, tuple[CarrierStep, ...]] = MappingProxyType(
+    {
+        "ups": _carrier_steps(
+            (0, "MP", "M", "{origin}", "Shipper created a label, UPS has not received the package yet.", False),
+            (0.25, "PU", "P", "{origin}", "Pickup Scan", False),
+            (0.5, "DP", "I", "{origin}", "Departed from Facility", False),
+            (1.5, "CR", "I", "{destination}", "Your package was released by the clearing agency.", False),
+            (2, "AF", "I", "{destination}", "Arrived at Facility (destination)", True),
+        ),
+        "dhl_express": _carrier_steps(
+            (0, "PU", "", "{origin}", "Shipment picked up", False),
+            (0.5, "DF", "", "{origin}", "Departed Facility", False),
+            (1.5, "CR", "", "{destination}", "Clearance processing complete", False),
+            (2, "AR", "", "{destination}", "Arrived at Delivery Facility", True),
+        ),
+        "fedex": _carrier_steps(
+            (0, "OC", "", "{origin}", "Shipment information sent to FedEx", False),
+            (0.25, "PU", "", "{origin}", "Picked up", False),
+            (0.5, "DP", "", "{origin}", "Left FedEx origin facility", False),
+            (1.5, "CC", "", "{destination}", "International shipment release - Import", False),
+            (2, "FD", "", "{destination}", "At FedEx destination facility", True),
+        ),
+        "roadie": _carrier_steps(
+            (0, "pickup_confirmed", "", "{destination} {postal_code}", "Pickup confirmed", False),
+            (0.25, "en_route_to_delivery", "", "{destination} {postal_code}", "En route to delivery", False),
+            (0.5, "delivery_confirmed", "", "{destination} {postal_code}", "Delivery confirmed", True),
+        ),
+    }
+)
+"""Events of the partners whose published API `sandbox.emulators` speaks, by partner name. Their codes are the
+carriers' own, which Karrio's tables map (not Tradelane's `TRACKING_CODES`, which covers the invented partners)."""
+
+
+def _attempt_failed(steps: tuple[CarrierStep, ...], failed: str, description: str) -> tuple[CarrierStep, ...]:
+    # The courier finds nobody home, goes back on the road the next day and delivers then.
+    *head, out, delivered = steps
+    return (*head, out,
+            out.model_copy(update={"day_offset": out.day_offset + 0.1, "code": failed, "description": description}),
+            out.model_copy(update={"day_offset": out.day_offset + 1}),
+            delivered.model_copy(update={"day_offset": delivered.day_offset + 1}))
+
+
+CARRIER_API_VARIANTS: Mapping[str, Mapping[str, tuple[CarrierStep, ...]]] = MappingProxyType(
+    {
+        "stalled": MappingProxyType({name: steps[:2] for name, steps in CARRIER_API_SCENARIOS.items()}),
+        "failed_attempt": MappingProxyType(
+            {"roadie": _attempt_failed(CARRIER_API_SCENARIOS["roadie"], "delivery_attempted",
+                                       "Delivery attempted, recipient not available")}
+        ),
+    }
+)
+"""Variants of `CARRIER_API_SCENARIOS`, chosen like `SCENARIO_VARIANTS` by a ``kind: scenario`` fault rule."""
+
+
+def carrier_api_steps(partner: str, variant: str | None) -> tuple[CarrierStep, ...]:
+    """The steps an emulated carrier plays: the named variant when it has one, else its normal scenario."""
+    if variant is not None and partner in CARRIER_API_VARIANTS.get(variant, {}):
+        return CARRIER_API_VARIANTS[variant][partner]
+    return CARRIER_API_SCENARIOS[partner]
+
+
+class DcsaStep(BaseModel):
+    """One DCSA Track & Trace 2.2 event of an ocean voyage, as the DCSA emulator (`sandbox.emulators.dcsa`) emits it.
+
+    ``place`` is where it happens: ``pol`` and ``pod`` are the booking's ports of loading and discharge,
+    ``transshipment`` the voyage's hub (`DCSA_TRANSSHIPMENT_PORT`). Shipment events name the document they are
+    about (``document``: ``BKG`` the booking, ``TRD`` the transport document, ``CUS`` a customs inspection).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    day_offset: float
+    event_type: str
+    """``TRANSPORT``, ``EQUIPMENT`` or ``SHIPMENT``."""
+    code: str
+    place: str
+    document: str | None = None
+    empty: bool = False
+    """Equipment events: whether the container is empty (``emptyIndicatorCode``)."""
+    reason: str | None = None
+
+
+def _dcsa(*rows: tuple[float, str, str, str] | tuple[float, str, str, str, str]) -> tuple[DcsaStep, ...]:
+    steps = []
+    for day, kind, code, place, *extra in rows:
+        detail = extra[0] if extra else None
+        steps.append(DcsaStep(
+            day_offset=day, event_type=kind, code=code, place=place,
+            document=detail if kind == "SHIPMENT" else None, empty=detail == "EMPTY",
+        ))
+    return tuple(steps)
+
+
+DCSA_TRANSSHIPMENT_PORT = "SGSIN"
+"""Where the sandbox's DCSA voyages change vessel (Singapore)."""
+
+DCSA_SCENARIOS: Mapping[str, tuple[DcsaStep, ...]] = MappingProxyType(
+    {
+        # An LCL voyage with one transshipment: cargo stuffed at the origin CFS, the container gated in and loaded,
+        # two vessel legs, discharged, stripped at the destination CFS and released. Day 0 is confirmation.
+        "bluewave_dcsa": _dcsa(
+            (0.5, "EQUIPMENT", "STUF", "pol"),
+            (1, "EQUIPMENT", "GTIN", "pol"),
+            (1.5, "SHIPMENT", "ISSU", "pol", "TRD"),
+            (2, "EQUIPMENT", "LOAD", "pol"),
+            (2.5, "TRANSPORT", "DEPA", "pol"),
+            (9, "TRANSPORT", "ARRI", "transshipment"),
+            (9.5, "EQUIPMENT", "DISC", "transshipment"),
+            (11, "EQUIPMENT", "LOAD", "transshipment"),
+            (11.5, "TRANSPORT", "DEPA", "transshipment"),
+            (20, "TRANSPORT", "ARRI", "pod"),
+            (20.5, "EQUIPMENT", "DISC", "pod"),
+            (21, "EQUIPMENT", "STRP", "pod"),
+            (21.5, "SHIPMENT", "RELS", "pod", "SRM"),
+        ),
+    }
+)
+"""DCSA voyages by scenario name; a DCSA partner plays ``{partner}_dcsa``."""
+
+
+def _dcsa_customs_hold(steps: tuple[DcsaStep, ...], days: float) -> tuple[DcsaStep, ...]:
+    # Destination customs hold the cargo after discharge for `days`: HOLD on a customs inspection, an inspection of
+    # the container, a release, then the rest `days` later.
+    discharged = next(i for i, s in enumerate(steps) if s.code == "DISC" and s.place == "pod")
+    at = steps[discharged].day_offset
+    late = tuple(s.model_copy(update={"day_offset": s.day_offset + days}) for s in steps[discharged + 1:])
+    return (*steps[:discharged + 1],
+            DcsaStep(day_offset=at + 0.25, event_type="SHIPMENT", code="HOLD", place="pod", document="CUS",
+                     reason="Held by customs for inspection"),
+            DcsaStep(day_offset=at + days / 2, event_type="EQUIPMENT", code="INSP", place="pod"),
+            DcsaStep(day_offset=at + days, event_type="SHIPMENT", code="RELS", place="pod", document="CUS",
+                     reason="Released by customs"),
+            *late)
+
+
+DCSA_SCENARIO_VARIANTS: Mapping[str, Mapping[str, tuple[DcsaStep, ...]]] = MappingProxyType(
+    {
+        "customs_hold": MappingProxyType(
+            {"bluewave_dcsa": _dcsa_customs_hold(DCSA_SCENARIOS["bluewave_dcsa"], 4)}
+        ),
+        "stalled": MappingProxyType(
+            {name: steps[:4] for name, steps in DCSA_SCENARIOS.items()}
+        ),
+    }
+)
+"""Alternative DCSA voyages, chosen like `SCENARIO_VARIANTS` by a ``kind: scenario`` fault rule."""
+
+
+def dcsa_steps(partner: str, variant: str | None) -> tuple[DcsaStep, ...]:
+    """The DCSA voyage a partner plays: the named variant when it has one, else its normal voyage."""
+    name = f"{partner}_dcsa"
+    if variant is not None and name in DCSA_SCENARIO_VARIANTS.get(variant, {}):
+        return DCSA_SCENARIO_VARIANTS[variant][name]
+    return DCSA_SCENARIOS[name]
