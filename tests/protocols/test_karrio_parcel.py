@@ -284,3 +284,98 @@ def test_the_contract_checks_cover_distinct_ups_payloads(contract):
     # Runs last in this module (pytest keeps file order): every UPS payload above was checked against UPS's spec.
     assert len(contract.validated) >= 10, sorted(contract.validated)
 
+
+
+# ---- FedEx ----------------------------------------------------------------------------------------------------------
+
+FEDEX = Endpoint(partner="fedex", base_url="https://fedex.test",
+                 credentials={"api_key": "fx-key", "secret_key": "fx-secret", "account_number": "740561073"},
+                 options={"carrier": "fedex"})
+FEDEX_TN = "794953555571"
+
+
+def fedex(routes: dict | None = None) -> RecordingCarrier:
+    return RecordingCarrier({("POST", "/oauth/token"): answer("fedex_token.json"), **(routes or {})})
+
+
+async def test_fedex_quote_book_cancel_and_track_in_fedexs_format():
+    carrier = fedex()
+    carrier.routes.update({
+        ("POST", "/rate/v1/rates/quotes"): answer("fedex_rate.json"),
+        ("POST", "/ship/v1/shipments"): answer("fedex_ship.json"),
+        ("PUT", "/ship/v1/shipments/cancel"): answer("fedex_cancel.json"),
+        ("POST", "/track/v1/trackingnumbers"): answer("fedex_track.json"),
+    })
+    adapter, request = KarrioParcel(), shipment()
+    async with carrier.client() as http:
+        quote = await adapter.quote(http, FEDEX, request, None, None)
+        booking = await adapter.book(http, FEDEX, call(request, key="SHP-1:book:fedex"))
+        cancelled = await adapter.cancel_booking(http, FEDEX, call(ref=booking.ref, key="SHP-1:cancel:fedex"))
+        events = await adapter.track(http, FEDEX, "SHP-2026-000207", booking.ref, booking.tracking_number)
+
+    token = carrier.sent("POST", "/oauth/token")
+    assert len(token) == 1 and b"client_id=fx-key" in token[0].content and b"grant_type=client_credentials" in \
+        token[0].content
+    assert (quote.amount, quote.currency) == (Decimal("201.35"), "USD")
+    ship = carrier.sent("POST", "/ship/v1/shipments")[0]
+    assert ship.headers["Idempotency-Key"] == "SHP-1:book:fedex" and ship.headers["x-customer-transaction-id"]
+    assert ship.headers["Authorization"] == "Bearer fedex-token-1"
+    sent = carrier.json("POST", "/ship/v1/shipments")
+    assert sent["accountNumber"] == {"value": "740561073"}
+    commodity = sent["requestedShipment"]["customsClearanceDetail"]["commodities"][0]
+    assert (commodity["harmonizedCode"], commodity["countryOfManufacture"], commodity["quantity"]) == \
+        ("847130", "CN", 3)
+    assert (booking.ref, booking.tracking_number, booking.state) == (FEDEX_TN, FEDEX_TN, "booked")
+    assert carrier.json("PUT", "/ship/v1/shipments/cancel")["trackingNumber"] == FEDEX_TN
+    assert cancelled.state == "cancelled"
+    assert carrier.json("POST", "/track/v1/trackingnumbers")["trackingInfo"][0]["trackingNumberInfo"][
+        "trackingNumber"] == FEDEX_TN
+    assert [(e.code, e.status) for e in events] == [
+        ("PU", TrackingStatus.PICKED_UP), ("DP", TrackingStatus.IN_TRANSIT), ("CC", TrackingStatus.CUSTOMS_CLEARED)]
+
+
+async def test_fedex_error_answer_is_rejected_with_fedexs_code():
+    carrier = fedex({("POST", "/ship/v1/shipments"): answer("fedex_error.json", 400)})
+    async with carrier.client() as http:
+        err = await failure(KarrioParcel().book(http, FEDEX, call(shipment())))
+    assert err.type == PARTNER_REJECTED and err.details[0] == "RECIPIENTCONTACT.PHONENUMBER.INVALID"
+
+
+# ---- Roadie ---------------------------------------------------------------------------------------------------------
+
+ROADIE = Endpoint(partner="roadie", base_url="https://roadie.test", credentials={"api_key": "rd-key"},
+                  options={"carrier": "roadie", "mode": "road"})
+
+
+def local_shipment():
+    request = shipment()
+    destination = request.destination.model_copy(update={
+        "address_lines": ["600 Wilshire Blvd"], "city": "Los Angeles", "postal_code": "90017", "country": "US",
+        "region": "CA"})
+    return request.model_copy(update={"destination": destination})
+
+
+async def test_roadie_quotes_books_by_id_tracks_by_id_and_cancels_with_its_bearer_key():
+    carrier = RecordingCarrier({
+        ("POST", "/v1/estimates"): answer("roadie_estimate.json"),
+        ("POST", "/v1/shipments"): answer("roadie_shipment.json"),
+        ("GET", "/v1/shipments"): answer("roadie_track.json"),
+        ("DELETE", "/v1/shipments/4791"): httpx.Response(200, json={}),
+    })
+    adapter, request = KarrioParcel(), local_shipment()
+    async with carrier.client() as http:
+        quote = await adapter.quote(http, ROADIE, request, None, None)
+        booking = await adapter.book(http, ROADIE, call(request, key="SHP-1:book:roadie"))
+        events = await adapter.track(http, ROADIE, "SHP-2026-000207", booking.ref, booking.tracking_number)
+        voided = await adapter.void_label(http, ROADIE, call(ref=booking.ref, key="SHP-1:void:roadie"))
+
+    assert all(r.headers["Authorization"] == "Bearer rd-key" for r in carrier.requests)
+    assert (quote.amount, quote.currency, quote.mode, quote.transit_days_max) == (Decimal("18.50"), "USD", Mode.ROAD, 1)
+    assert carrier.json("POST", "/v1/shipments")["reference_id"] == "SHP-2026-000207"
+    assert carrier.sent("POST", "/v1/shipments")[0].headers["Idempotency-Key"] == "SHP-1:book:roadie"
+    assert booking.ref == "4791"
+    assert carrier.sent("GET", "/v1/shipments")[0].url.params["ids"] == "4791"
+    assert [(e.code, e.status) for e in events] == [
+        ("driver_assigned", TrackingStatus.UNKNOWN), ("pickup_confirmed", TrackingStatus.IN_TRANSIT),
+        ("en_route_to_delivery", TrackingStatus.OUT_FOR_DELIVERY)]
+    assert voided.state == "voided" and carrier.sent("DELETE", "/v1/shipments/4791")
