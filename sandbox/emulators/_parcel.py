@@ -35,7 +35,6 @@ from sandbox.records import (
     LabelState,
     Record,
     RecordKind,
-    SlotRecord,
     SlotState,
 )
 from sandbox.rules import check_lane, check_parcels, price
@@ -146,6 +145,17 @@ def bearer_client(carrier: str, authorization: str | None) -> str:
         raise AuthError(f"{carrier}: the access token is malformed") from exc
 
 
+def api_key(carrier: str, authorization: str | None) -> str:
+    """Checks an ``Authorization: Bearer <api key>`` header (a key issued out of band, as couriers do)."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthError(f"{carrier}: send Authorization: Bearer <api key>")
+    known = CREDENTIALS.get(carrier, {})
+    if known and key.strip() not in known:
+        raise AuthError(f"{carrier}: unknown API key")
+    return key.strip()
+
+
 # -- admission ---------------------------------------------------------------------------------------
 
 
@@ -246,7 +256,8 @@ def quote(partner: str, shipment: ParcelShipment) -> Money:
     return Money.of(breakdown.amount, breakdown.currency)
 
 
-def _scenario_note(variant: str | None) -> str | None:
+def scenario_note(variant: str | None) -> str | None:
+    """The first history entry's comment naming a tracking scenario variant (read back by `reached_events`)."""
     return None if variant is None else f"scenario={variant}"
 
 
@@ -264,7 +275,7 @@ async def create_shipment(
         return BookingRecord(
             kind=RecordKind.BOOKING, partner=partner, id=booking_id, shipment_id=shipment.shipment_id,
             state=BookingState.IN_TRANSIT, idempotency_key=key, request_hash=req_hash, created_at=now,
-            history=[HistoryEntry(state=BookingState.IN_TRANSIT, at=now, comment=_scenario_note(variant))],
+            history=[HistoryEntry(state=BookingState.IN_TRANSIT, at=now, comment=scenario_note(variant))],
             mode=carrier(partner).carrier_terms().mode, price=price_, quote_id=None,
             origin_country=shipment.origin_country, destination_country=shipment.destination_country,
             handed_over=True,
@@ -291,24 +302,6 @@ async def cancel_shipment(sb: Sandbox, booking: BookingRecord, label: LabelRecor
     """Voids the label and cancels the booking (each idempotent); tracking stops at this moment."""
     await sb.store.transition(Operation.VOID, label.partner, label.id)
     await sb.store.transition(Operation.CANCEL, booking.partner, booking.id)
-
-
-async def create_delivery(
-    sb: Sandbox, partner: str, key: str, req_hash: str, shipment_id: str, postal_code: str, variant: str | None
-) -> tuple[SlotRecord, bool]:
-    """Schedules a last-mile delivery once per key, as a slot record whose tracking number derives from its id."""
-    window = carrier(partner).last_mile_terms().slot_window_days
-
-    def make(slot_id: str, now: datetime) -> SlotRecord:
-        return SlotRecord(
-            kind=RecordKind.SLOT, partner=partner, id=slot_id, shipment_id=shipment_id,
-            state=SlotState.SCHEDULED, idempotency_key=key, request_hash=req_hash, created_at=now,
-            history=[HistoryEntry(state=SlotState.SCHEDULED, at=now, comment=_scenario_note(variant))],
-            tracking_number=f"RD{slot_number(slot_id):08d}", destination_country="US", postal_code=postal_code,
-            window_start=now + timedelta(days=window[0]), window_end=now + timedelta(days=window[1]),
-        )
-
-    return await sb.store.create(RecordKind.SLOT, partner, key, req_hash, make)
 
 
 def slot_number(slot_id: str) -> int:
