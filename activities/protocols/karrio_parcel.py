@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import karrio.core.models as km
@@ -504,8 +505,9 @@ class KarrioParcel:
         if not xc.carrier.xml:
             return self._json(xc, response)
         try:
+            ElementTree.fromstring(response.content)  # well-formed, strictly: Karrio's reader recovers from anything
             return lib.to_element(response.text)
-        except Exception as err:  # lxml's XMLSyntaxError and friends
+        except Exception as err:  # ParseError, lxml's XMLSyntaxError and friends
             raise xc.bad_response(f"HTTP {response.status_code} answer is not XML: {response.text[:200]!r}") from err
 
     def _error_of(self, xc: _Exchange, settings: Any, response: httpx.Response,

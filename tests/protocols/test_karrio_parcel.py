@@ -7,6 +7,7 @@ fixtures in their published formats as Karrio reads them.
 import base64
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -379,3 +380,58 @@ async def test_roadie_quotes_books_by_id_tracks_by_id_and_cancels_with_its_beare
         ("driver_assigned", TrackingStatus.UNKNOWN), ("pickup_confirmed", TrackingStatus.IN_TRANSIT),
         ("en_route_to_delivery", TrackingStatus.OUT_FOR_DELIVERY)]
     assert voided.state == "voided" and carrier.sent("DELETE", "/v1/shipments/4791")
+
+
+# ---- DHL Express (XML-PI, as Karrio speaks it) ----------------------------------------------------------------------
+
+DHL = Endpoint(partner="dhl", base_url="https://dhl.test",
+               credentials={"site_id": "dhl-site", "password": "dhl-pass", "account_number": "950000002"},
+               options={"carrier": "dhl_express"})
+DHL_SERVLET = ("POST", "/XMLShippingServlet")
+DHL_NS = {"dhl": "http://www.dhl.com"}
+
+
+async def test_dhl_express_books_in_xml_with_its_message_reference_and_tracks_the_waybill():
+    carrier = RecordingCarrier({DHL_SERVLET: answer("dhl_express_ship.xml")})
+    adapter, request = KarrioParcel(), shipment()
+    async with carrier.client() as http:
+        booking = await adapter.book(http, DHL, call(request, key="SHP-1:book:dhl"))
+        await adapter.book(http, DHL, call(request, key="SHP-1:book:dhl"))
+        carrier.routes[DHL_SERVLET] = answer("dhl_express_track.xml")
+        events = await adapter.track(http, DHL, "SHP-2026-000207", booking.ref, booking.tracking_number)
+
+    first, retry, track = carrier.requests
+    assert first.headers["Content-Type"] == "application/xml" and "Authorization" not in first.headers
+    body = ElementTree.fromstring(first.content)
+    reference = body.findtext("Request/ServiceHeader/MessageReference")
+    assert reference == first.headers["Message-Reference"] == retry.headers["Message-Reference"]
+    assert len(reference) == 32 and first.headers["Idempotency-Key"] == "SHP-1:book:dhl"
+    assert body.findtext("Request/ServiceHeader/SiteID") == "dhl-site"
+    assert body.findtext("ExportDeclaration/ExportLineItem/CommodityCode") == "847130"
+    assert body.findtext("Dutiable/TermsOfTrade") == "DDP"
+    assert (booking.ref, booking.tracking_number) == ("4781209365", "4781209365")
+    assert ElementTree.fromstring(track.content).findtext("AWBNumber") == "4781209365"
+    assert [(e.code, e.status) for e in events] == [
+        ("PU", TrackingStatus.PICKED_UP), ("CR", TrackingStatus.CUSTOMS_CLEARED),
+        ("WC", TrackingStatus.OUT_FOR_DELIVERY)]
+
+
+async def test_dhl_express_error_in_a_200_is_rejected_with_its_condition_code():
+    carrier = RecordingCarrier({DHL_SERVLET: answer("dhl_express_error.xml")})
+    async with carrier.client() as http:
+        err = await failure(KarrioParcel().book(http, DHL, call(shipment())))
+    assert err.type == PARTNER_REJECTED and err.non_retryable and err.details[0] == "PV001"
+
+
+async def test_dhl_express_cancel_calls_nobody_because_its_api_has_no_cancel():
+    carrier = RecordingCarrier({})
+    async with carrier.client() as http:
+        record = await KarrioParcel().cancel_booking(http, DHL, call(ref="4781209365"))
+    assert carrier.requests == [] and record.state == "cancelled"
+
+
+async def test_a_200_with_xml_that_is_not_xml_is_a_bad_response():
+    carrier = RecordingCarrier({DHL_SERVLET: httpx.Response(200, text="{\"ok\": true}")})
+    async with carrier.client() as http:
+        err = await failure(KarrioParcel().book(http, DHL, call(shipment())))
+    assert err.type == PARTNER_BAD_RESPONSE and "not XML" in str(err)
