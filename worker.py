@@ -37,6 +37,7 @@ from infra.persistence.db import make_engine, migrate
 from infra.platform.health import Check, check_readiness
 from infra.platform.http_server import ServedApp
 from infra.platform.logging import configure_logging
+from infra.platform.partner_credentials import check_all as check_partner_credentials
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
@@ -56,7 +57,7 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
     """A worker with every activity bound to its real dependencies (partners over HTTP, the database, rule data,
     the SMTP relay and merchants' webhooks); `settings` defaults to the environment's."""
     settings = settings or get_settings()
-    gateway = PartnerGateway(http, partners_base_url)
+    gateway = PartnerGateway(http, partners_base_url, settings.environment, settings.partner_timeout_s)
     book = book or default_book()
     decisions = DecisionActivities(gateway, book, screening)
     inventory = InventoryActivities(engine, book)
@@ -187,7 +188,7 @@ async def serve_health(settings: Settings, client: Client, engine: Engine, worke
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-
+    check_partner_credentials(settings.environment)  # in production, a missing credential stops the start here
     run_until_signalled(lambda stop: run_worker(settings, stop))
 
 

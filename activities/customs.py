@@ -23,11 +23,11 @@ class CustomsActivities:
     async def release_hold(self, call: PartnerCall) -> PartnerRecord:
         body = await self._partners.call(call.partner, "release_filing", f"filings/{call.ref}/release",
                                          {"shipment_id": call.shipment_id, "actor": call.actor,
-                                          "comment": call.comment})
+                                          "comment": call.comment}, idempotency_key=call.idempotency_key)
         return parse_record("filing", call.partner, body)
 
     @activity.defn(name="customs.withdraw")
     async def withdraw(self, call: PartnerCall) -> PartnerRecord:
         body = await self._partners.call(call.partner, "withdraw", f"filings/{call.ref}/withdraw",
-                                         {"shipment_id": call.shipment_id})
+                                         {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
         return parse_record("filing", call.partner, body)

@@ -21,7 +21,6 @@ from tradelane.decisions.planner import LegSpec, candidate_legs
 from tradelane.decisions.screening import ScreeningList
 from tradelane.eta import eta_basis
 from tradelane.models import ShipmentRequest
-from tradelane.partner_api import lane_body, parse_quote
 from tradelane.rules import RuleBook
 from tradelane.shipment.calls import AssessRequest, AssessResult
 
@@ -38,12 +37,11 @@ async def gather_quotes(gateway: PartnerGateway, request: ShipmentRequest,
 
     async def one(spec: LegSpec) -> Quote | tuple[str, str]:
         try:
-            body = await gateway.call(spec.partner, "quote", "quotes",
-                                      lane_body(request, spec.origin, spec.destination))
+            return await gateway.carrier(spec.partner).quote(gateway.http, gateway.endpoint(spec.partner), request,
+                                                             spec.origin, spec.destination)
         except ApplicationError as err:
             code = str(err.details[0]) if err.details else (err.type or "ERROR")
             return ("declined" if err.type == PARTNER_REJECTED else "unavailable", code)
-        return parse_quote(body, spec.origin, spec.destination)
 
     # One quote per partner and lane: FCL and LCL legs of the same carrier share its quote.
     unique = list({(s.partner, s.origin, s.destination): s for s in legs}.values())

@@ -14,6 +14,9 @@ import httpx
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.protocols.base import CarrierProtocol, Endpoint
+from infra.platform.partner_credentials import credentials
+from tradelane.connections import PartnerProtocol, connection
 from tradelane.partner_api import error_of
 
 
@@ -32,11 +35,34 @@ def partner_client(timeout_s: float) -> httpx.AsyncClient:
 
 
 class PartnerGateway:
-    """Calls partners at `base_url/partners/{partner}/...` over one shared HTTP client."""
+    """Every partner call goes through here, over one shared HTTP client: the partner's connection says where it
+    is (`tradelane.connections`), how to sign in and which protocol adapter speaks to it."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, environment: str = "development",
+                 timeout_s: float = 10.0) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
+        self._environment = environment
+        self._timeout_s = timeout_s
+        self._adapters: dict[PartnerProtocol, CarrierProtocol] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._http
+
+    def endpoint(self, partner: str) -> Endpoint:
+        """The partner's connection resolved for a call: address, credentials and options."""
+        row = connection(partner)
+        return Endpoint(partner=partner, base_url=row.url(self._base),
+                        credentials=credentials(row, self._environment), options=dict(row.options),
+                        timeout_s=self._timeout_s)
+
+    def carrier(self, partner: str) -> CarrierProtocol:
+        """The adapter that speaks the partner's protocol."""
+        protocol = connection(partner).protocol
+        if protocol not in self._adapters:
+            self._adapters[protocol] = _adapter(protocol, self)
+        return self._adapters[protocol]
 
     async def call(
         self,
@@ -49,7 +75,12 @@ class PartnerGateway:
     ) -> dict[str, Any]:
         """One partner call; raises ApplicationError typed for the retry policy."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        url = f"{self._base}/partners/{partner}/{path.lstrip('/')}"
+        try:
+            root = connection(partner).url(self._base)
+        except KeyError as err:
+            raise ApplicationError(f"{partner} {operation}: {err.args[0]}", "UNKNOWN_PARTNER",
+                                   type=PARTNER_REJECTED, non_retryable=True) from None
+        url = f"{root}/{path.lstrip('/')}"
         try:
             response = await self._http.request(method, url, json=body, headers=headers)
         except httpx.TimeoutException as err:
@@ -70,3 +101,15 @@ class PartnerGateway:
         if 400 <= response.status_code < 500:
             raise ApplicationError(summary, code, type=PARTNER_REJECTED, non_retryable=True)
         raise ApplicationError(summary, code, type=PARTNER_UNAVAILABLE)
+
+
+def _adapter(protocol: PartnerProtocol, gateway: PartnerGateway) -> CarrierProtocol:
+    # Imported here: each adapter module pulls in its protocol's libraries (Karrio's carriers are heavy).
+    if protocol is PartnerProtocol.KARRIO:
+        from activities.protocols.karrio_parcel import KarrioParcel
+        return KarrioParcel()
+    if protocol is PartnerProtocol.DCSA:
+        from activities.protocols.dcsa import DcsaOcean
+        return DcsaOcean()
+    from activities.protocols.tradelane_dialect import TradelaneCarrier
+    return TradelaneCarrier(gateway)

@@ -1,8 +1,13 @@
-"""Last-mile activities: schedule the delivery slot, release it (the undo)."""
+"""Last-mile activities: schedule the delivery slot, release it (the undo).
+
+A courier with a published API (a Karrio carrier such as Roadie) is booked as a delivery through its adapter: the
+delivery is the slot. The others speak Tradelane's dialect.
+"""
 
 from temporalio import activity
 
 from activities.http import PartnerGateway
+from tradelane.connections import PartnerProtocol, connection
 from tradelane.partner_api import parse_record, slot_body
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
@@ -14,6 +19,10 @@ class LastMileActivities:
     @activity.defn(name="last_mile.schedule")
     async def schedule(self, call: PartnerCall) -> PartnerRecord:
         assert call.request is not None, "scheduling needs the shipment request"
+        if connection(call.partner).protocol is not PartnerProtocol.TRADELANE:
+            gw = self._partners
+            booked = await gw.carrier(call.partner).book(gw.http, gw.endpoint(call.partner), call)
+            return booked.model_copy(update={"kind": "slot"})
         body = await self._partners.call(call.partner, "schedule", "slots",
                                          slot_body(call.request, call.tracking_number, call.events_url, call.ready_at),
                                          idempotency_key=call.idempotency_key)
@@ -21,6 +30,10 @@ class LastMileActivities:
 
     @activity.defn(name="last_mile.release")
     async def release(self, call: PartnerCall) -> PartnerRecord:
+        if connection(call.partner).protocol is not PartnerProtocol.TRADELANE:
+            gw = self._partners
+            cancelled = await gw.carrier(call.partner).cancel_booking(gw.http, gw.endpoint(call.partner), call)
+            return cancelled.model_copy(update={"kind": "slot", "state": "released"})
         body = await self._partners.call(call.partner, "release_slot", f"slots/{call.ref}/release",
-                                         {"shipment_id": call.shipment_id})
+                                         {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
         return parse_record("slot", call.partner, body)

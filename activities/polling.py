@@ -14,7 +14,6 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from tradelane.enums import TrackingStatus
-from tradelane.tracking_codes import PartnerEvent
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -28,6 +27,7 @@ class PollRequest(BaseModel):
     workflow_id: str
     partner: str
     booking_ref: str
+    tracking_number: str | None = None
     until: TrackingStatus
     interval: timedelta
 
@@ -49,11 +49,10 @@ class TrackingActivities:
         handle = activity.client().get_workflow_handle(req.workflow_id)
         polls = 0
         while True:
-            body = await self._partners.call(req.partner, "track", f"bookings/{req.booking_ref}/events",
-                                             method="GET")
+            gw = self._partners
+            events = await gw.carrier(req.partner).track(gw.http, gw.endpoint(req.partner), req.shipment_id,
+                                                         req.booking_ref, req.tracking_number)
             polls += 1
-            # The same model the webhook validates, so both paths agree on what an event is.
-            events = [PartnerEvent.model_validate(raw).normalised(via="poll") for raw in body["events"]]
             for event in events[seen:]:
                 await handle.signal(SIGNAL, event)
                 seen += 1

@@ -30,13 +30,13 @@ def _port(address: str) -> int:
 
 
 def sandbox_config(settings: Settings) -> SandboxConfig:
-    """The sandbox's configuration with Tradelane's secrets: its partners sign their tracking webhooks with the
-    partner secret and present a partner key; it also plays the merchant, whose receiver checks Tradelane's own
+    """The sandbox's configuration with Tradelane's secrets: each partner signs its tracking webhooks with its own
+    secret and presents its own key; it also plays the merchant, whose receiver checks Tradelane's own
     webhook signatures."""
     return load_config(settings.sandbox_config).model_copy(update={
         "merchant_webhook_secret": settings.webhook_secret.get_secret_value(),
-        "partner_webhook_secret": settings.partner_webhook_secret.get_secret_value(),
-        "partner_api_key": settings.api_key("partner")})
+        "partner_webhook_secrets": {p: s.get_secret_value() for p, s in settings.partner_webhook_secrets.items()},
+        "partner_api_keys": settings.partner_keys()})
 
 
 SANDBOX_POLL_INTERVAL_S = 2.0

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.platform.dev_secrets import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET, DEV_WEBHOOK_SECRET
+from infra.platform.dev_secrets import DEV_WEBHOOK_SECRET, dev_partner_key, dev_partner_secret
 from sandbox.faults import FaultRule
 
 DEFAULT_CONFIG_RESOURCE = "default.yaml"
@@ -34,10 +34,18 @@ class SandboxConfig(BaseModel):
     """First retry delay; doubles on each further retry."""
     merchant_webhook_secret: str = DEV_WEBHOOK_SECRET
     """Secret the demo merchant's receiver (``POST /merchant/webhooks``) verifies signatures with."""
-    partner_webhook_secret: str = DEV_PARTNER_WEBHOOK_SECRET
-    """Secret the partners sign their tracking webhooks with (Tradelane verifies them)."""
-    partner_api_key: str = DEV_API_KEYS["partner"]
-    """API key (role partner) the partners present to Tradelane's event endpoint."""
+    partner_webhook_secrets: dict[str, str] = Field(default_factory=dict)
+    """Secret each partner signs its tracking webhooks with (Tradelane verifies them); a partner not listed
+    uses its development secret."""
+    partner_api_keys: dict[str, str] = Field(default_factory=dict)
+    """API key (role partner, named after the partner) each partner presents to Tradelane's event endpoint; a
+    partner not listed uses its development key."""
+
+    def partner_secret(self, partner: str) -> str:
+        return self.partner_webhook_secrets.get(partner) or dev_partner_secret(partner)
+
+    def partner_key(self, partner: str) -> str:
+        return self.partner_api_keys.get(partner) or dev_partner_key(partner)
 
 
 class ConfigError(ValueError):

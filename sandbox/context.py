@@ -87,8 +87,7 @@ class Sandbox:
             retries=config.callback_retries,
             backoff_s=config.callback_backoff_s,
             http=http,
-            signing=WebhookSigning(secret=config.partner_webhook_secret, api_key=config.partner_api_key,
-                                   clock=clock),
+            signing=WebhookSigning(secret=config.partner_secret, api_key=config.partner_key, clock=clock),
         )
 
     def elapsed_s(self) -> float:

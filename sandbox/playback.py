@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,15 +76,16 @@ def build_events(job: PlaybackJob) -> list[TrackingEvent]:
 
 @dataclass(frozen=True)
 class WebhookSigning:
-    """How partners authenticate their webhooks: an API key and an HMAC signature over timestamp and body."""
+    """How partners authenticate their webhooks: each its own API key and an HMAC signature over timestamp and
+    body with its own secret (functions of the partner's name)."""
 
-    secret: str
-    api_key: str
+    secret: Callable[[str], str]
+    api_key: Callable[[str], str]
     clock: Clock
 
-    def headers(self, event_id: str, body: bytes) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json",
-                **signed_headers(self.secret, event_id, int(self.clock.now().timestamp()), body)}
+    def headers(self, partner: str, event_id: str, body: bytes) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key(partner)}", "Content-Type": "application/json",
+                **signed_headers(self.secret(partner), event_id, int(self.clock.now().timestamp()), body)}
 
 
 class TrackingPlayer:
@@ -182,7 +184,7 @@ class TrackingPlayer:
         attempts = self._retries + 1
         for attempt in range(1, attempts + 1):
             # Signed afresh on each attempt: a retry hours later must not look like a replay.
-            headers = (self._signing.headers(event.event_id, body) if self._signing is not None
+            headers = (self._signing.headers(event.partner, event.event_id, body) if self._signing is not None
                        else {"Content-Type": "application/json"})
             try:
                 response = await self._client().post(url, content=body, headers=headers, timeout=self._timeout)

@@ -65,9 +65,9 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     app.state.book = RuleBook(settings.rules_dir) if settings.rules_dir else default_book()
     app.state.screening = ScreeningList.load(settings.screening_list) if settings.screening_list else None
     app.state.keys = KeyDirectory(settings.api_keys)
-    app.state.partner_secrets = PartnerSecrets(settings.partner_webhook_secrets, settings.partner_webhook_secret,
-                                               settings.webhook_tolerance_s)
-    app.state.gateway = PartnerGateway(partner_http, settings.partners_base_url)
+    app.state.partner_secrets = PartnerSecrets(settings.partner_webhook_secrets, settings.webhook_tolerance_s)
+    app.state.gateway = PartnerGateway(partner_http, settings.partners_base_url, settings.environment,
+                                       settings.partner_timeout_s)
 
     add_error_handlers(app)
     for router in ROUTERS:

@@ -7,11 +7,10 @@ decode payloads in the Web UI; partners post tracking events. A key is sent as `
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import structlog
 from fastapi import Depends, Header, Request
@@ -103,40 +102,33 @@ def require(*roles: Role) -> Callable[..., Caller]:
 
 
 class PartnerSecrets:
-    """The HMAC secret of each partner's webhooks (a default for partners not listed)."""
+    """The HMAC secret of each partner's webhooks, by partner; a partner without one cannot post events."""
 
-    def __init__(self, secrets: Mapping[str, SecretStr], default: SecretStr, tolerance_s: float) -> None:
+    def __init__(self, secrets: Mapping[str, SecretStr], tolerance_s: float) -> None:
         self._secrets = {p: s.get_secret_value() for p, s in secrets.items()}
-        self._default = default.get_secret_value()
         self.tolerance_s = tolerance_s
 
-    def secret(self, partner: str) -> str:
-        return self._secrets.get(partner, self._default)
-
-
-def _claimed_partner(body: bytes) -> str:
-    """The partner a body says it comes from; only used to pick the secret it must be signed with."""
-    try:
-        data: Any = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON: the signature check names the problem, validation the rest
-        return ""
-    partner = data.get("partner") if isinstance(data, dict) else None
-    return partner if isinstance(partner, str) else ""
+    def secret(self, partner: str) -> str | None:
+        return self._secrets.get(partner)
 
 
 async def verified_webhook(request: Request, caller: Annotated[Caller, Depends(require(Role.PARTNER))],
                            signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None) -> Caller:
-    """A partner's webhook whose signature matches its raw body and whose timestamp is recent (401 otherwise).
+    """A partner's webhook, signed with that partner's own secret over its raw body, recently (401 otherwise).
 
-    Checked before the body is validated, so an unsigned request learns nothing about the schema.
+    The partner is the one the API key belongs to (the key's name), never what the body says. Checked before the
+    body is validated, so an unsigned request learns nothing about the schema.
     """
     secrets: PartnerSecrets = request.app.state.partner_secrets
+    secret = secrets.secret(caller.name)
+    if secret is None:
+        log.warning("webhook refused", caller=caller.name, problem="no signing secret for this partner")
+        raise ApiError(401, "INVALID_SIGNATURE", f"no webhook signing secret is configured for partner {caller.name}")
     body = await request.body()
-    partner = _claimed_partner(body)
     try:
-        verify(secrets.secret(partner), signature, body, now=int(time.time()), tolerance_s=int(secrets.tolerance_s))
+        verify(secret, signature, body, now=int(time.time()), tolerance_s=int(secrets.tolerance_s))
     except WebhookSignatureError as err:
-        log.warning("webhook refused", caller=caller.name, partner=partner, problem=err.problem.value)
+        log.warning("webhook refused", caller=caller.name, problem=err.problem.value)
         raise ApiError(401, "INVALID_SIGNATURE", str(err)) from None
     return caller
 
@@ -148,7 +140,7 @@ Reader = Annotated[Caller, Depends(require(*READ))]
 Ops = Annotated[Caller, Depends(require(Role.OPS))]
 """A route parameter admitting ops (approvals, cancellations, stock corrections, replenishment decisions)."""
 Partner = Annotated[Caller, Depends(verified_webhook)]
-"""A route parameter admitting partners whose webhook signature checks out."""
+"""A route parameter admitting partners whose webhook signature checks out; its name is the partner's."""
 
 
 def codec_access(environment: str, ui_origins: Iterable[str]) -> Callable[..., Caller]:

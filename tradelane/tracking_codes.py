@@ -49,7 +49,9 @@ class PartnerEvent(BaseModel):
     """A tracking event as partners send it, pushed to the webhook or read by polling (the sandbox's format)."""
 
     event_id: str = Field(min_length=1, max_length=200)
-    partner: str = Field(min_length=1, max_length=64)
+    partner: str | None = Field(default=None, min_length=1, max_length=64)
+    """Who the event is from: on a webhook the API key's partner, which this may only repeat (it is never taken
+    from here); on a poll the polled partner."""
     shipment_id: str = Field(min_length=1, max_length=64)
     code: str = Field(min_length=1, max_length=64)
     # This century only: a tracking event is from around now, and a time at the ends of the calendar (year 1 at
@@ -65,6 +67,8 @@ class PartnerEvent(BaseModel):
 
     def normalised(self, via: str) -> CarrierEvent:
         """The event in Tradelane's vocabulary, as the workflow takes it."""
+        if self.partner is None:
+            raise ValueError("partner: the event's partner is known (its key's, or the polled one's)")
         return CarrierEvent(**self.model_dump(), status=normalise(self.partner, self.code), via=via)
 
 
@@ -84,15 +88,20 @@ def _order(event: CarrierEvent) -> tuple[datetime, int]:
     return event.occurred_at, event.received_seq
 
 
-def merge_event(events: list[CarrierEvent], known_ids: set[str], event: CarrierEvent) -> Arrival:
-    """Put `event` into the time-ordered `events` unless its id is in `known_ids` (both are updated).
+def event_key(event: CarrierEvent) -> tuple[str, str]:
+    """What makes an event the same event: its partner's id for it (two partners may number alike)."""
+    return event.partner, event.event_id
 
-    Partners deliver at least once and in any order: dedup is by event id, and the place in the timeline is by
-    the time the event happened (then arrival), never by when it arrived.
+
+def merge_event(events: list[CarrierEvent], known: set[tuple[str, str]], event: CarrierEvent) -> Arrival:
+    """Put `event` into the time-ordered `events` unless its key is in `known` (both are updated).
+
+    Partners deliver at least once and in any order: dedup is by (partner, event id), and the place in the
+    timeline is by the time the event happened (then arrival), never by when it arrived.
     """
-    if event.event_id in known_ids:
+    if event_key(event) in known:
         return Arrival.DUPLICATE
-    known_ids.add(event.event_id)
+    known.add(event_key(event))
     position = bisect.bisect_right(events, _order(event), key=_order)
     events.insert(position, event)
     return Arrival.ADDED if position == len(events) - 1 else Arrival.LATE

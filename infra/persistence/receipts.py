@@ -14,21 +14,22 @@ from sqlmodel import Field, Session, SQLModel
 
 
 class WebhookReceiptRow(SQLModel, table=True):
-    """Keyed by shipment and event id, the scope in which the workflow drops repeats: partners number their events
-    per booking, so one event id can belong to two shipments."""
+    """Keyed by shipment, partner and event id, the scope in which the workflow drops repeats: partners number
+    their events per booking, so one event id can belong to two shipments, or to two partners of one shipment.
+    The partner is the caller's credential's, never the body's."""
 
     __tablename__ = "webhook_receipts"
 
     shipment_id: str = Field(primary_key=True, max_length=64)
+    partner: str = Field(primary_key=True, max_length=64)
     event_id: str = Field(primary_key=True, max_length=200)
-    partner: str = Field(max_length=64)
     body_sha256: str = Field(max_length=64)
     received_at: datetime
 
 
-def receipt_of(engine: Engine, shipment_id: str, event_id: str) -> WebhookReceiptRow | None:
+def receipt_of(engine: Engine, shipment_id: str, partner: str, event_id: str) -> WebhookReceiptRow | None:
     with Session(engine) as session:
-        return session.get(WebhookReceiptRow, (shipment_id, event_id))
+        return session.get(WebhookReceiptRow, (shipment_id, partner, event_id))
 
 
 def record_receipt(engine: Engine, receipt: WebhookReceiptRow) -> None:

@@ -5,9 +5,21 @@ sandbox can use them without loading the settings."""
 DEV_WEBHOOK_SECRET = "dev-webhook-secret"
 """Tradelane's webhooks to merchants (the sandbox's merchant receiver verifies with it)."""
 DEV_PARTNER_WEBHOOK_SECRET = "dev-partner-webhook-secret"
-"""What the sandbox's partners sign their tracking webhooks with."""
-DEV_API_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key", "partner": "dev-partner-key"}
-"""One key per role."""
+"""The prefix of each sandbox partner's own webhook signing secret (`dev_partner_secret`)."""
+DEV_API_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key"}
+"""One key per person-facing role; each partner has its own (`dev_partner_key`)."""
+DEV_PARTNER_KEY = "dev-partner-key"
+"""The prefix of each sandbox partner's own API key."""
+
+
+def dev_partner_key(partner: str) -> str:
+    """The development API key of one partner: the key names the partner, so no partner can post as another."""
+    return f"{DEV_PARTNER_KEY}-{partner}"
+
+
+def dev_partner_secret(partner: str) -> str:
+    """The development webhook signing secret of one partner (no secret is shared between partners)."""
+    return f"{DEV_PARTNER_WEBHOOK_SECRET}-{partner}"
 DEV_PAYLOAD_KEY_ID = "dev-2026"
 DEV_PAYLOAD_KEY = "ZGV2LW9ubHktcGF5bG9hZC1rZXktMzItYnl0ZXMhISE="
 """Base64 of 32 bytes, so the demo's histories can be decoded."""

@@ -15,13 +15,17 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from infra.platform.codec import KeyRing
 from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings are where readers look for them)
     DEV_API_KEYS,
+    DEV_PARTNER_KEY,
     DEV_PARTNER_WEBHOOK_SECRET,
     DEV_PAYLOAD_KEY,
     DEV_PAYLOAD_KEY_ID,
     DEV_WEBHOOK_SECRET,
+    dev_partner_key,
+    dev_partner_secret,
 )
 from infra.platform.notice_config import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
+from tradelane.connections import directory
 from tradelane.enums import Stage
 from tradelane.notify import QuietHours
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
@@ -38,6 +42,19 @@ class ApiKey(BaseModel):
     name: str
     role: Literal["backend", "ops", "partner"]
     key: SecretStr
+
+
+def _dev_api_keys() -> list[ApiKey]:
+    """Development keys: one per person-facing role, and one per partner connection named after it."""
+    people = [ApiKey(name=f"dev-{role}", role=role, key=SecretStr(key))  # type: ignore[arg-type]
+              for role, key in DEV_API_KEYS.items()]
+    partners = [ApiKey(name=name, role="partner", key=SecretStr(dev_partner_key(name)))
+                for name in directory().connections]
+    return people + partners
+
+
+def _dev_partner_secrets() -> dict[str, SecretStr]:
+    return {name: SecretStr(dev_partner_secret(name)) for name in directory().connections}
 
 
 class Settings(BaseSettings):
@@ -129,13 +146,13 @@ class Settings(BaseSettings):
     """Recipient-local hours in which customer e-mails wait; empty to send at any hour."""
 
     # Access control: API keys with roles, partners' webhook signatures
-    api_keys: list[ApiKey] = Field(default_factory=lambda: [
-        ApiKey(name=f"dev-{role}", role=role, key=SecretStr(key)) for role, key in DEV_API_KEYS.items()])
+    api_keys: list[ApiKey] = Field(default_factory=_dev_api_keys)
     """JSON list of `{"name", "role", "key"}`; roles: backend (create, read), ops (decide, cancel, read, decode),
-    partner (tracking webhooks)."""
-    partner_webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
-    """HMAC key per partner for inbound tracking webhooks; partners not listed use `partner_webhook_secret`."""
-    partner_webhook_secret: SecretStr = SecretStr(DEV_PARTNER_WEBHOOK_SECRET)
+    partner (tracking webhooks: the key's name is the partner's connection name, which is who its events are
+    from)."""
+    partner_webhook_secrets: dict[str, SecretStr] = Field(default_factory=_dev_partner_secrets)
+    """HMAC key per partner (by connection name) for inbound tracking webhooks; a partner without one cannot post
+    events. No default is shared between partners."""
     webhook_tolerance_s: float = 300.0
     """A signed webhook older (or newer) than this is refused as a possible replay."""
     max_body_bytes: int = 256 * 1024
@@ -239,6 +256,10 @@ class Settings(BaseSettings):
             "history_limit": self.history_limit,
         })
 
+    def partner_keys(self) -> dict[str, str]:
+        """Each partner's API key by partner (what the sandbox's partners present)."""
+        return {k.name: k.key.get_secret_value() for k in self.api_keys if k.role == "partner"}
+
     def api_key(self, role: str) -> str:
         """The first configured key of `role` (for the sandbox's partners, the demo and the reliability run)."""
         for key in self.api_keys:
@@ -298,6 +319,10 @@ def _check_api_keys(settings: Settings) -> None:
         if repeated:
             raise ValueError(f"TRADELANE_API_KEYS: keys {', '.join(map(repr, repeated))} share one {what}; "
                              "give each holder its own")
+    strangers = [k.name for k in settings.api_keys if k.role == "partner" and k.name not in directory().connections]
+    if strangers:
+        raise ValueError(f"TRADELANE_API_KEYS: partner key(s) {', '.join(map(repr, strangers))} name no partner "
+                         "connection; a partner key is named after the partner (tradelane/data/partners.yaml)")
     if settings.environment == "production":
         short = [k.name for k in settings.api_keys if len(k.key.get_secret_value()) < PRODUCTION_KEY_MIN_LENGTH]
         if short:
@@ -311,9 +336,12 @@ def _refuse_dev_secrets(settings: Settings) -> None:
     for api_key in settings.api_keys:
         if api_key.key.get_secret_value() in dev_keys:
             raise ValueError(f"TRADELANE_API_KEYS: key {api_key.name!r} is a documented development key")
-    partner_secrets = [settings.partner_webhook_secret, *settings.partner_webhook_secrets.values()]
-    if any(s.get_secret_value() == DEV_PARTNER_WEBHOOK_SECRET for s in partner_secrets):
-        raise ValueError("TRADELANE_PARTNER_WEBHOOK_SECRET must be set to a real secret in production")
+    for partner, secret in settings.partner_webhook_secrets.items():
+        if secret.get_secret_value().startswith(DEV_PARTNER_WEBHOOK_SECRET):
+            raise ValueError(f"TRADELANE_PARTNER_WEBHOOK_SECRETS: {partner}'s secret is a development secret")
+    for api_key in settings.api_keys:
+        if api_key.role == "partner" and api_key.key.get_secret_value().startswith(DEV_PARTNER_KEY):
+            raise ValueError(f"TRADELANE_API_KEYS: key {api_key.name!r} is a development partner key")
     if any(k.get_secret_value() == DEV_PAYLOAD_KEY for k in settings.payload_keys.values()):
         raise ValueError("TRADELANE_PAYLOAD_KEYS must not contain the development key in production")
 

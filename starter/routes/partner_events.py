@@ -1,7 +1,11 @@
 """Partners' tracking events, pushed as signed webhooks and passed on to the shipment's workflow.
 
-Each event is acknowledged once per `event_id`: a receipt (the body's digest) is kept in the read model, so a
-partner's retry is answered again without signalling again, and a reused id with another body is refused.
+The partner is the one whose API key and signing secret the request carries (`starter.auth`), never the body's
+`partner`. The workflow accepts the event only from a partner holding one of the shipment's bookings, labels or
+delivery slots, and only when it names one of that partner's references (`tradelane.shipment.partner_events`);
+anything else is refused (403, 404, 422) and changes nothing. Each event is acknowledged once per (partner,
+`event_id`): a receipt (the body's digest) is kept in the read model, so a partner's retry is answered again without
+reaching the workflow again, and a reused id with another body is refused.
 """
 
 import hashlib
@@ -12,12 +16,15 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 from infra.persistence.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter.auth import Partner
 from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError, not_found_as
 from tradelane.keys import workflow_id
+from tradelane.shipment.partner_events import EventRefusal
 from tradelane.tracking_codes import PartnerEvent
 from workflows.shipment import ShipmentWorkflow
 
@@ -35,11 +42,16 @@ class EventAccepted(BaseModel):
 
 @router.post("/v1/carrier-events", status_code=202, response_model=EventAccepted)
 async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDep, engine: EngineDep,
-                        _: Partner) -> EventAccepted:
-    """A partner's tracking event: signed (`Tradelane-Signature`), idempotent by `event_id`."""
-    event = body.normalised(via="webhook")
+                        caller: Partner) -> EventAccepted:
+    """A partner's tracking event: signed (`Tradelane-Signature`) with the partner's own secret, idempotent by
+    (partner, `event_id`)."""
+    partner = caller.name
+    if body.partner is not None and body.partner != partner:
+        raise ApiError(403, "PARTNER_MISMATCH", f"partner: this key belongs to {partner}, "
+                       f"the body says {body.partner}; a partner posts only its own events")
+    event = body.model_copy(update={"partner": partner}).normalised(via="webhook")
     digest = hashlib.sha256(await request.body()).hexdigest()
-    seen = _receipt(engine, body.shipment_id, body.event_id)
+    seen = _receipt(engine, body.shipment_id, partner, body.event_id)
     if seen is not None:
         if seen.body_sha256 != digest:
             raise ApiError(409, "EVENT_ID_REUSED",
@@ -47,18 +59,34 @@ async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDe
                            "with a different body")
         return EventAccepted(event_id=body.event_id, status=event.status.value, duplicate=True)
     handle = client.get_workflow_handle(workflow_id(body.shipment_id))
-    with not_found_as("SHIPMENT_NOT_ACTIVE", f"no running shipment {body.shipment_id} for event {body.event_id}"):
-        await handle.signal(ShipmentWorkflow.carrier_event, event)
-    _record_receipt(engine, WebhookReceiptRow(event_id=body.event_id, partner=body.partner,
+    try:
+        with not_found_as("SHIPMENT_NOT_ACTIVE", f"no running shipment {body.shipment_id} for event {body.event_id}"):
+            await handle.execute_update(ShipmentWorkflow.report_event, event)
+    except WorkflowUpdateFailedError as err:
+        raise _refused(err) from None
+    _record_receipt(engine, WebhookReceiptRow(event_id=body.event_id, partner=partner,
                                               shipment_id=body.shipment_id, body_sha256=digest,
                                               received_at=datetime.now(UTC)))
     return EventAccepted(event_id=body.event_id, status=event.status.value)
 
 
-def _receipt(engine: Engine, shipment_id: str, event_id: str) -> WebhookReceiptRow | None:
+_REFUSAL_STATUS = {EventRefusal.PARTNER_NOT_ON_SHIPMENT: 403, EventRefusal.UNKNOWN_REFERENCE: 404,
+                   EventRefusal.REFERENCE_REQUIRED: 422}
+
+
+def _refused(err: WorkflowUpdateFailedError) -> ApiError:
+    """The workflow's refusal of an event, with the status its reason calls for."""
+    cause = err.cause if isinstance(err.cause, ApplicationError) else None
+    reason = next((r for r in EventRefusal if cause is not None and cause.type == r.value), None)
+    if cause is None or reason is None:
+        return ApiError(409, "EVENT_REFUSED", str(cause.message if cause else err))
+    return ApiError(_REFUSAL_STATUS[reason], reason.value, cause.message)
+
+
+def _receipt(engine: Engine, shipment_id: str, partner: str, event_id: str) -> WebhookReceiptRow | None:
     # The workflow is the truth and drops repeats itself: a read-model outage must not refuse partners' events.
     try:
-        return receipt_of(engine, shipment_id, event_id)
+        return receipt_of(engine, shipment_id, partner, event_id)
     except SQLAlchemyError as err:
         log.warning("webhook receipts unavailable; passing the event on", event_id=event_id, error=str(err))
         return None

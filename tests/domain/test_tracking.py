@@ -82,18 +82,21 @@ def event(n: int, hours: float, sequence: int | None = None, event_id: str | Non
 
 def test_duplicates_are_dropped_and_late_events_take_their_place():
     events: list[CarrierEvent] = []
-    ids: set[str] = set()
+    ids: set[tuple[str, str]] = set()
     assert merge_event(events, ids, event(1, 0)) is Arrival.ADDED
     assert merge_event(events, ids, event(2, 5)) is Arrival.ADDED
     assert merge_event(events, ids, event(3, 5, event_id="e2")) is Arrival.DUPLICATE
     assert merge_event(events, ids, event(4, 2)) is Arrival.LATE
     assert [e.event_id for e in events] == ["e1", "e4", "e2"]
+    # Another partner's event with the same id is another event.
+    other = event(5, 6, event_id="e2").model_copy(update={"partner": "parcelnow"})
+    assert merge_event(events, ids, other) is Arrival.ADDED
 
 
 def test_same_time_events_keep_their_arrival_order():
     """Sequence numbers are per partner: a last-mile 1 at the carrier's arrival time does not go before it."""
     events: list[CarrierEvent] = []
-    ids: set[str] = set()
+    ids: set[tuple[str, str]] = set()
     merge_event(events, ids, event(1, 1, sequence=5, event_id="carrier-arrived"))
     merge_event(events, ids, event(2, 1, sequence=1, event_id="last-mile-sorted"))
     merge_event(events, ids, event(3, 0.5, sequence=4, event_id="carrier-late-report"))
@@ -105,7 +108,7 @@ def test_any_arrival_order_with_repeats_gives_the_same_timeline(order, repeat):
     """Whatever order events arrive in, and however often one is delivered, the timeline is the same."""
     originals = {n: event(n, hours=n * 1.5, sequence=n) for n in range(12)}
     events: list[CarrierEvent] = []
-    ids: set[str] = set()
+    ids: set[tuple[str, str]] = set()
     arrivals = [*order, repeat]
     outcomes = [merge_event(events, ids, originals[n]) for n in arrivals]
     assert [e.event_id for e in events] == [f"e{n}" for n in range(12)]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.platform.settings import DEV_API_KEYS, DEV_PARTNER_WEBHOOK_SECRET
+from infra.platform.dev_secrets import dev_partner_key, dev_partner_secret
+from infra.platform.settings import DEV_API_KEYS
 from infra.platform.webhooks import signed_headers
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
@@ -24,7 +25,8 @@ PROTECTED = [
 
 
 def bearer(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {DEV_API_KEYS[role]}"}
+    """The development key of a role; `partner` is SkyExpress's own key (each partner has one)."""
+    return {"Authorization": f"Bearer {dev_partner_key('skyexpress') if role == 'partner' else DEV_API_KEYS[role]}"}
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
@@ -92,34 +94,44 @@ async def test_public_pages_and_probes_need_no_key(harness):
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
 
 
-def signed_event(shipment_id: str, event_id: str, *, secret: str = DEV_PARTNER_WEBHOOK_SECRET,
-                 at: int | None = None, code: str = "AF") -> tuple[bytes, dict[str, str]]:
-    body = json.dumps({"event_id": event_id, "partner": "skyexpress", "shipment_id": shipment_id, "code": code,
+def signed_event(shipment_id: str, event_id: str, *, partner: str = "skyexpress", secret: str | None = None,
+                 at: int | None = None, code: str = "AF", tracking_number: str | None = None,
+                 claimed: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """An event posted by `partner` with its own key, signed with its own secret (or `secret`); the body says it
+    is from `claimed` (default: the partner itself)."""
+    body = json.dumps({"event_id": event_id, "partner": claimed or partner, "shipment_id": shipment_id, "code": code,
                        "occurred_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
-                       "location": "Leipzig hub, DE"}).encode()
-    headers = {**bearer("partner"), "Content-Type": "application/json",
-               **signed_headers(secret, event_id, at if at is not None else int(time.time()), body)}
+                       "location": "Leipzig hub, DE", "tracking_number": tracking_number}).encode()
+    headers = {"Authorization": f"Bearer {dev_partner_key(partner)}", "Content-Type": "application/json",
+               **signed_headers(secret or dev_partner_secret(partner), event_id,
+                                at if at is not None else int(time.time()), body)}
     return body, headers
 
 
-async def in_transit(harness, shipment_id: str) -> None:
+async def in_transit(harness, shipment_id: str) -> str:
+    """Start an express shipment whose carrier (SkyExpress) goes quiet in transit; its tracking number."""
     await harness.add_fault(partner="skyexpress", operation="handover", shipment_id=shipment_id, kind="scenario",
                             scenario="stalled")
     body = load_example("basic-cn-de.json", shipment_id)
     body["service_level"] = "express"
     await harness.start(body)
-    await harness.wait_until(shipment_id, lambda s: s.events_received >= 2)
+    state = await harness.wait_until(shipment_id, lambda s: s.events_received >= 2)
+    assert state.tracking_number is not None
+    return state.tracking_number
 
 
 async def test_partner_webhooks_must_be_signed_recently_with_the_partners_secret(harness):
     shipment_id = unique_id("sig")
-    await in_transit(harness, shipment_id)
+    number = await in_transit(harness, shipment_id)
     event_id = f"test:{shipment_id}:9"
     cases = {
-        "unsigned": (signed_event(shipment_id, event_id)[0], {**bearer("partner"), "Content-Type": "application/json"}),
-        "wrong secret": signed_event(shipment_id, event_id, secret="guessed"),
-        "too old (a replay)": signed_event(shipment_id, event_id, at=int(time.time()) - 3600),
-        "from the future": signed_event(shipment_id, event_id, at=int(time.time()) + 3600),
+        "unsigned": (signed_event(shipment_id, event_id, tracking_number=number)[0],
+                     {**bearer("partner"), "Content-Type": "application/json"}),
+        "wrong secret": signed_event(shipment_id, event_id, secret="guessed", tracking_number=number),
+        "another partner's secret": signed_event(shipment_id, event_id, secret=dev_partner_secret("parcelnow"),
+                                                 tracking_number=number),
+        "too old (a replay)": signed_event(shipment_id, event_id, at=int(time.time()) - 3600, tracking_number=number),
+        "from the future": signed_event(shipment_id, event_id, at=int(time.time()) + 3600, tracking_number=number),
     }
     problems = {}
     for name, (body, headers) in cases.items():
@@ -127,7 +139,7 @@ async def test_partner_webhooks_must_be_signed_recently_with_the_partners_secret
         assert response.status_code == 401, (name, response.text)
         problems[name] = response.json()["error"]["code"]
     assert set(problems.values()) == {"INVALID_SIGNATURE"}
-    body, headers = signed_event(shipment_id, event_id)
+    body, headers = signed_event(shipment_id, event_id, tracking_number=number)
     tampered = body.replace(b'"AF"', b'"AD"')  # signed for AF, says arrived
     response = await harness.api.post("/v1/carrier-events", content=tampered, headers=headers)
     assert response.status_code == 401 and "body was changed" in response.json()["error"]["message"]
@@ -138,15 +150,15 @@ async def test_partner_webhooks_must_be_signed_recently_with_the_partners_secret
 
 async def test_a_replayed_webhook_is_acknowledged_once_and_an_event_id_cannot_be_reused(harness):
     shipment_id = unique_id("replay")
-    await in_transit(harness, shipment_id)
+    number = await in_transit(harness, shipment_id)
     event_id = f"test:{shipment_id}:9"
-    body, headers = signed_event(shipment_id, event_id)
+    body, headers = signed_event(shipment_id, event_id, tracking_number=number)
     first = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
     replayed = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
     assert (first.status_code, replayed.status_code) == (202, 202)
     assert (first.json()["duplicate"], replayed.json()["duplicate"]) == (False, True)
 
-    other_body, other_headers = signed_event(shipment_id, event_id, code="AD")
+    other_body, other_headers = signed_event(shipment_id, event_id, code="AD", tracking_number=number)
     reused = await harness.api.post("/v1/carrier-events", content=other_body, headers=other_headers)
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "EVENT_ID_REUSED"
 
@@ -158,10 +170,9 @@ async def test_a_replayed_webhook_is_acknowledged_once_and_an_event_id_cannot_be
 async def test_an_event_id_may_repeat_across_shipments(harness):
     """Partners number events per booking: the same id for another shipment is another event, not a replay."""
     first, second = unique_id("same-a"), unique_id("same-b")
+    numbers = {shipment_id: await in_transit(harness, shipment_id) for shipment_id in (first, second)}
     for shipment_id in (first, second):
-        await in_transit(harness, shipment_id)
-    for shipment_id in (first, second):
-        body, headers = signed_event(shipment_id, "skyexpress:BKG-1:9")
+        body, headers = signed_event(shipment_id, "skyexpress:BKG-1:9", tracking_number=numbers[shipment_id])
         response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
         assert (response.status_code, response.json()["duplicate"]) == (202, False), response.text
     for shipment_id in (first, second):
@@ -196,3 +207,32 @@ async def test_the_workflow_still_drops_a_duplicate_it_receives(harness):
     await harness.handle(shipment_id).signal(ShipmentWorkflow.carrier_event, known)
     state = await harness.wait_until(shipment_id, lambda s: s.duplicate_events == 1)
     assert [e.event_id for e in state.events].count(known.event_id) == 1
+
+
+async def test_a_partner_posts_only_its_own_events_for_its_own_shipments(harness):
+    """The attack that made a customer receive a "delivered" e-mail: other partners posting events to a shipment
+    in transit. Each is refused, and the shipment's timeline and status do not change."""
+    shipment_id = unique_id("spoof")
+    number = await in_transit(harness, shipment_id)
+    before = await harness.state(shipment_id)
+    attempts = {
+        # partner, body's claim, tracking number -> (status, code)
+        "another carrier, as itself": (("roadlink", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
+        "the last mile, before it holds a slot": (("parcelnow", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
+        "a partner claiming to be the carrier": (("roadlink", "skyexpress", number), (403, "PARTNER_MISMATCH")),
+        "the carrier, for a parcel not its own": (("skyexpress", None, "SX9999999999"), (404, "UNKNOWN_REFERENCE")),
+        "the carrier, naming no parcel": (("skyexpress", None, None), (422, "REFERENCE_REQUIRED")),
+    }
+    for name, ((partner, claimed, tracking), expected) in attempts.items():
+        body, headers = signed_event(shipment_id, f"spoof:{name}", partner=partner, claimed=claimed, code="DL",
+                                     tracking_number=tracking)
+        response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+        assert (response.status_code, response.json()["error"]["code"]) == expected, (name, response.text)
+    after = await harness.state(shipment_id)
+    assert [e.event_id for e in after.events] == [e.event_id for e in before.events]
+    assert after.status == before.status and after.stage == before.stage
+    # The carrier itself, naming its own parcel, is heard.
+    body, headers = signed_event(shipment_id, "own:1", tracking_number=number)
+    response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
+    assert response.status_code == 202, response.text
+    await harness.wait_until(shipment_id, lambda s: "own:1" in {e.event_id for e in s.events})

@@ -113,7 +113,8 @@ async def test_webhook_events_are_mapped_deduplicated_and_ordered(harness_factor
 
         def event(event_id: str, day: int, code: str) -> dict:
             return {"event_id": event_id, "partner": carrier, "shipment_id": shipment_id, "code": code,
-                    "occurred_at": datetime(2026, 12, day, tzinfo=UTC).isoformat()}
+                    "occurred_at": datetime(2026, 12, day, tzinfo=UTC).isoformat(),
+                    "tracking_number": state.tracking_number}
 
         for body in (event("e2", 3, code), event("e1", 2, code), event("e2", 3, code), event("e3", 4, "ZZ")):
             response = await h.api.post("/v1/carrier-events", json=body)

@@ -34,7 +34,7 @@ async def push(h, state: ShipmentState, event_id: str, code: str, days: float, p
     response = await h.api.post("/v1/carrier-events", json={
         "event_id": event_id, "partner": partner, "shipment_id": state.shipment_id, "code": code,
         "occurred_at": (first.occurred_at + timedelta(days=days)).isoformat(), "location": "Leipzig hub, DE",
-        "sequence": sequence})
+        "sequence": sequence, "tracking_number": state.tracking_number})
     assert response.status_code == 202, response.text
     return response.json()
 

@@ -18,3 +18,7 @@ it runs."""
 
 INVENTORY = "inventory-ledger"
 """(2026-11) The stock-ledger steps; deprecate once no shipment from before it runs."""
+
+POLL_PUSHING_PARTNERS = "poll-pushing-partners"
+"""(2026-12) A partner whose connection reports tracking by webhook *and* polling is polled as well; before, only
+poll-only partners were. Deprecate once no shipment from before it runs."""

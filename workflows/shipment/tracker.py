@@ -23,11 +23,12 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.shipment.events import CarrierEvent
     from tradelane.shipment.run import ShipmentInput
     from tradelane.shipment.state import ShipmentException, ShipmentState
-    from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, merge_event
+    from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, event_key, merge_event
     from workflows import visibility as sa
     from workflows.shipment.board import SearchAttributeBoard
     from workflows.shipment.clocks import Clocks, hours
     from workflows.shipment.notifier import Notifier
+    from workflows.shipment.patches import POLL_PUSHING_PARTNERS
     from workflows.shipment.projector import Projector
     from workflows.shipment.timeline import Timeline
 
@@ -43,7 +44,7 @@ class Tracker:
                  board: SearchAttributeBoard, projector: Projector, notifier: Notifier) -> None:
         self._input, self._state = inp, state
         self._timeline, self._board, self._projector, self._notifier = timeline, board, projector, notifier
-        self._event_ids = {e.event_id for e in state.events}
+        self._event_ids = {event_key(e) for e in state.events}
         self.clocks = Clocks(state, stall_after=inp.timings.stall_after, lean=lean,
                              raise_exception=self.raise_exception)
         self.customs_held_since: datetime | None = None if inp.resume is None else inp.resume.customs_held_since
@@ -240,14 +241,19 @@ class Tracker:
     # ---- polling -------------------------------------------------------------------------------------------
 
     def start_polling(self, leg: Leg, booking: PartnerRecord) -> None:
-        """Partners without webhooks are polled by one long-running, heartbeating activity per leg."""
-        if event_delivery(leg.partner) is not EventDelivery.POLL:
+        """Partners that are polled (no webhooks, or both) are polled by one long-running, heartbeating activity
+        per leg."""
+        delivery = event_delivery(leg.partner)
+        if delivery is EventDelivery.WEBHOOK:
+            return
+        if delivery is EventDelivery.BOTH and not workflow.patched(POLL_PUSHING_PARTNERS):
             return
         t = self._input.timings
         self._poller = asyncio.create_task(workflow.execute_activity_method(
             TrackingActivities.poll,
             PollRequest(shipment_id=self._state.shipment_id, workflow_id=workflow.info().workflow_id,
-                        partner=leg.partner, booking_ref=booking.ref, until=TrackingStatus.ARRIVED_AT_DESTINATION,
+                        partner=leg.partner, booking_ref=booking.ref, tracking_number=booking.tracking_number,
+                        until=TrackingStatus.ARRIVED_AT_DESTINATION,
                         interval=t.poll_interval),
             start_to_close_timeout=t.stage_timeout[Stage.TRANSIT] * 2,
             heartbeat_timeout=max(t.poll_interval * 3, timedelta(seconds=30)),

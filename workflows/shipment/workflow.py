@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.partners import CUSTOMS_BROKER
     from tradelane.shipment.calls import AssessRequest, AssessResult, PartnerCall, PartnerRecord
     from tradelane.shipment.events import CarrierEvent
+    from tradelane.shipment.partner_events import refusal
     from tradelane.shipment.run import Resume, ShipmentInput
     from tradelane.shipment.state import ApprovalDecision, CancelRequest, Gate, Replan, ShipmentState
     from tradelane.tracking_codes import EventDelivery, event_delivery
@@ -423,6 +424,20 @@ class ShipmentWorkflow:
 
     @workflow.signal(name="carrier_event")
     def carrier_event(self, event: CarrierEvent) -> None:
-        """A tracking event (webhook or poll); duplicates are dropped by id and late events put in time order."""
+        """A tracking event read by polling (the worker's own activity); duplicates are dropped by partner and id
+        and late events put in time order. Partners' webhooks come through `report_event`, which checks first."""
         self._tracker.on_event(event)
+
+    @workflow.update(name="report_event")
+    def report_event(self, event: CarrierEvent) -> TrackingStatus:
+        """A partner's webhook event, accepted only from a partner holding this shipment's booking, label or slot
+        and naming one of its references (the validator refuses the rest, leaving no trace in the history)."""
+        self._tracker.on_event(event)
+        return event.status
+
+    @report_event.validator
+    def _validate_report_event(self, event: CarrierEvent) -> None:
+        refused = refusal(self._state, event.partner, event.tracking_number, event.booking_ref)
+        if refused is not None:
+            raise ApplicationError(refused[1], type=refused[0].value, non_retryable=True)
 

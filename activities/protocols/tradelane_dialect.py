@@ -1,0 +1,69 @@
+"""Tradelane's own partner dialect (`{base}/partners/{name}/...`), for partners with no public standard.
+
+Rail and road carriers, customs brokers and local couriers publish no common API; for them Tradelane invented
+this small JSON format (documented in docs/partners.md), and the sandbox emulates it. Carriers with a published
+format speak theirs (`karrio_parcel`, `dcsa`).
+"""
+
+from typing import TYPE_CHECKING
+
+import httpx
+
+from activities.protocols.base import Endpoint
+from tradelane.decisions.models import Quote
+from tradelane.models import ShipmentRequest
+from tradelane.partner_api import lane_body, parse_quote, parse_record
+from tradelane.shipment.calls import PartnerCall, PartnerRecord
+from tradelane.shipment.events import CarrierEvent
+from tradelane.tracking_codes import PartnerEvent
+
+if TYPE_CHECKING:
+    from activities.http import PartnerGateway
+
+
+class TradelaneCarrier:
+    """A carrier speaking Tradelane's dialect, called through the gateway's typed HTTP."""
+
+    def __init__(self, gateway: "PartnerGateway") -> None:
+        self._gateway = gateway
+
+    async def quote(self, http: httpx.AsyncClient, endpoint: Endpoint, request: ShipmentRequest,
+                    origin: str | None, destination: str | None) -> Quote:
+        body = await self._gateway.call(endpoint.partner, "quote", "quotes", lane_body(request, origin, destination))
+        return parse_quote(body, origin, destination)
+
+    async def book(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
+        assert call.request is not None, "book needs the shipment request"
+        body = await self._gateway.call(call.partner, "book", "bookings",
+                                        lane_body(call.request, call.origin, call.destination),
+                                        idempotency_key=call.idempotency_key)
+        return parse_record("booking", call.partner, body)
+
+    async def cancel_booking(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
+        body = await self._gateway.call(call.partner, "cancel", f"bookings/{call.ref}/cancel",
+                                        {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
+        return parse_record("booking", call.partner, body)
+
+    async def create_label(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
+        body = await self._gateway.call(call.partner, "label", f"bookings/{call.ref}/labels",
+                                        {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
+        return parse_record("label", call.partner, body)
+
+    async def void_label(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
+        body = await self._gateway.call(call.partner, "void", f"labels/{call.ref}/void",
+                                        {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
+        return parse_record("label", call.partner, body)
+
+    async def handover(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> None:
+        await self._gateway.call(call.partner, "handover", f"bookings/{call.ref}/handover",
+                                 {"shipment_id": call.shipment_id, "events_url": call.events_url,
+                                  "ready_at": call.ready_at.isoformat() if call.ready_at else None},
+                                 idempotency_key=call.idempotency_key)
+
+    async def track(self, http: httpx.AsyncClient, endpoint: Endpoint, shipment_id: str, booking_ref: str,
+                    tracking_number: str | None) -> list[CarrierEvent]:
+        body = await self._gateway.call(endpoint.partner, "track", f"bookings/{booking_ref}/events", method="GET")
+        # The same model the webhook validates, so both paths agree on what an event is.
+        # The polled partner is who the events are from, whatever a body says.
+        return [PartnerEvent.model_validate({**raw, "partner": endpoint.partner}).normalised(via="poll")
+                for raw in body["events"]]
