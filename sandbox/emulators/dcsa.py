@@ -147,6 +147,12 @@ class SecretBody(BaseModel):
     secret: str
 
 
+class _Sent(BaseModel):
+    """The request exactly as sent, for the idempotency hash (every field counts, not only the checked ones)."""
+
+    body: dict[str, Any]
+
+
 # ---- the line's state -------------------------------------------------------------------------------------------
 
 
@@ -516,18 +522,18 @@ async def create_booking(partner: str, request: Request, sb: SandboxDep, headers
             rejection = f"{err.code}: {err.message}"
         rejection = rejection or _rules(carrier, body)
         terms = carrier.carrier_terms()
+        sent_hash = request_hash(_Sent(body=raw), partner=partner)
         amount = terms.pricing.base + terms.pricing.per_kg * Decimal(str(round(body.weight_kg(), 3)))
 
         def make(record_id: str, now: datetime) -> BookingRecord:
             return BookingRecord(
                 kind=RecordKind.BOOKING, partner=partner, id=record_id, shipment_id=shipment_id, state="received",
-                idempotency_key=key, request_hash=request_hash(body, partner=partner), created_at=now,
+                idempotency_key=key, request_hash=sent_hash, created_at=now,
                 history=[HistoryEntry(state="received", at=now)], mode=terms.mode,
                 price=Money.of(amount.quantize(Decimal("0.01")), terms.pricing.currency), quote_id=None,
                 origin_country=(body.port("POL") or "??")[:2], destination_country=(body.port("POD") or "??")[:2])
 
-        record, created = await sb.store.create(RecordKind.BOOKING, partner, key,
-                                                request_hash(body, partner=partner), make)
+        record, created = await sb.store.create(RecordKind.BOOKING, partner, key, sent_hash, make)
         if created:
             line.bookings[record.id] = DcsaBooking(
                 partner=partner, shipment_id=shipment_id, request_reference=record.id, content=raw,
