@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -42,6 +43,14 @@ def _error(status: int, code: str, message: str) -> Response:
 router = APIRouter(prefix="/ups", tags=["emulator: ups"], route_class=parcel.carrier_route(_error))
 
 _SUCCESS = {"ResponseStatus": {"Code": "1", "Description": "Success"}}
+
+
+def _business_days_after(start: datetime, days: int) -> datetime:
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        days -= day.weekday() < 5
+    return day
 
 
 def _money(amount: Decimal, currency: str) -> dict[str, str]:
@@ -109,24 +118,32 @@ async def rate(
     requested = ((body["RateRequest"]["Shipment"].get("Service") or {}).get("Code"))
     codes = [requested] if requestoption.lower() == "rate" and requested in SERVICES else list(SERVICES)
     weight = f"{sum(p.weight_kg for p in shipment.parcels):.1f}"
+    today = sb.clock.now()
     rated = []
     for code in codes:
         name, factor, days = SERVICES[code]
         amount = Decimal(price.amount) * factor
+        charges = {"TransportationCharges": _money(amount, price.currency),
+                   "BaseServiceCharge": _money(amount, price.currency),
+                   "ServiceOptionsCharges": _money(Decimal(0), price.currency),
+                   "TotalCharges": _money(amount, price.currency)}
+        arrival = _business_days_after(today, days)
         rated.append({
             "Service": {"Code": code, "Description": name},
             "BillingWeight": {"UnitOfMeasurement": {"Code": "KGS", "Description": "Kilograms"}, "Weight": weight},
-            "TransportationCharges": _money(amount, price.currency),
-            "BaseServiceCharge": _money(amount, price.currency),
-            "ServiceOptionsCharges": _money(Decimal(0), price.currency),
-            "TotalCharges": _money(amount, price.currency),
+            **charges,
+            # Charges are per shipment here: the package lines carry the weights, the first one the charges.
+            "RatedPackage": [{**(charges if i == 0 else {}), "Weight": f"{p.weight_kg:.1f}"}
+                             for i, p in enumerate(shipment.parcels)],
             "TimeInTransit": {
+                "PickupDate": today.strftime("%Y%m%d"),
                 "ServiceSummary": {
                     "Service": {"Description": name},
                     "EstimatedArrival": {
-                        "Arrival": {"Date": "", "Time": "230000"},
+                        "Arrival": {"Date": arrival.strftime("%Y%m%d"), "Time": "230000"},
                         "BusinessDaysInTransit": str(days),
-                        "Pickup": {"Date": sb.clock.now().strftime("%Y%m%d"), "Time": "170000"},
+                        "Pickup": {"Date": today.strftime("%Y%m%d"), "Time": "170000"},
+                        "DayOfWeek": arrival.strftime("%a").upper(),
                     },
                 },
             },
@@ -152,8 +169,9 @@ async def ship(
     return JSONResponse({"ShipmentResponse": {"Response": _SUCCESS, "ShipmentResults": {
         "ShipmentCharges": {"TransportationCharges": charge, "TotalCharges": charge,
                             "ServiceOptionsCharges": _money(Decimal(0), price.currency)},
+        # UPS's Shipping file fixes this weight at 8 characters.
         "BillingWeight": {"UnitOfMeasurement": {"Code": "KGS", "Description": "Kilograms"},
-                          "Weight": f"{sum(p.weight_kg for p in shipment.parcels):.1f}"},
+                          "Weight": f"{sum(p.weight_kg for p in shipment.parcels):08.1f}"},
         "ShipmentIdentificationNumber": number,
         "PackageResults": [{
             "TrackingNumber": number,
