@@ -49,6 +49,8 @@ async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDe
     if body.partner is not None and body.partner != partner:
         raise ApiError(403, "PARTNER_MISMATCH", f"partner: this key belongs to {partner}, "
                        f"the body says {body.partner}; a partner posts only its own events")
+    if not (body.tracking_number or body.booking_ref):
+        raise _reference_required()
     event = body.model_copy(update={"partner": partner}).normalised(via="webhook")
     digest = hashlib.sha256(await request.body()).hexdigest()
     seen = _receipt(engine, body.shipment_id, partner, body.event_id)
@@ -70,8 +72,7 @@ async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDe
     return EventAccepted(event_id=body.event_id, status=event.status.value)
 
 
-_REFUSAL_STATUS = {EventRefusal.PARTNER_NOT_ON_SHIPMENT: 403, EventRefusal.UNKNOWN_REFERENCE: 404,
-                   EventRefusal.REFERENCE_REQUIRED: 422}
+_REFUSAL_STATUS = {EventRefusal.PARTNER_NOT_ON_SHIPMENT: 403, EventRefusal.UNKNOWN_REFERENCE: 404}
 
 
 def _refused(err: WorkflowUpdateFailedError) -> ApiError:
@@ -80,7 +81,14 @@ def _refused(err: WorkflowUpdateFailedError) -> ApiError:
     reason = next((r for r in EventRefusal if cause is not None and cause.type == r.value), None)
     if cause is None or reason is None:
         return ApiError(409, "EVENT_REFUSED", str(cause.message if cause else err))
+    if reason is EventRefusal.REFERENCE_REQUIRED:
+        return _reference_required()
     return ApiError(_REFUSAL_STATUS[reason], reason.value, cause.message)
+
+
+def _reference_required() -> ApiError:
+    return ApiError.invalid([{"field": "tracking_number", "message": "name the parcel (tracking_number) or the "
+                              "booking (booking_ref) the event is about"}], code=EventRefusal.REFERENCE_REQUIRED.value)
 
 
 def _receipt(engine: Engine, shipment_id: str, partner: str, event_id: str) -> WebhookReceiptRow | None:

@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from infra.persistence.db import ShipmentRow
 from infra.persistence.receipts import WebhookReceiptRow
-from infra.platform.settings import DEV_API_KEYS
+from infra.platform.dev_secrets import dev_partner_key, dev_partner_secret
 from infra.platform.webhooks import signed_headers
 from starter.errors import field_path
 from starter.limits import BodySizeLimit
@@ -229,11 +229,12 @@ async def test_invalid_shipment_requests_are_refused_naming_the_fields_and_start
     await assert_nothing_started(harness, shipment_id)
 
 
-def sign_as_partner(secret: str, body: bytes) -> dict[str, str]:
-    """What a partner sends besides the body. Signed here rather than by `DevCallers`, which reads the body as
-    JSON to put its event id in a header, and fails on a body nested too deep or an id that is not ASCII."""
-    return {"Authorization": f"Bearer {DEV_API_KEYS['partner']}",
-            **signed_headers(secret, "fuzz", int(time.time()), body)}
+def sign_as_partner(body: bytes, partner: str = "skyexpress") -> dict[str, str]:
+    """What a partner sends besides the body: its own key, and its own secret's signature. Signed here rather than
+    by `DevCallers`, which reads the body as JSON to put its event id in a header, and fails on a body nested too
+    deep or an id that is not ASCII."""
+    return {"Authorization": f"Bearer {dev_partner_key(partner)}",
+            **signed_headers(dev_partner_secret(partner), "fuzz", int(time.time()), body)}
 
 
 DECISION = {"gate": "high_value", "decision": "approve", "actor": "ops@test", "comment": "value checked"}
@@ -281,7 +282,7 @@ async def test_malformed_decisions_cancels_and_events_are_refused_and_change_not
     assume(fields)
     before = snapshot(await harness.state(held))
     content = json.dumps(m.body).encode()
-    headers = JSON | (sign_as_partner(harness.settings.partner_webhook_secret.get_secret_value(), content)
+    headers = JSON | (sign_as_partner(content)
                       if what == "event" else {})
     response = await harness.api.post(path, content=content, headers=headers)
     # Events are signed properly, so what is refused is the body itself: a 422 naming its fields, as for ops.
@@ -366,13 +367,12 @@ async def test_bodies_that_are_not_requests_are_refused_naming_the_body(harness,
                                                                         status, field):
     shipment_id = unique_id("fuzz-raw")
     limit = harness.settings.max_body_bytes
-    secret = harness.settings.partner_webhook_secret.get_secret_value()
     got: dict[str, Any] = {}
     for what, (path, valid) in endpoints(shipment_id).items():
         body = make(json.dumps(valid).encode(), limit)
         headers = {} if content_type is None else {"Content-Type": content_type}
         if what == "event":
-            headers |= sign_as_partner(secret, body)
+            headers |= sign_as_partner(body)
         got[what] = await outcome(harness.api, path, body, headers, chunked)
     assert got == dict.fromkeys(endpoints(shipment_id), (status, field))
     await assert_nothing_started(harness, shipment_id)
