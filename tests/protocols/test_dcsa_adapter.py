@@ -35,8 +35,6 @@ from tradelane.enums import Mode, TrackingStatus
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.calls import PartnerCall
 
-pytestmark = pytest.mark.skipif(not BKG.is_file() or not TNT.is_file(), reason="the DCSA specs are not on this machine")
-
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "basic-cn-de.json"
 EVENTS_URL = "http://tradelane.test/v1/partner-events/bluewave"
 FAST = {"seconds_per_day": 0.01, "timeout_fault_seconds": 0.05, "callback_timeout_s": 1.0, "callback_retries": 2,

@@ -29,7 +29,6 @@ SPECS = Path("/work/shared/specs/dcsa")
 BKG = SPECS / "BKG_v2.0.5.yaml"
 TNT = SPECS / "TNT_v2.2.0.yaml"
 
-pytestmark = pytest.mark.skipif(not BKG.is_file() or not TNT.is_file(), reason="the DCSA specs are not on this machine")
 
 
 @cache

@@ -14,11 +14,9 @@ import pytest
 
 from sandbox.emulators.dcsa import dcsa_line
 from tests.protocols.test_dcsa_adapter import CheckedTransport, booking_body, shipment
-from tests.protocols.test_dcsa_spec import BKG, TNT, DcsaContract
+from tests.protocols.test_dcsa_spec import DcsaContract
 from tests.sandbox.conftest import Harness, MakeSandbox
 from tradelane.dcsa_events import verify_callback_signature
-
-pytestmark = pytest.mark.skipif(not BKG.is_file() or not TNT.is_file(), reason="the DCSA specs are not on this machine")
 
 ROOT = "/dcsa/bluewave"
 SECRET = base64.b64encode(b"subscription secret").decode()
