@@ -128,7 +128,7 @@ def _key(request: Request, reference: str) -> str:
     return parcel.idempotency_key(request, "Message-Reference")
 
 
-async def _ship(sb: Sandbox, request: Request, body: ET.Element, raw: bytes, reference: str) -> Response:
+async def _ship(sb: Sandbox, request: Request, body: ET.Element, reference: str) -> Response:
     shipment = parcel.ParcelShipment(
         shipment_id=_text(body, "Reference/ReferenceID"),
         origin_country=_text(body, "Shipper/CountryCode"),
@@ -140,7 +140,7 @@ async def _ship(sb: Sandbox, request: Request, body: ET.Element, raw: bytes, ref
         raise SandboxError(400, "111", "ShipmentRequest/ShipmentDetails/Pieces: at least one piece is required")
     await parcel.admit(sb, request, CARRIER, Operation.BOOK, shipment.shipment_id)
     variant = await parcel.admit(sb, request, CARRIER, Operation.HANDOVER, shipment.shipment_id, use_header=False)
-    created = await parcel.create_shipment(sb, CARRIER, _key(request, reference), parcel.body_hash(raw), shipment,
+    created = await parcel.create_shipment(sb, CARRIER, _key(request, reference), parcel.REPLAY_HASH, shipment,
                                            variant)
     root = ET.Element(f"{{{NAMESPACE}}}ShipmentResponse")
     _response_header(root, reference)
@@ -199,7 +199,7 @@ async def xml_shipping_servlet(request: Request, sb: SandboxDep) -> Response:
         await parcel.admit(sb, request, CARRIER, Operation.QUOTE, "")
         return _quote(sb, body, reference)
     if kind == "ShipmentRequest":
-        return await _ship(sb, request, body, raw, reference)
+        return await _ship(sb, request, body, reference)
     if kind == "KnownTrackingRequest":
         return await _track(sb, request, body, reference)
     raise SandboxError(400, "111", f"{kind} is not served here: send DCTRequest, ShipmentRequest or "

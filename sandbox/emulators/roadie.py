@@ -118,7 +118,7 @@ async def create(request: Request, sb: SandboxDep, authorization: Annotated[str 
     _pounds(body)
     await parcel.admit(sb, request, CARRIER, Operation.BOOK, reference)
     variant = await parcel.admit(sb, request, CARRIER, Operation.SCHEDULE, reference, use_header=False)
-    slot = await _schedule(sb, parcel.idempotency_key(request, "Idempotency-Key"), parcel.body_hash(raw), body,
+    slot = await _schedule(sb, parcel.idempotency_key(request, "Idempotency-Key"), parcel.REPLAY_HASH, body,
                            variant)
     return JSONResponse(_shipment(slot, sb))
 
