@@ -16,8 +16,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 
 from infra.persistence.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter.auth import Partner
@@ -61,11 +59,12 @@ async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDe
                            "with a different body")
         return EventAccepted(event_id=body.event_id, status=event.status.value, duplicate=True)
     handle = client.get_workflow_handle(workflow_id(body.shipment_id))
-    try:
-        with not_found_as("SHIPMENT_NOT_ACTIVE", f"no running shipment {body.shipment_id} for event {body.event_id}"):
-            await handle.execute_update(ShipmentWorkflow.report_event, event)
-    except WorkflowUpdateFailedError as err:
-        raise _refused(err) from None
+    with not_found_as("SHIPMENT_NOT_ACTIVE", f"no running shipment {body.shipment_id} for event {body.event_id}"):
+        # A shipment only ever gains references, so what the query accepts the signal may deliver.
+        refused = await handle.query(ShipmentWorkflow.event_refusal, event)
+        if refused:
+            raise _refused(EventRefusal(refused[0]), refused[1])
+        await handle.signal(ShipmentWorkflow.carrier_event, event)
     _record_receipt(engine, WebhookReceiptRow(event_id=body.event_id, partner=partner,
                                               shipment_id=body.shipment_id, body_sha256=digest,
                                               received_at=datetime.now(UTC)))
@@ -75,15 +74,11 @@ async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDe
 _REFUSAL_STATUS = {EventRefusal.PARTNER_NOT_ON_SHIPMENT: 403, EventRefusal.UNKNOWN_REFERENCE: 404}
 
 
-def _refused(err: WorkflowUpdateFailedError) -> ApiError:
-    """The workflow's refusal of an event, with the status its reason calls for."""
-    cause = err.cause if isinstance(err.cause, ApplicationError) else None
-    reason = next((r for r in EventRefusal if cause is not None and cause.type == r.value), None)
-    if cause is None or reason is None:
-        return ApiError(409, "EVENT_REFUSED", str(cause.message if cause else err))
+def _refused(reason: EventRefusal, message: str) -> ApiError:
+    """The shipment's refusal of an event, with the status its reason calls for."""
     if reason is EventRefusal.REFERENCE_REQUIRED:
         return _reference_required()
-    return ApiError(_REFUSAL_STATUS[reason], reason.value, cause.message)
+    return ApiError(_REFUSAL_STATUS[reason], reason.value, message)
 
 
 def _reference_required() -> ApiError:

@@ -61,7 +61,8 @@ def test_services_reach_temporal_and_postgres_by_service_name(service, monkeypat
 
 
 OPERATOR_SECRETS = {
-    "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real", "TRADELANE_PARTNER_WEBHOOK_SECRET": "p-real",
+    "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real",
+    "TRADELANE_PARTNER_WEBHOOK_SECRETS": '{"roadlink": "p-real"}',
     "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-00"},'
                           '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-000"}]',
     "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
@@ -81,9 +82,9 @@ def test_production_refuses_the_documented_development_secrets(monkeypatch):
     with pytest.raises(ValueError, match="TRADELANE_API_KEYS: key 'dev-backend' is a documented development key"):
         Settings(_env_file=None)
     monkeypatch.setenv("TRADELANE_API_KEYS", '[{"name": "ops", "role": "ops", "key": "real-key"}]')
-    with pytest.raises(ValueError, match="TRADELANE_PARTNER_WEBHOOK_SECRET must be set"):
+    with pytest.raises(ValueError, match="TRADELANE_PARTNER_WEBHOOK_SECRETS: .* is a development secret"):
         Settings(_env_file=None)
-    monkeypatch.setenv("TRADELANE_PARTNER_WEBHOOK_SECRET", "real-partner-secret")
+    monkeypatch.setenv("TRADELANE_PARTNER_WEBHOOK_SECRETS", '{"roadlink": "real-partner-secret"}')
     with pytest.raises(ValueError, match="TRADELANE_PAYLOAD_KEYS must not contain the development key"):
         Settings(_env_file=None)
 

@@ -10,6 +10,7 @@ import pytest
 
 from infra.persistence import inventory as ledger
 from infra.persistence.inventory import NewMovement
+from infra.platform.dev_secrets import dev_partner_key
 from infra.platform.settings import DEV_API_KEYS
 from tests.inventory.network import Net, make_network, position, receive
 from tradelane.inventory.ledger import MovementKind
@@ -21,7 +22,8 @@ UNTIL = date(2026, 3, 10)
 
 
 def bearer(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {DEV_API_KEYS[role]}"}
+    """The development key of a role; `partner` is one partner's own key (each has one)."""
+    return {"Authorization": f"Bearer {dev_partner_key('roadlink') if role == 'partner' else DEV_API_KEYS[role]}"}
 
 
 def error_fields(response: Any) -> dict[str, str]:

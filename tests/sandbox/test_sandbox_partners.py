@@ -27,6 +27,10 @@ def test_partner_table_matches_the_contract() -> None:
         "parcelnow": (PartnerKind.LAST_MILE, None),
         "doorstep": (PartnerKind.LAST_MILE, None),
         "clearpath": (PartnerKind.CUSTOMS_BROKER, None),
+        "ups": (PartnerKind.CARRIER, TransportMode.AIR_EXPRESS),
+        "dhl_express": (PartnerKind.CARRIER, TransportMode.AIR_EXPRESS),
+        "fedex": (PartnerKind.CARRIER, TransportMode.AIR_EXPRESS),
+        "roadie": (PartnerKind.LAST_MILE, None),
     }
     assert len(EU_COUNTRIES) == 27
 

@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
+from infra.platform.dev_secrets import dev_partner_key
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_API_KEYS, Settings
 from starter.api import create_app
@@ -22,7 +23,8 @@ UI_ORIGIN = "http://localhost:8233"
 
 
 def bearer(role: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {DEV_API_KEYS[role]}"}
+    """The development key of a role; `partner` is one partner's own key (each has one)."""
+    return {"Authorization": f"Bearer {dev_partner_key('roadlink') if role == 'partner' else DEV_API_KEYS[role]}"}
 
 
 async def started_input(harness, shipment_id: str) -> dict:

@@ -1,8 +1,9 @@
 """Whether a partner's tracking event belongs to the shipment it names: the partner must hold one of the
 shipment's bookings, labels or delivery slots, and the event must name one of that partner's references.
 
-The partner is the caller's credential's, never the body's (`starter.auth`); this rule is what the shipment
-workflow's event update checks before accepting, so an event that fails it changes nothing, not even the history.
+The partner is the caller's credential's, never the body's (`starter.auth`); the shipment workflow answers this
+rule in its `event_refusal` query, which the API asks before it signals, so an event that fails it changes nothing,
+not even the history.
 """
 
 from enum import StrEnum

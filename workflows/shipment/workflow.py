@@ -428,16 +428,11 @@ class ShipmentWorkflow:
         and late events put in time order. Partners' webhooks come through `report_event`, which checks first."""
         self._tracker.on_event(event)
 
-    @workflow.update(name="report_event")
-    def report_event(self, event: CarrierEvent) -> TrackingStatus:
-        """A partner's webhook event, accepted only from a partner holding this shipment's booking, label or slot
-        and naming one of its references (the validator refuses the rest, leaving no trace in the history)."""
-        self._tracker.on_event(event)
-        return event.status
-
-    @report_event.validator
-    def _validate_report_event(self, event: CarrierEvent) -> None:
+    @workflow.query(name="event_refusal")
+    def event_refusal(self, event: CarrierEvent) -> list[str]:
+        """Why this shipment would refuse a partner's webhook event (`[code, message]`), or `[]` to accept it: the
+        partner must hold its booking, label or slot and the event name one of its references. Asked by the API
+        before it signals, so a refused event leaves no trace in the history (a query writes none)."""
         refused = refusal(self._state, event.partner, event.tracking_number, event.booking_ref)
-        if refused is not None:
-            raise ApplicationError(refused[1], type=refused[0].value, non_retryable=True)
+        return [] if refused is None else [refused[0].value, refused[1]]
 
