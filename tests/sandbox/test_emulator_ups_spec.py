@@ -31,7 +31,6 @@ UPS_HOST = "https://wwwcie.ups.com"
 UPS = CARRIERS["ups"]
 
 pytestmark = [
-    pytest.mark.skipif(not SPECS_DIR.is_dir(), reason=f"UPS's OpenAPI files are not at {SPECS_DIR}"),
     # openapi-core checks no OAuth2 security scheme (it warns so); the emulators' own tests check the tokens.
     pytest.mark.filterwarnings("ignore:Unsupported scheme type:UserWarning"),
 ]
