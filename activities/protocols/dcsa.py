@@ -105,7 +105,10 @@ def booking_body(request: ShipmentRequest, idempotency_key: str, *, origin: str 
         "incoTerms": request.incoterm.value,
         "declaredValue": float(request.declared_value),
         "declaredValueCurrency": request.currency,
-        "references": [{"type": "CR", "value": customer_reference(idempotency_key)}],
+        # The customer's references: the shipment (what the line's events and documents quote back), then the
+        # idempotency key (so the line's booking desk can spot a duplicate).
+        "references": [*([{"type": "CR", "value": request.shipment_id}] if len(request.shipment_id) <= 35 else []),
+                       {"type": "CR", "value": customer_reference(idempotency_key)}],
         "documentParties": {"bookingAgent": {"partyName": options.get("booking_agent", "Tradelane")}},
         "shipmentLocations": [
             {"location": {"UNLocationCode": pol}, "locationTypeCode": "POL"},

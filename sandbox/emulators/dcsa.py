@@ -559,6 +559,8 @@ async def get_booking(partner: str, reference: str, request: Request, sb: Sandbo
         await sb.admit(partner, Operation.TRACK, booking.shipment_id if booking else "", headers)
         if booking is None or (amendedContent and booking.amendment is None):
             raise _unknown_booking(partner, reference)
+        if booking.status == "CANCELLED":  # a cancellation the line decided since: the record shows it too
+            await sb.store.transition(Operation.CANCEL, partner, booking.request_reference)
         return JSONResponse(_booking_view(booking, amendedContent), headers={"API-Version": BKG_VERSION})
     except SandboxError as err:
         return _sandbox_error(request, sb, err, "bkg")

@@ -197,7 +197,9 @@ async def test_book_waits_for_confirmation_and_returns_the_carrier_booking_refer
     assert record.ref == record.tracking_number and record.ref.startswith("BW")
     [booking] = (await line.inspect())["bookings"]
     assert booking["bookingStatus"] == "CONFIRMED" and booking["carrierBookingReference"] == record.ref
-    assert line.transport.sent[0][2]["references"] == [{"type": "CR", "value": "shipment:S-DCSA-1:book:bluewave"}]
+    # The shipment is the customer's reference the line quotes back; the idempotency key lets its desk spot a repeat.
+    assert line.transport.sent[0][2]["references"] == [{"type": "CR", "value": call().request.shipment_id},
+                                                       {"type": "CR", "value": "shipment:S-DCSA-1:book:bluewave"}]
 
 
 async def test_a_retried_book_finds_its_booking_and_books_once(line: Line) -> None:

@@ -99,7 +99,7 @@ def s(name: str, example: str = BASIC, faults=(), actions=(), variant=None) -> S
     (s("the only carrier refuses", LITHIUM, faults=[fault("skyexpress", "book", "reject")]), COMPENSATED),
     (s("refusal by a carrier not in the plan", PALLET, faults=[fault("skyexpress", "book", "reject")]), DELIVERED),
     (s("customs refuses", faults=[fault("clearpath", "file", "reject")]), COMPENSATED),
-    (s("handover refused", PALLET, faults=[fault("bluewave", "handover", "reject")]), COMPENSATED),
+    (s("handover refused", faults=[fault("skyexpress", "handover", "reject")]), COMPENSATED),
     (s("handover refused by the backup carrier",
        faults=[fault("skyexpress", "book", "reject"), fault("aerocargo", "handover", "reject")]), COMPENSATED),
     (s("slot refused", faults=[fault("parcelnow", "schedule", "reject")]), COMPENSATED),
