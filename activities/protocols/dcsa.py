@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
@@ -31,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.http import refusal, send, success_json
 from activities.protocols.base import Endpoint
 from tradelane.dcsa_events import DcsaEventError, Ports, to_carrier_events
 from tradelane.decisions.models import Quote
@@ -282,14 +282,6 @@ def _parse(model: type[M], body: Any, what: str) -> M:
 # ---- the one place that does HTTP -------------------------------------------------------------------------------
 
 
-def _retry_after(response: httpx.Response) -> timedelta | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return timedelta(seconds=max(0.0, float(value))) if value is not None else None
-    except ValueError:
-        return None  # an HTTP-date Retry-After: the retry policy's own backoff
-
-
 _NO_BODY = object()
 
 
@@ -315,35 +307,20 @@ async def _send(http: httpx.AsyncClient, endpoint: Endpoint, operation: str, met
     if key:
         headers["Idempotency-Key"] = key
     url = path if path.startswith(("http://", "https://")) else f"{endpoint.base_url.rstrip('/')}/{path.lstrip('/')}"
-    try:
-        response = await http.request(method, url, json=json, params=params, headers=headers,
-                                      timeout=endpoint.timeout_s)
-    except httpx.TimeoutException as err:
-        raise ApplicationError(f"{what}: timed out after {endpoint.timeout_s:g} s", type=PARTNER_UNAVAILABLE) from err
-    except httpx.TransportError as err:
-        raise ApplicationError(f"{what}: {type(err).__name__}: {err}", type=PARTNER_UNAVAILABLE) from err
+    response = await send(http, what, method, url, json=json, params=params, headers=headers,
+                          timeout=endpoint.timeout_s)
     if response.is_success:
         next_page = response.headers.get("Next-Page") or None
         if expect == "none" or (response.status_code in (202, 204) and not response.content.strip()):
             return Reply(_NO_BODY, next_page)
-        try:
-            return Reply(response.json(), next_page)
-        except ValueError as err:
-            raise ApplicationError(f"{what}: HTTP {response.status_code} with a body that is not JSON: "
-                                   f"{response.text[:200]!r}", type=PARTNER_BAD_RESPONSE, non_retryable=True) from err
+        return Reply(success_json(what, response), next_page)
     if pending_404 and response.status_code == 404:
         return Reply(_NO_BODY)
     try:
         payload: Any = response.json()
     except ValueError:
         payload = response.text
-    code, message = dcsa_error(payload)
-    summary = f"{what}: HTTP {response.status_code} {code} {message}".strip()
-    if response.status_code == 429:
-        raise ApplicationError(summary, code, type=PARTNER_RATE_LIMITED, next_retry_delay=_retry_after(response))
-    if 400 <= response.status_code < 500:
-        raise ApplicationError(summary, code, type=PARTNER_REJECTED, non_retryable=True)
-    raise ApplicationError(summary, code, type=PARTNER_UNAVAILABLE)
+    raise refusal(what, response, *dcsa_error(payload))
 
 
 # ---- memory of created bookings ---------------------------------------------------------------------------------

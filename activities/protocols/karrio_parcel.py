@@ -17,7 +17,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from xml.etree import ElementTree
@@ -29,6 +29,7 @@ import structlog
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.http import retry_after
 from activities.protocols.base import Endpoint
 from activities.protocols.karrio_carriers import CARRIERS, Auth, KarrioCarrier, Route
 from tradelane.decisions.models import Quote
@@ -193,15 +194,6 @@ def to_events(carrier: str, partner: str, shipment_id: str, booking_ref: str,
 
 
 # ---- HTTP outcomes -> Temporal retry semantics ---------------------------------------------------------------------
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    # The same rule as activities.http: seconds only; an HTTP-date falls back to the retry policy's backoff.
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _first_error(messages: list[km.Message]) -> km.Message | None:
@@ -478,9 +470,8 @@ class KarrioParcel:
         log.warning("karrio carrier refused", partner=endpoint.partner, carrier=xc.carrier.name,
                     operation=xc.operation, status=response.status_code, code=code)
         if response.status_code == 429:
-            delay = _retry_after(response)
             raise ApplicationError(f"{xc.name}: HTTP 429 {code} {message}".strip(), code, type=PARTNER_RATE_LIMITED,
-                                   next_retry_delay=None if delay is None else timedelta(seconds=delay))
+                                   next_retry_delay=retry_after(response))
         if 400 <= response.status_code < 500:
             raise xc.rejected(code, message, response.status_code)
         raise xc.unavailable(f"HTTP {response.status_code} {code} {message}".strip())
