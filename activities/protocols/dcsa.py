@@ -386,7 +386,10 @@ class DcsaOcean:
     async def quote(self, http: httpx.AsyncClient, endpoint: Endpoint, request: ShipmentRequest,
                     origin: str | None, destination: str | None) -> Quote:
         """The connection's contract rate card (`endpoint.options`): DCSA publishes no quote or rate operation in
-        Booking 2.0 or Track & Trace 2.2, so nothing is called."""
+        Booking 2.0 or Track & Trace 2.2, so nothing is called. A lane with no port in the table is declined here,
+        as it would be at booking."""
+        port_of(origin or request.origin.country, "origin")
+        port_of(destination or request.destination.country, "destination")
         return quote_from_rate_card(endpoint.partner, request, endpoint.options, origin, destination)
 
     async def book(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:

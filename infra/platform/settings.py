@@ -276,6 +276,14 @@ RENAMED: dict[str, str] = {"sandbox_url": "partners_base_url"}
 remove its entry in the release after the one that renamed it (`sandbox_url`: renamed in 0.1)."""
 
 
+REPLACED: dict[str, str] = {
+    "partner_webhook_secret": "one secret shared by every partner let any partner sign as another; set "
+                              "TRADELANE_PARTNER_WEBHOOK_SECRETS, one secret per partner (docs/partners.md)",
+}
+"""Old settings that cannot be carried over (their meaning changed): no longer read, and a warning says why and
+what replaces them, so an operator who still sets one is not left guessing (removed in 0.2)."""
+
+
 class _RenamedVariables(PydanticBaseSettingsSource):
     """The old names of renamed settings, read from the environment and the `.env` file, each with a warning that
     names its successor. Ranked below the new names' sources, so where both are set the new one wins."""
@@ -300,6 +308,10 @@ class _RenamedVariables(PydanticBaseSettingsSource):
             else:
                 _deprecated(f"{old_var} is deprecated: rename it to {new_var}")
                 found[new] = old_values[0]  # the environment before the .env file, as for every setting
+        for old, why in REPLACED.items():
+            old_var = f"{ENV_PREFIX}{old}".upper()
+            if any(v.get(old_var.lower()) is not None for v in self._variables):
+                _deprecated(f"{old_var} is no longer read: {why}")
         return found
 
 

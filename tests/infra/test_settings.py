@@ -119,3 +119,11 @@ def test_without_either_variable_the_partners_are_the_local_sandbox(partner_env)
     partner_env()
     settings = Settings(_env_file=None)
     assert settings.partners_base_url == f"http://{settings.sandbox_host}:{settings.sandbox_port}"
+
+
+def test_the_shared_partner_secret_is_no_longer_read_and_the_operator_is_told_why(monkeypatch):
+    monkeypatch.setenv("TRADELANE_PARTNER_WEBHOOK_SECRET", "one-for-all")
+    with pytest.warns(DeprecationWarning, match="TRADELANE_PARTNER_WEBHOOK_SECRET is no longer read: .* set "
+                                                "TRADELANE_PARTNER_WEBHOOK_SECRETS, one secret per partner"):
+        settings = Settings(_env_file=None)
+    assert "one-for-all" not in {s.get_secret_value() for s in settings.partner_webhook_secrets.values()}

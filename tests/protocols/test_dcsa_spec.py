@@ -139,7 +139,7 @@ def _shipment(code: str, document: str) -> dict[str, Any]:
     pytest.param(_shipment("HOLD", "TRD"), TrackingStatus.EXCEPTION, id="other_hold"),
     pytest.param(_shipment("CONF", "BKG"), TrackingStatus.UNKNOWN, id="booking_confirmed_is_a_milestone"),
     pytest.param(_shipment("SURR", "TRD"), TrackingStatus.UNKNOWN, id="schema_valid_code_without_a_row"),
-    pytest.param({**_equipment("XXXX", "NLRTM")}, TrackingStatus.UNKNOWN, id="code_of_a_later_release"),
+    pytest.param({**_equipment("NEWC", "NLRTM")}, TrackingStatus.UNKNOWN, id="code_of_a_later_release"),
 ])
 def test_event_table_maps_dcsa_codes_by_place_and_document(event: dict[str, Any], expected: TrackingStatus) -> None:
     [mapped] = to_carrier_events("bluewave", "S-1", "BW00000001", [event], ports=PORTS)

@@ -43,3 +43,12 @@ async def test_an_unknown_partner_is_refused_for_good_and_the_address_comes_from
     gw = gateway(httpx.Response(200, json={}))
     assert gw.endpoint("roadlink").base_url == "http://partners.test/partners/roadlink"
     assert gw.endpoint("roadlink") is gw.endpoint("roadlink")  # resolved once
+
+
+def test_the_dcsa_lanes_of_the_directory_are_the_ports_the_adapter_books_through() -> None:
+    """The ocean line's lanes (`DCSA_PORTS` in partners.yaml) and the adapter's port table are two copies of one
+    fact: the planner must not offer a lane the adapter would refuse, nor miss one it can book."""
+    from activities.protocols.dcsa import PORTS
+    from tradelane.connections import directory
+
+    assert directory().regions["DCSA_PORTS"] == frozenset(PORTS)
