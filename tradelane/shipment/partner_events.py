@@ -8,6 +8,7 @@ not even the history.
 
 from enum import StrEnum
 
+from tradelane.enums import Stage
 from tradelane.shipment.state import ShipmentState
 
 HELD_KINDS = frozenset({"booking", "label", "slot"})
@@ -27,8 +28,16 @@ class EventRefusal(StrEnum):
 
 def references(state: ShipmentState, partner: str) -> set[str]:
     """The references `partner` holds on the shipment: its records' ids and tracking numbers; a last-mile partner
-    also delivers under the carrier's tracking number it was handed."""
+    also delivers under the carrier's tracking number it was handed.
+
+    The chosen last-mile partner is handed the goods when the shipment enters its last-mile stage, and may report
+    from then on, even before its slot's answer has reached the workflow (a courier that starts reporting the moment
+    it accepts must not be refused, or its first event could be lost)."""
     refs: set[str] = set()
+    chosen = state.assessment.last_mile.chosen if state.assessment is not None else None
+    if (state.stage is Stage.LAST_MILE and chosen is not None and chosen.partner == partner
+            and state.tracking_number):
+        refs.add(state.tracking_number)
     for record in state.records:
         if record.partner == partner and record.kind in HELD_KINDS:
             refs.add(record.ref)
