@@ -13,8 +13,9 @@ from tradelane.shipment.state import ShipmentState
 def in_transit() -> ShipmentState:
     """A CN-DE shipment booked with skyexpress (tracking number SX1), its last mile chosen but not yet scheduled."""
     request = ShipmentRequest.model_validate(load_example("basic-cn-de.json", "SHP-1"))
-    state = ShipmentState(shipment_id="SHP-1", workflow_id="shipment:SHP-1", origin_country="CN", destination_country="DE",
-                          merchant_id="m1", declared_value="10", currency="EUR", stage=Stage.TRANSIT,
+    state = ShipmentState(shipment_id="SHP-1", workflow_id="shipment:SHP-1", origin_country="CN",
+                          destination_country="DE", merchant_id="m1", declared_value="10", currency="EUR",
+                          stage=Stage.TRANSIT,
                           assessment=assess(request, default_book()), tracking_number="SX1")
     state.keep(PartnerRecord(kind="booking", partner="skyexpress", ref="BKG-1", state="booked"))
     state.keep(PartnerRecord(kind="label", partner="skyexpress", ref="LBL-1", state="active", tracking_number="SX1"))
