@@ -196,19 +196,6 @@ PARTNERS: Mapping[str, Partner] = MappingProxyType(
         p.name: p
         for p in (
             Partner(
-                name="skyexpress",
-                kind=PartnerKind.CARRIER,
-                carrier=CarrierTerms(
-                    mode=TransportMode.AIR_EXPRESS,
-                    pricing=Pricing(
-                        base=Decimal("25"), per_kg=Decimal("9.5"), volumetric_divisor=5000, currency="USD"
-                    ),
-                    transit_days=TransitDays(min=2, max=4),
-                    limits=ParcelLimits(max_weight_kg=70, max_length_cm=120),
-                    tracking_number=TrackingNumberFormat(prefix="SX", digits=10),
-                ),
-            ),
-            Partner(
                 name="bluewave",
                 kind=PartnerKind.CARRIER,
                 carrier=CarrierTerms(

@@ -35,13 +35,6 @@ def _steps(*rows: tuple[float, str, str, str]) -> tuple[TrackingStep, ...]:
 
 TRANSIT_SCENARIOS: Mapping[str, tuple[TrackingStep, ...]] = MappingProxyType(
     {
-        "skyexpress": _steps(
-            (0, "PU", "Origin city, {origin}", "Picked up"),
-            (0.5, "DF", "Origin hub, {origin}", "Departed facility"),
-            (1.5, "AF", "Destination hub, {destination}", "Arrived at facility"),
-            (2, "CC", "Destination hub, {destination}", "Customs cleared"),
-            (2.5, "AD", "Destination hub, {destination}", "Arrived at destination hub"),
-        ),
         "bluewave": _steps(
             (0, "GATE_IN", "Origin port, {origin}", "Gated in at origin terminal"),
             (1, "LOADED", "Origin port, {origin}", "Loaded on vessel"),
@@ -131,7 +124,6 @@ SCENARIO_VARIANTS: Mapping[str, Mapping[str, tuple[TrackingStep, ...]]] = Mappin
         ),
         "delayed": MappingProxyType(
             {
-                "skyexpress": _delayed(TRANSIT_SCENARIOS["skyexpress"], "EX", "Missed connection, goods offloaded", 12),
                 "bluewave": _delayed(TRANSIT_SCENARIOS["bluewave"], "VESSEL_DELAYED", "Vessel delayed", 12),
                 "aerocargo": _delayed(TRANSIT_SCENARIOS["aerocargo"], "DIS", "Discrepancy, offloaded", 6),
                 "roadlink": _delayed(TRANSIT_SCENARIOS["roadlink"], "DELAYED", "Truck delayed at border", 5),
@@ -139,7 +131,6 @@ SCENARIO_VARIANTS: Mapping[str, Mapping[str, tuple[TrackingStep, ...]]] = Mappin
         ),
         "customs_hold": MappingProxyType(
             {
-                "skyexpress": _held(TRANSIT_SCENARIOS["skyexpress"], "CH", "CC", 3),
                 "bluewave": _held(TRANSIT_SCENARIOS["bluewave"], "CUSTOMS_HOLD", "CUSTOMS_RELEASED", 4),
             }
         ),
@@ -238,9 +229,32 @@ def _attempt_failed(steps: tuple[CarrierStep, ...], failed: str, description: st
             delivered.model_copy(update={"day_offset": delivered.day_offset + 1}))
 
 
+def _carrier_delayed(steps: tuple[CarrierStep, ...], after: str, code: str, status_type: str, description: str,
+                     days: float) -> tuple[CarrierStep, ...]:
+    # The carrier reports a delay in its own exception code after event `after` (the departure from the origin);
+    # everything later comes `days` later than planned.
+    departed = next(i for i, step in enumerate(steps) if step.code == after)
+    at = steps[departed].day_offset + 0.25
+    late = tuple(step.model_copy(update={"day_offset": step.day_offset + days}) for step in steps[departed + 1:])
+    return (*steps[:departed + 1],
+            CarrierStep(day_offset=at, code=code, status_type=status_type, location=steps[departed].location,
+                        description=description),
+            *late)
+
+
 CARRIER_API_VARIANTS: Mapping[str, Mapping[str, tuple[CarrierStep, ...]]] = MappingProxyType(
     {
         "stalled": MappingProxyType({name: steps[:2] for name, steps in CARRIER_API_SCENARIOS.items()}),
+        # A missed connection, in each express carrier's own exception vocabulary (Karrio reads UPS's exception
+        # type X as on hold, DHL's TD as a delivery delay, FedEx's SE as a shipment exception).
+        "delayed": MappingProxyType({
+            "ups": _carrier_delayed(CARRIER_API_SCENARIOS["ups"], "DP", "WE", "X",
+                                    "Flight delayed by severe weather; the package missed its connection", 12),
+            "dhl_express": _carrier_delayed(CARRIER_API_SCENARIOS["dhl_express"], "DF", "TD", "",
+                                            "Transport delay: missed connection, on the next available flight", 12),
+            "fedex": _carrier_delayed(CARRIER_API_SCENARIOS["fedex"], "DP", "SE", "",
+                                      "Shipment exception: missed connection at the hub", 12),
+        }),
         "failed_attempt": MappingProxyType(
             {"roadie": _attempt_failed(CARRIER_API_SCENARIOS["roadie"], "delivery_attempted",
                                        "Delivery attempted, recipient not available")}

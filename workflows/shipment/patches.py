@@ -22,3 +22,7 @@ INVENTORY = "inventory-ledger"
 POLL_PUSHING_PARTNERS = "poll-pushing-partners"
 """(2026-12) A partner whose connection reports tracking by webhook *and* polling is polled as well; before, only
 poll-only partners were. Deprecate once no shipment from before it runs."""
+
+POLL_LAST_MILE = "poll-last-mile"
+"""(2026-12) A last-mile partner that does not push its events (a courier tracked through Karrio, such as Roadie) is
+polled until delivered; before, every last-mile partner pushed. Deprecate once no shipment from before it runs."""

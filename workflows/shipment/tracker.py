@@ -16,9 +16,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.polling import PollRequest, TrackingActivities
-    from tradelane.decisions.models import Leg
     from tradelane.enums import ExceptionKind, NoticeKind, Stage, Status, TrackingStatus
     from tradelane.eta import plan_eta, revise_eta
+    from tradelane.partners import PARTNERS
     from tradelane.shipment.calls import PartnerRecord
     from tradelane.shipment.events import CarrierEvent
     from tradelane.shipment.run import ShipmentInput
@@ -240,10 +240,15 @@ class Tracker:
 
     # ---- polling -------------------------------------------------------------------------------------------
 
-    def start_polling(self, leg: Leg, booking: PartnerRecord) -> None:
+    def start_polling(self, partner: str, record: PartnerRecord, until: TrackingStatus, stage: Stage) -> None:
         """Partners that are polled (no webhooks, or both) are polled by one long-running, heartbeating activity
-        per leg."""
-        delivery = event_delivery(leg.partner)
+        per leg (`record` its booking) or for the last mile (`record` its slot), until `until` shows up."""
+        if partner not in PARTNERS:
+            # Its connection was removed from the directory (SkyExpress, 2026-12, when the express carriers became
+            # Karrio's): nothing is left to poll it with, and shipments booked with it waited for its webhook
+            # events, so they keep issuing no poll (and replay as they ran).
+            return
+        delivery = event_delivery(partner)
         if delivery is EventDelivery.WEBHOOK:
             return
         if delivery is EventDelivery.BOTH and not workflow.patched(POLL_PUSHING_PARTNERS):
@@ -252,10 +257,9 @@ class Tracker:
         self._poller = asyncio.create_task(workflow.execute_activity_method(
             TrackingActivities.poll,
             PollRequest(shipment_id=self._state.shipment_id, workflow_id=workflow.info().workflow_id,
-                        partner=leg.partner, booking_ref=booking.ref, tracking_number=booking.tracking_number,
-                        until=TrackingStatus.ARRIVED_AT_DESTINATION,
-                        interval=t.poll_interval),
-            start_to_close_timeout=t.stage_timeout[Stage.TRANSIT] * 2,
+                        partner=partner, booking_ref=record.ref, tracking_number=record.tracking_number,
+                        until=until, interval=t.poll_interval),
+            start_to_close_timeout=t.stage_timeout[stage] * 2,
             heartbeat_timeout=max(t.poll_interval * 3, timedelta(seconds=30)),
             retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5),
                                      maximum_attempts=0)))

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.outcomes import ContinueAsNew, ShipmentStopped, failure_of
     from workflows.shipment.partner_calls import partner_call, run_activity
-    from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY
+    from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE
     from workflows.shipment.projector import Projector
     from workflows.shipment.saga import Saga
     from workflows.shipment.stock import StockSteps
@@ -202,7 +202,7 @@ class ShipmentWorkflow:
                                               ready_at=self._goods_ready_at()))
                 self._handed_over = True
                 self._tracker.clocks.start()
-            self._tracker.start_polling(leg, booking)
+            self._tracker.start_polling(leg.partner, booking, TrackingStatus.ARRIVED_AT_DESTINATION, Stage.TRANSIT)
             await self._wait_for_event(leg.partner, TrackingStatus.ARRIVED_AT_DESTINATION, Stage.TRANSIT)
             await self._tracker.stop_polling()
             self._leg, self._handed_over = self._leg + 1, False
@@ -220,7 +220,13 @@ class ShipmentWorkflow:
                            ready_at=self._goods_ready_at()),
                 undo="last_mile.release", undo_text="release last-mile slot")
             self._handed_over = True
+        polled = event_delivery(last_mile.partner) is not EventDelivery.WEBHOOK
+        # Only a polled partner asks the patch: shipments delivered by a pushing partner keep their commands.
+        if polled and workflow.patched(POLL_LAST_MILE):
+            slot = next(r for r in reversed(self._state.records) if r.kind == "slot" and r.partner == last_mile.partner)
+            self._tracker.start_polling(last_mile.partner, slot, TrackingStatus.DELIVERED, Stage.LAST_MILE)
         await self._wait_for_event(last_mile.partner, TrackingStatus.DELIVERED, Stage.LAST_MILE)
+        await self._tracker.stop_polling()
 
     async def _delivered(self) -> None:
         await self._stock.received()
