@@ -32,6 +32,22 @@ def load_example(name: str, shipment_id: str | None = None) -> dict[str, Any]:
     return body
 
 
+POZNAN_WAREHOUSE = {
+    "name": "Acme Fulfilment Poznan", "company": "Acme Trading Sp. z o.o.", "address_lines": ["ul. Skladowa 4"],
+    "city": "Poznan", "postal_code": "61-897", "country": "PL", "phone": "+48 61 850 0000",
+    "email": "ops@acme.example",
+}
+
+
+def by_road(shipment_id: str) -> dict[str, Any]:
+    """basic-cn-de's parcel sent from the merchant's warehouse in Poland instead: RoadLink trucks it to Berlin (the
+    balanced choice on the lane) and, unlike the express carriers Tradelane polls, pushes its tracking events to
+    Tradelane's webhook. For tests of what partners post."""
+    body = load_example("basic-cn-de.json", shipment_id)
+    body["origin"] = dict(POZNAN_WAREHOUSE)
+    return body
+
+
 def unique_id(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -70,7 +86,7 @@ class DevCallers(httpx.Auth):
             if role == "partner":
                 # The test speaks as the partner its event names (each partner has its own key and secret).
                 body = request.content
-                partner = _field(body, "partner") or "skyexpress"
+                partner = _field(body, "partner") or "roadlink"
                 request.headers["Authorization"] = f"Bearer {dev_partner_key(partner)}"
                 if "Tradelane-Signature" not in request.headers:
                     request.headers.update(signed_headers(dev_partner_secret(partner), _field(body, "event_id"),

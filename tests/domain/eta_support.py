@@ -103,7 +103,7 @@ def example_plan(legs: list[tuple[Mode, str, str, str, int, int, float]], risk_d
                          co2e_kg=1.0, risk=RiskAssessment(score=0.2 if hits else 0.0, hits=hits))
 
 
-AIR = [(Mode.AIR_EXPRESS, "skyexpress", "CN", "DE", 3, 5, 8800.0)]
+AIR = [(Mode.AIR_EXPRESS, "ups", "CN", "DE", 3, 5, 8800.0)]
 PARCELNOW_HOME = LastMileOption(partner="parcelnow", method=DeliveryMethod.HOME,
                                 cost=Money(amount=Decimal("6.90"), currency="EUR"), sla_days=2,
                                 source="Tradelane sample last-mile rate card (illustrative) [sample]")

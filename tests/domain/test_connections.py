@@ -3,8 +3,9 @@
 import pytest
 from pydantic import ValidationError
 
+from sandbox.partners import PARTNERS as SANDBOX_PARTNERS
 from tradelane.connections import EventDelivery, PartnerProtocol, connection, directory, parse_directory
-from tradelane.enums import Mode, PartnerKind
+from tradelane.enums import Aircraft, Mode, PartnerKind
 
 
 def row(**fields: object) -> dict:
@@ -69,3 +70,22 @@ def test_the_address_is_absolute_or_below_the_partners_base_url() -> None:
 def test_delivery_says_whether_a_partner_pushes_and_whether_it_is_polled() -> None:
     assert (EventDelivery.BOTH.pushes, EventDelivery.BOTH.polled) == (True, True)
     assert (EventDelivery.POLL.pushes, EventDelivery.WEBHOOK.polled) == (False, False)
+
+
+def test_the_express_carriers_are_karrio_connections_that_tradelane_polls() -> None:
+    for name in ("ups", "dhl_express", "fedex"):
+        row = connection(name)
+        assert (row.kind, row.protocol, row.options["carrier"], row.tracking) == (
+            PartnerKind.CARRIER, PartnerProtocol.KARRIO, name, EventDelivery.POLL)
+        assert row.modes == {Mode.AIR_EXPRESS} and row.aircraft is Aircraft.CARGO
+        assert all(variable.startswith(f"TRADELANE_{name.upper()}_") for variable in row.credentials.values())
+        # The planner checks the same limits the carrier's emulator enforces.
+        limits = SANDBOX_PARTNERS[name].carrier_terms().limits
+        assert (row.max_parcel_kg, row.max_parcel_length_cm) == (limits.max_weight_kg, limits.max_length_cm)
+
+
+def test_roadie_is_a_polled_karrio_courier_delivering_in_the_us() -> None:
+    roadie = connection("roadie")
+    assert (roadie.kind, roadie.protocol, roadie.options, roadie.tracking) == (
+        PartnerKind.LAST_MILE, PartnerProtocol.KARRIO, {"carrier": "roadie"}, EventDelivery.POLL)
+    assert roadie.serves == {"US"} and roadie.credentials == {"api_key": "TRADELANE_ROADIE_API_KEY"}

@@ -95,7 +95,7 @@ def test_plan_eta_on_the_basic_example():
     # Customs +0/1/2 (DE): Fri 4, Wed 9, Mon 14. Last mile +1/2/3: Mon 7, Fri 11, Thu 17 Dec.
     eta = plan_eta(basis, datetime.combine(request.ship_date, datetime.min.time(), UTC))
     assert (eta.earliest, eta.expected, eta.latest) == (d("2026-12-07"), d("2026-12-11"), d("2026-12-17"))
-    assert eta.basis == "plan air_express skyexpress CN-DE, last mile parcelnow"
+    assert eta.basis == "plan air_express ups CN-DE, last mile parcelnow"
 
 
 def test_eta_basis_of_a_multimodal_plan_uses_the_table():

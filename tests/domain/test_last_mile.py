@@ -29,7 +29,7 @@ def request(country: str, method: str | None = None, ship_date: str = "2026-12-0
 
 def test_every_option_row_loads_with_a_source_in_one_currency():
     table = BOOK.table(LastMileRow)
-    assert len(table) == 16
+    assert len(table) == 17
     assert all(len(row.source) >= 3 and row.status is RuleStatus.SAMPLE for row in table)
     assert {row.cost.currency for row in table} == {"EUR"}
     raw = yaml.safe_load((DATA_DIR / "last_mile_options.yaml").read_text())
@@ -38,13 +38,16 @@ def test_every_option_row_loads_with_a_source_in_one_currency():
 
 def test_rate_card_covers_the_partner_directory():
     table = BOOK.table(LastMileRow)
-    served = {p: {c for row in table if row.partner == p for c in row.countries} for p in ("parcelnow", "doorstep")}
+    served = {p: {c for row in table if row.partner == p for c in row.countries}
+              for p in ("parcelnow", "roadie", "doorstep")}
     assert served["parcelnow"] == EU | {"GB", "CH", "NO"}
+    assert served["roadie"] == {"US"}
     assert served["doorstep"] == {"US", "CA", "JP", "AU", "NZ", "SG", "KR", "MX", "BR", "GB", "CH"}
     for partner, countries in served.items():
         assert countries == PARTNERS[partner].serves
     methods = {p: {row.method for row in table if row.partner == p} for p in served}
-    assert methods == {"parcelnow": set(DeliveryMethod), "doorstep": {DeliveryMethod.HOME, DeliveryMethod.PICKUP_POINT}}
+    assert methods == {"parcelnow": set(DeliveryMethod), "roadie": {DeliveryMethod.HOME},
+                       "doorstep": {DeliveryMethod.HOME, DeliveryMethod.PICKUP_POINT}}
 
 
 # ---- choices from the packaged rate card ----
@@ -58,12 +61,15 @@ def test_rate_card_covers_the_partner_directory():
     ("GB", "pickup_point", "parcelnow", "pickup_point", "6.40", 4, 4),
     ("CH", "locker", "parcelnow", "locker", "5.90", 4, 4),
     ("NO", "home", "parcelnow", "home", "9.50", 3, 2),
-    ("US", "locker", "doorstep", "home", "8.40", 3, 1),
+    ("US", "locker", "roadie", "home", "8.40", 1, 2),
+    ("US", None, "roadie", "home", "8.40", 1, 2),
+    ("US", "pickup_point", "doorstep", "pickup_point", "5.60", 4, 2),
     ("JP", "pickup_point", "doorstep", "pickup_point", "5.10", 3, 1),
     ("BR", None, "doorstep", "home", "11.50", 6, 1),
 ], ids=["eu-home-by-default", "eu-locker", "eu-pickup-point", "gb-home-doorstep-cheaper",
         "gb-pickup-parcelnow-cheaper", "ch-locker-only-parcelnow", "norway-home",
-        "us-locker-not-offered-falls-back-to-home", "jp-pickup-point", "brazil-home"])
+        "us-locker-not-offered-falls-back-to-home", "us-home-roadie-same-day", "us-pickup-point-doorstep",
+        "jp-pickup-point", "brazil-home"])
 def test_choice(country, method, partner, chosen_method, cost, sla, alternatives):
     choice = choose_last_mile(request(country, method), BOOK)
     assert choice.chosen is not None
@@ -85,6 +91,11 @@ def test_gb_home_explains_the_runner_up_and_the_currency():
     # Same-method offers first, then the other methods, each best first.
     assert [(a.partner, a.method.value) for a in choice.alternatives] == [
         ("parcelnow", "home"), ("parcelnow", "locker"), ("parcelnow", "pickup_point"), ("doorstep", "pickup_point")]
+
+
+def test_us_home_goes_to_roadie_for_its_speed_at_doorsteps_price():
+    choice = choose_last_mile(request("US"), BOOK)
+    assert "Beats doorstep home (8.40 EUR, 3 days): same price, 2 day(s) faster" in choice.reasons
 
 
 def test_unoffered_method_falls_back_to_home_and_says_so():

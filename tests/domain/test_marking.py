@@ -269,17 +269,17 @@ def test_before_bill96_the_reasons_say_the_quebec_rule_is_not_in_force():
 
 # ---- carrier limits ----
 
-SKY = CarrierLimit(partner="skyexpress", max_parcel_kg=70, max_parcel_length_cm=120)
+DHL = CarrierLimit(partner="dhl_express", max_parcel_kg=70, max_parcel_length_cm=120)
 
 
 @pytest.mark.parametrize(("parcel", "limits", "expected"), [
-    ({"weight_kg": 75}, [SKY], [("PARCEL_OVER_WEIGHT_LIMIT", "parcels[0].weight_kg")]),
-    ({"weight_kg": 70}, [SKY], []),
-    ({"width_cm": 130}, [SKY], [("PARCEL_OVER_LENGTH_LIMIT", "parcels[0].width_cm")]),
-    ({"weight_kg": 75, "length_cm": 121}, [SKY],
+    ({"weight_kg": 75}, [DHL], [("PARCEL_OVER_WEIGHT_LIMIT", "parcels[0].weight_kg")]),
+    ({"weight_kg": 70}, [DHL], []),
+    ({"width_cm": 130}, [DHL], [("PARCEL_OVER_LENGTH_LIMIT", "parcels[0].width_cm")]),
+    ({"weight_kg": 75, "length_cm": 121}, [DHL],
      [("PARCEL_OVER_WEIGHT_LIMIT", "parcels[0].weight_kg"), ("PARCEL_OVER_LENGTH_LIMIT", "parcels[0].length_cm")]),
     ({"weight_kg": 75, "length_cm": 500}, [CarrierLimit(partner="bluewave")], []),
-    ({"weight_kg": 75}, [SKY, CarrierLimit(partner="aerocargo", max_parcel_kg=300)],
+    ({"weight_kg": 75}, [DHL, CarrierLimit(partner="aerocargo", max_parcel_kg=300)],
      [("PARCEL_OVER_WEIGHT_LIMIT", "parcels[0].weight_kg")]),
     ({"weight_kg": 75}, [], []),
 ], ids=["carrier-weight-75kg-over-70kg", "carrier-weight-at-limit-ok", "carrier-longest-side-over-limit",
@@ -292,10 +292,10 @@ def test_carrier_limits(parcel, limits, expected):
 
 
 def test_carrier_limit_message_names_partner_limit_and_value():
-    result = marking(build("basic-cn-de.json", {"parcels.0.weight_kg": 75}), BOOK, carrier_limits=[SKY])
+    result = marking(build("basic-cn-de.json", {"parcels.0.weight_kg": 75}), BOOK, carrier_limits=[DHL])
     [finding] = result.violations
-    assert finding.message == "parcels[0].weight_kg: 75 kg is above skyexpress's limit of 70 kg"
-    assert finding.details == {"partner": "skyexpress", "limit_kg": "70", "value_kg": "75"}
+    assert finding.message == "parcels[0].weight_kg: 75 kg is above dhl_express's limit of 70 kg"
+    assert finding.details == {"partner": "dhl_express", "limit_kg": "70", "value_kg": "75"}
 
 
 # ---- dangerous-goods marks ----

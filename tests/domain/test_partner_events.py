@@ -9,16 +9,21 @@ from tradelane.shipment.calls import PartnerRecord
 from tradelane.shipment.partner_events import EventRefusal, refusal
 from tradelane.shipment.state import ShipmentState
 
+SHIPMENT, PARCEL = "1Z12345E0205271688", "1Z12345E6605272234"
+"""A UPS shipment identification number and the tracking number of its one parcel."""
+OTHER_PARCEL = "1Z12345E6605279999"
+
 
 def in_transit() -> ShipmentState:
-    """A CN-DE shipment booked with skyexpress (tracking number SX1), its last mile chosen but not yet scheduled."""
+    """A CN-DE shipment booked with UPS (shipment 1Z12345E0205271688, its parcel 1Z12345E6605272234), its last mile
+    chosen but not yet scheduled."""
     request = ShipmentRequest.model_validate(load_example("basic-cn-de.json", "SHP-1"))
     state = ShipmentState(shipment_id="SHP-1", workflow_id="shipment:SHP-1", origin_country="CN",
                           destination_country="DE", merchant_id="m1", declared_value="10", currency="EUR",
                           stage=Stage.TRANSIT,
-                          assessment=assess(request, default_book()), tracking_number="SX1")
-    state.keep(PartnerRecord(kind="booking", partner="skyexpress", ref="BKG-1", state="booked"))
-    state.keep(PartnerRecord(kind="label", partner="skyexpress", ref="LBL-1", state="active", tracking_number="SX1"))
+                          assessment=assess(request, default_book()), tracking_number=PARCEL)
+    state.keep(PartnerRecord(kind="booking", partner="ups", ref=SHIPMENT, state="booked"))
+    state.keep(PartnerRecord(kind="label", partner="ups", ref=SHIPMENT, state="active", tracking_number=PARCEL))
     return state
 
 
@@ -29,19 +34,19 @@ def code(state: ShipmentState, partner: str, tracking: str | None = None, bookin
 
 def test_the_carrier_reports_under_its_own_references_only() -> None:
     state = in_transit()
-    assert code(state, "skyexpress", "SX1") is None
-    assert code(state, "skyexpress", booking="BKG-1") is None
-    assert code(state, "skyexpress", "SX9") == EventRefusal.UNKNOWN_REFERENCE
-    assert code(state, "skyexpress") == EventRefusal.REFERENCE_REQUIRED
+    assert code(state, "ups", PARCEL) is None
+    assert code(state, "ups", booking=SHIPMENT) is None
+    assert code(state, "ups", OTHER_PARCEL) == EventRefusal.UNKNOWN_REFERENCE
+    assert code(state, "ups") == EventRefusal.REFERENCE_REQUIRED
 
 
 def test_a_partner_holding_nothing_is_refused_even_with_the_right_number() -> None:
     state = in_transit()
-    assert code(state, "roadlink", "SX1") == EventRefusal.PARTNER_NOT_ON_SHIPMENT
+    assert code(state, "roadlink", PARCEL) == EventRefusal.PARTNER_NOT_ON_SHIPMENT
     # The chosen last-mile partner has not been handed the goods while they are in transit.
     chosen = state.assessment.last_mile.chosen
     assert chosen is not None
-    assert code(state, chosen.partner, "SX1") == EventRefusal.PARTNER_NOT_ON_SHIPMENT
+    assert code(state, chosen.partner, PARCEL) == EventRefusal.PARTNER_NOT_ON_SHIPMENT
 
 
 def test_the_last_mile_partner_reports_once_handed_the_goods_before_its_slot_is_recorded() -> None:
@@ -49,8 +54,8 @@ def test_the_last_mile_partner_reports_once_handed_the_goods_before_its_slot_is_
     chosen = state.assessment.last_mile.chosen
     assert chosen is not None
     state.stage = Stage.LAST_MILE
-    assert code(state, chosen.partner, "SX1") is None
-    assert code(state, chosen.partner, "SX9") == EventRefusal.UNKNOWN_REFERENCE
-    assert code(state, "roadlink", "SX1") == EventRefusal.PARTNER_NOT_ON_SHIPMENT
+    assert code(state, chosen.partner, PARCEL) is None
+    assert code(state, chosen.partner, OTHER_PARCEL) == EventRefusal.UNKNOWN_REFERENCE
+    assert code(state, "roadlink", PARCEL) == EventRefusal.PARTNER_NOT_ON_SHIPMENT
     state.keep(PartnerRecord(kind="slot", partner=chosen.partner, ref="SLT-1", state="scheduled"))
     assert code(state, chosen.partner, booking="SLT-1") is None

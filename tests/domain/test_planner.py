@@ -56,15 +56,19 @@ def test_lithium_power_bank_never_gets_a_passenger_aircraft_leg(service_level: s
 
 def test_lithium_power_bank_flies_express_on_freighters() -> None:
     result = plans_for(request_of("lithium-powerbank-cn-us.json"))
-    assert result.chosen.plan_id == "air_express:skyexpress"
-    assert result.chosen.legs[0].aircraft is Aircraft.CARGO
+    express = [p for p in result.ranked if p.modes[0] is Mode.AIR_EXPRESS]
+    assert {p.legs[0].partner for p in express} == {"ups", "dhl_express", "fedex"}
+    assert result.chosen in express
+    assert all(p.legs[0].aircraft is Aircraft.CARGO for p in express)
 
 
 def test_pallets_go_by_sea_cheapest_and_air_express_is_over_its_weight_limit() -> None:
     result = plans_for(request_of("pallet-cn-au.json"))
     assert result.chosen.modes[0] in (Mode.OCEAN_LCL, Mode.OCEAN_FCL)
-    express = [r for r in result.rejected if r.plan_id.startswith("air_express")]
-    assert express and any("above skyexpress's 70" in reason for reason in express[0].reasons)
+    express = {r.plan_id: r.reasons for r in result.rejected if r.plan_id.startswith("air_express")}
+    for carrier, limit in (("ups", 70), ("dhl_express", 70), ("fedex", 68)):
+        assert any(f"420.0 kg is above {carrier}'s {limit:.1f} kg limit" in reason
+                   for reason in express[f"air_express:{carrier}"])
     assert result.chosen.cost.amount == min(p.cost.amount for p in result.ranked)
 
 
@@ -101,16 +105,19 @@ def test_no_plan_when_the_deadline_is_impossible() -> None:
 
 def test_a_partner_quote_prices_its_leg_and_a_decline_rules_it_out() -> None:
     request = request_of("lithium-powerbank-cn-us.json")
-    quote = Quote(quote_id="Q-1", partner="skyexpress", mode=Mode.AIR_EXPRESS, amount=Decimal("123.45"),
+    quote = Quote(quote_id="Q-1", partner="ups", mode=Mode.AIR_EXPRESS, amount=Decimal("123.45"),
                   currency="USD", transit_days_min=2, transit_days_max=3, chargeable_weight_kg=4.8, co2e_kg=1.0,
                   origin="CN", destination="US")
-    quoted = plans_for(request, quotes=[quote]).chosen
+    quoted = next(p for p in plans_for(request, quotes=[quote]).ranked if p.plan_id == "air_express:ups")
     assert quoted.legs[0].cost_source == "quote Q-1"
     assert quoted.cost.amount == Decimal("123.45")
     assert (quoted.transit_days_min, quoted.transit_days_max) == (2, 3)
-    declined = plans_for(request, declined={"skyexpress:CN-US": "LANE_NOT_SERVED"})
-    assert declined.chosen is None
-    assert any("declined CN-US: LANE_NOT_SERVED" in reason for r in declined.rejected for reason in r.reasons)
+    declined = plans_for(request, declined={"ups:CN-US": "LANE_NOT_SERVED"})
+    assert "air_express:ups" not in {p.plan_id for p in declined.ranked}
+    [refused] = [r for r in declined.rejected if r.plan_id == "air_express:ups"]
+    assert any("declined CN-US: LANE_NOT_SERVED" in reason for reason in refused.reasons)
+    # The other express carriers still fly the lithium freighter-only.
+    assert declined.chosen is not None and declined.chosen.legs[0].partner in {"dhl_express", "fedex"}
 
 
 def test_excluded_partner_is_never_planned() -> None:
@@ -219,7 +226,8 @@ def test_planner_properties(request: ShipmentRequest) -> None:
 
 def test_partners_are_asked_to_quote_only_routes_the_service_level_offers() -> None:
     standard = {(s.partner, s.mode) for s in candidate_legs(request_of("basic-cn-de.json"), BOOK)}
-    assert ("skyexpress", Mode.AIR_EXPRESS) in standard and ("silkrail", Mode.RAIL) in standard
+    assert {("ups", Mode.AIR_EXPRESS), ("dhl_express", Mode.AIR_EXPRESS), ("fedex", Mode.AIR_EXPRESS),
+            ("silkrail", Mode.RAIL)} <= standard
     assert not any(mode.is_sea for _, mode in standard)
     economy = {s.mode for s in candidate_legs(variant("basic-cn-de.json", service_level="economy"), BOOK)}
     assert Mode.OCEAN_LCL in economy and Mode.AIR_EXPRESS not in economy

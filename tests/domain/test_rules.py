@@ -107,7 +107,7 @@ def test_approving_a_packaging_gate_needs_the_fix_in_the_comment():
     pytest.param(Mode.RAIL, "CN", "US", set(), id="no-rail-across-the-pacific"),
     pytest.param(Mode.ROAD, "DE", "GB", {"roadlink"}, id="road-within-europe"),
     pytest.param(Mode.ROAD, "CN", "DE", set(), id="no-road-china-europe"),
-    pytest.param(Mode.AIR_EXPRESS, "US", "JP", {"skyexpress"}, id="express-anywhere"),
+    pytest.param(Mode.AIR_EXPRESS, "US", "JP", {"ups", "dhl_express", "fedex"}, id="express-anywhere"),
     pytest.param(Mode.OCEAN_FCL, "CN", "AU", {"bluewave"}, id="ocean-anywhere"),
 ])
 def test_carriers_by_mode_and_lane(mode, origin, destination, expected):
@@ -117,12 +117,14 @@ def test_carriers_by_mode_and_lane(mode, origin, destination, expected):
 def test_last_mile_partner_by_destination():
     assert last_mile_for("DE").name == "parcelnow"
     assert last_mile_for("JP").name == "doorstep"
+    assert last_mile_for("US").name == "roadie"  # listed before doorstep, which serves the US too
+    assert last_mile_for("CA").name == "doorstep"
     assert last_mile_for("AQ") is None
 
 
 # ---- tracking map and keys ----
 
 def test_keys_are_deterministic_business_keys():
-    assert idempotency_key("SHP-1", "book", "skyexpress") == idempotency_key("SHP-1", "book", "skyexpress")
-    assert idempotency_key("SHP-1", "book", "skyexpress") != idempotency_key("SHP-2", "book", "skyexpress")
+    assert idempotency_key("SHP-1", "book", "ups") == idempotency_key("SHP-1", "book", "ups")
+    assert idempotency_key("SHP-1", "book", "ups") != idempotency_key("SHP-2", "book", "ups")
     assert shipment_id_of(workflow_id("SHP-1")) == "SHP-1"

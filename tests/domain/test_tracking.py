@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.scenarios import TRACKING_CODES
+from tradelane.connections import PartnerProtocol
 from tradelane.enums import PartnerKind
 from tradelane.enums import TrackingStatus as T
 from tradelane.partners import PARTNERS
@@ -14,15 +15,14 @@ from tradelane.shipment.events import CarrierEvent
 from tradelane.tracking_codes import Arrival, EventDelivery, event_delivery, merge_event, normalise, tracking_codes
 
 MAPPING_CASES = [
-    ("skyexpress", "PU", T.PICKED_UP), ("skyexpress", "CH", T.CUSTOMS_HOLD), ("skyexpress", "CC", T.CUSTOMS_CLEARED),
-    ("skyexpress", "AD", T.ARRIVED_AT_DESTINATION), ("skyexpress", "EX", T.EXCEPTION),
     ("bluewave", "GATE_IN", T.PICKED_UP), ("bluewave", "VESSEL_DEPARTED", T.IN_TRANSIT),
     ("bluewave", "VESSEL_DELAYED", T.EXCEPTION), ("bluewave", "CUSTOMS_RELEASED", T.CUSTOMS_CLEARED),
     ("bluewave", "AVAILABLE", T.ARRIVED_AT_DESTINATION),
     ("silkrail", "BORDER_CROSSED", T.IN_TRANSIT), ("silkrail", "READY_FOR_HANDOVER", T.ARRIVED_AT_DESTINATION),
     ("aerocargo", "RCS", T.PICKED_UP), ("aerocargo", "DIS", T.EXCEPTION),
     ("aerocargo", "NFD", T.ARRIVED_AT_DESTINATION),
-    ("roadlink", "DELAYED", T.EXCEPTION), ("roadlink", "ARRIVED_HUB", T.ARRIVED_AT_DESTINATION),
+    ("roadlink", "COLLECTED", T.PICKED_UP), ("roadlink", "DELAYED", T.EXCEPTION),
+    ("roadlink", "ARRIVED_HUB", T.ARRIVED_AT_DESTINATION),
     ("parcelnow", "SORTED", T.AT_LOCAL_DEPOT), ("parcelnow", "NOT_HOME", T.DELIVERY_FAILED),
     ("parcelnow", "DELIVERED", T.DELIVERED),
     ("doorstep", "ON_VEHICLE", T.OUT_FOR_DELIVERY), ("doorstep", "ATTEMPT_FAILED", T.DELIVERY_FAILED),
@@ -43,8 +43,11 @@ def test_every_code_a_partner_emits_is_in_the_table(partner):
     assert unmapped == []
 
 
-@pytest.mark.parametrize("partner", sorted(p for p in PARTNERS if PARTNERS[p].kind is not PartnerKind.CUSTOMS_BROKER))
-def test_every_partner_maps_its_final_status(partner):
+@pytest.mark.parametrize("partner", sorted(p for p, row in PARTNERS.items()
+                                           if row.kind is not PartnerKind.CUSTOMS_BROKER
+                                           and row.protocol is PartnerProtocol.TRADELANE))
+def test_every_dialect_partner_maps_its_final_status(partner):
+    """Karrio's carriers and DCSA lines map through their own tables (tests/protocols)."""
     final = T.DELIVERED if PARTNERS[partner].kind is PartnerKind.LAST_MILE else T.ARRIVED_AT_DESTINATION
     assert final in tracking_codes().partners[partner].codes.values()
 
@@ -55,17 +58,19 @@ def test_unknown_codes_and_partners_are_kept_as_unknown():
 
 
 @pytest.mark.parametrize(("partner", "delivery"), [
-    ("skyexpress", EventDelivery.WEBHOOK), ("silkrail", EventDelivery.POLL), ("aerocargo", EventDelivery.POLL),
-    ("doorstep", EventDelivery.WEBHOOK), ("not-a-partner", EventDelivery.POLL),
-], ids=["skyexpress-pushes", "silkrail-is-polled", "aerocargo-is-polled", "doorstep-pushes", "unknown-is-polled"])
+    ("roadlink", EventDelivery.WEBHOOK), ("silkrail", EventDelivery.POLL), ("aerocargo", EventDelivery.POLL),
+    ("doorstep", EventDelivery.WEBHOOK), ("ups", EventDelivery.POLL), ("roadie", EventDelivery.POLL),
+    ("not-a-partner", EventDelivery.POLL),
+], ids=["roadlink-pushes", "silkrail-is-polled", "aerocargo-is-polled", "doorstep-pushes", "ups-is-polled",
+        "roadie-is-polled", "unknown-is-polled"])
 def test_how_each_partner_reports(partner, delivery):
     assert event_delivery(partner) is delivery
 
 
 def test_a_wrong_status_in_the_table_fails_naming_it(tmp_path):
     bad = tmp_path / "codes.yaml"
-    bad.write_text("partners:\n  skyexpress:\n    delivery: webhook\n    source: x\n    codes:\n      PU: pickd_up\n")
-    with pytest.raises(ValueError, match=r"partners\.skyexpress\.codes\.PU"):
+    bad.write_text("partners:\n  roadlink:\n    delivery: webhook\n    source: x\n    codes:\n      PU: pickd_up\n")
+    with pytest.raises(ValueError, match=r"partners\.roadlink\.codes\.PU"):
         tracking_codes(bad)
 
 
@@ -75,7 +80,7 @@ T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 
 def event(n: int, hours: float, sequence: int | None = None, event_id: str | None = None) -> CarrierEvent:
-    return CarrierEvent(event_id=event_id or f"e{n}", partner="skyexpress", shipment_id="S", code="DF",
+    return CarrierEvent(event_id=event_id or f"e{n}", partner="roadlink", shipment_id="S", code="LINEHAUL",
                         status=T.IN_TRANSIT, occurred_at=T0 + timedelta(hours=hours), sequence=sequence,
                         received_seq=n)
 

@@ -245,7 +245,7 @@ def test_page_models_hold_only_public_fields():
                                    "workflow_id"])
 def test_internal_fields_are_refused(field):
     with pytest.raises(ValidationError, match=field):
-        page(**{field: "skyexpress"})
+        page(**{field: "ups"})
 
 
 def test_event_status_words_come_from_the_catalog_not_partner_codes():

@@ -13,8 +13,8 @@ STEPS = TypeAdapter(list[UndoStep])
 UNTYPED = [
     {"action": "inventory.release", "description": "release stock held at WH-SZ",
      "call": {"shipment_id": "S1", "partner": "inventory", "idempotency_key": "S1:release:inventory"}},
-    {"action": "carrier.cancel_booking", "description": "cancel booking B-1 at skyexpress",
-     "call": {"shipment_id": "S1", "partner": "skyexpress", "idempotency_key": "S1:book:skyexpress", "ref": "B-1"}},
+    {"action": "carrier.cancel_booking", "description": "cancel booking B-1 at roadlink",
+     "call": {"shipment_id": "S1", "partner": "roadlink", "idempotency_key": "S1:book:roadlink", "ref": "B-1"}},
 ]
 
 
@@ -26,7 +26,7 @@ def state() -> ShipmentState:
 def test_untyped_steps_from_before_the_change_parse_by_their_action() -> None:
     stock, booking = STEPS.validate_python(UNTYPED)
     assert isinstance(stock, StockUndo) and stock.call.idempotency_key == "S1:release:inventory"
-    assert isinstance(booking, PartnerUndo) and booking.call.ref == "B-1" and booking.call.partner == "skyexpress"
+    assert isinstance(booking, PartnerUndo) and booking.call.ref == "B-1" and booking.call.partner == "roadlink"
 
 
 def test_typed_steps_round_trip() -> None:
@@ -39,8 +39,8 @@ def test_typed_steps_round_trip() -> None:
 def test_each_undo_applies_its_own_answer_to_the_state() -> None:
     stock, booking = STEPS.validate_python(UNTYPED)
     s = state()
-    s.records.append(PartnerRecord(kind="booking", partner="skyexpress", ref="B-1", state="booked"))
-    booking.apply(s, PartnerRecord(kind="booking", partner="skyexpress", ref="B-1", state="cancelled"))
+    s.records.append(PartnerRecord(kind="booking", partner="roadlink", ref="B-1", state="booked"))
+    booking.apply(s, PartnerRecord(kind="booking", partner="roadlink", ref="B-1", state="cancelled"))
     stock.apply(s, StockRecord(state="released", note="2 ledger movements undone"))
     assert [r.state for r in s.records] == ["cancelled"]  # replaced, not added
     assert s.stock is not None and s.stock.state == "released"

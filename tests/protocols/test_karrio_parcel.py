@@ -15,8 +15,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
 from activities.protocols.base import Endpoint
+from activities.protocols.karrio_carriers import CARRIERS
 from activities.protocols.karrio_parcel import KarrioParcel, chargeable_weight_kg
+from infra.platform.partner_credentials import credentials
 from tests.protocols.karrio_support import RecordingCarrier, UpsContract, answer, call, shipment
+from tradelane.connections import PartnerProtocol, directory
 from tradelane.enums import Mode, TrackingStatus
 
 UPS = Endpoint(partner="ups", base_url="https://ups.test",
@@ -435,3 +438,14 @@ async def test_a_200_with_xml_that_is_not_xml_is_a_bad_response():
     async with carrier.client() as http:
         err = await failure(KarrioParcel().book(http, DHL, call(shipment())))
     assert err.type == PARTNER_BAD_RESPONSE and "not XML" in str(err)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in directory().connections.items()
+                                        if c.protocol is PartnerProtocol.KARRIO))
+def test_each_karrio_connection_names_every_credential_its_carrier_requires(name: str) -> None:
+    row = directory().connections[name]
+    carrier = CARRIERS[row.options["carrier"]]
+    assert set(carrier.required) <= set(row.credentials) <= set(carrier.credentials) | set(carrier.aliases.values())
+    # In production each one comes from the environment variable the row names.
+    env = {variable: f"live-{field}" for field, variable in row.credentials.items()}
+    assert credentials(row, "production", env) == {field: f"live-{field}" for field in row.credentials}

@@ -29,6 +29,16 @@ from tradelane.karrio_status import karrio_status, karrio_tracking
     pytest.param("dhl_express", "in_transit", None, "CD", TrackingStatus.CUSTOMS_HOLD, id="dhl_clearance_delay"),
     pytest.param("dhl_express", None, None, "CR", TrackingStatus.CUSTOMS_CLEARED, id="dhl_clearance_release"),
     pytest.param("ups", "in_transit", None, "CC", TrackingStatus.IN_TRANSIT, id="raw_codes_are_per_carrier"),
+    # An express carrier's leg ends at its destination facility, where the last-mile partner takes over.
+    pytest.param("ups", "in_transit", None, "AF", TrackingStatus.ARRIVED_AT_DESTINATION,
+                 id="ups_arrived_at_facility_ends_the_leg"),
+    pytest.param("dhl_express", "in_transit", None, "AR", TrackingStatus.ARRIVED_AT_DESTINATION,
+                 id="dhl_arrived_at_delivery_facility_ends_the_leg"),
+    pytest.param("fedex", "in_transit", None, "FD", TrackingStatus.ARRIVED_AT_DESTINATION,
+                 id="fedex_at_destination_facility_ends_the_leg"),
+    pytest.param("fedex", "in_transit", None, "AF", TrackingStatus.IN_TRANSIT,
+                 id="fedex_at_a_local_facility_is_not_ups_af"),
+    pytest.param("dhl_express", None, None, "QQ", TrackingStatus.UNKNOWN, id="an_unknown_dhl_code_is_unknown"),
     pytest.param("roadie", "delivery_failed", "consignee_not_home", "delivery_attempted",
                  TrackingStatus.DELIVERY_FAILED, id="roadie_attempt"),
 ])

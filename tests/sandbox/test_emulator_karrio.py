@@ -22,6 +22,8 @@ import pytest
 from karrio.mappers import dhl_express, fedex, roadie, ups
 
 from tests.sandbox.conftest import FakeClock, MakeSandbox
+from tradelane.enums import TrackingStatus
+from tradelane.karrio_status import karrio_status
 
 INPUTS = json.loads((Path(__file__).parent / "fixtures" / "karrio_shipment.json").read_text())
 REFERENCE = "S-emu-1"
@@ -244,6 +246,10 @@ async def test_karrio_books_reads_the_label_tracks_and_cancels(make_sandbox: Mak
     assert tracker.events and all(e.code and e.timestamp for e in tracker.events)
     assert tracker.events[0].code == carrier.leg_end_code
     assert tracker.events[-1].status in ("pending", "picked_up", "in_transit")
+    # Tradelane's table reads the leg's last event as the end of the carrier's leg in the shipment.
+    leg_end = tracker.events[0]
+    final = TrackingStatus.DELIVERED if carrier.name == "roadie" else TrackingStatus.ARRIVED_AT_DESTINATION
+    assert karrio_status(carrier.name, leg_end.status, leg_end.reason, leg_end.code) is final
 
     if carrier.cancel is not None:
         confirmation, messages = await cancel(sb.client, carrier, headers, identifier_of(carrier, details))

@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 Payload = Callable[..., dict[str, Any]]
 
 
-async def book(sb: Harness, body: dict[str, Any], key: str = "book-1", partner: str = "skyexpress") -> dict[str, Any]:
+async def book(sb: Harness, body: dict[str, Any], key: str = "book-1", partner: str = "aerocargo") -> dict[str, Any]:
     response = await sb.client.post(f"/partners/{partner}/bookings", json=body, headers={"Idempotency-Key": key})
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def label(
-    sb: Harness, booking_id: str, shipment_id: str, key: str = "label-1", partner: str = "skyexpress"
+    sb: Harness, booking_id: str, shipment_id: str, key: str = "label-1", partner: str = "aerocargo"
 ) -> dict[str, Any]:
     response = await sb.client.post(
         f"/partners/{partner}/bookings/{booking_id}/labels",
@@ -38,14 +38,15 @@ def error_code(response: Any) -> str:
 
 
 async def test_quote(sb: Harness, payload: Payload) -> None:
-    response = await sb.client.post("/partners/skyexpress/quotes", json=payload("quote"))
+    response = await sb.client.post("/partners/aerocargo/quotes", json=payload("quote"))
     assert response.status_code == 200
     assert response.json() == {
         "quote_id": "QTE-000001",
-        "partner": "skyexpress",
-        "mode": "air_express",
-        "price": {"amount": "120.00", "currency": "USD"},
-        "transit_days": {"min": 2, "max": 4},
+        "partner": "aerocargo",
+        "mode": "air_freight",
+        # 60 + 4.2 * max(10 kg actual, 24000 cm3 / 6000 = 4 kg volumetric)
+        "price": {"amount": "102.00", "currency": "USD"},
+        "transit_days": {"min": 4, "max": 7},
         "chargeable_weight_kg": 10.0,
         "co2e_kg": 60.0,
     }
@@ -56,9 +57,9 @@ async def test_booking_is_idempotent(sb: Harness, payload: Payload) -> None:
     body = payload("booking")
     first = await book(sb, body)
     assert first["state"] == "confirmed" and first["idempotency_key"] == "book-1"
-    # 25 + 9.5 * max(14.5 kg actual, 30000 cm3 / 5000 = 6 kg volumetric)
-    assert first["price"] == {"amount": "162.75", "currency": "USD"}
-    again = await sb.client.post("/partners/skyexpress/bookings", json=body, headers={"Idempotency-Key": "book-1"})
+    # 60 + 4.2 * max(14.5 kg actual, 30000 cm3 / 6000 = 5 kg volumetric)
+    assert first["price"] == {"amount": "120.90", "currency": "USD"}
+    again = await sb.client.post("/partners/aerocargo/bookings", json=body, headers={"Idempotency-Key": "book-1"})
     assert again.status_code == 200
     assert again.json() == first
     records = await sb.records("shp-book-1")
@@ -68,8 +69,8 @@ async def test_booking_is_idempotent(sb: Harness, payload: Payload) -> None:
 async def test_same_key_returns_current_state_after_cancel(sb: Harness, payload: Payload) -> None:
     body = payload("booking")
     booking = await book(sb, body)
-    await sb.client.post(f"/partners/skyexpress/bookings/{booking['booking_id']}/cancel")
-    again = await sb.client.post("/partners/skyexpress/bookings", json=body, headers={"Idempotency-Key": "book-1"})
+    await sb.client.post(f"/partners/aerocargo/bookings/{booking['booking_id']}/cancel")
+    again = await sb.client.post("/partners/aerocargo/bookings", json=body, headers={"Idempotency-Key": "book-1"})
     assert again.status_code == 200
     assert again.json() == {**booking, "state": "cancelled"}
     assert len(await sb.records()) == 1
@@ -78,20 +79,20 @@ async def test_same_key_returns_current_state_after_cancel(sb: Harness, payload:
 async def test_key_reused_with_different_body(sb: Harness, payload: Payload) -> None:
     await book(sb, payload("booking"))
     other = payload("booking", service_level="economy")
-    response = await sb.client.post("/partners/skyexpress/bookings", json=other, headers={"Idempotency-Key": "book-1"})
+    response = await sb.client.post("/partners/aerocargo/bookings", json=other, headers={"Idempotency-Key": "book-1"})
     assert response.status_code == 422
     assert error_code(response) == "IDEMPOTENCY_KEY_REUSED"
     assert len(await sb.records()) == 1
 
 
 async def test_same_key_at_another_partner_is_another_booking(sb: Harness, payload: Payload) -> None:
-    a = await book(sb, payload("booking"), partner="skyexpress")
+    a = await book(sb, payload("booking"), partner="aerocargo")
     b = await book(sb, payload("booking"), partner="bluewave")
     assert a["booking_id"] != b["booking_id"] and b["mode"] == "ocean"
 
 
 async def test_booking_requires_idempotency_key(sb: Harness, payload: Payload) -> None:
-    response = await sb.client.post("/partners/skyexpress/bookings", json=payload("booking"))
+    response = await sb.client.post("/partners/aerocargo/bookings", json=payload("booking"))
     assert response.status_code == 400
     assert error_code(response) == "IDEMPOTENCY_KEY_REQUIRED"
     assert await sb.records() == []
@@ -102,9 +103,9 @@ async def test_booking_requires_idempotency_key(sb: Harness, payload: Payload) -
     [
         ("silkrail", {"origin_country": "US"}, "LANE_NOT_SERVED"),
         ("silkrail", {"origin_country": "DE", "destination_country": "FR"}, "LANE_NOT_SERVED"),
-        ("skyexpress", {"parcels": [{"weight_kg": 71, "length_cm": 10, "width_cm": 10, "height_cm": 10}]},
+        ("aerocargo", {"parcels": [{"weight_kg": 301, "length_cm": 10, "width_cm": 10, "height_cm": 10}]},
          "PARCEL_LIMIT_EXCEEDED"),
-        ("skyexpress", {"parcels": [{"weight_kg": 1, "length_cm": 10, "width_cm": 130, "height_cm": 10}]},
+        ("aerocargo", {"parcels": [{"weight_kg": 1, "length_cm": 10, "width_cm": 310, "height_cm": 10}]},
          "PARCEL_LIMIT_EXCEEDED"),
     ],
 )
@@ -131,9 +132,9 @@ async def test_business_rejections(
         ("post", "/partners/fedups/quotes", 404, "UNKNOWN_PARTNER"),
         ("post", "/partners/parcelnow/bookings", 404, "OPERATION_NOT_SUPPORTED"),
         ("post", "/partners/clearpath/quotes", 404, "OPERATION_NOT_SUPPORTED"),
-        ("post", "/partners/skyexpress/bookings/BKG-999999/cancel", 404, "NOT_FOUND"),
-        ("post", "/partners/skyexpress/labels/LBL-999999/void", 404, "NOT_FOUND"),
-        ("get", "/partners/skyexpress/tracking/SX0000000042", 404, "NOT_FOUND"),
+        ("post", "/partners/aerocargo/bookings/BKG-999999/cancel", 404, "NOT_FOUND"),
+        ("post", "/partners/aerocargo/labels/LBL-999999/void", 404, "NOT_FOUND"),
+        ("get", "/partners/aerocargo/tracking/17600000042", 404, "NOT_FOUND"),
         ("get", "/nowhere", 404, "NOT_FOUND"),
     ],
 )
@@ -147,7 +148,7 @@ async def test_not_found_family(sb: Harness, payload: Payload, method: str, path
 
 async def test_malformed_body_uses_the_error_shape(sb: Harness, payload: Payload) -> None:
     body = payload("quote", parcels=[], origin_country="CHN")
-    response = await sb.client.post("/partners/skyexpress/quotes", json=body)
+    response = await sb.client.post("/partners/aerocargo/quotes", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["code"] == "INVALID_REQUEST"
@@ -156,7 +157,7 @@ async def test_malformed_body_uses_the_error_shape(sb: Harness, payload: Payload
 
 async def test_cancel_is_idempotent(sb: Harness, payload: Payload) -> None:
     booking = await book(sb, payload("booking"))
-    url = f"/partners/skyexpress/bookings/{booking['booking_id']}/cancel"
+    url = f"/partners/aerocargo/bookings/{booking['booking_id']}/cancel"
     first, second = await sb.client.post(url), await sb.client.post(url)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json() == {**booking, "state": "cancelled"}
@@ -165,14 +166,14 @@ async def test_cancel_is_idempotent(sb: Harness, payload: Payload) -> None:
 
 
 async def test_cancel_of_another_partners_booking_is_not_found(sb: Harness, payload: Payload) -> None:
-    booking = await book(sb, payload("booking"), partner="skyexpress")
+    booking = await book(sb, payload("booking"), partner="aerocargo")
     response = await sb.client.post(f"/partners/bluewave/bookings/{booking['booking_id']}/cancel")
     assert (response.status_code, error_code(response)) == (404, "NOT_FOUND")
 
 
 @pytest.mark.parametrize(
     ("partner", "pattern"),
-    [("skyexpress", r"SX\d{10}"), ("bluewave", r"BWLU\d{7}"), ("silkrail", r"SR\d{9}")],
+    [("aerocargo", r"176\d{8}"), ("bluewave", r"BWLU\d{7}"), ("silkrail", r"SR\d{9}")],
 )
 async def test_labels_are_idempotent_with_carrier_tracking_numbers(
     sb: Harness, payload: Payload, partner: str, pattern: str
@@ -194,10 +195,10 @@ async def test_labels_are_idempotent_with_carrier_tracking_numbers(
 
 async def test_label_requires_key_and_live_booking(sb: Harness, payload: Payload) -> None:
     booking = await book(sb, payload("booking"))
-    url = f"/partners/skyexpress/bookings/{booking['booking_id']}/labels"
+    url = f"/partners/aerocargo/bookings/{booking['booking_id']}/labels"
     missing = await sb.client.post(url, json={"shipment_id": "shp-book-1"})
     assert (missing.status_code, error_code(missing)) == (400, "IDEMPOTENCY_KEY_REQUIRED")
-    await sb.client.post(f"/partners/skyexpress/bookings/{booking['booking_id']}/cancel")
+    await sb.client.post(f"/partners/aerocargo/bookings/{booking['booking_id']}/cancel")
     cancelled = await sb.client.post(url, json={"shipment_id": "shp-book-1"}, headers={"Idempotency-Key": "l"})
     assert (cancelled.status_code, error_code(cancelled)) == (409, "BOOKING_CANCELLED")
     assert [r["kind"] for r in await sb.records()] == ["booking"]
@@ -208,7 +209,7 @@ async def test_label_key_reused_for_another_booking(sb: Harness, payload: Payloa
     b = await book(sb, payload("booking"), key="b")
     await label(sb, a["booking_id"], "shp-book-1", key="lbl")
     response = await sb.client.post(
-        f"/partners/skyexpress/bookings/{b['booking_id']}/labels",
+        f"/partners/aerocargo/bookings/{b['booking_id']}/labels",
         json={"shipment_id": "shp-book-1"},
         headers={"Idempotency-Key": "lbl"},
     )
@@ -218,7 +219,7 @@ async def test_label_key_reused_for_another_booking(sb: Harness, payload: Payloa
 async def test_void_is_idempotent(sb: Harness, payload: Payload) -> None:
     booking = await book(sb, payload("booking"))
     lbl = await label(sb, booking["booking_id"], "shp-book-1")
-    url = f"/partners/skyexpress/labels/{lbl['label_id']}/void"
+    url = f"/partners/aerocargo/labels/{lbl['label_id']}/void"
     first, second = await sb.client.post(url), await sb.client.post(url)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json() == {**lbl, "state": "voided"}
@@ -240,8 +241,8 @@ async def test_inspect_lists_every_record_in_creation_order(sb: Harness, payload
     await book(sb, payload("booking", shipment_id="someone-else"), key="other")
     records = await sb.records("shp-book-1")
     assert [(r["kind"], r["partner"], r["id"], r["idempotency_key"]) for r in records] == [
-        ("booking", "skyexpress", booking["booking_id"], "book-1"),
-        ("label", "skyexpress", lbl["label_id"], "label-1"),
+        ("booking", "aerocargo", booking["booking_id"], "book-1"),
+        ("label", "aerocargo", lbl["label_id"], "label-1"),
         ("filing", "clearpath", filing.json()["filing_id"], "f"),
         ("slot", "parcelnow", slot.json()["slot_id"], "s"),
     ]

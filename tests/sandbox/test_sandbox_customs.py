@@ -86,6 +86,6 @@ async def test_release_of_withdrawn_filing_conflicts(sb: Harness, payload: Paylo
 
 async def test_carrier_cannot_take_filings(sb: Harness, payload: Payload) -> None:
     response = await sb.client.post(
-        "/partners/skyexpress/filings", json=payload("filing"), headers={"Idempotency-Key": "k"}
+        "/partners/aerocargo/filings", json=payload("filing"), headers={"Idempotency-Key": "k"}
     )
     assert (response.status_code, response.json()["error"]["code"]) == (404, "OPERATION_NOT_SUPPORTED")

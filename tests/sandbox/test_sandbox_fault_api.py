@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from conftest import FakeClock, Harness, MakeSandbox
 
 Payload = Callable[..., dict[str, Any]]
-BOOKINGS = "/partners/skyexpress/bookings"
+BOOKINGS = "/partners/aerocargo/bookings"
 
 
 async def add_rules(sb: Harness, *rules: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ async def test_timeout_sleeps_the_configured_time(make_sandbox: MakeSandbox, pay
     sb = await make_sandbox(timeout_fault_seconds=0.3)
     started = time.monotonic()
     response = await sb.client.post(
-        "/partners/skyexpress/quotes", json=payload("quote"), headers={"X-Sandbox-Fault": "kind=timeout"}
+        "/partners/aerocargo/quotes", json=payload("quote"), headers={"X-Sandbox-Fault": "kind=timeout"}
     )
     assert response.status_code == 504
     assert time.monotonic() - started >= 0.3
@@ -121,7 +121,7 @@ async def test_outage_window(make_sandbox: MakeSandbox, payload: Payload, fake_c
     assert await quote() == 200
     # Other partners never saw the outage.
     fake_clock.advance(-5)
-    assert (await sb.client.post("/partners/skyexpress/quotes", json=payload("quote"))).status_code == 200
+    assert (await sb.client.post("/partners/aerocargo/quotes", json=payload("quote"))).status_code == 200
 
 
 async def test_header_overrides_rules_and_applies_once(sb: Harness, payload: Payload) -> None:
@@ -161,7 +161,7 @@ async def test_faulted_state_changes_change_nothing(sb: Harness, payload: Payloa
     await add_rules(sb, {"kind": "outage", "shipment_id": "shp-book-1"})
     calls = [
         sb.client.post(f"{BOOKINGS}/{booking['booking_id']}/cancel"),
-        sb.client.post(f"/partners/skyexpress/labels/{label.json()['label_id']}/void"),
+        sb.client.post(f"/partners/aerocargo/labels/{label.json()['label_id']}/void"),
         sb.client.post(f"/partners/clearpath/filings/{filing.json()['filing_id']}/withdraw"),
         sb.client.post(
             f"/partners/clearpath/filings/{filing.json()['filing_id']}/release",
@@ -205,6 +205,6 @@ async def test_tracking_polls_can_be_faulted_per_shipment(sb: Harness, payload: 
         json={"shipment_id": "shp-book-1"},
         headers={"Idempotency-Key": "l"},
     )
-    url = f"/partners/skyexpress/tracking/{label.json()['tracking_number']}"
+    url = f"/partners/aerocargo/tracking/{label.json()['tracking_number']}"
     await add_rules(sb, {"kind": "error", "status": 500, "operation": "track", "shipment_id": "shp-book-1", "times": 1})
     assert [(await sb.client.get(url)).status_code for _ in range(2)] == [500, 200]

@@ -19,7 +19,7 @@ from sandbox.faults import (
 from sandbox.partners import Operation
 
 
-def ctx(partner: str = "skyexpress", operation: Operation = Operation.BOOK, shipment_id: str = "S-1") -> FaultContext:
+def ctx(partner: str = "aerocargo", operation: Operation = Operation.BOOK, shipment_id: str = "S-1") -> FaultContext:
     return FaultContext(partner=partner, operation=operation, shipment_id=shipment_id)
 
 
@@ -86,7 +86,7 @@ def test_clear_runtime_keeps_config_rules_and_new_rules_get_fresh_budget() -> No
     [
         ({"kind": "explode"}, "kind"),
         ({"kind": "error", "status": 200}, "status"),
-        ({"kind": "error", "partner": "skyexpres"}, "unknown partner 'skyexpres'"),
+        ({"kind": "error", "partner": "fedx"}, "unknown partner 'fedx'"),
         ({"kind": "error", "operation": "ship"}, "operation"),
         ({"kind": "reject", "code": "lower case"}, "code"),
         ({"kind": "outage", "window_start_s": 5, "window_end_s": 5}, "window_end_s"),

@@ -10,7 +10,7 @@ from sandbox.errors import ErrorCode, SandboxError
 from sandbox.models import FilingItem, Parcel
 from sandbox.partners import EU_COUNTRIES, OPERATIONS_BY_KIND, PARTNERS, Operation, PartnerKind, TransportMode
 from sandbox.rules import check_hs_codes, check_lane, check_parcels, price
-from sandbox.scenarios import LAST_MILE_SCENARIOS, TRACKING_CODES, TRANSIT_SCENARIOS
+from sandbox.scenarios import LAST_MILE_SCENARIOS, TRACKING_CODES, TRANSIT_SCENARIOS, carrier_api_steps
 
 
 def parcel(kg: float, length: float = 10, width: float = 10, height: float = 10) -> Parcel:
@@ -19,7 +19,6 @@ def parcel(kg: float, length: float = 10, width: float = 10, height: float = 10)
 
 def test_partner_table_matches_the_contract() -> None:
     assert {name: (p.kind, p.mode) for name, p in PARTNERS.items()} == {
-        "skyexpress": (PartnerKind.CARRIER, TransportMode.AIR_EXPRESS),
         "bluewave": (PartnerKind.CARRIER, TransportMode.OCEAN),
         "silkrail": (PartnerKind.CARRIER, TransportMode.RAIL),
         "aerocargo": (PartnerKind.CARRIER, TransportMode.AIR_FREIGHT),
@@ -37,7 +36,6 @@ def test_partner_table_matches_the_contract() -> None:
 
 def test_tracking_codes_are_the_published_names() -> None:
     assert TRACKING_CODES == {
-        "skyexpress": ("PU", "DF", "AF", "CC", "AD", "EX", "CH"),
         "bluewave": (
             "GATE_IN", "LOADED", "VESSEL_DEPARTED", "TRANSSHIPMENT", "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE",
             "VESSEL_DELAYED", "CUSTOMS_HOLD", "CUSTOMS_RELEASED",
@@ -52,20 +50,31 @@ def test_tracking_codes_are_the_published_names() -> None:
     assert [s.day_offset for s in LAST_MILE_SCENARIOS["doorstep"]] == [0, 0.5, 1]
 
 
+@pytest.mark.parametrize(("carrier", "exception"), [("ups", "WE"), ("dhl_express", "TD"), ("fedex", "SE")])
+def test_an_express_carrier_delayed_reports_its_own_exception_and_arrives_twelve_days_late(
+    carrier: str, exception: str
+) -> None:
+    normal, delayed = carrier_api_steps(carrier, None), carrier_api_steps(carrier, "delayed")
+    codes = [step.code for step in delayed]
+    assert [code for code in codes if code != exception] == [step.code for step in normal]
+    assert codes.index(exception) < codes.index(normal[-1].code)
+    assert delayed[-1].leg_end and delayed[-1].day_offset == normal[-1].day_offset + 12
+
+
 @pytest.mark.parametrize(
     ("partner", "parcels", "amount", "chargeable", "co2e"),
     [
-        # actual 10 kg beats volumetric 24000/5000 = 4.8 kg: 25 + 9.5 * 10
-        pytest.param("skyexpress", [parcel(10, 40, 30, 20)], "120.00", 10.0, 60.0, id="air_actual_weight"),
-        # volumetric 60*50*40/5000 = 24 kg beats actual 2 kg: 25 + 9.5 * 24; CO2e uses actual 2 kg
-        pytest.param("skyexpress", [parcel(2, 60, 50, 40)], "253.00", 24.0, 12.0, id="air_volumetric_weight"),
+        # actual 10 kg beats volumetric 24000/5000 = 4.8 kg: 35 + 10.8 * 10
+        pytest.param("dhl_express", [parcel(10, 40, 30, 20)], "143.00", 10.0, 60.0, id="air_actual_weight"),
+        # volumetric 60*50*40/5000 = 24 kg beats actual 2 kg: 35 + 10.8 * 24; CO2e uses actual 2 kg
+        pytest.param("dhl_express", [parcel(2, 60, 50, 40)], "294.20", 24.0, 12.0, id="air_volumetric_weight"),
         # two parcels: actual 14.5 kg vs volume (24000+6000)/1000 = 30 kg: 180 + 0.35 * 30
         pytest.param("bluewave", [parcel(10, 40, 30, 20), parcel(4.5, 30, 20, 10)], "190.50", 30.0, 2.175,
                      id="ocean_sums_parcels"),
         # 1 kg, volume 1000/3000 = 0.333 kg: 120 + 1.4 * 1
         pytest.param("silkrail", [parcel(1)], "121.40", 1.0, 0.25, id="rail_minimal"),
-        # 25 + 9.5 * 0.03 = 25.285: half-up gives 25.29 where banker's rounding would give 25.28
-        pytest.param("skyexpress", [parcel(0.03, 1, 1, 1)], "25.29", 0.03, 0.18, id="air_rounds_half_up"),
+        # 30 + 11.5 * 0.03 = 30.345: half-up gives 30.35 where banker's rounding would give 30.34
+        pytest.param("fedex", [parcel(0.03, 1, 1, 1)], "30.35", 0.03, 0.18, id="air_rounds_half_up"),
     ],
 )
 def test_price_formula(partner: str, parcels: list[Parcel], amount: str, chargeable: float, co2e: float) -> None:
@@ -84,7 +93,10 @@ def test_price_formula(partner: str, parcels: list[Parcel], amount: str, chargea
         ("silkrail", "US", "DE", False),
         ("silkrail", "CN", "US", False),
         ("silkrail", "DE", "FR", False),
-        ("skyexpress", "US", "JP", True),
+        ("ups", "US", "JP", True),
+        ("roadie", "US", "US", True),
+        ("roadie", "CN", "US", False),
+        ("roadie", "US", "CA", False),
         ("bluewave", "BR", "ZA", True),
         ("parcelnow", None, "GB", True),
         ("parcelnow", None, "US", False),
@@ -112,14 +124,14 @@ def test_lanes(partner: str, origin: str | None, destination: str, served: bool)
 @pytest.mark.parametrize(
     ("partner", "bad", "needle"),
     [
-        ("skyexpress", parcel(70.5), "parcels[1].weight_kg"),
-        ("skyexpress", parcel(5, 121), "parcels[1]: longest side 121 cm"),
+        ("dhl_express", parcel(70.5), "parcels[1].weight_kg"),
+        ("dhl_express", parcel(5, 121), "parcels[1]: longest side 121 cm"),
         ("silkrail", parcel(5, 10, 601), "longest side 601 cm exceeds 600 cm"),
         ("bluewave", parcel(2000.1), "2000.1 kg exceeds 2000 kg"),
     ],
 )
 def test_parcel_limits_name_the_parcel(partner: str, bad: Parcel, needle: str) -> None:
-    check_parcels(PARTNERS[partner], [parcel(70, 120)] if partner == "skyexpress" else [parcel(1)])
+    check_parcels(PARTNERS[partner], [parcel(70, 120)] if partner == "dhl_express" else [parcel(1)])
     with pytest.raises(SandboxError) as err:
         check_parcels(PARTNERS[partner], [parcel(1), bad])
     assert (err.value.status, err.value.code) == (422, ErrorCode.PARCEL_LIMIT_EXCEEDED)

@@ -57,7 +57,7 @@ def test_build_events_is_pure_and_uses_virtual_time() -> None:
     assert events[-1].description == "Available for delivery"
 
 
-@pytest.mark.parametrize("partner", ["skyexpress", "bluewave", "silkrail"])
+@pytest.mark.parametrize("partner", ["aerocargo", "bluewave", "silkrail"])
 async def test_handover_plays_the_carrier_scenario_in_order(
     make_sandbox: MakeSandbox, payload: Payload, fake_clock: FakeClock, partner: str
 ) -> None:
@@ -83,29 +83,29 @@ async def test_handover_plays_the_carrier_scenario_in_order(
 
 
 async def test_events_are_spaced_by_the_compressed_clock(make_sandbox: MakeSandbox, payload: Payload) -> None:
-    sb = await make_sandbox(seconds_per_day=0.4)  # skyexpress: 2.5 virtual days = 1.0 s
-    booking_id, tracking_number = await booked_and_labelled(sb, payload, "skyexpress")
+    sb = await make_sandbox(seconds_per_day=0.4)  # aerocargo: 2.5 virtual days = 1.0 s
+    booking_id, tracking_number = await booked_and_labelled(sb, payload, "aerocargo")
     started = time.monotonic()
-    await handover(sb, "skyexpress", booking_id)
+    await handover(sb, "aerocargo", booking_id)
     await asyncio.sleep(0.05)
-    polled = await sb.client.get(f"/partners/skyexpress/tracking/{tracking_number}")
-    # The day-0 pickup is out at once; departure (day 0.5) is still 0.2 s away.
-    assert [e["code"] for e in polled.json()["events"]] == ["PU"]
+    polled = await sb.client.get(f"/partners/aerocargo/tracking/{tracking_number}")
+    # The day-0 receipt is out at once; departure (day 0.5) is still 0.2 s away.
+    assert [e["code"] for e in polled.json()["events"]] == ["RCS"]
     await sb.settle()
     assert time.monotonic() - started >= 1.0
-    assert sb.sink.codes() == ["PU", "DF", "AF", "CC", "AD"]
+    assert sb.sink.codes() == ["RCS", "DEP", "ARR", "NFD"]
 
 
 async def test_second_handover_does_not_replay(sb: Harness, payload: Payload) -> None:
-    booking_id, _ = await booked_and_labelled(sb, payload, "skyexpress")
-    first = await handover(sb, "skyexpress", booking_id)
-    second = await handover(sb, "skyexpress", booking_id)
+    booking_id, _ = await booked_and_labelled(sb, payload, "aerocargo")
+    first = await handover(sb, "aerocargo", booking_id)
+    second = await handover(sb, "aerocargo", booking_id)
     assert first.status_code == second.status_code == 202
     await sb.settle()
-    third = await handover(sb, "skyexpress", booking_id)
+    third = await handover(sb, "aerocargo", booking_id)
     assert third.status_code == 202 and third.json()["state"] == "arrived"
     await sb.settle()
-    assert sb.sink.codes() == ["PU", "DF", "AF", "CC", "AD"]
+    assert sb.sink.codes() == ["RCS", "DEP", "ARR", "NFD"]
 
 
 async def test_cancel_stops_the_stream(make_sandbox: MakeSandbox, payload: Payload) -> None:
@@ -120,49 +120,49 @@ async def test_cancel_stops_the_stream(make_sandbox: MakeSandbox, payload: Paylo
 
 
 async def test_handover_of_cancelled_booking_conflicts(sb: Harness, payload: Payload) -> None:
-    booking_id, _ = await booked_and_labelled(sb, payload, "skyexpress")
-    await sb.client.post(f"/partners/skyexpress/bookings/{booking_id}/cancel")
-    response = await handover(sb, "skyexpress", booking_id)
+    booking_id, _ = await booked_and_labelled(sb, payload, "aerocargo")
+    await sb.client.post(f"/partners/aerocargo/bookings/{booking_id}/cancel")
+    response = await handover(sb, "aerocargo", booking_id)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "BOOKING_CANCELLED")
     assert sb.sandbox.player.active() == []
 
 
 async def test_handover_without_label_sends_null_tracking_number(sb: Harness, payload: Payload) -> None:
     booking = await sb.client.post(
-        "/partners/skyexpress/bookings", json=payload("booking"), headers={"Idempotency-Key": "k"}
+        "/partners/aerocargo/bookings", json=payload("booking"), headers={"Idempotency-Key": "k"}
     )
-    await handover(sb, "skyexpress", booking.json()["booking_id"])
+    await handover(sb, "aerocargo", booking.json()["booking_id"])
     await sb.settle()
-    assert sb.sink.codes() == ["PU", "DF", "AF", "CC", "AD"]
+    assert sb.sink.codes() == ["RCS", "DEP", "ARR", "NFD"]
     assert {e["tracking_number"] for e in sb.sink.events} == {None}
 
 
 async def test_failed_posts_are_retried(make_sandbox: MakeSandbox, payload: Payload) -> None:
     sb = await make_sandbox(fail_first=2)
-    booking_id, _ = await booked_and_labelled(sb, payload, "skyexpress")
-    await handover(sb, "skyexpress", booking_id)
+    booking_id, _ = await booked_and_labelled(sb, payload, "aerocargo")
+    await handover(sb, "aerocargo", booking_id)
     await sb.settle()
-    assert sb.sink.codes() == ["PU", "DF", "AF", "CC", "AD"]  # each delivered exactly once, in order
+    assert sb.sink.codes() == ["RCS", "DEP", "ARR", "NFD"]  # each delivered exactly once, in order
     assert set(sb.sink.attempts.values()) == {3}
 
 
 async def test_gives_up_after_five_retries_and_keeps_playing(make_sandbox: MakeSandbox, payload: Payload) -> None:
     sb = await make_sandbox(always_fail=True)
-    booking_id, tracking_number = await booked_and_labelled(sb, payload, "skyexpress")
-    await handover(sb, "skyexpress", booking_id)
+    booking_id, tracking_number = await booked_and_labelled(sb, payload, "aerocargo")
+    await handover(sb, "aerocargo", booking_id)
     await sb.settle()
     assert sb.sink.events == []
     assert set(sb.sink.attempts.values()) == {6}  # 1 try + 5 retries per event
-    polled = await sb.client.get(f"/partners/skyexpress/tracking/{tracking_number}")
-    assert len(polled.json()["events"]) == 5  # still available for polling
+    polled = await sb.client.get(f"/partners/aerocargo/tracking/{tracking_number}")
+    assert len(polled.json()["events"]) == 4  # still available for polling
 
 
 @pytest.mark.parametrize(("partner", "scenario", "codes"), [
-    ("skyexpress", "customs_hold", ["PU", "DF", "AF", "CH", "CC", "AD"]),
-    ("skyexpress", "stalled", ["PU", "DF"]),
+    ("aerocargo", "delayed", ["RCS", "DEP", "DIS", "ARR", "NFD"]),
+    ("aerocargo", "stalled", ["RCS", "DEP"]),
     ("bluewave", "delayed", ["GATE_IN", "LOADED", "VESSEL_DEPARTED", "VESSEL_DELAYED", "TRANSSHIPMENT",
                              "VESSEL_ARRIVED", "DISCHARGED", "AVAILABLE"]),
-], ids=["skyexpress-customs-hold", "skyexpress-stalled", "bluewave-delayed"])
+], ids=["aerocargo-delayed", "aerocargo-stalled", "bluewave-delayed"])
 async def test_a_scenario_fault_plays_the_variant(
     make_sandbox: MakeSandbox, payload: Payload, fake_clock: FakeClock, partner: str, scenario: str,
     codes: list[str],

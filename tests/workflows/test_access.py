@@ -10,7 +10,7 @@ import pytest
 from infra.platform.dev_secrets import dev_partner_key, dev_partner_secret
 from infra.platform.settings import DEV_API_KEYS
 from infra.platform.webhooks import signed_headers
-from tests.support import load_example, unique_id
+from tests.support import by_road, load_example, unique_id
 from tradelane.enums import Status
 from workflows.shipment import ShipmentWorkflow
 
@@ -25,8 +25,8 @@ PROTECTED = [
 
 
 def bearer(role: str) -> dict[str, str]:
-    """The development key of a role; `partner` is SkyExpress's own key (each partner has one)."""
-    return {"Authorization": f"Bearer {dev_partner_key('skyexpress') if role == 'partner' else DEV_API_KEYS[role]}"}
+    """The development key of a role; `partner` is RoadLink's own key (each partner has one)."""
+    return {"Authorization": f"Bearer {dev_partner_key('roadlink') if role == 'partner' else DEV_API_KEYS[role]}"}
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED, ids=[f"{m} {p}" for m, p in PROTECTED])
@@ -94,8 +94,8 @@ async def test_public_pages_and_probes_need_no_key(harness):
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
 
 
-def signed_event(shipment_id: str, event_id: str, *, partner: str = "skyexpress", secret: str | None = None,
-                 at: int | None = None, code: str = "AF", tracking_number: str | None = None,
+def signed_event(shipment_id: str, event_id: str, *, partner: str = "roadlink", secret: str | None = None,
+                 at: int | None = None, code: str = "LINEHAUL", tracking_number: str | None = None,
                  claimed: str | None = None) -> tuple[bytes, dict[str, str]]:
     """An event posted by `partner` with its own key, signed with its own secret (or `secret`); the body says it
     is from `claimed` (default: the partner itself)."""
@@ -109,14 +109,13 @@ def signed_event(shipment_id: str, event_id: str, *, partner: str = "skyexpress"
 
 
 async def in_transit(harness, shipment_id: str) -> str:
-    """Start an express shipment whose carrier (SkyExpress) goes quiet in transit; its tracking number."""
-    await harness.add_fault(partner="skyexpress", operation="handover", shipment_id=shipment_id, kind="scenario",
+    """Start a shipment by road whose carrier (RoadLink, which pushes its events) goes quiet in transit; its
+    tracking number."""
+    await harness.add_fault(partner="roadlink", operation="handover", shipment_id=shipment_id, kind="scenario",
                             scenario="stalled")
-    body = load_example("basic-cn-de.json", shipment_id)
-    body["service_level"] = "express"
-    await harness.start(body)
+    await harness.start(by_road(shipment_id))
     state = await harness.wait_until(shipment_id, lambda s: s.events_received >= 2)
-    assert state.tracking_number is not None
+    assert state.carrier == "roadlink" and state.tracking_number is not None
     return state.tracking_number
 
 
@@ -140,7 +139,7 @@ async def test_partner_webhooks_must_be_signed_recently_with_the_partners_secret
         problems[name] = response.json()["error"]["code"]
     assert set(problems.values()) == {"INVALID_SIGNATURE"}
     body, headers = signed_event(shipment_id, event_id, tracking_number=number)
-    tampered = body.replace(b'"AF"', b'"AD"')  # signed for AF, says arrived
+    tampered = body.replace(b'"LINEHAUL"', b'"ARRIVED_HUB"')  # signed for LINEHAUL, says arrived
     response = await harness.api.post("/v1/carrier-events", content=tampered, headers=headers)
     assert response.status_code == 401 and "body was changed" in response.json()["error"]["message"]
 
@@ -158,7 +157,7 @@ async def test_a_replayed_webhook_is_acknowledged_once_and_an_event_id_cannot_be
     assert (first.status_code, replayed.status_code) == (202, 202)
     assert (first.json()["duplicate"], replayed.json()["duplicate"]) == (False, True)
 
-    other_body, other_headers = signed_event(shipment_id, event_id, code="AD", tracking_number=number)
+    other_body, other_headers = signed_event(shipment_id, event_id, code="ARRIVED_HUB", tracking_number=number)
     reused = await harness.api.post("/v1/carrier-events", content=other_body, headers=other_headers)
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "EVENT_ID_REUSED"
 
@@ -172,11 +171,12 @@ async def test_an_event_id_may_repeat_across_shipments(harness):
     first, second = unique_id("same-a"), unique_id("same-b")
     numbers = {shipment_id: await in_transit(harness, shipment_id) for shipment_id in (first, second)}
     for shipment_id in (first, second):
-        body, headers = signed_event(shipment_id, "skyexpress:BKG-1:9", tracking_number=numbers[shipment_id])
+        body, headers = signed_event(shipment_id, "roadlink:BKG-000001:9", tracking_number=numbers[shipment_id])
         response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
         assert (response.status_code, response.json()["duplicate"]) == (202, False), response.text
     for shipment_id in (first, second):
-        state = await harness.wait_until(shipment_id, lambda s: "skyexpress:BKG-1:9" in {e.event_id for e in s.events})
+        state = await harness.wait_until(shipment_id,
+                                         lambda s: "roadlink:BKG-000001:9" in {e.event_id for e in s.events})
         assert state.duplicate_events == 0
 
 
@@ -217,15 +217,16 @@ async def test_a_partner_posts_only_its_own_events_for_its_own_shipments(harness
     before = await harness.state(shipment_id)
     attempts = {
         # partner, body's claim, tracking number -> (status, code)
-        "another carrier, as itself": (("roadlink", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
+        "another carrier, as itself": (("aerocargo", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
+        "an express carrier, as itself": (("ups", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
         "the last mile, before it holds a slot": (("parcelnow", None, number), (403, "PARTNER_NOT_ON_SHIPMENT")),
-        "a partner claiming to be the carrier": (("roadlink", "skyexpress", number), (403, "PARTNER_MISMATCH")),
-        "the carrier, for a parcel not its own": (("skyexpress", None, "SX9999999999"), (404, "UNKNOWN_REFERENCE")),
-        "the carrier, naming no parcel": (("skyexpress", None, None), (422, "REFERENCE_REQUIRED")),
+        "a partner claiming to be the carrier": (("ups", "roadlink", number), (403, "PARTNER_MISMATCH")),
+        "the carrier, for a parcel not its own": (("roadlink", None, "RL999999999"), (404, "UNKNOWN_REFERENCE")),
+        "the carrier, naming no parcel": (("roadlink", None, None), (422, "REFERENCE_REQUIRED")),
     }
     for name, ((partner, claimed, tracking), expected) in attempts.items():
-        body, headers = signed_event(shipment_id, f"spoof:{name}", partner=partner, claimed=claimed, code="DL",
-                                     tracking_number=tracking)
+        body, headers = signed_event(shipment_id, f"spoof:{name}", partner=partner, claimed=claimed,
+                                     code="DELIVERED", tracking_number=tracking)
         response = await harness.api.post("/v1/carrier-events", content=body, headers=headers)
         assert (response.status_code, response.json()["error"]["code"]) == expected, (name, response.text)
     after = await harness.state(shipment_id)

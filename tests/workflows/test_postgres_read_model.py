@@ -8,6 +8,7 @@ from sqlmodel import Session, SQLModel, select
 
 from infra.persistence.db import ApprovalRow, ShipmentRow, StageTransitionRow
 from tests.support import load_example, unique_id
+from tradelane.connections import PartnerProtocol, connection
 from tradelane.enums import Status
 
 pytestmark = pytest.mark.temporal
@@ -29,7 +30,8 @@ async def test_a_shipment_is_projected_into_postgres(harness_factory, pg_engine)
         assert state.status is Status.DELIVERED
         with Session(pg_engine) as session:
             row = session.get(ShipmentRow, shipment_id)
-            assert (row.status, row.carrier) == ("delivered", "skyexpress")
+            assert (row.status, row.carrier) == ("delivered", state.carrier)
+            assert connection(row.carrier).protocol is PartnerProtocol.KARRIO
             assert row.version >= len(state.transitions), "the last snapshot written is the final one"
             seqs = session.exec(select(StageTransitionRow.seq).where(
                 StageTransitionRow.shipment_id == shipment_id)).all()

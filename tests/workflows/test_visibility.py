@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import load_example, unique_id
+from tests.support import by_road, load_example, unique_id
+from tradelane.connections import PartnerProtocol, connection
 from tradelane.enums import ExceptionKind, NoticeKind, Status, TrackingStatus
 from tradelane.shipment.state import ShipmentState
 from workflows import visibility as sa
@@ -21,13 +22,13 @@ LIFECYCLE_NOTICES = [NoticeKind.BOOKED, NoticeKind.SHIPPED, NoticeKind.CUSTOMS_C
 
 
 def express(example: str, shipment_id: str) -> dict[str, Any]:
-    """An example sent by air express (SkyExpress, which pushes its events by webhook)."""
+    """An example sent by air express (a Karrio carrier, which Tradelane polls)."""
     body = load_example(example, shipment_id)
     body["service_level"] = "express"
     return body
 
 
-async def push(h, state: ShipmentState, event_id: str, code: str, days: float, partner: str = "skyexpress",
+async def push(h, state: ShipmentState, event_id: str, code: str, days: float, partner: str = "roadlink",
                sequence: int | None = None) -> dict[str, Any]:
     """Push one event through Tradelane's webhook, as a partner does; times count from the first event."""
     first = state.events[0]
@@ -39,16 +40,19 @@ async def push(h, state: ShipmentState, event_id: str, code: str, days: float, p
     return response.json()
 
 
-async def stalled_in_transit(h, shipment_id: str, example: str = "basic-cn-de.json") -> ShipmentState:
-    """Start an express shipment whose carrier goes quiet after two events."""
-    await h.add_fault(partner="skyexpress", operation="handover", shipment_id=shipment_id, kind="scenario",
+async def stalled_in_transit(h, shipment_id: str) -> ShipmentState:
+    """Start a shipment by road whose carrier (RoadLink, which pushes its events) goes quiet after two events."""
+    await h.add_fault(partner="roadlink", operation="handover", shipment_id=shipment_id, kind="scenario",
                       scenario="stalled")
-    await h.start(express(example, shipment_id))
-    return await h.wait_until(shipment_id, lambda s: s.events_received >= 2)
+    await h.start(by_road(shipment_id))
+    state = await h.wait_until(shipment_id, lambda s: s.events_received >= 2)
+    assert state.carrier == "roadlink"
+    return state
 
 
 async def finish_transit(h, state: ShipmentState, start: int = 10) -> None:
-    for n, (code, days) in enumerate([("AF", 1.5), ("CC", 2.0), ("AD", 2.5)], start=start):
+    """RoadLink reports two more line-haul scans, then its arrival at the destination depot."""
+    for n, (code, days) in enumerate([("LINEHAUL", 1.5), ("LINEHAUL", 2.0), ("ARRIVED_HUB", 2.5)], start=start):
         await push(h, state, f"test:{state.shipment_id}:{n}", code, days, sequence=n)
 
 
@@ -107,24 +111,27 @@ async def test_webhook_events_are_deduplicated_and_put_in_time_order(harness_fac
     async with harness_factory(stall_after_s=30) as h:
         shipment_id = unique_id("dedup")
         state = await stalled_in_transit(h, shipment_id)
-        first = await push(h, state, f"test:{shipment_id}:3", "AF", 1.5, sequence=3)
-        again = await push(h, state, f"test:{shipment_id}:3", "AF", 1.5, sequence=3)
+        first = await push(h, state, f"test:{shipment_id}:3", "LINEHAUL", 1.5, sequence=3)
+        again = await push(h, state, f"test:{shipment_id}:3", "LINEHAUL", 1.5, sequence=3)
         accepted = {"event_id": f"test:{shipment_id}:3", "status": "in_transit"}
         # The API knows the second delivery by its receipt and does not pass it on ...
         assert first == {**accepted, "duplicate": False} and again == {**accepted, "duplicate": True}
         # ... and the workflow drops a copy that reaches it anyway (the same event polled, a lost receipt).
         copy = next(e for e in (await h.state(shipment_id)).events if e.event_id == f"test:{shipment_id}:3")
         await h.handle(shipment_id).signal(ShipmentWorkflow.carrier_event, copy)
-        await push(h, state, f"test:{shipment_id}:5", "AD", 2.5, sequence=5)
-        await push(h, state, f"test:{shipment_id}:4", "CC", 2.0, sequence=4)  # arrives after AD, happened before
+        await push(h, state, f"test:{shipment_id}:5", "ARRIVED_HUB", 2.5, sequence=5)
+        # Arrives after ARRIVED_HUB, happened before it.
+        await push(h, state, f"test:{shipment_id}:4", "LINEHAUL", 2.0, sequence=4)
 
         state = await h.result(shipment_id)
         assert state.status is Status.DELIVERED
         assert state.duplicate_events == 1 and state.late_events == 1
-        transit = [e.code for e in state.events if e.partner == "skyexpress"]
-        assert transit == ["PU", "DF", "AF", "CC", "AD"]
+        transit = [e.code for e in state.events if e.partner == "roadlink"]
+        assert transit == ["COLLECTED", "LINEHAUL", "LINEHAUL", "LINEHAUL", "ARRIVED_HUB"]
+        pushed = [e.event_id for e in state.events if e.event_id.startswith("test:")]
+        assert pushed == [f"test:{shipment_id}:{n}" for n in (3, 4, 5)]
         timeline = (await h.api.get(f"/v1/shipments/{shipment_id}/events")).json()
-        assert [e["code"] for e in timeline["events"] if e["partner"] == "skyexpress"] == transit
+        assert [e["code"] for e in timeline["events"] if e["partner"] == "roadlink"] == transit
 
 
 async def test_a_silent_carrier_raises_stalled_and_an_event_clears_it(harness_factory, mail_server):
@@ -194,14 +201,17 @@ async def test_customs_hold_longer_than_the_threshold(harness_factory, alert_aft
 
 
 async def test_an_eta_slipping_past_the_promise_raises_late(harness_factory):
-    """SkyExpress reports a missed connection; every later event comes six days late."""
+    """The express carrier reports a missed connection in its own exception code, read by polling; every later
+    event comes twelve days late."""
     async with harness_factory(stall_after_s=30) as h:
         shipment_id = unique_id("late")
-        await h.add_fault(partner="skyexpress", operation="handover", shipment_id=shipment_id, kind="scenario",
-                          scenario="delayed")
+        # Whichever express carrier the plan picks plays its "delayed" story (its create is its handover).
+        await h.add_fault(operation="handover", shipment_id=shipment_id, kind="scenario", scenario="delayed")
         await h.start(express("basic-cn-de.json", shipment_id))
         state = await h.result(shipment_id)
         assert state.status is Status.DELIVERED
+        assert connection(state.carrier).protocol is PartnerProtocol.KARRIO
+        assert {e.via for e in state.events if e.partner == state.carrier} == {"poll"}
         kinds = {e.kind: e for e in state.exceptions}
         assert set(kinds) == {ExceptionKind.CARRIER_EXCEPTION, ExceptionKind.LATE}
         assert not kinds[ExceptionKind.CARRIER_EXCEPTION].customer_notified  # ops only
@@ -219,13 +229,13 @@ async def test_a_long_voyage_continues_as_new_with_its_state_intact(harness_fact
         state = await stalled_in_transit(h, shipment_id)
         positions = 300
         for n in range(positions):
-            await push(h, state, f"test:{shipment_id}:pos:{n}", "DF", 0.5 + n / 1000, sequence=100 + n)
+            await push(h, state, f"test:{shipment_id}:pos:{n}", "LINEHAUL", 0.5 + n / 1000, sequence=100 + n)
         await finish_transit(h, state, start=1000)
         state = await h.result(shipment_id, timeout=120)
 
         assert state.status is Status.DELIVERED
         assert state.runs >= 2
-        transit = [e for e in state.events if e.partner == "skyexpress"]
+        transit = [e for e in state.events if e.partner == "roadlink"]
         assert len(transit) == 2 + positions + 3
         assert state.events_received == len(state.events) == len({e.event_id for e in state.events})
         assert [n.kind for n in state.notices] == LIFECYCLE_NOTICES
@@ -254,3 +264,27 @@ async def test_customer_emails_wait_for_the_end_of_quiet_hours(harness_factory):
         assert held_until == end.astimezone(UTC)
         assert booked_mail["state"] == "sent" and datetime.fromisoformat(booked_mail["sent_at"]) >= held_until
         assert datetime.fromisoformat(booked_hook["sent_at"]) < held_until
+
+
+async def test_a_courier_that_pushes_nothing_is_polled_through_the_last_mile(harness):
+    """Roadie (through Karrio) delivers in the US and sends no webhooks: Tradelane polls it until delivered, and
+    its missed attempt is an exception for the customer like any courier's."""
+    shipment_id = unique_id("roadie")
+    await harness.add_fault(partner="roadie", operation="schedule", shipment_id=shipment_id, kind="scenario",
+                            scenario="failed_attempt")
+    handle = await harness.start(load_example("lithium-powerbank-cn-us.json", shipment_id))
+    state = await harness.result(shipment_id)
+    assert state.status is Status.DELIVERED
+    assert state.assessment.last_mile.chosen.partner == "roadie"
+    courier = [e for e in state.events if e.partner == "roadie"]
+    assert {e.via for e in courier} == {"poll"} and courier[-1].status is TrackingStatus.DELIVERED
+    assert state.delivery_attempts == 1
+    [failed] = state.exceptions
+    assert (failed.kind, failed.customer_notified, failed.resolution) == (ExceptionKind.DELIVERY_FAILED, True,
+                                                                          "delivered")
+    kinds = [(n.kind, n.attempt) for n in state.notices if n.kind in (NoticeKind.EXCEPTION,
+                                                                       NoticeKind.OUT_FOR_DELIVERY)]
+    assert kinds == [(NoticeKind.OUT_FOR_DELIVERY, 1), (NoticeKind.EXCEPTION, 1), (NoticeKind.OUT_FOR_DELIVERY, 2)]
+    polls = [e async for e in handle.fetch_history_events()
+             if e.activity_task_scheduled_event_attributes.activity_type.name == "tracking.poll"]
+    assert len(polls) == 2, "one poll for the express leg, one for the last mile"
