@@ -1,4 +1,5 @@
-"""DCSA Track & Trace 2.2 events in Tradelane's terms: the status table, the event mapping, callback signatures.
+"""DCSA Track & Trace 2.2 events in Tradelane's terms: the status table, the event mapping, callback signatures and
+the callback URL.
 
 The table is `tradelane/data/dcsa_events.yaml` (each row names the TNT 2.2 schema its code is defined in). It is
 read and validated once, at import. Everything else here is pure: used for polled events (`GET /v2/events`) and
@@ -13,6 +14,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -83,6 +85,11 @@ class _TransportCall(BaseModel):
     location: _Location | None = None
 
 
+class _DocumentReference(BaseModel):
+    documentReferenceType: str | None = None
+    documentReferenceValue: str | None = None
+
+
 class DcsaEvent(BaseModel):
     """The fields of a TNT 2.2 event (transport, equipment or shipment) that Tradelane reads.
 
@@ -105,6 +112,7 @@ class DcsaEvent(BaseModel):
     reason: str | None = None
     transportCall: _TransportCall | None = None
     eventLocation: _Location | None = None
+    documentReferences: list[_DocumentReference] | None = None
 
     @property
     def code(self) -> str:
@@ -119,6 +127,17 @@ class DcsaEvent(BaseModel):
             return self.transportCall.UNLocationCode or (
                 self.transportCall.location.UNLocationCode if self.transportCall.location else None)
         return None
+
+    @property
+    def booking_references(self) -> set[str]:
+        """The carrier booking references the event itself names: a shipment event on the booking (`BKG`), and its
+        `documentReferences` of type `BKG` (the spec's enum spells it `BKG (Booking)`; the example `BKG`)."""
+        named = {self.documentID} if self.documentTypeCode == "BKG" and self.documentID else set()
+        for reference in self.documentReferences or []:
+            kind = (reference.documentReferenceType or "").strip().upper()
+            if kind.startswith("BKG") and reference.documentReferenceValue:
+                named.add(reference.documentReferenceValue)
+        return named
 
     @property
     def location_name(self) -> str:
@@ -199,7 +218,7 @@ def to_carrier_events(partner: str, shipment_id: str, booking_ref: str, events: 
         booking_ref: The carrier booking reference the events belong to.
         events: The JSON objects of `GET /v2/events` or of a subscription callback body.
         ports: The booking's port of loading and discharge; without them place-dependent rows use `any`.
-        via: `poll` or `webhook`.
+        via: `poll`, or `webhook` for pushed events (subscription callbacks).
 
     Raises:
         DcsaEventError: An object is not a TNT 2.2 event.
@@ -245,3 +264,47 @@ def verify_callback_signature(secret: str, body: bytes, header: str) -> bool:
     expected = hmac.new(key, body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
 
+
+
+def other_booking(events: list[DcsaEvent], booking_ref: str) -> tuple[int, str] | None:
+    """The first event (index, reference) that names a booking other than `booking_ref`, or None.
+
+    A subscription follows one booking, so its callbacks are about that booking; an event naming another would be
+    filed under the wrong shipment.
+    """
+    for index, event in enumerate(events):
+        others = sorted(event.booking_references - {booking_ref})
+        if others:
+            return index, others[0]
+    return None
+
+
+EVENTS_PATH = "/v1/carrier-events"
+"""Where partners post events in Tradelane's own format, below the API's public address (`Settings.events_url`)."""
+
+CALLBACK_PATH = "/v1/partners/{partner}/dcsa/events"
+"""Tradelane's ingress for TNT 2.2 subscription callbacks, below the API's public address; the booking is named in
+the query (`carrierBookingReference`), which TNT 2.2 allows a callback URL to carry (components.schemas.callbackUrl)
+and which picks the secret the signature is checked with."""
+
+BOOKING_PARAMETER = "carrierBookingReference"
+
+
+def callback_url(events_url: str, partner: str, booking_ref: str) -> str:
+    """The callback URL a DCSA line is subscribed with for one booking: Tradelane's DCSA ingress for `partner`, at the
+    API address Tradelane's own events URL is at, naming the booking.
+
+    Args:
+        events_url: Tradelane's events URL as the shipment was given it (`<public address>/v1/carrier-events`).
+        partner: The line's connection name.
+        booking_ref: The carrier booking reference the subscription follows.
+
+    Raises:
+        ValueError: `events_url` is not Tradelane's events URL (it does not end in `/v1/carrier-events`).
+    """
+    root = events_url.strip().rstrip("/")
+    if not root.endswith(EVENTS_PATH):
+        raise ValueError(f"events_url {events_url!r} does not end in {EVENTS_PATH}: the DCSA callback URL is derived "
+                         "from Tradelane's events URL (TRADELANE_PUBLIC_URL)")
+    path = CALLBACK_PATH.format(partner=quote(partner, safe=""))
+    return f"{root.removesuffix(EVENTS_PATH)}{path}?{BOOKING_PARAMETER}={quote(booking_ref, safe='')}"

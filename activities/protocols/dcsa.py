@@ -33,7 +33,7 @@ from temporalio.exceptions import ApplicationError
 from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_REJECTED, PARTNER_UNAVAILABLE
 from activities.http import refusal, send, success_json
 from activities.protocols.base import Endpoint
-from tradelane.dcsa_events import DcsaEventError, Ports, to_carrier_events
+from tradelane.dcsa_events import DcsaEventError, Ports, callback_url, to_carrier_events
 from tradelane.decisions.models import Quote
 from tradelane.enums import Mode
 from tradelane.models import ShipmentRequest
@@ -323,6 +323,24 @@ async def _send(http: httpx.AsyncClient, endpoint: Endpoint, operation: str, met
     raise refusal(what, response, *dcsa_error(payload))
 
 
+async def read_booking(http: httpx.AsyncClient, endpoint: Endpoint, operation: str, ref: str) -> BookingView | None:
+    """The booking as the line holds it (`GET /v2/bookings/{ref}`), or None while it is not readable yet."""
+    reply = await _send(http, endpoint, operation, "GET", f"/v2/bookings/{ref}", pending_404=True)
+    return None if reply.body is _NO_BODY else _parse(BookingView, reply.body, f"{endpoint.partner} {operation}")
+
+
+async def booking_ports(http: httpx.AsyncClient, endpoint: Endpoint, ref: str, operation: str) -> Ports:
+    """The booking's port of loading and discharge, read from the line, which place-dependent event rows need
+    (unknown ports while the booking is not readable). Polled events (`track`) and pushed ones (Tradelane's callback
+    ingress) are mapped with the same ports, so an event has one status whichever way it came.
+
+    Raises:
+        ApplicationError: typed as every DCSA call (`_send`).
+    """
+    booking = await read_booking(http, endpoint, operation, ref)
+    return booking.ports() if booking is not None else Ports()
+
+
 # ---- memory of created bookings ---------------------------------------------------------------------------------
 
 
@@ -497,10 +515,14 @@ class DcsaOcean:
         return PartnerRecord(kind="label", partner=endpoint.partner, ref=ref, state="voided", tracking_number=ref)
 
     async def handover(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> None:
-        """Subscribes `call.events_url` to the booking's TNT 2.2 events (`POST /v2/event-subscriptions`), once:
-        a subscription of the same booking to the same URL is reused. Without an events URL the line is polled.
+        """Subscribes Tradelane's DCSA callback ingress to the booking's TNT 2.2 events (`POST
+        /v2/event-subscriptions`), once: a subscription of the same booking to the same URL is reused. Without an
+        events URL the line is polled.
 
-        The subscription's secret is `callback_secret(credentials["callback_secret"], booking reference)`."""
+        The callback URL is derived from `call.events_url` (Tradelane's own events URL) by
+        `tradelane.dcsa_events.callback_url`: the DCSA ingress of this connection, naming the booking. The
+        subscription's secret is `callback_secret(credentials["callback_secret"], booking reference)`, which the
+        ingress recomputes to check each callback's `Notification-Signature`."""
         if call.events_url is None:
             return
         booking_ref = call.tracking_number or call.ref
@@ -509,11 +531,16 @@ class DcsaOcean:
             raise ApplicationError(f"{endpoint.partner} handover: needs the booking reference and the connection's "
                                    "callback_secret credential to subscribe", "MISCONFIGURED",
                                    type=PARTNER_REJECTED, non_retryable=True)
+        try:
+            url = callback_url(call.events_url, endpoint.partner, booking_ref)
+        except ValueError as err:
+            raise ApplicationError(f"{endpoint.partner} handover: {err}", "MISCONFIGURED", type=PARTNER_REJECTED,
+                                   non_retryable=True) from err
         for existing in await self._subscriptions(http, endpoint):
-            if existing.callbackUrl == call.events_url and existing.carrierBookingReference == booking_ref:
+            if existing.callbackUrl == url and existing.carrierBookingReference == booking_ref:
                 return
         created = await _send(http, endpoint, "handover", "POST", "/v2/event-subscriptions",
-                              json=subscription_body(call.events_url, callback_secret(connection_secret, booking_ref),
+                              json=subscription_body(url, callback_secret(connection_secret, booking_ref),
                                                      booking_ref), key=call.idempotency_key)
         _parse(SubscriptionView, created.body, f"{endpoint.partner} handover")
 
@@ -522,8 +549,7 @@ class DcsaOcean:
         """The booking's TNT 2.2 events (`GET /v2/events?carrierBookingReference=`, every page), oldest first,
         mapped with the booking's ports (read from the booking) so arrivals at the port of discharge count."""
         ref = tracking_number or booking_ref
-        booking = await self._read(http, endpoint, "track", ref)
-        ports = booking.ports() if booking is not None else Ports()
+        ports = await booking_ports(http, endpoint, ref, "track")
         events: list[Any] = []
         path, params = "/v2/events", {"carrierBookingReference": ref}
         for _page in range(MAX_PAGES):
@@ -547,8 +573,7 @@ class DcsaOcean:
     # -- helpers --
 
     async def _read(self, http: httpx.AsyncClient, endpoint: Endpoint, operation: str, ref: str) -> BookingView | None:
-        reply = await _send(http, endpoint, operation, "GET", f"/v2/bookings/{ref}", pending_404=True)
-        return None if reply.body is _NO_BODY else _parse(BookingView, reply.body, f"{endpoint.partner} {operation}")
+        return await read_booking(http, endpoint, operation, ref)
 
     async def _await_decision(self, http: httpx.AsyncClient, endpoint: Endpoint, operation: str, ref: str,
                               decided: Any) -> BookingView | None:

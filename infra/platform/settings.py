@@ -26,6 +26,7 @@ from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings a
 from infra.platform.notice_config import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.connections import directory
+from tradelane.dcsa_events import EVENTS_PATH
 from tradelane.enums import Stage
 from tradelane.notify import QuietHours
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
@@ -236,8 +237,10 @@ class Settings(BaseSettings):
 
     @property
     def events_url(self) -> str:
+        """Where partners post tracking events, given to each shipment; a DCSA line is subscribed with a callback URL
+        derived from it (`tradelane.dcsa_events.callback_url`)."""
         base = self.public_url or f"http://{self.api_host}:{self.api_port}"
-        return f"{base.rstrip('/')}/v1/carrier-events"
+        return f"{base.rstrip('/')}{EVENTS_PATH}"
 
     def timings(self) -> ShipmentTimings:
         base = ShipmentTimings()

@@ -30,13 +30,14 @@ from sandbox import SandboxConfig, create_app
 from sandbox.emulators.dcsa import dcsa_line
 from tests.protocols.test_dcsa_spec import BKG, TNT, DcsaContract
 from tests.sandbox.test_sandbox_loopback import serve
-from tradelane.dcsa_events import to_carrier_events, verify_callback_signature
+from tradelane.dcsa_events import callback_url, to_carrier_events, verify_callback_signature
 from tradelane.enums import Mode, TrackingStatus
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.calls import PartnerCall
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "basic-cn-de.json"
-EVENTS_URL = "http://tradelane.test/v1/partner-events/bluewave"
+EVENTS_URL = "http://tradelane.test/v1/carrier-events"
+"""Tradelane's events URL as a shipment is given it; the line is subscribed with the DCSA ingress derived from it."""
 FAST = {"seconds_per_day": 0.01, "timeout_fault_seconds": 0.05, "callback_timeout_s": 1.0, "callback_retries": 2,
         "callback_backoff_s": 0.001}
 RATE_CARD = {"rate_base": "180", "rate_per_kg": "0.35", "rate_currency": "USD", "volumetric_divisor": "1000",
@@ -81,8 +82,11 @@ class Sink:
     contract: DcsaContract
     bodies: list[list[dict[str, Any]]] = field(default_factory=list)
     signatures_ok: list[bool] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+    """Every callback as sent (URL, headers, body)."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
         body = json.loads(request.content)
         self.contract.callback(body, dict(request.headers))
         secret = callback_secret("connection secret", self.reference)
@@ -283,7 +287,9 @@ async def test_handover_subscribes_once_and_callbacks_are_signed_spec_events(lin
     handover = call(ref=record.ref, tracking_number=record.ref, events_url=EVENTS_URL)
     await adapter().handover(line.http, line.endpoint, handover)
     await adapter().handover(line.http, line.endpoint, handover)  # a retried handover reuses the subscription
-    assert len((await line.inspect())["subscriptions"]) == 1
+    [subscription] = (await line.inspect())["subscriptions"]
+    assert subscription["callbackUrl"] == callback_url(EVENTS_URL, "bluewave", record.ref) == (
+        f"http://tradelane.test/v1/partners/bluewave/dcsa/events?carrierBookingReference={record.ref}")
     await line.settle()
     assert line.sink.bodies and all(line.sink.signatures_ok)
     pushed = [e for body in line.sink.bodies for e in body]
