@@ -24,14 +24,24 @@ from starter.auth import KeyDirectory, PartnerSecrets, Role, codec_access, requi
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
-from starter.routes import documents, inventory, partner_events, probes, quotes, shipments, tracking_page, visibility
+from starter.routes import (
+    dcsa_events,
+    documents,
+    inventory,
+    partner_events,
+    probes,
+    quotes,
+    shipments,
+    tracking_page,
+    visibility,
+)
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 
 __all__ = ["create_app"]
 
 ROUTERS = (probes.router, shipments.router, visibility.router, quotes.router, documents.router,
-           partner_events.router, tracking_page.router, inventory.router)
+           partner_events.router, dcsa_events.router, tracking_page.router, inventory.router)
 
 
 def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:

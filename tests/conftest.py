@@ -102,10 +102,11 @@ async def sandbox() -> AsyncIterator[ServedApp]:
 
 
 @pytest.fixture(scope="session")
-async def webhook_api(temporal_client: Client, db_engine: Engine) -> AsyncIterator[ServedApp]:
-    """The API on a real port, where the sandbox pushes tracking events (they go to workflows by id)."""
-    served = await ServedApp(create_app(Settings(environment="test"), client=temporal_client,
-                                        engine=db_engine)).start()
+async def webhook_api(temporal_client: Client, db_engine: Engine, sandbox: ServedApp) -> AsyncIterator[ServedApp]:
+    """The API on a real port, where the sandbox pushes tracking events (they go to workflows by id). It reaches the
+    sandbox's partners too: a DCSA line's callback is placed with the booking's ports, read from the line."""
+    served = await ServedApp(create_app(Settings(environment="test", partners_base_url=sandbox.url),
+                                        client=temporal_client, engine=db_engine)).start()
     yield served
     await served.stop()
 

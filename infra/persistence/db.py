@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import UniqueConstraint, event
+from sqlalchemy import Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -117,7 +117,9 @@ class ApprovalRow(SQLModel, table=True):
 
 class PartnerBookingRow(SQLModel, table=True):
     __tablename__ = "partner_bookings"
-    __table_args__ = (UniqueConstraint("shipment_id", "kind", "partner", "ref"),)
+    # By partner and reference: a DCSA line's callback names a booking, not a shipment (`shipments_with_booking`).
+    __table_args__ = (UniqueConstraint("shipment_id", "kind", "partner", "ref"),
+                      Index("ix_partner_bookings_partner_ref", "partner", "ref"))
 
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: str = Field(index=True, max_length=64)
@@ -127,6 +129,15 @@ class PartnerBookingRow(SQLModel, table=True):
     ref: str = Field(max_length=64)
     state: str = Field(max_length=32)
     tracking_number: str | None = Field(default=None, max_length=64)
+
+
+def shipments_with_booking(engine: Engine, partner: str, ref: str) -> list[str]:
+    """The shipments on which `partner` holds a booking with reference `ref` (one, unless the partner reused it),
+    cancelled bookings included: a line may report on a booking after it was cancelled."""
+    with Session(engine) as session:
+        return sorted(set(session.exec(select(PartnerBookingRow.shipment_id).where(
+            PartnerBookingRow.partner == partner, PartnerBookingRow.kind == "booking",
+            PartnerBookingRow.ref == ref))))
 
 
 def _add_events(session: Session, row: ShipmentRow, update: ProjectionUpdate) -> None:
