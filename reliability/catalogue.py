@@ -44,9 +44,10 @@ class ExampleFacts(BaseModel):
 
 
 EXAMPLE_FACTS: dict[str, ExampleFacts] = {
-    BASIC: ExampleFacts(carriers=("skyexpress", "aerocargo", "silkrail"), last_mile="parcelnow", high_value=False),
-    HIGH_VALUE: ExampleFacts(carriers=("skyexpress",), last_mile="doorstep", high_value=True),
-    LITHIUM: ExampleFacts(carriers=("skyexpress",), last_mile="doorstep", high_value=False),
+    BASIC: ExampleFacts(carriers=("ups", "dhl_express", "fedex", "aerocargo", "silkrail"), last_mile="parcelnow",
+                        high_value=False),
+    HIGH_VALUE: ExampleFacts(carriers=("dhl_express", "ups", "fedex"), last_mile="doorstep", high_value=True),
+    LITHIUM: ExampleFacts(carriers=("dhl_express", "ups", "fedex"), last_mile="roadie", high_value=False),
     PALLET: ExampleFacts(carriers=("bluewave",), last_mile="doorstep", high_value=False),
 }
 
@@ -113,7 +114,7 @@ class FaultSpec(BaseModel):
 
     @property
     def label(self) -> str:
-        """Short description for tables, e.g. `skyexpress.book error 503 x3`."""
+        """Short description for tables, e.g. `ups.book error 503 x3`."""
         detail = {FaultKind.ERROR: f"{self.status}", FaultKind.RATE_LIMIT: f"retry-after {self.retry_after_s:g}s",
                   FaultKind.LATENCY: f"{self.latency_s:g}s", FaultKind.REJECT: self.code, FaultKind.HOLD: self.code,
                   FaultKind.SCENARIO: self.scenario or "",
@@ -152,7 +153,7 @@ class Scenario(BaseModel):
 # --- table helpers ----------------------------------------------------------------------------------------------
 
 def fault(partner: str, operation: str, kind: str, **fields: Any) -> FaultSpec:
-    """A fault spec from short names, e.g. `fault("skyexpress", "book", "error", status=503, times=3)`."""
+    """A fault spec from short names, e.g. `fault("ups", "book", "error", status=503, times=3)`."""
     return FaultSpec(partner=partner, operation=Operation(operation), kind=FaultKind(kind), **fields)
 
 
@@ -169,6 +170,10 @@ def cancel_at(stage: str) -> OpsAction:
 
 
 APPROVE_VALUE = approve("high_value", "value checked against the commercial invoice")
+EXPRESS_FULL = tuple(fault(carrier, "book", "reject", code="CAPACITY_EXHAUSTED")
+                     for carrier in ("ups", "dhl_express", "fedex"))
+"""Every express carrier refuses: basic-cn-de flies air freight with AeroCargo, which books, labels and hands over
+in calls of their own (a Karrio carrier's one shipment call does all three)."""
 FIXED_PALLET = approve("packaging", "pallet 2 replaced by an ISPM 15 marked pallet")
 
 
@@ -188,59 +193,63 @@ CLEAN: tuple[Scenario, ...] = (
 
 FAULTED: tuple[Scenario, ...] = (
     # Transient partner trouble: retried, one record each, delivered.
-    Scenario(name="book-503-burst", example=BASIC, faults=(fault("skyexpress", "book", "error", status=503, times=3),)),
+    Scenario(name="book-503-burst", example=BASIC, faults=(fault("ups", "book", "error", status=503, times=3),)),
     Scenario(name="book-500-burst-ocean", example=PALLET,
              faults=(fault("bluewave", "book", "error", status=500, times=2),)),
-    Scenario(name="book-429", example=LITHIUM, faults=(fault("skyexpress", "book", "rate_limit", times=2),)),
+    Scenario(name="book-429", example=LITHIUM, faults=(fault("dhl_express", "book", "rate_limit", times=2),)),
     Scenario(name="label-429", example=BASIC,
-             faults=(fault("skyexpress", "label", "rate_limit", retry_after_s=1.0, times=1),)),
-    Scenario(name="label-timeout", example=BASIC, faults=(fault("skyexpress", "label", "timeout", times=1),)),
-    Scenario(name="quote-timeout", example=LITHIUM, faults=(fault("skyexpress", "quote", "timeout", times=1),)),
+             faults=(*EXPRESS_FULL, fault("aerocargo", "label", "rate_limit", retry_after_s=1.0, times=1))),
+    Scenario(name="label-timeout", example=BASIC,
+             faults=(*EXPRESS_FULL, fault("aerocargo", "label", "timeout", times=1))),
+    Scenario(name="quote-timeout", example=BASIC, faults=(fault("ups", "quote", "timeout", times=1),)),
     # (The ocean line quotes from its contract rate card, without a call: an express carrier's quotes are out.)
-    Scenario(name="quote-outage", example=BASIC, faults=(fault("skyexpress", "quote", "outage", outage_for_s=4.0),)),
+    Scenario(name="quote-outage", example=BASIC, faults=(fault("ups", "quote", "outage", outage_for_s=4.0),)),
     Scenario(name="book-outage-window", example=BASIC,
-             faults=(fault("skyexpress", "book", "outage", outage_for_s=4.0),)),
+             faults=(fault("ups", "book", "outage", outage_for_s=4.0),)),
     Scenario(name="file-timeout-twice", example=BASIC, faults=(fault(CUSTOMS_BROKER, "file", "timeout", times=2),)),
     Scenario(name="file-503-burst", example=LITHIUM,
              faults=(fault(CUSTOMS_BROKER, "file", "error", status=503, times=3),)),
     Scenario(name="book-outage-ocean", example=PALLET, faults=(fault("bluewave", "book", "outage", outage_for_s=4.5),)),
+    # A Karrio carrier hands over in its shipment call: these hit that call.
     Scenario(name="handover-latency", example=BASIC,
-             faults=(fault("skyexpress", "handover", "latency", latency_s=0.5),)),
+             faults=(fault("ups", "handover", "latency", latency_s=0.5),)),
     Scenario(name="handover-502", example=HIGH_VALUE, actions=(APPROVE_VALUE,),
-             faults=(fault("skyexpress", "handover", "error", status=502, times=2),)),
+             faults=(fault("dhl_express", "handover", "error", status=502, times=2),)),
     Scenario(name="slot-503-burst", example=BASIC, faults=(fault("parcelnow", "schedule", "error", times=2),)),
-    Scenario(name="slot-latency", example=LITHIUM, faults=(fault("doorstep", "schedule", "latency", latency_s=0.6),)),
+    Scenario(name="slot-latency", example=LITHIUM, faults=(fault("roadie", "schedule", "latency", latency_s=0.6),)),
     Scenario(name="slot-timeout", example=PALLET, faults=(fault("doorstep", "schedule", "timeout", times=1),)),
     Scenario(name="hv-file-timeout", example=HIGH_VALUE, actions=(APPROVE_VALUE,),
              faults=(fault(CUSTOMS_BROKER, "file", "timeout", times=1),)),
     # A carrier refuses for good: the workflow switches to the next plan without it (polled carriers tracked).
     Scenario(name="backup-after-book-refusal", example=BASIC,
-             faults=(fault("skyexpress", "book", "reject", code="CAPACITY_EXHAUSTED"),
-                     fault("aerocargo", "track", "error", status=503, times=2))),
+             faults=(fault("ups", "book", "reject", code="CAPACITY_EXHAUSTED"),
+                     fault("dhl_express", "track", "error", status=503, times=2))),
+    Scenario(name="backup-after-shipment-refused-at-handover", example=BASIC,
+             faults=(fault("ups", "handover", "reject", code="PICKUP_UNAVAILABLE"),
+                     fault("dhl_express", "book", "rate_limit", times=1))),
     Scenario(name="backup-after-label-refusal", example=BASIC,
-             faults=(fault("skyexpress", "label", "reject", code="LABEL_REFUSED"),
-                     fault("aerocargo", "book", "rate_limit", times=1))),
+             faults=(*EXPRESS_FULL, fault("aerocargo", "label", "reject", code="LABEL_REFUSED"),
+                     fault("silkrail", "book", "rate_limit", times=1))),
     Scenario(name="second-backup-rail", example=BASIC,
-             faults=(fault("skyexpress", "book", "reject", code="CAPACITY_EXHAUSTED"),
-                     fault("aerocargo", "book", "reject", code="NO_SPACE"),
+             faults=(*EXPRESS_FULL, fault("aerocargo", "book", "reject", code="NO_SPACE"),
                      fault("silkrail", "track", "rate_limit", times=2))),
     Scenario(name="every-carrier-refuses", example=BASIC,
-             faults=(fault("skyexpress", "book", "reject", code="CAPACITY_EXHAUSTED"),
-                     fault("aerocargo", "book", "reject", code="NO_SPACE"),
+             faults=(*EXPRESS_FULL, fault("aerocargo", "book", "reject", code="NO_SPACE"),
                      fault("silkrail", "label", "reject", code="LABEL_REFUSED"),
                      fault("silkrail", "cancel", "error", status=503, times=1))),
     Scenario(name="no-backup-express", example=LITHIUM,
-             faults=(fault("skyexpress", "book", "reject", code="CAPACITY_EXHAUSTED"),)),
+             faults=tuple(fault(carrier, "book", "reject", code="CAPACITY_EXHAUSTED")
+                          for carrier in ("dhl_express", "ups", "fedex"))),
     # A partner refuses after bookings were made: the completed steps are undone (some undos retried).
     Scenario(name="customs-refuses", example=BASIC,
              faults=(fault(CUSTOMS_BROKER, "file", "reject", code="RESTRICTED_GOODS"),
-                     fault("skyexpress", "void", "rate_limit", times=1))),
+                     fault("ups", "void", "rate_limit", times=1))),
     Scenario(name="customs-refuses-ocean", example=PALLET,
              faults=(fault(CUSTOMS_BROKER, "file", "reject", code="RESTRICTED_GOODS"),
                      fault("bluewave", "cancel", "error", status=503, times=2))),
     # (An ocean line speaking DCSA is polled, so a pallet's handover makes no call to refuse.)
     Scenario(name="handover-refused", example=BASIC,
-             faults=(fault("skyexpress", "handover", "reject", code="NOT_READY"),)),
+             faults=(*EXPRESS_FULL, fault("aerocargo", "handover", "reject", code="NOT_READY"))),
     Scenario(name="slot-refused", example=BASIC,
              faults=(fault("parcelnow", "schedule", "reject", code="ADDRESS_UNSERVICEABLE"),)),
     # Holds decided by ops.
@@ -257,22 +266,22 @@ FAULTED: tuple[Scenario, ...] = (
              faults=(fault("bluewave", "cancel", "error", status=503, times=1),)),
     Scenario(name="denied-party-cleared", example=BASIC, variant=Variant.POSSIBLE_DENIED_PARTY,
              actions=(approve("compliance", "different entity: registry number checked"),),
-             faults=(fault("skyexpress", "book", "rate_limit", times=1),)),
+             faults=(fault("ups", "book", "rate_limit", times=1),)),
     # Tracking stories, and ops cancelling a moving shipment.
     Scenario(name="late-delivery", example=HIGH_VALUE, actions=(APPROVE_VALUE,),
-             faults=(fault("skyexpress", "handover", "scenario", scenario="delayed"),)),
+             faults=(fault("dhl_express", "handover", "scenario", scenario="delayed"),)),
     Scenario(name="held-in-transit", example=PALLET,
              faults=(fault("bluewave", "handover", "scenario", scenario="customs_hold"),)),
     Scenario(name="missed-delivery", example=BASIC,
              faults=(fault("parcelnow", "schedule", "scenario", scenario="failed_attempt"),)),
     Scenario(name="cancel-in-transit", example=BASIC, actions=(cancel_at("transit"),),
-             faults=(fault("skyexpress", "handover", "scenario", scenario="stalled"),
-                     fault("skyexpress", "cancel", "error", status=503, times=1))),
+             faults=(fault("ups", "handover", "scenario", scenario="stalled"),
+                     fault("ups", "void", "error", status=503, times=1))),
     Scenario(name="cancel-in-last-mile", example=PALLET, actions=(cancel_at("last_mile"),),
              faults=(fault("doorstep", "schedule", "scenario", scenario="stalled"),
                      fault("doorstep", "release_slot", "error", status=503, times=2))),
     Scenario(name="overdue-refused", example=LITHIUM, actions=(refuse("stage_overdue", "lost, claim filed"),),
-             faults=(fault("skyexpress", "handover", "scenario", scenario="stalled"),)),
+             faults=(fault("dhl_express", "handover", "scenario", scenario="stalled"),)),
 )
 """Shipments with at least one injected fault."""
 
@@ -306,7 +315,7 @@ DISRUPTIONS: tuple[Disruption, ...] = (
     Disruption(kind="worker_kill", at_share=0.25),
     Disruption(kind="partner_outage", at_share=0.35, partner=CUSTOMS_BROKER, outage_s=3.0),
     Disruption(kind="server_restart", at_share=0.50),
-    Disruption(kind="partner_outage", at_share=0.60, partner="skyexpress", outage_s=3.0),
+    Disruption(kind="partner_outage", at_share=0.60, partner="ups", outage_s=3.0),
     Disruption(kind="api_restart", at_share=0.70),
     Disruption(kind="partner_outage", at_share=0.80, partner="doorstep", outage_s=3.0),
     Disruption(kind="worker_kill", at_share=0.85),

@@ -26,6 +26,7 @@ from reliability.catalogue import (
 from reliability.config import TIMINGS, RunTimings
 from sandbox.faults import FaultKind
 from sandbox.partners import Operation
+from tradelane.connections import PartnerProtocol, connection
 from tradelane.enums import Decision, GateKind, Stage, Status
 
 FAULTED_SHARE = 0.6
@@ -92,6 +93,15 @@ def _refused(faults: tuple[FaultSpec, ...], partner: str, *operations: Operation
     return any(f.kind is FaultKind.REJECT and any(_hits(f, partner, op) for op in operations) for f in faults)
 
 
+def booking_operations(carrier: str) -> tuple[Operation, ...]:
+    """The calls whose refusal makes the workflow book the next carrier instead: the booking and its label in
+    Tradelane's dialect; for a carrier spoken to through Karrio its one shipment call, which books, labels and hands
+    over at once (the sandbox admits it as `book`, then as `handover`, and it makes no label call)."""
+    if connection(carrier).protocol is PartnerProtocol.KARRIO:
+        return (Operation.BOOK, Operation.HANDOVER)
+    return (Operation.BOOK, Operation.LABEL)
+
+
 def _story(faults: tuple[FaultSpec, ...], partner: str, operation: Operation) -> str | None:
     return next((f.scenario for f in faults if f.kind is FaultKind.SCENARIO and _hits(f, partner, operation)), None)
 
@@ -139,7 +149,7 @@ def expected_statuses(scenario: Scenario, timings: RunTimings = TIMINGS) -> froz
     if any(f.operation is Operation.QUOTE for f in faults) and any(f.kind is FaultKind.REJECT for f in faults):
         raise PlanError(f"{name}: quote faults and refusals together make the chosen carrier depend on which "
                         "quotes failed")
-    carrier = next((c for c in facts.carriers if not _refused(faults, c, Operation.BOOK, Operation.LABEL)), None)
+    carrier = next((c for c in facts.carriers if not _refused(faults, c, *booking_operations(c))), None)
     if carrier is None:
         return frozenset({Status.COMPENSATED})
 
@@ -172,7 +182,7 @@ def scenario_partners(scenario: Scenario) -> set[str]:
     used = {CUSTOMS_BROKER, facts.last_mile}
     for carrier in facts.carriers:
         used.add(carrier)
-        if not _refused(scenario.faults, carrier, Operation.BOOK, Operation.LABEL):
+        if not _refused(scenario.faults, carrier, *booking_operations(carrier)):
             break
     return used
 

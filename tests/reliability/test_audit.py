@@ -92,7 +92,7 @@ def evidence(status: Status | None, records: list[InspectRecord], expected: Stat
     ("slot", "scheduled", True), ("slot", "delivered", True), ("slot", "released", False),
 ], ids=lambda v: str(v))
 def test_live_means_not_released(kind, state, live):
-    assert is_live(record(kind, "skyexpress", state)) is live
+    assert is_live(record(kind, "ups", state)) is live
 
 
 CASES = [
@@ -158,7 +158,7 @@ def test_a_shipment_never_acknowledged_is_not_terminal_and_says_why():
 def test_run_totals_faults_and_the_last_line():
     clean = evidence(Status.DELIVERED, delivered_records())
     faulted = evidence(Status.DELIVERED, delivered_records(), fired=[True, False]).model_copy(update={
-        "planned": planned(faults=(fault("skyexpress", "book", "error", times=2),
+        "planned": planned(faults=(fault("ups", "book", "error", times=2),
                                    fault("parcelnow", "schedule", "latency", latency_s=0.2)), shipment_id="REL-0-2")})
     orphaned = evidence(Status.COMPENSATED, [record("label", carrier(), "active")], Status.COMPENSATED).model_copy(
         update={"planned": planned(Status.COMPENSATED, shipment_id="REL-0-3")})

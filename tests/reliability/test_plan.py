@@ -10,6 +10,7 @@ from reliability.catalogue import (
     BASIC,
     CLEAN,
     EXAMPLE_FACTS,
+    EXPRESS_FULL,
     FAULTED,
     HIGH_VALUE,
     LITHIUM,
@@ -89,19 +90,25 @@ def s(name: str, example: str = BASIC, faults=(), actions=(), variant=None) -> S
 
 
 @pytest.mark.parametrize("scenario, expected", [
-    (s("503 burst", faults=[fault("skyexpress", "book", "error", times=3)]), DELIVERED),
-    (s("429 and latency", faults=[fault("skyexpress", "label", "rate_limit", times=2),
+    (s("503 burst", faults=[fault("ups", "book", "error", times=3)]), DELIVERED),
+    (s("429 and latency", faults=[fault("ups", "book", "rate_limit", times=2),
                                   fault("parcelnow", "schedule", "latency", latency_s=0.5)]), DELIVERED),
     (s("short outage", faults=[fault("clearpath", "file", "outage", outage_for_s=2.0)]), DELIVERED),
-    (s("first carrier refuses, backup exists", faults=[fault("skyexpress", "book", "reject")]), DELIVERED),
-    (s("label refused, backup exists", faults=[fault("skyexpress", "label", "reject")]), DELIVERED),
+    (s("first carrier refuses, backup exists", faults=[fault("ups", "book", "reject")]), DELIVERED),
+    (s("label refused, backup exists", faults=[*EXPRESS_FULL, fault("aerocargo", "label", "reject")]), DELIVERED),
     (s("every carrier refuses", faults=[fault("*", "book", "reject")]), COMPENSATED),
-    (s("the only carrier refuses", LITHIUM, faults=[fault("skyexpress", "book", "reject")]), COMPENSATED),
-    (s("refusal by a carrier not in the plan", PALLET, faults=[fault("skyexpress", "book", "reject")]), DELIVERED),
+    (s("every express carrier refuses", LITHIUM, faults=[fault("*", "book", "reject")]), COMPENSATED),
+    (s("refusal by a carrier not in the plan", PALLET, faults=[fault("ups", "book", "reject")]), DELIVERED),
     (s("customs refuses", faults=[fault("clearpath", "file", "reject")]), COMPENSATED),
-    (s("handover refused", faults=[fault("skyexpress", "handover", "reject")]), COMPENSATED),
-    (s("handover refused by the backup carrier",
-       faults=[fault("skyexpress", "book", "reject"), fault("aerocargo", "handover", "reject")]), COMPENSATED),
+    # A Karrio carrier books and hands over in one shipment call: refused there, the next carrier books.
+    (s("a karrio carrier refuses the shipment at handover", faults=[fault("ups", "handover", "reject")]),
+     DELIVERED),
+    (s("every express carrier refuses at handover", LITHIUM, faults=[fault("*", "handover", "reject")]),
+     COMPENSATED),
+    # A label is no call of its own at a Karrio carrier: nothing there to refuse.
+    (s("a karrio carrier's label", faults=[fault("ups", "label", "reject")]), DELIVERED),
+    (s("handover refused by a dialect carrier after booking",
+       faults=[*EXPRESS_FULL, fault("aerocargo", "handover", "reject")]), COMPENSATED),
     (s("slot refused", faults=[fault("parcelnow", "schedule", "reject")]), COMPENSATED),
     (s("customs hold approved", faults=[fault("clearpath", "file", "hold")], actions=[approve("customs_hold")]),
      DELIVERED),
@@ -115,34 +122,37 @@ def s(name: str, example: str = BASIC, faults=(), actions=(), variant=None) -> S
     (s("unmarked pallet refused", PALLET, variant=Variant.UNMARKED_PALLET, actions=[refuse("packaging")]),
      COMPENSATED),
     (s("embargoed", variant=Variant.EMBARGOED), REJECTED),
-    (s("stalled in transit, cancelled", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+    (s("stalled in transit, cancelled", faults=[fault("ups", "handover", "scenario", scenario="stalled")],
        actions=[cancel_at("transit")]), CANCELLED),
     (s("stalled in the last mile, cancelled", faults=[fault("parcelnow", "schedule", "scenario", scenario="stalled")],
        actions=[cancel_at("last_mile")]), CANCELLED),
-    (s("stalled, overdue refused", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+    (s("stalled, overdue refused", faults=[fault("ups", "handover", "scenario", scenario="stalled")],
        actions=[refuse("stage_overdue")]), REJECTED),
-    (s("delayed story", faults=[fault("skyexpress", "handover", "scenario", scenario="delayed")]), DELIVERED),
+    (s("delayed story", faults=[fault("ups", "handover", "scenario", scenario="delayed")]), DELIVERED),
+    (s("stalled courier in the last mile, cancelled", LITHIUM,
+       faults=[fault("roadie", "schedule", "scenario", scenario="stalled")], actions=[cancel_at("last_mile")]),
+     CANCELLED),
 ], ids=lambda v: v.name if isinstance(v, Scenario) else None)
 def test_expected_status_follows_from_the_faults(scenario, expected):
     assert expected_statuses(scenario) == expected
 
 
 @pytest.mark.parametrize("scenario, message", [
-    (s("endless 503s", faults=[fault("skyexpress", "book", "error")]), "times must be set"),
-    (s("long burst", faults=[fault("skyexpress", "book", "error", times=TIMINGS.max_transient_times + 1)]),
+    (s("endless 503s", faults=[fault("ups", "book", "error")]), "times must be set"),
+    (s("long burst", faults=[fault("ups", "book", "error", times=TIMINGS.max_transient_times + 1)]),
      "times must be set and at most"),
     (s("long outage", faults=[fault("clearpath", "file", "outage", outage_for_s=TIMINGS.max_outage_s + 1)]),
      "outage_for_s must be set"),
-    (s("latency past the timeout", faults=[fault("skyexpress", "book", "latency",
+    (s("latency past the timeout", faults=[fault("ups", "book", "latency",
                                                  latency_s=TIMINGS.partner_timeout_s)]), "below the partner timeout"),
     (s("high value undecided", HIGH_VALUE), "gate high_value will open"),
     (s("hold undecided", faults=[fault("clearpath", "file", "hold")]), "gate customs_hold will open"),
     (s("cancel racing delivery", actions=[cancel_at("transit")]), "races the delivery"),
     (s("cancel at booking", actions=[cancel_at("booking")]), "only planned where a shipment waits"),
-    (s("stalled forever", faults=[fault("skyexpress", "handover", "scenario", scenario="stalled")],
+    (s("stalled forever", faults=[fault("ups", "handover", "scenario", scenario="stalled")],
        actions=[approve("stage_overdue")]), "stays silent"),
-    (s("quote faults with refusals", faults=[fault("skyexpress", "quote", "timeout", times=1),
-                                             fault("skyexpress", "book", "reject")]), "quote faults and refusals"),
+    (s("quote faults with refusals", faults=[fault("ups", "quote", "timeout", times=1),
+                                             fault("ups", "book", "reject")]), "quote faults and refusals"),
 ], ids=lambda v: v.name if isinstance(v, Scenario) else None)
 def test_underivable_scenarios_are_refused(scenario, message):
     with pytest.raises(PlanError, match=message):
@@ -152,7 +162,7 @@ def test_underivable_scenarios_are_refused(scenario, message):
 def test_fault_spec_becomes_a_rule_for_one_shipment_with_its_window_from_submission():
     outage = fault("clearpath", "file", "outage", outage_for_s=4.0).rule("REL-1-3", submitted_at_s=12.5)
     assert (outage.shipment_id, outage.window_start_s, outage.window_end_s) == ("REL-1-3", 12.5, 16.5)
-    burst = fault("skyexpress", "book", "error", status=502, times=2).rule("REL-1-4", submitted_at_s=3.0)
+    burst = fault("ups", "book", "error", status=502, times=2).rule("REL-1-4", submitted_at_s=3.0)
     assert (burst.kind, burst.status, burst.times, burst.window_start_s) == (FaultKind.ERROR, 502, 2, None)
 
 
@@ -210,7 +220,7 @@ def test_batch_disruptions_in_order_of_share(crashes, kinds):
 
 
 def test_a_partner_outage_hits_every_operation_but_quotes_of_this_batch_only():
-    outage = next(d for d in batch_disruptions(True) if d.partner == "skyexpress")
+    outage = next(d for d in batch_disruptions(True) if d.partner == "ups")
     rules = outage.outage_rules(shipment_glob(5), opens_at_s=40.0)
     assert {r.operation for r in rules} == {Operation.BOOK, Operation.LABEL, Operation.CANCEL, Operation.VOID,
                                             Operation.HANDOVER, Operation.TRACK}
