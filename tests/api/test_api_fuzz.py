@@ -229,7 +229,7 @@ async def test_invalid_shipment_requests_are_refused_naming_the_fields_and_start
     await assert_nothing_started(harness, shipment_id)
 
 
-def sign_as_partner(body: bytes, partner: str = "skyexpress") -> dict[str, str]:
+def sign_as_partner(body: bytes, partner: str = "roadlink") -> dict[str, str]:
     """What a partner sends besides the body: its own key, and its own secret's signature. Signed here rather than
     by `DevCallers`, which reads the body as JSON to put its event id in a header, and fails on a body nested too
     deep or an id that is not ASCII."""
@@ -245,9 +245,9 @@ OPS_KINDS = (Kind.DROP, Kind.WRONG_TYPE, Kind.OUT_OF_RANGE, Kind.NON_FINITE, Kin
 
 
 def event_for(shipment_id: str) -> dict[str, Any]:
-    return {"event_id": f"fuzz:{shipment_id}:1", "partner": "skyexpress", "shipment_id": shipment_id, "code": "PU",
-            "occurred_at": "2026-12-01T08:00:00+08:00", "description": "Picked up", "location": "Shenzhen, CN",
-            "tracking_number": "SKY123", "sequence": 1}
+    return {"event_id": f"fuzz:{shipment_id}:1", "partner": "roadlink", "shipment_id": shipment_id,
+            "code": "COLLECTED", "occurred_at": "2026-12-01T08:00:00+01:00", "description": "Collected",
+            "location": "Poznan, PL", "tracking_number": "RL000000123", "sequence": 1}
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_hand_made_damage_is_refused_naming_the_field(example, damage, field, er
     assert_names_a_field(body, errors)
 
 
-EVENT = {"event_id": "skyexpress:BK-1:1", "partner": "skyexpress", "shipment_id": "SHP-1", "code": "PU",
+EVENT = {"event_id": "roadlink:BKG-000001:1", "partner": "roadlink", "shipment_id": "SHP-1", "code": "COLLECTED",
          "occurred_at": "2026-12-01T08:00:00+08:00", "sequence": 1}
 EVENT_CASES = [
     # (what, fields changed, the field named, the error type)

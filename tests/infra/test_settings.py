@@ -10,7 +10,7 @@ from infra.platform.settings import DEV_API_KEYS, Settings
 from tradelane.connections import directory
 
 PRODUCTION = dict(environment="production", database_url="postgresql+psycopg://t:pw@db/t",
-                  webhook_secret="whsec-real", partner_webhook_secrets={"skyexpress": "partner-real-" + "s" * 20},
+                  webhook_secret="whsec-real", partner_webhook_secrets={"roadlink": "partner-real-" + "s" * 20},
                   payload_keys={"k1": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="}, payload_key_id="k1")
 
 
@@ -39,7 +39,7 @@ def test_the_key_of_a_role_and_each_partner_its_own():
     settings = Settings(_env_file=None)
     assert [settings.api_key(role) for role in ("backend", "ops")] == list(DEV_API_KEYS.values())
     partner_keys = settings.partner_keys()
-    assert partner_keys["skyexpress"] == dev_partner_key("skyexpress")
+    assert partner_keys["roadlink"] == dev_partner_key("roadlink")
     assert set(partner_keys) == set(directory().connections)  # one per partner, none shared
     assert len(set(partner_keys.values())) == len(partner_keys)
     assert len({s.get_secret_value() for s in settings.partner_webhook_secrets.values()}) == len(partner_keys)
@@ -53,14 +53,14 @@ def test_a_partner_key_is_named_after_its_partner():
 
 
 def test_production_refuses_development_partner_keys_and_secrets():
-    real = keys(("shop", "backend", "x" * 40), ("skyexpress", "partner", "p" * 40))
-    dev_secret = {"skyexpress": dev_partner_secret("skyexpress")}
-    with pytest.raises(ValueError, match="skyexpress's secret is a development secret"):
+    real = keys(("shop", "backend", "x" * 40), ("roadlink", "partner", "p" * 40))
+    dev_secret = {"roadlink": dev_partner_secret("roadlink")}
+    with pytest.raises(ValueError, match="roadlink's secret is a development secret"):
         Settings(_env_file=None, **{**PRODUCTION, "partner_webhook_secrets": dev_secret}, api_keys=real)
-    dev_key = keys(("shop", "backend", "x" * 40), ("skyexpress", "partner", dev_partner_key("skyexpress") + "x" * 20))
-    with pytest.raises(ValueError, match="'skyexpress' is a development partner key"):
+    dev_key = keys(("shop", "backend", "x" * 40), ("roadlink", "partner", dev_partner_key("roadlink") + "x" * 20))
+    with pytest.raises(ValueError, match="'roadlink' is a development partner key"):
         Settings(_env_file=None, **PRODUCTION, api_keys=dev_key)
-    assert Settings(_env_file=None, **PRODUCTION, api_keys=real).partner_keys() == {"skyexpress": "p" * 40}
+    assert Settings(_env_file=None, **PRODUCTION, api_keys=real).partner_keys() == {"roadlink": "p" * 40}
 
 
 @pytest.mark.parametrize(("keys_", "active", "message"), [
