@@ -19,6 +19,7 @@ from infra.platform.temporal import converter_for
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.config import SandboxConfig, load_config
 from starter.api import create_app
+from tradelane.connections import PartnerProtocol, directory
 from worker import build_worker, partner_http
 from workflows.replenishment_schedule import ensure_schedule
 
@@ -37,6 +38,20 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
         "merchant_webhook_secret": settings.webhook_secret.get_secret_value(),
         "partner_webhook_secrets": {p: s.get_secret_value() for p, s in settings.partner_webhook_secrets.items()},
         "partner_api_keys": settings.partner_keys()})
+
+
+def partner_table(partners_base_url: str) -> str:
+    """Each partner of the directory, the protocol Tradelane speaks to it (a Karrio row with its carrier), how its
+    tracking events come, and where its API is (below the sandbox in development, unless the row is absolute)."""
+    rows = [("partner", "kind", "protocol", "tracking", "base URL")]
+    for name, row in directory().connections.items():
+        protocol = str(row.protocol)
+        if row.protocol is PartnerProtocol.KARRIO:
+            protocol += f" ({row.options['carrier']})"
+        rows.append((name, str(row.kind), protocol, str(row.tracking), row.url(partners_base_url)))
+    widths = [max(len(cells[i]) for cells in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)) + "  " + cells[-1]
+                     for cells in rows)
 
 
 SANDBOX_POLL_INTERVAL_S = 2.0
@@ -71,6 +86,7 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
                       f"  Tracking page   {api.url}/track/<tracking number>\n"
                       f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"
                       f"  Ctrl-C stops everything.\n", flush=True)
+                print(partner_table(sandbox.url) + "\n", flush=True)
                 await stop.wait()
                 log.info("stopping")
     finally:
