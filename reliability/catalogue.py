@@ -277,9 +277,10 @@ FAULTED: tuple[Scenario, ...] = (
     Scenario(name="cancel-in-transit", example=BASIC, actions=(cancel_at("transit"),),
              faults=(fault("ups", "handover", "scenario", scenario="stalled"),
                      fault("ups", "void", "error", status=503, times=1))),
-    Scenario(name="cancel-in-last-mile", example=PALLET, actions=(cancel_at("last_mile"),),
-             faults=(fault("doorstep", "schedule", "scenario", scenario="stalled"),
-                     fault("doorstep", "release_slot", "error", status=503, times=2))),
+    # (Not a pallet: a DCSA line declines to cancel a booking whose cargo is loaded, so its booking would stay live.)
+    Scenario(name="cancel-in-last-mile", example=BASIC, actions=(cancel_at("last_mile"),),
+             faults=(fault("parcelnow", "schedule", "scenario", scenario="stalled"),
+                     fault("parcelnow", "release_slot", "error", status=503, times=2))),
     Scenario(name="overdue-refused", example=LITHIUM, actions=(refuse("stage_overdue", "lost, claim filed"),),
              faults=(fault("dhl_express", "handover", "scenario", scenario="stalled"),)),
 )
