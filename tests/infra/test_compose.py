@@ -9,7 +9,9 @@ from typer.main import get_command
 
 from devstack.cli import app
 from devstack.devserver import _CLI_TYPE_NAMES, TESTED_CLI
+from infra.platform.partner_credentials import MissingCredentials, check_all
 from infra.platform.settings import Settings
+from tradelane.connections import directory
 from workflows.visibility import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,11 @@ def settings_env_names() -> set[str]:
     return names
 
 
+def credential_env_names() -> set[str]:
+    """The environment variables the partner directory reads its connections' credentials from."""
+    return {variable for c in directory().connections.values() for variable in c.credentials.values()}
+
+
 def test_the_production_services_are_there():
     assert {"postgresql", "temporal", "temporal-ui", "worker", "api", "sandbox"} <= set(SERVICES)
 
@@ -40,7 +47,7 @@ def test_commands_are_real_cli_commands(service):
 @pytest.mark.parametrize("service", TRADELANE_SERVICES)
 def test_environment_names_are_real_settings(service):
     env = SERVICES[service]["environment"]
-    unknown = {k for k in env if k.startswith("TRADELANE_")} - settings_env_names()
+    unknown = {k for k in env if k.startswith("TRADELANE_")} - settings_env_names() - credential_env_names()
     assert not unknown, f"{service}: not settings: {unknown}"
 
 
@@ -67,12 +74,22 @@ OPERATOR_SECRETS = {
                           '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-000"}]',
     "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
     "TRADELANE_PAYLOAD_KEY_ID": "2026-11",
+    **{variable: f"real-{variable.lower()}" for variable in sorted(credential_env_names())},
 }
 
 
 def _with_secrets(value: str) -> str:
     """Compose's `${NAME:?message}` replaced by the value an operator would set."""
     return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: OPERATOR_SECRETS[m.group(1)], value)
+
+
+def test_a_production_worker_is_given_every_partner_credential():
+    env = {name: _with_secrets(value) for name, value in SERVICES["worker"]["environment"].items()}
+    check_all("production", env)  # raises naming each missing variable
+    missing = dict(env)
+    del missing["TRADELANE_UPS_CLIENT_SECRET"]
+    with pytest.raises(MissingCredentials, match="TRADELANE_UPS_CLIENT_SECRET"):
+        check_all("production", missing)
 
 
 def test_production_refuses_the_documented_development_secrets(monkeypatch):
