@@ -13,11 +13,13 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.http import PartnerGateway
+from tradelane.connections import event_delivery
 from tradelane.enums import TrackingStatus
 
 log = structlog.stdlib.get_logger(__name__)
 
 SIGNAL = "carrier_event"
+KNOWS = "knows_event"
 
 
 class PollRequest(BaseModel):
@@ -48,13 +50,18 @@ class TrackingActivities:
         seen = int(details[0]) if details else 0
         handle = activity.client().get_workflow_handle(req.workflow_id)
         polls = 0
+        pushes = event_delivery(req.partner).pushes
         while True:
             gw = self._partners
             events = await gw.carrier(req.partner).track(gw.http, gw.endpoint(req.partner), req.shipment_id,
                                                          req.booking_ref, req.tracking_number)
             polls += 1
-            for event in events[seen:]:
-                await handle.signal(SIGNAL, event)
+            # A partner that also pushes may have delivered some already: ask first, so the history holds each once;
+            # all questions before any signal, so the new ones still reach the workflow together in one task.
+            known = [pushes and await handle.query(KNOWS, event, result_type=bool) for event in events[seen:]]
+            for event, already in zip(events[seen:], known, strict=True):
+                if not already:
+                    await handle.signal(SIGNAL, event)
                 seen += 1
                 activity.heartbeat(seen)
             if any(event.status is req.until for event in events):

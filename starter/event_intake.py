@@ -6,8 +6,8 @@ and only when it names one of that partner's references (`tradelane.shipment.par
 `event_refusal` query first, so a refused event (403, 404, 422) changes nothing, not even the history. Each event is
 acknowledged once per (shipment, partner, event id): a receipt (the digest of the event as received) is kept in the
 read model, so a retry is answered again without reaching the workflow again, and a reused id with another body is
-refused (409). The workflow drops repeats by (partner, event id) itself, so an event that also arrives by polling
-counts once.
+refused (409). An event the shipment already has (`knows_event`: it came by polling) is acknowledged, not signalled,
+and the workflow drops any repeat by (partner, event id) itself, so an event that also arrives by polling counts once.
 """
 
 from datetime import UTC, datetime
@@ -39,8 +39,8 @@ async def accept_event(client: Client, engine: Engine, event: CarrierEvent, dige
         digest: SHA-256 (hex) of the event as the partner sent it, to tell a retry from a reused id.
 
     Returns:
-        True when this (shipment, partner, event id) was received before with the same digest: acknowledged again,
-        not passed on again.
+        True when this (shipment, partner, event id) was received before with the same digest, or has already
+        reached the shipment by another route (polling): acknowledged again, not passed on again.
 
     Raises:
         ApiError: 409 EVENT_ID_REUSED (same id, other body), 404 SHIPMENT_NOT_ACTIVE (no running shipment), or the
@@ -59,11 +59,15 @@ async def accept_event(client: Client, engine: Engine, event: CarrierEvent, dige
         refused = await handle.query(ShipmentWorkflow.event_refusal, event)
         if refused:
             raise _refused(EventRefusal(refused[0]), refused[1])
-        await handle.signal(ShipmentWorkflow.carrier_event, event)
+        # Already there by another route (polled, or an earlier push whose receipt was lost): acknowledged, not
+        # signalled again, so the history holds each event once.
+        known = await handle.query(ShipmentWorkflow.knows_event, event)
+        if not known:
+            await handle.signal(ShipmentWorkflow.carrier_event, event)
     _record_receipt(engine, WebhookReceiptRow(event_id=event.event_id, partner=event.partner,
                                               shipment_id=event.shipment_id, body_sha256=digest,
                                               received_at=datetime.now(UTC)))
-    return False
+    return known
 
 
 def reference_required() -> ApiError:

@@ -53,6 +53,10 @@ class Tracker:
 
     # ---- events ------------------------------------------------------------------------------------------
 
+    def knows(self, event: CarrierEvent) -> bool:
+        """Whether this (partner, event id) has already reached the shipment."""
+        return event_key(event) in self._event_ids
+
     def on_event(self, event: CarrierEvent) -> None:
         """A tracking event; duplicates are dropped by id and late events put in time order."""
         state = self._state

@@ -434,6 +434,12 @@ class ShipmentWorkflow:
         and late events put in time order. Partners' webhooks come through `report_event`, which checks first."""
         self._tracker.on_event(event)
 
+    @workflow.query(name="knows_event")
+    def knows_event(self, event: CarrierEvent) -> bool:
+        """Whether this (partner, event id) has already reached the shipment, by any route: asked before signalling
+        an event that may arrive twice (a DCSA line's callback and its polled copy), so the history holds it once."""
+        return self._tracker.knows(event)
+
     @workflow.query(name="event_refusal")
     def event_refusal(self, event: CarrierEvent) -> list[str]:
         """Why this shipment would refuse a partner's webhook event (`[code, message]`), or `[]` to accept it: the
