@@ -29,8 +29,14 @@ pytestmark = pytest.mark.temporal
 MAX_EVENTS = 150
 """Before the lean history (search attributes upserted on every transition, the read model written by normal
 activities, a timer per clock) these shipments took 173-198 events on this test's stack; since, 113-135."""
+MAX_EVENTS_OCEAN = 180
+"""The pallet sails with a DCSA line, which reports about twice the events of a parcel carrier (the booking's RECE,
+CONF and ISSU, then the voyage's transport and equipment events: 17 signals), each polled batch a workflow task of
+its own: 140-152 events on this test's stack since it moved to DCSA. Writing a projection or an upsert per step
+again would add 30 or more."""
 
 EXAMPLES = ["basic-cn-de", "high-value-us-jp", "lithium-powerbank-cn-us", "pallet-cn-au"]
+BUDGET = {name: MAX_EVENTS_OCEAN if name.startswith("pallet") else MAX_EVENTS for name in EXAMPLES}
 
 
 def _value(payload: Payload) -> bytes | None:
@@ -77,7 +83,7 @@ async def test_example_shipments_have_small_histories(harness):
                    if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
         projections[name] = [json.loads(m.details["data"].payloads[0].data)["activity_type"] for m in markers
                              if m.marker_name == LOCAL_ACTIVITY_MARKER]
-    assert all(size <= MAX_EVENTS for size in sizes.values()), sizes
+    assert all(size <= BUDGET[name] for name, size in sizes.items()), sizes
     assert repeats == {name: [] for name in EXAMPLES}
     # The read model followed as local activities: one marker each, no activity task on the server.
     assert all(kinds and set(kinds) == {"read_model.project"} for kinds in projections.values()), projections
