@@ -279,8 +279,10 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
         console.print(f"\nTemporal Web UI: {ui}")
         console.print("  filter: TradelaneStatus = \"compensated\"   (or TradelaneExceptions = \"late\", "
                       "TradelaneFailureCode = \"RESTRICTED_GOODS\")")
-        console.print("  payloads are encrypted; the UI decodes them with the API's codec server "
-                      f"(http://{settings.api_host}:{settings.api_port}/codec, ops only)")
+        console.print("  payloads are encrypted; the codec server that decodes them "
+                      f"(http://{settings.api_host}:{settings.api_port}/codec) needs the ops key, which the dev "
+                      "server's UI (no login) cannot pass, so it shows ciphertext; decode with `temporal workflow "
+                      "show --codec-endpoint ... --codec-auth \"Bearer <ops key>\"`")
         console.print(f"Sandbox records: {settings.partners_base_url}/_inspect/bookings"
                       f"?shipment_id=SHP-DEMO-FAIL-{tag}")
         failed = [s for s in shipments if s.state.get("status") != s.expected]

@@ -20,7 +20,7 @@ from infra.platform.codec import EncryptionCodec, codec_router
 from infra.platform.settings import Settings
 from infra.platform.telemetry import tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, converter_for, key_ring
-from starter.auth import KeyDirectory, PartnerSecrets, Role, codec_access, require
+from starter.auth import KeyDirectory, PartnerSecrets, Role, require
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
@@ -83,10 +83,10 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(metrics_router(registry), dependencies=[Depends(require(Role.OPS))], tags=["operations"])
-    # The Web UI's codec server: decoding shows personal data, so only ops may call it. The UI calls it from the
-    # browser, hence CORS for the UI's origins (and only for them).
-    codec_caller = codec_access(settings.environment, settings.codec_cors_origins)
-    app.include_router(codec_router(EncryptionCodec(key_ring(settings)), [Depends(codec_caller)]))
+    # The Web UI's codec server: decoding shows personal data, so only an ops key may call it, in every environment
+    # (the UI forwards its user's access token: TEMPORAL_CODEC_PASS_ACCESS_TOKEN). The UI calls it from the browser,
+    # hence CORS for the UI's origins (and only for them); a preflight carries no key and is answered by CORS alone.
+    app.include_router(codec_router(EncryptionCodec(key_ring(settings)), [Depends(require(Role.OPS))]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
                        allow_headers=["Content-Type", "Authorization", "X-Namespace"], allow_credentials=True)

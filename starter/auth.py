@@ -142,20 +142,3 @@ Ops = Annotated[Caller, Depends(require(Role.OPS))]
 Partner = Annotated[Caller, Depends(verified_webhook)]
 """A route parameter admitting partners whose webhook signature checks out; its name is the partner's."""
 
-
-def codec_access(environment: str, ui_origins: Iterable[str]) -> Callable[..., Caller]:
-    """Who may decode payloads: ops. In development only, the local Web UI may too without a key, since the dev
-    server's UI has no login to pass one on (in production the UI sits behind a proxy that passes the ops
-    user's token: `codec.passAccessToken`)."""
-    ops_only = require(Role.OPS)
-    local_ui = frozenset(ui_origins) if environment == "development" else frozenset()
-
-    def dependency(request: Request,
-                   authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-                   x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
-        origin = request.headers.get("origin")
-        if origin in local_ui and _presented_key(authorization, x_api_key) is None:
-            return Caller(name="local-web-ui", role=Role.OPS)
-        return ops_only(authenticate(request, authorization, x_api_key), request)
-
-    return dependency

@@ -48,12 +48,14 @@ async def test_ops_decode_what_the_server_stores_encrypted(harness):
     assert json.loads(payload.data)["request"]["destination"]["name"] == "Jonas Becker"
 
     for headers, status in (({**bearer("backend")}, 403), ({**bearer("partner")}, 403), ({"Authorization": ""}, 401),
-                            ({"Authorization": "", "Origin": UI_ORIGIN}, 401)):  # the UI rule is development-only
+                            ({"Authorization": "", "Origin": UI_ORIGIN}, 401)):
         response = await harness.api.post("/codec/decode", json=stored, headers=headers)
         assert response.status_code == status, (headers, response.text)
 
 
-async def test_in_development_the_local_web_ui_may_decode_without_a_key(harness):
+async def test_in_development_the_local_web_ui_needs_the_ops_key_too(harness):
+    """Finding (issue 18): in development an `Origin` of the local UI alone got decrypted personal data. Now only the
+    preflight is keyless; the decode itself needs an ops key, from any origin."""
     shipment_id = unique_id("codecdev")
     await harness.start(load_example("basic-cn-de.json", shipment_id))
     stored = await started_input(harness, shipment_id)
@@ -62,14 +64,21 @@ async def test_in_development_the_local_web_ui_may_decode_without_a_key(harness)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as api:
         preflight = await api.options("/codec/decode", headers={
             "Origin": UI_ORIGIN, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,x-namespace"})
+            "Access-Control-Request-Headers": "authorization,content-type,x-namespace"})
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == UI_ORIGIN
-        from_ui = await api.post("/codec/decode", json=stored, headers={"Origin": UI_ORIGIN})
+        for path in ("/codec/decode", "/codec/encode"):
+            keyless = await api.post(path, json=stored, headers={"Origin": UI_ORIGIN, "X-Namespace": "default"})
+            assert keyless.status_code == 401, keyless.text
+            assert "Jonas" not in keyless.text
+            backend = await api.post(path, json=stored, headers={"Origin": UI_ORIGIN, **bearer("backend")})
+            assert backend.status_code == 403, backend.text
+        from_ui = await api.post("/codec/decode", json=stored, headers={"Origin": UI_ORIGIN, **bearer("ops")})
         assert from_ui.status_code == 200 and "Jonas Becker" in base64.b64decode(
             from_ui.json()["payloads"][0]["data"]).decode()
-        elsewhere = await api.post("/codec/decode", json=stored, headers={"Origin": "http://evil.example"})
-        assert elsewhere.status_code == 401
+        assert from_ui.headers["access-control-allow-origin"] == UI_ORIGIN
+        elsewhere = await api.post("/codec/decode", json=stored, headers={"Origin": "http://evil.example",
+                                                                          **bearer("ops")})
         assert "access-control-allow-origin" not in elsewhere.headers
 
 
