@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -21,6 +20,7 @@ from infra.platform.settings import Settings
 from infra.platform.telemetry import tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, converter_for, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, require
+from starter.cors import CodecCors
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
@@ -88,6 +88,5 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     # hence CORS for the UI's origins (and only for them); a preflight carries no key and is answered by CORS alone.
     app.include_router(codec_router(EncryptionCodec(key_ring(settings)), [Depends(require(Role.OPS))]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(CORSMiddleware, allow_origins=settings.codec_cors_origins, allow_methods=["POST"],
-                       allow_headers=["Content-Type", "Authorization", "X-Namespace"], allow_credentials=True)
+    app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
     return app

@@ -33,8 +33,9 @@ from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 
 ENV_PREFIX = "TRADELANE_"
 STATE_DIR = Path(".tradelane")
-PRODUCTION_KEY_MIN_LENGTH = 24
-"""Shorter API keys are refused in production: a key is a password that cannot be rate-limited per user."""
+PRODUCTION_SECRET_MIN_BYTES = 32
+"""Shorter API keys and HMAC secrets are refused in production: a key is a password that cannot be rate-limited per
+user, and an HMAC key shorter than SHA-256's block of output weakens the signature."""
 
 
 class ApiKey(BaseModel):
@@ -62,8 +63,10 @@ class Settings(BaseSettings):
     """Defaults run the whole stack on one machine; production overrides them by environment."""
 
     # An empty variable means "not set" for optional settings (TRADELANE_METRICS_PORT= turns metrics off).
+    # hide_input_in_errors: a validation error must not quote its input (pydantic shows a shortened repr of it,
+    # which holds the secrets), only the setting and the problem.
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore",
-                                      env_parse_none_str="")
+                                      env_parse_none_str="", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -210,6 +213,10 @@ class Settings(BaseSettings):
             raise ValueError("TRADELANE_WEBHOOK_SECRET must be set to a real secret in production")
         if self.environment == "production":
             _refuse_dev_secrets(self)
+            _refuse_short_secrets(self)
+            if not self.codec_cors_origins or "codec_cors_origins" not in self.model_fields_set:
+                raise ValueError("TRADELANE_CODEC_CORS_ORIGINS must list the Web UI origin(s) allowed to call the "
+                                 'codec server in production, e.g. ["https://temporal-ui.example.com"]')
         _check_api_keys(self)
         try:
             KeyRing.from_settings(self.payload_keys, self.payload_key_id)  # a bad key fails at start, not mid-run
@@ -338,11 +345,25 @@ def _check_api_keys(settings: Settings) -> None:
     if strangers:
         raise ValueError(f"TRADELANE_API_KEYS: partner key(s) {', '.join(map(repr, strangers))} name no partner "
                          "connection; a partner key is named after the partner (tradelane/data/partners.yaml)")
-    if settings.environment == "production":
-        short = [k.name for k in settings.api_keys if len(k.key.get_secret_value()) < PRODUCTION_KEY_MIN_LENGTH]
-        if short:
-            raise ValueError(f"TRADELANE_API_KEYS: key(s) {', '.join(map(repr, short))} shorter than "
-                             f"{PRODUCTION_KEY_MIN_LENGTH} characters")
+
+
+def _refuse_short_secrets(settings: Settings) -> None:
+    """Production's HMAC secrets and API keys are at least `PRODUCTION_SECRET_MIN_BYTES` long; the error names the
+    setting and the entry, never the value."""
+    def short(secret: SecretStr) -> bool:
+        return len(secret.get_secret_value().encode()) < PRODUCTION_SECRET_MIN_BYTES
+
+    need = f"shorter than {PRODUCTION_SECRET_MIN_BYTES} bytes; use e.g. `openssl rand -hex 32`"
+    if short(settings.webhook_secret):
+        raise ValueError(f"TRADELANE_WEBHOOK_SECRET is {need}")
+    partners = sorted(p for p, secret in settings.partner_webhook_secrets.items() if short(secret))
+    if partners:
+        raise ValueError(f"TRADELANE_PARTNER_WEBHOOK_SECRETS: the secret(s) of {', '.join(map(repr, partners))} "
+                         f"{'is' if len(partners) == 1 else 'are'} {need}")
+    keys = [k.name for k in settings.api_keys if short(k.key)]
+    if keys:
+        raise ValueError(f"TRADELANE_API_KEYS: key(s) {', '.join(map(repr, keys))} "
+                         f"{'is' if len(keys) == 1 else 'are'} {need}")
 
 
 def _refuse_dev_secrets(settings: Settings) -> None:

@@ -6,12 +6,14 @@ import warnings
 import pytest
 
 from infra.platform.dev_secrets import dev_partner_key, dev_partner_secret
-from infra.platform.settings import DEV_API_KEYS, Settings
+from infra.platform.settings import DEV_API_KEYS, DEV_PAYLOAD_KEY_ID, Settings
 from tradelane.connections import directory
 
 PRODUCTION = dict(environment="production", database_url="postgresql+psycopg://t:pw@db/t",
-                  webhook_secret="whsec-real", partner_webhook_secrets={"roadlink": "partner-real-" + "s" * 20},
-                  payload_keys={"k1": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="}, payload_key_id="k1")
+                  webhook_secret="whsec-real-" + "w" * 21,
+                  partner_webhook_secrets={"roadlink": "partner-real-" + "s" * 20},
+                  payload_keys={"k1": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="}, payload_key_id="k1",
+                  codec_cors_origins=["https://temporal-ui.example.com"])
 
 
 def keys(*entries: tuple[str, str, str]) -> list[dict[str, str]]:
@@ -28,11 +30,59 @@ def test_each_key_has_its_own_name_and_secret(api_keys, message):
 
 
 def test_production_refuses_short_keys_and_accepts_long_ones():
-    with pytest.raises(ValueError, match="key\\(s\\) 'ops' shorter than 24 characters"):
-        Settings(_env_file=None, **PRODUCTION, api_keys=keys(("shop", "backend", "x" * 40), ("ops", "ops", "short")))
+    """Finding (issue 18): production took 24-character API keys; every key and HMAC secret is now >= 32 bytes."""
+    with pytest.raises(ValueError, match="TRADELANE_API_KEYS: key\\(s\\) 'ops' is shorter than 32 bytes") as refused:
+        Settings(_env_file=None, **PRODUCTION, api_keys=keys(("shop", "backend", "x" * 40), ("ops", "ops", "y" * 31)))
+    assert "yyyy" not in str(refused.value)
     settings = Settings(_env_file=None, **PRODUCTION,
-                        api_keys=keys(("shop", "backend", "x" * 40), ("ops", "ops", "y" * 24)))
-    assert settings.api_key("ops") == "y" * 24
+                        api_keys=keys(("shop", "backend", "x" * 40), ("ops", "ops", "y" * 32)))
+    assert settings.api_key("ops") == "y" * 32
+
+
+LONG_KEYS = keys(("shop", "backend", "x" * 40), ("ops", "ops", "y" * 40))
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"webhook_secret": "whsec-" + "w" * 25}, "TRADELANE_WEBHOOK_SECRET is shorter than 32 bytes"),
+    ({"partner_webhook_secrets": {"roadlink": "r" * 40, "parcelnow": "p" * 31}},
+     "TRADELANE_PARTNER_WEBHOOK_SECRETS: the secret\\(s\\) of 'parcelnow' is shorter than 32 bytes"),
+], ids=["merchant webhook secret", "one partner's secret"])
+def test_production_refuses_short_hmac_secrets_naming_the_entry_not_the_value(override, message):
+    """Finding (issue 18): production accepted HMAC secrets of any length (e.g. 'whsec-real')."""
+    with pytest.raises(ValueError, match=message) as refused:
+        Settings(_env_file=None, **{**PRODUCTION, **override}, api_keys=LONG_KEYS)
+    assert "wwww" not in str(refused.value) and "pppp" not in str(refused.value)
+
+
+@pytest.mark.parametrize("origins", [None, []], ids=["left at the local default", "empty"])
+def test_production_requires_explicit_codec_cors_origins(origins):
+    """Finding (issue 18): production ran with the local UI's origins as the codec's CORS origins by default."""
+    production = {k: v for k, v in PRODUCTION.items() if k != "codec_cors_origins"}
+    given = {} if origins is None else {"codec_cors_origins": origins}
+    with pytest.raises(ValueError, match="TRADELANE_CODEC_CORS_ORIGINS must list the Web UI origin"):
+        Settings(_env_file=None, **production, **given, api_keys=LONG_KEYS)
+
+
+SECRET_TAIL = "TAIL-OF-THE-SECRET-VALUE"
+
+
+@pytest.mark.parametrize("override", [
+    # Alone in the input, so pydantic's shortened quote of the input (its head and tail) ended with the key.
+    {"payload_keys": {DEV_PAYLOAD_KEY_ID: "not base64 at all, " + SECRET_TAIL}},
+    {"payload_keys": {DEV_PAYLOAD_KEY_ID: 12345678901234567890}},
+    {"api_keys": [{"name": "shop", "role": "nobody", "key": "k" * 20 + SECRET_TAIL}]},
+    {"api_keys": [{"name": "shop", "key": "k" * 20 + SECRET_TAIL}]},
+    {"partner_webhook_secrets": {"roadlink": ["s" * 20 + SECRET_TAIL]}},
+    {"webhook_secret": {"nested": SECRET_TAIL}},
+], ids=["payload key not base64", "payload key not text", "api key with an unknown role", "api key without a role",
+        "partner secret not text", "webhook secret not text"])
+def test_an_error_about_a_malformed_secret_never_quotes_it(override):
+    """Finding (issue 18): a malformed payload key's error printed its last 21 characters (pydantic quotes input)."""
+    with pytest.raises(ValueError) as refused:
+        Settings(_env_file=None, **override)
+    text = str(refused.value)
+    assert "TAIL" not in text and "SECRET-VALUE" not in text and "1234" not in text, text
+    assert "kkkk" not in text and "ssss" not in text, text
 
 
 def test_the_key_of_a_role_and_each_partner_its_own():
