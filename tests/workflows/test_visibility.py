@@ -119,17 +119,19 @@ async def test_webhook_events_are_deduplicated_and_put_in_time_order(harness_fac
         # ... and the workflow drops a copy that reaches it anyway (the same event polled, a lost receipt).
         copy = next(e for e in (await h.state(shipment_id)).events if e.event_id == f"test:{shipment_id}:3")
         await h.handle(shipment_id).signal(ShipmentWorkflow.carrier_event, copy)
-        await push(h, state, f"test:{shipment_id}:5", "ARRIVED_HUB", 2.5, sequence=5)
-        # Arrives after ARRIVED_HUB, happened before it.
+        await push(h, state, f"test:{shipment_id}:5", "LINEHAUL", 2.5, sequence=5)
+        # Arrives after 5, happened before it. (Not after the arrival: that ends the leg, and the last mile may
+        # deliver, closing the workflow, before a late push gets there.)
         await push(h, state, f"test:{shipment_id}:4", "LINEHAUL", 2.0, sequence=4)
+        await push(h, state, f"test:{shipment_id}:6", "ARRIVED_HUB", 3.0, sequence=6)
 
         state = await h.result(shipment_id)
         assert state.status is Status.DELIVERED
         assert state.duplicate_events == 1 and state.late_events == 1
         transit = [e.code for e in state.events if e.partner == "roadlink"]
-        assert transit == ["COLLECTED", "LINEHAUL", "LINEHAUL", "LINEHAUL", "ARRIVED_HUB"]
+        assert transit == ["COLLECTED", "LINEHAUL", "LINEHAUL", "LINEHAUL", "LINEHAUL", "ARRIVED_HUB"]
         pushed = [e.event_id for e in state.events if e.event_id.startswith("test:")]
-        assert pushed == [f"test:{shipment_id}:{n}" for n in (3, 4, 5)]
+        assert pushed == [f"test:{shipment_id}:{n}" for n in (3, 4, 5, 6)]
         timeline = (await h.api.get(f"/v1/shipments/{shipment_id}/events")).json()
         assert [e["code"] for e in timeline["events"] if e["partner"] == "roadlink"] == transit
 
