@@ -4,6 +4,7 @@ Field names follow the shared examples exactly; fields Tradelane added are optio
 field and say what was expected, because the API returns them verbatim to the caller.
 """
 
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -43,8 +44,21 @@ pycountry.currencies.get(alpha_3="EUR")
 CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
 HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _printable(text: str) -> str:
+    """Refuse control characters (CR/LF, NUL, ...): a line break would end up in an e-mail header and a NUL
+    cannot be stored in PostgreSQL, so such a value would fail on every retry instead of once, here."""
+    bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters (found U+{ord(bad):04X})")
+    return text
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+                 AfterValidator(_printable)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      AfterValidator(_printable)]
 # The patterns below already cap the length; `max_length` states it in the OpenAPI schema and refuses a huge
 # string before any pattern runs on it.
 ShipmentId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]

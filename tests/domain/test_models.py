@@ -50,3 +50,26 @@ def test_declared_value_sums_quantity_times_unit_value():
     request = ShipmentRequest.model_validate_json((VALID_EXAMPLES[0]).read_text())
     expected = sum(i.unit_value * i.quantity for i in request.items)
     assert request.declared_value == expected
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    (("order_ref",), "PO-1\r\nBcc: everyone@example.com"),  # would break the e-mail's headers on every retry
+    (("merchant_id",), "shop\x00one"),                        # PostgreSQL cannot store a NUL
+    (("destination", "city"), "Berlin\x1b[2J"),
+])
+def test_control_characters_are_refused_naming_the_field(field, value):
+    body = json.loads(VALID_EXAMPLES[0].read_text())
+    target = body
+    for key in field[:-1]:
+        target = target[key]
+    target[field[-1]] = value
+    with pytest.raises(ValidationError) as err:
+        ShipmentRequest.model_validate(body)
+    [error] = err.value.errors()
+    assert error["loc"] == field and "control characters" in error["msg"]
+
+
+def test_printable_unicode_text_is_accepted():
+    body = json.loads(VALID_EXAMPLES[0].read_text())
+    body["destination"]["city"] = "Düsseldorf – Øst 東京"
+    assert ShipmentRequest.model_validate(body).destination.city == "Düsseldorf – Øst 東京"
