@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tradelane.enums import TrackingStatus
 from tradelane.shipment.events import CarrierEvent
+from tradelane.tracking_codes import EVENTS_PATH
 
 TABLE = Path(__file__).parent / "data" / "dcsa_events.yaml"
 
@@ -265,7 +266,6 @@ def verify_callback_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(expected.encode(), signature.strip().lower().encode())
 
 
-
 def other_booking(events: list[DcsaEvent], booking_ref: str) -> tuple[int, str] | None:
     """The first event (index, reference) that names a booking other than `booking_ref`, or None.
 
@@ -278,9 +278,6 @@ def other_booking(events: list[DcsaEvent], booking_ref: str) -> tuple[int, str] 
             return index, others[0]
     return None
 
-
-EVENTS_PATH = "/v1/carrier-events"
-"""Where partners post events in Tradelane's own format, below the API's public address (`Settings.events_url`)."""
 
 CALLBACK_PATH = "/v1/partners/{partner}/dcsa/events"
 """Tradelane's ingress for TNT 2.2 subscription callbacks, below the API's public address; the booking is named in

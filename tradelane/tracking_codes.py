@@ -18,6 +18,10 @@ from tradelane.connections import EventDelivery, event_delivery  # noqa: F401  (
 from tradelane.enums import TrackingStatus
 from tradelane.shipment.events import CarrierEvent
 
+EVENTS_PATH = "/v1/carrier-events"
+"""Where partners post events in Tradelane's own format (`PartnerEvent`), below the API's public address
+(`Settings.events_url`)."""
+
 TABLE = Path(__file__).parent / "data" / "tracking_codes.yaml"
 
 

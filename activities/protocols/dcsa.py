@@ -452,7 +452,7 @@ class DcsaOcean:
         if not ref:
             raise ApplicationError(f"{endpoint.partner} cancel: the call names no booking", type=PARTNER_REJECTED,
                                    non_retryable=True)
-        booking = await self._read(http, endpoint, "cancel", ref)
+        booking = await read_booking(http, endpoint, "cancel", ref)
         if booking is not None and not _cancel_decided(booking):
             reason = call.comment or "cancelled by Tradelane (shipment compensated)"
             if booking.bookingStatus in ("CONFIRMED", "PENDING_AMENDMENT"):
@@ -483,7 +483,7 @@ class DcsaOcean:
         Idempotent: the header key is derived from the reference and the changes, and an amendment already
         confirmed with these values is not sent again.
         """
-        booking = await self._read(http, endpoint, "amend", ref)
+        booking = await read_booking(http, endpoint, "amend", ref)
         if booking is None:
             raise ApplicationError(f"{endpoint.partner} amend: booking {ref} is not readable yet",
                                    type=PARTNER_UNAVAILABLE)
@@ -572,14 +572,11 @@ class DcsaOcean:
 
     # -- helpers --
 
-    async def _read(self, http: httpx.AsyncClient, endpoint: Endpoint, operation: str, ref: str) -> BookingView | None:
-        return await read_booking(http, endpoint, operation, ref)
-
     async def _await_decision(self, http: httpx.AsyncClient, endpoint: Endpoint, operation: str, ref: str,
                               decided: Any) -> BookingView | None:
         deadline = time.monotonic() + self._wait_s
         while True:
-            booking = await self._read(http, endpoint, operation, ref)
+            booking = await read_booking(http, endpoint, operation, ref)
             if (booking is not None and decided(booking)) or time.monotonic() + self._poll_s > deadline:
                 return booking
             await asyncio.sleep(self._poll_s)

@@ -26,10 +26,10 @@ from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings a
 from infra.platform.notice_config import MailSettings, NoticeConfig
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.connections import directory
-from tradelane.dcsa_events import EVENTS_PATH
 from tradelane.enums import Stage
 from tradelane.notify import QuietHours
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
+from tradelane.tracking_codes import EVENTS_PATH
 
 ENV_PREFIX = "TRADELANE_"
 STATE_DIR = Path(".tradelane")

@@ -16,8 +16,7 @@ from starter.auth import Partner
 from starter.deps import EngineDep, TemporalDep
 from starter.errors import ApiError
 from starter.event_intake import accept_event, reference_required
-from tradelane.dcsa_events import EVENTS_PATH
-from tradelane.tracking_codes import PartnerEvent
+from tradelane.tracking_codes import EVENTS_PATH, PartnerEvent
 
 router = APIRouter()
 
