@@ -6,7 +6,7 @@ and only when it names one of that partner's references (`tradelane.shipment.par
 `event_refusal` query first, so a refused event (403, 404, 422) changes nothing, not even the history. Each event is
 acknowledged once per (shipment, partner, event id): a receipt (the digest of the event as received) is kept in the
 read model, so a retry is answered again without reaching the workflow again, and a reused id with another body is
-refused (409). An event the shipment already has (`knows_event`: it came by polling) is acknowledged, not signalled,
+refused (409). An event of a polled partner the shipment already has (`knows_event`) is acknowledged, not signalled,
 and the workflow drops any repeat by (partner, event id) itself, so an event that also arrives by polling counts once.
 """
 
@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from infra.persistence.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter.errors import ApiError, not_found_as
+from tradelane.connections import event_delivery
 from tradelane.keys import workflow_id
 from tradelane.shipment.events import CarrierEvent
 from tradelane.shipment.partner_events import EventRefusal
@@ -59,9 +60,10 @@ async def accept_event(client: Client, engine: Engine, event: CarrierEvent, dige
         refused = await handle.query(ShipmentWorkflow.event_refusal, event)
         if refused:
             raise _refused(EventRefusal(refused[0]), refused[1])
-        # Already there by another route (polled, or an earlier push whose receipt was lost): acknowledged, not
-        # signalled again, so the history holds each event once.
-        known = await handle.query(ShipmentWorkflow.knows_event, event)
+        # A partner that is also polled may have delivered it already: acknowledged, not signalled again, so the
+        # history holds each event once. (For a push-only partner only a lost receipt repeats one, and the workflow
+        # drops that itself: no second query on every push.)
+        known = event_delivery(event.partner).polled and await handle.query(ShipmentWorkflow.knows_event, event)
         if not known:
             await handle.signal(ShipmentWorkflow.carrier_event, event)
     _record_receipt(engine, WebhookReceiptRow(event_id=event.event_id, partner=event.partner,
