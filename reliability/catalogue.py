@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation
-from tradelane.enums import Decision, GateKind, Stage
+from tradelane.enums import Decision, GateKind, Mode, Stage
+from tradelane.partners import PARTNERS as DIRECTORY
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
@@ -170,8 +171,9 @@ def cancel_at(stage: str) -> OpsAction:
 
 
 APPROVE_VALUE = approve("high_value", "value checked against the commercial invoice")
-EXPRESS_FULL = tuple(fault(carrier, "book", "reject", code="CAPACITY_EXHAUSTED")
-                     for carrier in ("ups", "dhl_express", "fedex"))
+EXPRESS_CARRIERS = tuple(name for name, row in DIRECTORY.items() if Mode.AIR_EXPRESS in row.modes)
+"""The directory's express carriers (UPS, DHL Express, FedEx)."""
+EXPRESS_FULL = tuple(fault(carrier, "book", "reject", code="CAPACITY_EXHAUSTED") for carrier in EXPRESS_CARRIERS)
 """Every express carrier refuses: basic-cn-de flies air freight with AeroCargo, which books, labels and hands over
 in calls of their own (a Karrio carrier's one shipment call does all three)."""
 FIXED_PALLET = approve("packaging", "pallet 2 replaced by an ISPM 15 marked pallet")
@@ -237,9 +239,7 @@ FAULTED: tuple[Scenario, ...] = (
              faults=(*EXPRESS_FULL, fault("aerocargo", "book", "reject", code="NO_SPACE"),
                      fault("silkrail", "label", "reject", code="LABEL_REFUSED"),
                      fault("silkrail", "cancel", "error", status=503, times=1))),
-    Scenario(name="no-backup-express", example=LITHIUM,
-             faults=tuple(fault(carrier, "book", "reject", code="CAPACITY_EXHAUSTED")
-                          for carrier in ("dhl_express", "ups", "fedex"))),
+    Scenario(name="no-backup-express", example=LITHIUM, faults=EXPRESS_FULL),
     # A partner refuses after bookings were made: the completed steps are undone (some undos retried).
     Scenario(name="customs-refuses", example=BASIC,
              faults=(fault(CUSTOMS_BROKER, "file", "reject", code="RESTRICTED_GOODS"),
