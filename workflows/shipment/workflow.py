@@ -220,9 +220,8 @@ class ShipmentWorkflow:
                            ready_at=self._goods_ready_at()),
                 undo="last_mile.release", undo_text="release last-mile slot")
             self._handed_over = True
-        polled = event_delivery(last_mile.partner) is not EventDelivery.WEBHOOK
         # Only a polled partner asks the patch: shipments delivered by a pushing partner keep their commands.
-        if polled and workflow.patched(POLL_LAST_MILE):
+        if event_delivery(last_mile.partner).polled and workflow.patched(POLL_LAST_MILE):
             slot = next(r for r in reversed(self._state.records) if r.kind == "slot" and r.partner == last_mile.partner)
             self._tracker.start_polling(last_mile.partner, slot, TrackingStatus.DELIVERED, Stage.LAST_MILE)
         await self._wait_for_event(last_mile.partner, TrackingStatus.DELIVERED, Stage.LAST_MILE)
