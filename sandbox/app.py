@@ -11,12 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sandbox.aftermath import AftermathMiddleware
 from sandbox.clock import Clock, SystemClock
 from sandbox.config import SandboxConfig
 from sandbox.context import Sandbox
 from sandbox.emulators import routers as emulator_routers
 from sandbox.errors import ErrorCode, SandboxError, status_code_name
-from sandbox.routes import carriers, control, customs, last_mile, merchant, tracking
+from sandbox.routes import carriers, control, customs, last_mile, lookup, merchant, tracking
 
 
 def _error_response(error: SandboxError) -> JSONResponse:
@@ -73,11 +74,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sandbox = sandbox
+    app.add_middleware(AftermathMiddleware)  # faults that strike after the partner acted (act_then_timeout, garbled)
     app.state.merchant = merchant.MerchantReceiver()
     app.add_exception_handler(SandboxError, _sandbox_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    for module in (carriers, customs, last_mile, tracking, control, merchant):
+    for module in (carriers, customs, last_mile, tracking, lookup, control, merchant):
         app.include_router(module.router)
     for router in emulator_routers():
         app.include_router(router)

@@ -15,6 +15,7 @@ import structlog
 from fastapi import Depends, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 
+from sandbox.aftermath import defer
 from sandbox.clock import Clock
 from sandbox.config import SandboxConfig
 from sandbox.errors import ErrorCode, SandboxError
@@ -142,6 +143,7 @@ class Sandbox:
             await asyncio.sleep(effect.sleep_s)
         if effect.error is not None:
             raise effect.error
+        defer(effect)
         return Admission(partner=partner, idempotency_key=key, hold_reason=effect.hold_reason,
                          scenario=effect.scenario)
 

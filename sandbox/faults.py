@@ -44,6 +44,12 @@ class FaultKind(StrEnum):
     SCENARIO = "scenario"
     """Play the tracking scenario variant ``scenario`` (stalled, delayed, customs_hold, failed_attempt) after a
     handover or a slot scheduling."""
+    ACT_THEN_TIMEOUT = "act_then_timeout"
+    """Do the call (the booking, label, filing or slot is made), then stall ``timeout_fault_seconds`` and answer
+    504: the partner acted, but the client timed out first and cannot know (an uncertain outcome)."""
+    GARBLED = "garbled"
+    """Do the call, then answer its success status with the body cut in half, so it does not parse (a proxy or a
+    partner that broke off mid-answer): the partner acted, the client cannot read what it made."""
 
 
 class FaultSource(StrEnum):
@@ -52,6 +58,9 @@ class FaultSource(StrEnum):
     CONFIG = "config"
     RUNTIME = "runtime"
 
+
+AFTER_KINDS: frozenset[FaultKind] = frozenset({FaultKind.ACT_THEN_TIMEOUT, FaultKind.GARBLED})
+"""Kinds that act on the answer after the partner did the call, not before it (see `sandbox.aftermath`)."""
 
 KIND_OPERATIONS: Mapping[FaultKind, frozenset[Operation]] = MappingProxyType(
     {FaultKind.HOLD: frozenset({Operation.FILE}),
@@ -296,7 +305,8 @@ def parse_fault_header(value: str, operation: Operation) -> FaultRule:
 
 
 class FaultEffect(BaseModel):
-    """What a fired rule does to the call: wait, then fail or proceed (maybe holding a filing)."""
+    """What a fired rule does to the call: wait, then fail or proceed (maybe holding a filing); or proceed and
+    spoil the answer afterwards (``after``)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -304,6 +314,10 @@ class FaultEffect(BaseModel):
     error: SandboxError | None = None
     hold_reason: str | None = None
     scenario: str | None = None
+    after: FaultKind | None = None
+    """One of `AFTER_KINDS`: the call goes ahead and `sandbox.aftermath` spoils its success answer."""
+    after_sleep_s: float = 0
+    """How long ``after`` stalls before answering (``act_then_timeout``)."""
 
 
 def _format_seconds(seconds: float) -> str:
@@ -365,6 +379,14 @@ def _outage(rule: FaultRule, timeout_s: float) -> FaultEffect:
     )
 
 
+def _act_then_timeout(rule: FaultRule, timeout_s: float) -> FaultEffect:
+    return FaultEffect(after=FaultKind.ACT_THEN_TIMEOUT, after_sleep_s=timeout_s)
+
+
+def _garbled(rule: FaultRule, timeout_s: float) -> FaultEffect:
+    return FaultEffect(after=FaultKind.GARBLED)
+
+
 EFFECTS: Mapping[FaultKind, Callable[[FaultRule, float], FaultEffect]] = MappingProxyType(
     {
         FaultKind.ERROR: _error,
@@ -375,6 +397,8 @@ EFFECTS: Mapping[FaultKind, Callable[[FaultRule, float], FaultEffect]] = Mapping
         FaultKind.HOLD: _hold,
         FaultKind.OUTAGE: _outage,
         FaultKind.SCENARIO: _scenario,
+        FaultKind.ACT_THEN_TIMEOUT: _act_then_timeout,
+        FaultKind.GARBLED: _garbled,
     }
 )
 """How each fault kind acts on a call."""

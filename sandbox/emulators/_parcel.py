@@ -22,6 +22,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
+from sandbox.aftermath import defer
 from sandbox.context import Sandbox
 from sandbox.errors import SandboxError
 from sandbox.faults import FAULT_HEADER, FaultContext, FaultRule, effect_of, parse_fault_header
@@ -191,6 +192,7 @@ async def admit(
         await asyncio.sleep(effect.sleep_s)
     if effect.error is not None:
         raise effect.error
+    defer(effect)
     return effect.scenario
 
 
