@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 from tradelane.enums import DeliveryMethod, Incoterm, Packaging, Preference, ServiceLevel
 
@@ -46,19 +46,41 @@ CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), Aft
 HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]
 
 
-def _printable(text: str) -> str:
+RECORDED = {"recorded": True}
+"""Validation context for a request already accepted, as a workflow decodes its own input: see `_printable`."""
+
+
+def _printable(text: str, info: ValidationInfo) -> str:
     """Refuse control characters (CR/LF, NUL, ...): a line break would end up in an e-mail header and a NUL
-    cannot be stored in PostgreSQL, so such a value would fail on every retry instead of once, here."""
+    cannot be stored in PostgreSQL, so such a value would fail on every retry instead of once, here.
+
+    Not in a request validated with the `RECORDED` context: a shipment workflow decoding the input it was started
+    with (before this check existed, or by a client that went around the API) cannot answer 422, and refusing there
+    would fail its workflow task on every retry. Such text is dealt with where it does harm instead (a message that
+    cannot be built or stored becomes a dead letter)."""
+    if info.context is not None and info.context.get("recorded"):
+        return text
     bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
     if bad is not None:
         raise ValueError(f"must not contain control characters (found U+{ord(bad):04X})")
     return text
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-                 AfterValidator(_printable)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-                      AfterValidator(_printable)]
+def without_control_characters(text: str) -> str:
+    """`text` with its control characters removed: for what partners report (an event's location), which
+    Tradelane keeps rather than refuses, since refusing it would lose the event."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cc")
+
+
+Printable = AfterValidator(_printable)
+"""For any text a caller sends: refused with the field named when it holds a control character."""
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Printable]
+Actor = Annotated[str, StringConstraints(min_length=1, max_length=120), Printable]
+"""Who decided or asked (ops' name or id)."""
+Comment = Annotated[str, StringConstraints(max_length=2000), Printable]
+"""A free-text comment or reason; may be empty. Line breaks are refused too: comments end up in e-mails and logs."""
 # The patterns below already cap the length; `max_length` states it in the OpenAPI schema and refuses a huge
 # string before any pattern runs on it.
 ShipmentId = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
@@ -89,7 +111,8 @@ class Party(_Contract):
     country: CountryCode
     region: ShortText | None = None
     phone: ShortText | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254),
+                     Printable] | None = None
     locale: Locale | None = None
 
 

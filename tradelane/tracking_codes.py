@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tradelane.connections import EventDelivery, event_delivery  # noqa: F401  (re-exported)
 from tradelane.enums import TrackingStatus
+from tradelane.models import Printable, without_control_characters
 from tradelane.shipment.events import CarrierEvent
 
 EVENTS_PATH = "/v1/carrier-events"
@@ -50,24 +52,36 @@ def normalise(partner: str, code: str) -> TrackingStatus:
 
 
 class PartnerEvent(BaseModel):
-    """A tracking event as partners send it, pushed to the webhook or read by polling (the sandbox's format)."""
+    """A tracking event as partners send it, pushed to the webhook or read by polling (the sandbox's format).
 
-    event_id: str = Field(min_length=1, max_length=200)
-    partner: str | None = Field(default=None, min_length=1, max_length=64)
+    Text with a control character is refused (422 naming the field) on the webhook: a NUL in a location cannot
+    be stored by PostgreSQL, a line break would reach e-mails. A polled event is cleaned instead (`polled`)."""
+
+    event_id: Annotated[str, Printable] = Field(min_length=1, max_length=200)
+    partner: Annotated[str, Printable] | None = Field(default=None, min_length=1, max_length=64)
     """Who the event is from: on a webhook the API key's partner, which this may only repeat (it is never taken
     from here); on a poll the polled partner."""
-    shipment_id: str = Field(min_length=1, max_length=64)
-    code: str = Field(min_length=1, max_length=64)
+    shipment_id: Annotated[str, Printable] = Field(min_length=1, max_length=64)
+    code: Annotated[str, Printable] = Field(min_length=1, max_length=64)
     # This century only: a tracking event is from around now, and a time at the ends of the calendar (year 1 at
     # +14:00) cannot even be converted to UTC, which would fail the workflow reading it.
     occurred_at: AwareDatetime = Field(ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2100, 1, 1, tzinfo=UTC))
     """With its offset: a time without one would be read in an unknown zone and misplace the event."""
-    description: str = Field(default="", max_length=500)
-    location: str = Field(default="", max_length=200)
-    tracking_number: str | None = Field(default=None, max_length=64)
-    booking_ref: str | None = Field(default=None, max_length=64)
+    description: Annotated[str, Printable] = Field(default="", max_length=500)
+    location: Annotated[str, Printable] = Field(default="", max_length=200)
+    tracking_number: Annotated[str, Printable] | None = Field(default=None, max_length=64)
+    booking_ref: Annotated[str, Printable] | None = Field(default=None, max_length=64)
     # The read model stores it in a 32-bit INTEGER column (PostgreSQL would refuse a larger one).
     sequence: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+    @classmethod
+    def polled(cls, raw: dict[str, Any], partner: str) -> CarrierEvent:
+        """An event read by polling `partner`, in Tradelane's vocabulary. Its text is cleaned of control characters
+        rather than refused: a poll cannot answer 422, and refusing would fail the poll on every retry and lose
+        the shipment's other events with it. The polled partner is who the event is from, whatever it says."""
+        cleaned = {key: without_control_characters(value) if isinstance(value, str) else value
+                   for key, value in raw.items()}
+        return cls.model_validate({**cleaned, "partner": partner}).normalised(via="poll")
 
     def normalised(self, via: str) -> CarrierEvent:
         """The event in Tradelane's vocabulary, as the workflow takes it."""

@@ -65,5 +65,4 @@ class TradelaneCarrier:
         body = await self._gateway.call(endpoint.partner, "track", f"bookings/{booking_ref}/events", method="GET")
         # The same model the webhook validates, so both paths agree on what an event is.
         # The polled partner is who the events are from, whatever a body says.
-        return [PartnerEvent.model_validate({**raw, "partner": endpoint.partner}).normalised(via="poll")
-                for raw in body["events"]]
+        return [PartnerEvent.polled(raw, endpoint.partner) for raw in body["events"]]

@@ -12,11 +12,14 @@ from tradelane.decisions.models import Money
 from tradelane.enums import Mode
 from tradelane.inventory.ledger import MovementKind
 from tradelane.models import (
+    Actor,
+    Comment,
     CountryCode,
     CurrencyCode,
     Finite,
     HsCode,
     Party,
+    Printable,
     ShipmentRequest,
     ShortText,
     Text,
@@ -112,8 +115,8 @@ class StockAdjustment(_Input):
     kind: MovementKind = MovementKind.ADJUSTMENT
     quantity: Annotated[int, Field(ge=-10_000_000, le=10_000_000)]
     reason: Text
-    actor: Annotated[str, StringConstraints(min_length=1, max_length=120)]
-    reference: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    actor: Actor
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=64), Printable] | None = None
     """Your id for this movement (e.g. a goods-receipt note): posting it twice records it once."""
 
     @model_validator(mode="after")
@@ -243,12 +246,12 @@ class SuggestionDecision(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=120)
-    approve: list[str] = Field(default_factory=list, max_length=1000)
-    reject: list[str] = Field(default_factory=list, max_length=1000)
+    actor: Actor
+    approve: list[Annotated[str, Printable]] = Field(default_factory=list, max_length=1000)
+    reject: list[Annotated[str, Printable]] = Field(default_factory=list, max_length=1000)
     approve_all: bool = False
     """Approve every suggestion still proposed (besides those in `reject`)."""
-    comment: str = Field(default="", max_length=2000)
+    comment: Comment = ""
 
 
 class ReplenishmentState(BaseModel):

@@ -2,10 +2,11 @@
 """
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from tradelane.models import ShipmentRequest
+from tradelane.models import RECORDED, ShipmentRequest
 from tradelane.shipment.calls import PartnerRecord
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 from tradelane.shipment.state import ShipmentState, UndoStep
@@ -21,6 +22,14 @@ class ShipmentInput(BaseModel):
     """Where partners push tracking events (Tradelane's webhook); partners without webhooks are polled."""
     resume: "Resume | None" = None
     """Set when a run continues as new: the state carried over."""
+
+    @field_validator("request", mode="before")
+    @classmethod
+    def _recorded(cls, value: Any) -> Any:
+        # A started shipment takes its request as it was accepted: a control character refused at the API today
+        # must not make the workflow's own input undecodable (its task would fail on every retry).
+        return value if isinstance(value, ShipmentRequest) else ShipmentRequest.model_validate(value,
+                                                                                                context=RECORDED)
 
 
 class Resume(BaseModel):

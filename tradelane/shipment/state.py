@@ -11,6 +11,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 from tradelane.decisions.models import Assessment, TransportPlan
 from tradelane.enums import Decision, ExceptionKind, GateKind, Mode, NoticeKind, Stage, Status
 from tradelane.eta import Eta, EtaBasis
+from tradelane.models import Actor, Comment
 from tradelane.shipment.calls import PartnerCall, PartnerRecord, StockRecord, StockRelease
 from tradelane.shipment.events import CarrierEvent
 
@@ -118,13 +119,13 @@ class ApprovalDecision(BaseModel):
 
     gate: GateKind
     decision: Decision
-    actor: str = Field(min_length=1, max_length=120)
-    comment: str = Field(default="", max_length=2000)
+    actor: Actor
+    comment: Comment = ""
 
 
 class CancelRequest(BaseModel):
-    actor: str = Field(min_length=1, max_length=120)
-    reason: str = Field(default="", max_length=2000)
+    actor: Actor
+    reason: Comment = ""
 
 
 class IgnoredSignal(BaseModel):
