@@ -41,7 +41,7 @@ from infra.platform.partner_credentials import check_all as check_partner_creden
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
-from infra.platform.temporal import connect, converter_for
+from infra.platform.temporal import connect
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 from workflows.replenishment import ReplenishmentWorkflow
@@ -138,8 +138,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     migrate(settings.database_url)
     metrics = f"{settings.ops_host}:{settings.metrics_port}" if settings.metrics_port is not None else None
     client = await connect(
-        settings.temporal_address, settings.temporal_namespace, converter=converter_for(settings),
-        runtime=make_runtime(metrics),
+        settings, runtime=make_runtime(metrics),
         interceptors=tracing_interceptors(tracer_provider("tradelane-worker", settings.otel_endpoint)))
     engine = make_engine(settings.database_url)
     book, screening = rule_data(settings)

@@ -39,7 +39,7 @@ from bench.stack import HOST, QUEUE_B, BenchStack, peak_rss_mib
 from bench.workloads import BareWorkload, Rep, ShipmentWorkload, closed_loop
 from devstack.devserver import find_cli, version_of
 from infra.platform.logging import configure_logging
-from infra.platform.temporal import connect, converter_for
+from infra.platform.temporal import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ["basic-cn-de", "high-value-us-jp", "lithium-powerbank-cn-us", "pallet-cn-au"]
@@ -241,7 +241,7 @@ async def _run(args: argparse.Namespace, out: TextIO) -> BenchResult:
         await stack.start()
         print(f"stack up in {time.monotonic() - started:.1f} s (logs in {args.run_dir})", file=out, flush=True)
         settings = stack.settings
-        client = await connect(stack.urls.temporal, converter=converter_for(settings))
+        client = await connect(settings, address=stack.urls.temporal)
         limits = httpx.Limits(max_connections=max([args.in_flight, *args.sweep]) * 2)
         async with (
             httpx.AsyncClient(base_url=stack.urls.api, timeout=60, limits=limits,

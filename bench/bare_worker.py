@@ -17,7 +17,7 @@ from infra.platform.logging import configure_logging
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
-from infra.platform.temporal import connect, converter_for
+from infra.platform.temporal import connect
 from worker import worker_options
 
 log = structlog.stdlib.get_logger(__name__)
@@ -26,8 +26,7 @@ log = structlog.stdlib.get_logger(__name__)
 async def run_bare_worker(settings: Settings, stop: asyncio.Event) -> None:
     metrics = f"{settings.ops_host}:{settings.metrics_port}" if settings.metrics_port is not None else None
     client = await connect(
-        settings.temporal_address, settings.temporal_namespace, converter=converter_for(settings),
-        runtime=make_runtime(metrics),
+        settings, runtime=make_runtime(metrics),
         interceptors=tracing_interceptors(tracer_provider("tradelane-bench-bare", settings.otel_endpoint)))
     worker = Worker(client, task_queue=settings.task_queue, workflows=[BareWorkflow], activities=[noop],
                     **worker_options(settings))

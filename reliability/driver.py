@@ -86,7 +86,7 @@ class Driver:
     async def run(self) -> Evidence:
         """Drive the whole batch, then collect the sandbox's records and the read model."""
         urls, settings = self._stack.urls, self._stack.settings
-        self._client = await connect(urls.temporal)
+        self._client = await connect(settings, address=urls.temporal)
         limits = httpx.Limits(max_connections=self._options.in_flight * 2)
         as_backend = {"Authorization": f"Bearer {settings.api_key('backend')}"}
         as_ops = {"Authorization": f"Bearer {settings.api_key('ops')}"}

@@ -18,7 +18,7 @@ from infra.persistence.db import make_engine, migrate
 from infra.platform.codec import EncryptionCodec, codec_router
 from infra.platform.settings import Settings
 from infra.platform.telemetry import tracer_provider, tracing_interceptors
-from infra.platform.temporal import connect, converter_for, key_ring
+from infra.platform.temporal import connect, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, require
 from starter.cors import CodecCors
 from starter.errors import add_error_handlers
@@ -61,8 +61,7 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
             registry.register(ReadModelCollector(app.state.engine))
         if client is None:
             app.state.client = await connect(
-                settings.temporal_address, settings.temporal_namespace, converter=converter_for(settings),
-                interceptors=tracing_interceptors(tracer_provider("tradelane-api", settings.otel_endpoint)))
+                settings, interceptors=tracing_interceptors(tracer_provider("tradelane-api", settings.otel_endpoint)))
         yield
         await partner_http.aclose()
         if engine is None:

@@ -1,5 +1,6 @@
 """All of Tradelane's configuration in one place, read from `TRADELANE_*` environment variables."""
 
+import ipaddress
 import logging
 import warnings
 from datetime import timedelta
@@ -86,6 +87,19 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
     temporal_db_file: Path = STATE_DIR / "temporal.db"
     temporal_startup_timeout_s: float = 180.0
+    # Temporal over TLS: whoever reaches the frontend in plaintext can signal, update and terminate any shipment.
+    temporal_tls: bool | None = None
+    """Connect to Temporal over TLS; unset: on when a TLS file, server name or API key below is set."""
+    temporal_tls_ca_cert: Path | None = None
+    """PEM file of the CA that signed the Temporal frontend's certificate; unset: the system's roots."""
+    temporal_tls_client_cert: Path | None = None
+    """PEM file of this service's client certificate (mTLS: the frontend admits only clients its CA signed)."""
+    temporal_tls_client_key: Path | None = None
+    """PEM file of the client certificate's private key."""
+    temporal_tls_server_name: str | None = None
+    """The name the frontend's certificate is checked against, when it is not the host of TEMPORAL_ADDRESS."""
+    temporal_api_key: SecretStr | None = None
+    """A Temporal Cloud API key (sent as a bearer token; implies TLS)."""
 
     # Services
     database_url: str = f"sqlite:///{STATE_DIR / 'tradelane.db'}"
@@ -211,7 +225,9 @@ class Settings(BaseSettings):
             raise ValueError("TRADELANE_DATABASE_URL must point to a server database (PostgreSQL) in production")
         if self.environment == "production" and self.webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
             raise ValueError("TRADELANE_WEBHOOK_SECRET must be set to a real secret in production")
+        _check_temporal_tls(self)
         if self.environment == "production":
+            _refuse_plaintext_temporal(self)
             _refuse_dev_secrets(self)
             _refuse_short_secrets(self)
             if not self.codec_cors_origins or "codec_cors_origins" not in self.model_fields_set:
@@ -225,6 +241,15 @@ class Settings(BaseSettings):
         if self.quiet_hours:
             QuietHours.parse(self.quiet_hours)  # a typo fails at start, naming the setting
         return self
+
+    @property
+    def temporal_uses_tls(self) -> bool:
+        """Whether clients connect to Temporal over TLS: explicitly, or implied by a TLS file or an API key."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return any(value is not None for value in (
+            self.temporal_tls_ca_cert, self.temporal_tls_client_cert, self.temporal_tls_client_key,
+            self.temporal_tls_server_name, self.temporal_api_key))
 
     @property
     def tracking_url(self) -> str:
@@ -345,6 +370,48 @@ def _check_api_keys(settings: Settings) -> None:
     if strangers:
         raise ValueError(f"TRADELANE_API_KEYS: partner key(s) {', '.join(map(repr, strangers))} name no partner "
                          "connection; a partner key is named after the partner (tradelane/data/partners.yaml)")
+
+
+def _check_temporal_tls(settings: Settings) -> None:
+    """TLS settings that contradict each other fail at start, naming the settings."""
+    tls_only = {"TRADELANE_TEMPORAL_TLS_CA_CERT": settings.temporal_tls_ca_cert,
+                "TRADELANE_TEMPORAL_TLS_CLIENT_CERT": settings.temporal_tls_client_cert,
+                "TRADELANE_TEMPORAL_TLS_CLIENT_KEY": settings.temporal_tls_client_key,
+                "TRADELANE_TEMPORAL_TLS_SERVER_NAME": settings.temporal_tls_server_name,
+                "TRADELANE_TEMPORAL_API_KEY": settings.temporal_api_key}
+    if settings.temporal_tls is False:
+        given = [name for name, value in tls_only.items() if value is not None]
+        if given:
+            raise ValueError(f"TRADELANE_TEMPORAL_TLS is false but {', '.join(given)} "
+                             f"{'is' if len(given) == 1 else 'are'} set, which only work over TLS; remove "
+                             "TRADELANE_TEMPORAL_TLS=false or those settings")
+    if (settings.temporal_tls_client_cert is None) != (settings.temporal_tls_client_key is None):
+        raise ValueError("TRADELANE_TEMPORAL_TLS_CLIENT_CERT and TRADELANE_TEMPORAL_TLS_CLIENT_KEY go together "
+                         "(mTLS needs the certificate and its private key); set both or neither")
+
+
+def _refuse_plaintext_temporal(settings: Settings) -> None:
+    """Production reaches a Temporal server on another host only over TLS: in plaintext, anyone on the network
+    path can read the traffic and anyone who reaches the port can signal, update or terminate any shipment."""
+    if settings.temporal_uses_tls or is_loopback_address(settings.temporal_address):
+        return
+    raise ValueError(
+        f"TRADELANE_TEMPORAL_ADDRESS {settings.temporal_address!r} is not on this host and the connection would be "
+        "plaintext: in production set TRADELANE_TEMPORAL_TLS=true with TRADELANE_TEMPORAL_TLS_CA_CERT, "
+        "TRADELANE_TEMPORAL_TLS_CLIENT_CERT and TRADELANE_TEMPORAL_TLS_CLIENT_KEY (mTLS), or "
+        "TRADELANE_TEMPORAL_API_KEY (Temporal Cloud)")
+
+
+def is_loopback_address(address: str) -> bool:
+    """Whether a `host:port` Temporal address is on this host (`localhost`, 127.0.0.0/8, ::1)."""
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 or address.startswith("[") else address
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
 
 
 def _refuse_short_secrets(settings: Settings) -> None:
