@@ -25,12 +25,14 @@ import httpx
 import structlog
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.persistence.db import ShipmentRow
 from infra.persistence.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
 from infra.platform.notice_config import MailSettings
-from infra.platform.webhooks import signed_headers
+from infra.platform.webhooks import MerchantSecrets, NoWebhookSecret, signed_headers
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -139,7 +141,7 @@ class NotificationActivities:
         engine: The read-model database holding the outbox.
         mail: The SMTP relay.
         http: Client for webhooks (each request gets `webhook_timeout_s` anyway).
-        webhook_secret: HMAC secret the merchant verifies signatures with.
+        webhook_secrets: Each merchant's HMAC secrets (its own, never another's), which it verifies signatures with.
         max_attempts: Claims of a row before a transient failure gives up on it.
         lease: How long a claim holds before another deliverer may take the row over.
         batch: Rows claimed at a time; `lease` must cover sending all of them.
@@ -155,7 +157,7 @@ class NotificationActivities:
         engine: Engine,
         mail: MailSettings,
         http: httpx.AsyncClient,
-        webhook_secret: str,
+        webhook_secrets: MerchantSecrets,
         *,
         max_attempts: int = 10,
         lease: timedelta = timedelta(minutes=2),
@@ -168,7 +170,7 @@ class NotificationActivities:
         self._engine = engine
         self._mail = mail
         self._http = http
-        self._secret = webhook_secret
+        self._secrets = webhook_secrets
         self._max_attempts = max_attempts
         self._lease = lease
         self._batch = batch
@@ -222,8 +224,13 @@ class NotificationActivities:
 
     async def _post_webhook(self, row: OutboxRow) -> None:
         body = webhook_body(row)
+        merchant = await asyncio.to_thread(self._merchant_of, row)
+        try:
+            secrets = self._secrets.of(merchant)
+        except NoWebhookSecret as err:
+            raise DeliveryFailed(f"{row.id}: {err}", permanent=True) from None
         headers = {"Content-Type": "application/json",
-                   **signed_headers(self._secret, row.id, int(self._clock().timestamp()), body)}
+                   **signed_headers(secrets, row.id, int(self._clock().timestamp()), body, merchant=merchant)}
         try:
             response = await self._http.post(row.recipient, content=body, headers=headers,
                                              timeout=self._webhook_timeout)
@@ -231,6 +238,15 @@ class NotificationActivities:
             raise DeliveryFailed(f"{row.id}: {row.recipient}: {type(err).__name__}: {err}", permanent=False) from err
         if not response.is_success:
             raise http_failure(row, response)
+
+    def _merchant_of(self, row: OutboxRow) -> str:
+        """The merchant a webhook row goes to (whose secrets sign it): its shipment's, from the read model."""
+        with Session(self._engine) as session:
+            shipment = session.get(ShipmentRow, row.shipment_id)
+        if shipment is None:
+            raise DeliveryFailed(f"{row.id}: shipment {row.shipment_id} is not in the read model, so its merchant "
+                                 "(whose secret signs the webhook) is unknown", permanent=True)
+        return shipment.merchant_id
 
     @activity.defn(name="notifications.deliver")
     async def deliver(self, req: DeliverRequest) -> DeliveryReport:

@@ -36,6 +36,8 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
     webhook signatures."""
     return load_config(settings.sandbox_config).model_copy(update={
         "merchant_webhook_secret": settings.webhook_secret.get_secret_value(),
+        "merchant_webhook_secrets": {m: [s.get_secret_value() for s in secrets]
+                                     for m, secrets in settings.merchant_webhook_secrets.items()},
         "partner_webhook_secrets": {p: s.get_secret_value() for p, s in settings.partner_webhook_secrets.items()},
         "partner_api_keys": settings.partner_keys()})
 

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infra.platform.dev_secrets import DEV_WEBHOOK_SECRET, dev_partner_key, dev_partner_secret
+from infra.platform.webhooks import derived_secret
 from sandbox.faults import FaultRule
 
 DEFAULT_CONFIG_RESOURCE = "default.yaml"
@@ -33,13 +34,20 @@ class SandboxConfig(BaseModel):
     callback_backoff_s: float = Field(default=0.1, ge=0)
     """First retry delay; doubles on each further retry."""
     merchant_webhook_secret: str = DEV_WEBHOOK_SECRET
-    """Secret the demo merchant's receiver (``POST /merchant/webhooks``) verifies signatures with."""
+    """The root each merchant's development secret is derived from (Tradelane's `TRADELANE_WEBHOOK_SECRET`), for a
+    merchant not in ``merchant_webhook_secrets``."""
+    merchant_webhook_secrets: dict[str, list[str]] = Field(default_factory=dict)
+    """The secrets each merchant's receiver (``POST /merchant/webhooks``) verifies with: its own, never another's."""
     partner_webhook_secrets: dict[str, str] = Field(default_factory=dict)
     """Secret each partner signs its tracking webhooks with (Tradelane verifies them); a partner not listed
     uses its development secret."""
     partner_api_keys: dict[str, str] = Field(default_factory=dict)
     """API key (role partner, named after the partner) each partner presents to Tradelane's event endpoint; a
     partner not listed uses its development key."""
+
+    def merchant_secrets(self, merchant: str) -> list[str]:
+        """What `merchant`'s receiver verifies with: its configured secrets, else its derived development one."""
+        return self.merchant_webhook_secrets.get(merchant) or [derived_secret(self.merchant_webhook_secret, merchant)]
 
     def partner_secret(self, partner: str) -> str:
         return self.partner_webhook_secrets.get(partner) or dev_partner_secret(partner)

@@ -1,8 +1,10 @@
 """Who may call what: API keys with roles, and partners' signed webhooks.
 
-Every key belongs to one role. Backends create shipments and read them; ops decide approvals, cancel, read and
-decode payloads in the Web UI; partners post tracking events. A key is sent as `Authorization: Bearer <key>` (or
-`X-API-Key`). Keys are compared as SHA-256 digests in constant time, and only the key's name is ever logged.
+Every key belongs to one role. Backends create shipments and read them, for the merchants their key names only
+(another merchant's shipment is answered as missing); ops decide approvals, cancel, read every merchant's
+shipments and decode payloads in the Web UI; partners post tracking events. A key is sent as
+`Authorization: Bearer <key>` (or `X-API-Key`). Keys are compared as SHA-256 digests in constant time, and only
+the key's name is ever logged.
 """
 
 import hashlib
@@ -16,7 +18,7 @@ import structlog
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel, SecretStr
 
-from infra.platform.settings import ApiKey
+from infra.platform.settings import ALL_MERCHANTS, ApiKey
 from infra.platform.webhooks import SIGNATURE_HEADER, WebhookSignatureError, verify
 from starter.errors import ApiError
 
@@ -30,10 +32,37 @@ class Role(StrEnum):
 
 
 class Caller(BaseModel):
-    """The holder of the key a request came with."""
+    """The holder of the key a request came with, and the merchants it acts for."""
 
     name: str
     role: Role
+    merchants: frozenset[str] | None = frozenset()
+    """The merchants whose shipments, stock and sales this caller sees: None for every merchant (ops, and a
+    development backend key with `"*"`), empty for partners."""
+
+    def sees(self, merchant_id: str) -> bool:
+        """Whether `merchant_id`'s data is this caller's to read or change."""
+        return self.merchants is None or merchant_id in self.merchants
+
+    def may_act_for(self, merchant_id: str) -> None:
+        """Refuse (403, naming `merchant_id`) a request made for a merchant outside the caller's scope.
+
+        403, not 404: the caller named the merchant itself, and the answer is the same whether that merchant
+        exists or not, so it tells nothing about other merchants. Reads of another merchant's shipment answer 404
+        instead, exactly as a missing one, so its id does not leak.
+        """
+        if not self.sees(merchant_id):
+            log.warning("forbidden", caller=self.name, problem="merchant outside the key's scope")
+            raise ApiError(403, "MERCHANT_FORBIDDEN",
+                           f"merchant_id: this key acts for {', '.join(sorted(self.merchants or ()))} only, not "
+                           f"'{merchant_id}'; use that merchant's own key",
+                           fields=[{"field": "merchant_id", "message": "outside this API key's merchants"}])
+
+
+def _scope(key: ApiKey) -> frozenset[str] | None:
+    if key.role == Role.OPS or ALL_MERCHANTS in key.merchants:
+        return None
+    return frozenset(key.merchants)
 
 
 READ = (Role.BACKEND, Role.OPS)
@@ -48,7 +77,8 @@ class KeyDirectory:
     """The configured keys, held as digests; `caller(key)` finds the holder of a presented key."""
 
     def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._keys = [(_digest(k.key.get_secret_value()), Caller(name=k.name, role=Role(k.role))) for k in keys]
+        self._keys = [(_digest(k.key.get_secret_value()), Caller(name=k.name, role=Role(k.role), merchants=_scope(k)))
+                      for k in keys]
 
     def caller(self, presented: str) -> Caller | None:
         digest = _digest(presented)

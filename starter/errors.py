@@ -1,8 +1,9 @@
 """The API's errors, one envelope for all: `{"error": {"code", "message", "fields"?}}` with an HTTP status.
 
 Routers raise `ApiError` (or let `not_found_as` and `refusal` turn Temporal's errors into one);
-`add_error_handlers` answers it, FastAPI's validation errors and Starlette's own HTTP errors (unknown routes,
-unreadable bodies) in that envelope, so every refusal reads the same whichever layer made it.
+`add_error_handlers` answers it, Temporal being away or too slow (503 with Retry-After), FastAPI's validation
+errors and Starlette's own HTTP errors (unknown routes, unreadable bodies) in that envelope, so every refusal reads
+the same whichever layer made it.
 """
 
 import re
@@ -12,6 +13,7 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+
+log = structlog.stdlib.get_logger(__name__)
 
 
 class ApiError(Exception):
@@ -48,6 +52,22 @@ class ApiError(Exception):
 def is_not_found(err: RPCError) -> bool:
     """Temporal has no such workflow (or, for a signal or an update, none still running)."""
     return err.status == RPCStatusCode.NOT_FOUND
+
+
+UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+RETRY_AFTER_S = 5
+"""What a 503 for an unreachable Temporal asks callers to wait before they try again."""
+
+
+def is_unavailable(err: RPCError) -> bool:
+    """Temporal could not be reached, or did not answer within the API's deadline (`starter.deadlines`)."""
+    return err.status in UNAVAILABLE
+
+
+def temporal_unavailable(what: str) -> ApiError:
+    """503 `TEMPORAL_UNAVAILABLE` with Retry-After: `what` could not be done now, and trying again later is safe."""
+    return ApiError(503, "TEMPORAL_UNAVAILABLE", f"{what}: the workflow service is unavailable or too slow right "
+                    f"now; try again in {RETRY_AFTER_S} s", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 @contextmanager
@@ -104,6 +124,17 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
     return {"field": path, "message": message}
 
 
+async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
+    """A Temporal error no route handled: 503 with Retry-After when Temporal is away or slow, else 500; in the
+    envelope either way, never as plain text."""
+    if is_unavailable(exc):
+        log.warning("temporal unavailable", path=request.url.path, status=exc.status.name, error=exc.message)
+        return temporal_unavailable(f"{request.method} {request.url.path}").response()
+    log.error("temporal error", path=request.url.path, status=exc.status.name, error=exc.message)
+    return ApiError(500, "TEMPORAL_ERROR", f"the workflow service refused the call ({exc.status.name}); "
+                    "if it persists, tell ops").response()
+
+
 # --- the handlers --------------------------------------------------------------------------------------------------
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -129,3 +160,4 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RPCError, _rpc_error)  # type: ignore[arg-type]

@@ -6,11 +6,16 @@ position (`tradelane.inventory.ledger`) and inserts it as `seq + 1`. Two writers
 collide on that unique key and the loser tries again with the newer position, on SQLite and PostgreSQL alike, so
 concurrent reservations can never sell the same unit twice. Every movement also carries an idempotency key
 (unique): an activity retried after a crash posts nothing twice.
+
+Stock belongs to the merchant of its warehouse (`warehouses.merchant_id`; a shipment may only name its own
+merchant's warehouses), and SKUs and their sales to the SKU's merchant: the views take `merchants` to show only
+theirs (None: every merchant's, for ops).
 """
 
 import random
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -125,17 +130,30 @@ def save_network(engine: Engine, network: Network) -> tuple[int, int]:
     return len(network.warehouses), len(network.skus)
 
 
-def warehouses(engine: Engine, merchant_id: str | None = None) -> dict[str, Warehouse]:
+def warehouses(engine: Engine, merchant_id: str | None = None,
+               merchants: Collection[str] | None = None) -> dict[str, Warehouse]:
+    """The network's warehouses: of one merchant, of `merchants`, or (both None) all."""
     with Session(engine) as session:
         query = select(WarehouseRow)
         if merchant_id is not None:
             query = query.where(WarehouseRow.merchant_id == merchant_id)
+        if merchants is not None:
+            query = query.where(col(WarehouseRow.merchant_id).in_(sorted(merchants)))
         return {row.warehouse_id: Warehouse.model_validate(row.spec) for row in session.exec(query)}
 
 
-def skus(engine: Engine) -> dict[str, SkuSpec]:
+def skus(engine: Engine, merchants: Collection[str] | None = None) -> dict[str, SkuSpec]:
+    """The SKU catalogue: of `merchants`, or (None) every merchant's."""
     with Session(engine) as session:
-        return {row.sku: SkuSpec.model_validate(row.spec) for row in session.exec(select(SkuRow))}
+        query = select(SkuRow)
+        if merchants is not None:
+            query = query.where(col(SkuRow.merchant_id).in_(sorted(merchants)))
+        return {row.sku: SkuSpec.model_validate(row.spec) for row in session.exec(query)}
+
+
+def _owned_warehouses(merchants: Collection[str]) -> Any:
+    """A subquery of the ids of `merchants`' warehouses: their stock is theirs."""
+    return select(WarehouseRow.warehouse_id).where(col(WarehouseRow.merchant_id).in_(sorted(merchants)))
 
 
 # ---- postings -------------------------------------------------------------------------------------------------
@@ -265,8 +283,10 @@ def shipment_movements(engine: Engine, shipment_id: str) -> list[StockMovementRo
 # ---- views --------------------------------------------------------------------------------------------------------
 
 
-def stock(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = None) -> list[StockView]:
-    """Positions per warehouse and SKU, with the open inbound shipments and their current ETAs."""
+def stock(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = None,
+          merchants: Collection[str] | None = None) -> list[StockView]:
+    """Positions per warehouse and SKU (at `merchants`' warehouses only, when given), with the open inbound
+    shipments and their current ETAs."""
     r = StockMovementRow
     with Session(engine) as session:
         query = select(r.warehouse_id, r.sku, func.sum(r.on_hand_delta), func.sum(r.reserved_delta),
@@ -280,6 +300,9 @@ def stock(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = 
         if warehouse_id is not None:
             query = query.where(r.warehouse_id == warehouse_id)
             inbound_query = inbound_query.where(r.warehouse_id == warehouse_id)
+        if merchants is not None:
+            query = query.where(col(r.warehouse_id).in_(_owned_warehouses(merchants)))
+            inbound_query = inbound_query.where(col(r.warehouse_id).in_(_owned_warehouses(merchants)))
         totals = list(session.exec(query.order_by(r.warehouse_id, r.sku)))
         inbound: dict[tuple[str, str], list[InboundView]] = defaultdict(list)
         open_inbound = list(session.exec(inbound_query))
@@ -299,11 +322,14 @@ def stock(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = 
             for wh, s, on_hand, reserved, in_transit, count in totals]
 
 
-def movements(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = None,
-              limit: int = 200) -> list[MovementView]:
+def movements(engine: Engine, *, sku: str | None = None, warehouse_id: str | None = None, limit: int = 200,
+              merchants: Collection[str] | None = None) -> list[MovementView]:
+    """Ledger rows, newest first (at `merchants`' warehouses only, when given)."""
     r = StockMovementRow
     with Session(engine) as session:
         query = select(r)
+        if merchants is not None:
+            query = query.where(col(r.warehouse_id).in_(_owned_warehouses(merchants)))
         if sku is not None:
             query = query.where(r.sku == sku)
         if warehouse_id is not None:
@@ -363,9 +389,13 @@ def save_suggestions(engine: Engine, suggestions: list[Suggestion]) -> None:
 
 
 def suggestions(engine: Engine, *, state: SuggestionState | None = None, sku: str | None = None,
-                warehouse_id: str | None = None, run_id: str | None = None, limit: int = 200) -> list[Suggestion]:
+                warehouse_id: str | None = None, run_id: str | None = None, limit: int = 200,
+                merchants: Collection[str] | None = None) -> list[Suggestion]:
+    """Suggestions, newest first (for `merchants`' warehouses only, when given)."""
     with Session(engine) as session:
         query = select(SuggestionRow)
+        if merchants is not None:
+            query = query.where(col(SuggestionRow.warehouse_id).in_(_owned_warehouses(merchants)))
         for column, value in ((SuggestionRow.state, state), (SuggestionRow.sku, sku),
                               (SuggestionRow.warehouse_id, warehouse_id), (SuggestionRow.run_id, run_id)):
             if value is not None:

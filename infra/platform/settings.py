@@ -25,6 +25,7 @@ from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings a
     dev_partner_secret,
 )
 from infra.platform.notice_config import MailSettings, NoticeConfig
+from infra.platform.webhooks import MerchantSecrets
 from tradelane.approvals import DEFAULT_VALUE_THRESHOLDS
 from tradelane.connections import directory
 from tradelane.enums import Stage
@@ -39,17 +40,26 @@ PRODUCTION_SECRET_MIN_BYTES = 32
 user, and an HMAC key shorter than SHA-256's block of output weakens the signature."""
 
 
+ALL_MERCHANTS = "*"
+"""In a backend key's `merchants`: every merchant. Development only (the documented dev backend key has it)."""
+
+
 class ApiKey(BaseModel):
-    """One API key: who holds it (for the log, never the secret) and its role."""
+    """One API key: who holds it (for the log, never the secret), its role and, for a backend, its merchants."""
 
     name: str
     role: Literal["backend", "ops", "partner"]
     key: SecretStr
+    merchants: list[str] = Field(default_factory=list)
+    """The merchants a backend key acts for: it creates, reads and lists only their shipments, stock and sales.
+    Required for backend keys (`["*"]`, every merchant, outside production only); ops keys see every merchant and
+    partner keys none, so neither takes a list."""
 
 
 def _dev_api_keys() -> list[ApiKey]:
     """Development keys: one per person-facing role, and one per partner connection named after it."""
-    people = [ApiKey(name=f"dev-{role}", role=role, key=SecretStr(key))  # type: ignore[arg-type]
+    people = [ApiKey(name=f"dev-{role}", role=role, key=SecretStr(key),  # type: ignore[arg-type]
+                     merchants=[ALL_MERCHANTS] if role == "backend" else [])
               for role, key in DEV_API_KEYS.items()]
     partners = [ApiKey(name=name, role="partner", key=SecretStr(dev_partner_key(name)))
                 for name in directory().connections]
@@ -117,6 +127,9 @@ class Settings(BaseSettings):
     sandbox_config: Path | None = None
     query_timeout_s: float = 5.0
     """How long the API waits for a worker to answer a query before it answers from the read model."""
+    temporal_rpc_timeout_s: float = Field(default=5.0, gt=0)
+    """The API's deadline for each call to Temporal (start, describe, signal, update, query, retries included):
+    past it the API answers 503 with Retry-After, and a shipment read falls back to the read model."""
     partner_timeout_s: float = 10.0
     """HTTP timeout of one partner call; Temporal retries what times out."""
 
@@ -155,7 +168,15 @@ class Settings(BaseSettings):
     """Where the development SMTP server keeps what it receives (a Maildir)."""
     ops_email: str | None = "ops@tradelane.local"
     webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
-    """HMAC key for webhooks to merchants; the development value is refused in production."""
+    """Outside production, the root each merchant's own development webhook secret is derived from (for a merchant
+    not in `merchant_webhook_secrets`); production signs only with `merchant_webhook_secrets`. The development
+    value is refused in production."""
+    merchant_webhook_secrets: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    """HMAC secrets of each merchant's webhooks, newest first: `{"acme-store": ["new", "old"]}`. Every delivery is
+    signed with each listed secret (one `v1=` per secret), so during a rotation the merchant verifies with either;
+    drop the old one when the merchant has switched. In production every merchant with a webhook URL needs its own,
+    and a merchant without one gets no webhook (its delivery fails naming this setting): no secret is shared between
+    merchants, so none can forge another's."""
     merchant_webhooks: dict[str, str] = Field(default_factory=dict)
     """Webhook URL per merchant id, e.g. `{"acme-store": "https://acme.example/hooks/tradelane"}`."""
     merchant_webhook_url: str | None = None
@@ -264,6 +285,13 @@ class Settings(BaseSettings):
                             ops_email=self.ops_email, merchant_webhooks=self.merchant_webhooks,
                             default_merchant_webhook=default_hook, tracking_url=self.tracking_url)
 
+    def merchant_secrets(self) -> MerchantSecrets:
+        """The secrets merchants' webhooks are signed with: each merchant's own; outside production a merchant not
+        listed gets one derived from `webhook_secret`, in production none (its webhooks are not sent)."""
+        return MerchantSecrets(
+            {m: [s.get_secret_value() for s in secrets] for m, secrets in self.merchant_webhook_secrets.items()},
+            derive_from=None if self.environment == "production" else self.webhook_secret.get_secret_value())
+
     def mail(self) -> MailSettings:
         return MailSettings(host=self.smtp_host, port=self.smtp_port, sender=self.mail_from)
 
@@ -366,6 +394,7 @@ def _check_api_keys(settings: Settings) -> None:
         if repeated:
             raise ValueError(f"TRADELANE_API_KEYS: keys {', '.join(map(repr, repeated))} share one {what}; "
                              "give each holder its own")
+    _check_merchant_scopes(settings)
     strangers = [k.name for k in settings.api_keys if k.role == "partner" and k.name not in directory().connections]
     if strangers:
         raise ValueError(f"TRADELANE_API_KEYS: partner key(s) {', '.join(map(repr, strangers))} name no partner "
@@ -414,6 +443,28 @@ def is_loopback_address(address: str) -> bool:
         return False  # a host name other than localhost may resolve anywhere
 
 
+def _check_merchant_scopes(settings: Settings) -> None:
+    """Every backend key names the merchants it acts for; only development may give one every merchant ("*"), and
+    only backend keys take a list. The errors name the key, never its value."""
+    for api_key in settings.api_keys:
+        if api_key.role != "backend":
+            if api_key.merchants:
+                raise ValueError(f"TRADELANE_API_KEYS: key {api_key.name!r} has role {api_key.role} and lists "
+                                 "merchants; only backend keys are scoped (ops see every merchant, partners none)")
+            continue
+        if not api_key.merchants or any(not m.strip() for m in api_key.merchants):
+            raise ValueError(f"TRADELANE_API_KEYS: backend key {api_key.name!r} names no merchants; add "
+                             '"merchants": ["<merchant_id>", ...], the merchants it creates and reads shipments for')
+        if ALL_MERCHANTS in api_key.merchants and settings.environment == "production":
+            raise ValueError(f"TRADELANE_API_KEYS: backend key {api_key.name!r} is unscoped (\"merchants\": "
+                             '["*"]); production needs the merchant ids it acts for')
+    if settings.environment == "production":
+        unsigned = sorted(m for m in settings.merchant_webhooks if not settings.merchant_webhook_secrets.get(m))
+        if unsigned:
+            raise ValueError(f"TRADELANE_MERCHANT_WEBHOOK_SECRETS: merchant(s) {', '.join(map(repr, unsigned))} "
+                             "have a webhook URL but no secret; give each its own (e.g. `openssl rand -hex 32`)")
+
+
 def _refuse_short_secrets(settings: Settings) -> None:
     """Production's HMAC secrets and API keys are at least `PRODUCTION_SECRET_MIN_BYTES` long; the error names the
     setting and the entry, never the value."""
@@ -427,6 +478,10 @@ def _refuse_short_secrets(settings: Settings) -> None:
     if partners:
         raise ValueError(f"TRADELANE_PARTNER_WEBHOOK_SECRETS: the secret(s) of {', '.join(map(repr, partners))} "
                          f"{'is' if len(partners) == 1 else 'are'} {need}")
+    merchants = sorted(m for m, secrets in settings.merchant_webhook_secrets.items() if any(map(short, secrets)))
+    if merchants:
+        raise ValueError(f"TRADELANE_MERCHANT_WEBHOOK_SECRETS: a secret of {', '.join(map(repr, merchants))} is "
+                         f"{need}")
     keys = [k.name for k in settings.api_keys if short(k.key)]
     if keys:
         raise ValueError(f"TRADELANE_API_KEYS: key(s) {', '.join(map(repr, keys))} "

@@ -2,16 +2,22 @@
 
 The header reads ``Tradelane-Signature: t=1735891200,v1=<hex>``, where the hex is
 ``HMAC-SHA256(secret, f"{t}." + body)``. The timestamp inside the signed text lets a receiver refuse replays of an
-old delivery; the event id header (stable across retries) lets it drop duplicates. Several ``v1`` values may be
-present while a merchant rotates secrets; one match suffices.
+old delivery; the event id header (stable across retries) lets it drop duplicates.
+
+Each merchant has its own secrets (`MerchantSecrets`), so no merchant can sign as another. A rotation lists the new
+secret before the old one: every delivery then carries one ``v1`` per secret (``t=...,v1=<new>,v1=<old>``), and a
+merchant verifying with either accepts it; one match suffices. The ``Tradelane-Merchant`` header names whose
+secrets signed it, for a receiver serving several merchants at one URL (the sandbox's).
 """
 
 import hashlib
 import hmac
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 SIGNATURE_HEADER = "Tradelane-Signature"
 EVENT_ID_HEADER = "Tradelane-Event-Id"
+MERCHANT_HEADER = "Tradelane-Merchant"
 SCHEME = "v1"
 DEFAULT_TOLERANCE_S = 300
 """Stripe's default: five minutes either way absorbs clock skew and retries in flight, not replays."""
@@ -42,14 +48,60 @@ def _digest(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature header value for `body` sent at `timestamp` (Unix seconds)."""
-    return f"t={timestamp},{SCHEME}={_digest(secret, timestamp, body)}"
+def _secrets(secret: str | Sequence[str]) -> list[str]:
+    return [secret] if isinstance(secret, str) else list(secret)
 
 
-def signed_headers(secret: str, event_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header a webhook delivery carries besides Content-Type."""
-    return {EVENT_ID_HEADER: event_id, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+def sign(secret: str | Sequence[str], timestamp: int, body: bytes) -> str:
+    """The signature header value for `body` sent at `timestamp` (Unix seconds): one `v1` per secret, in order."""
+    signatures = ",".join(f"{SCHEME}={_digest(s, timestamp, body)}" for s in _secrets(secret))
+    return f"t={timestamp},{signatures}"
+
+
+def signed_headers(secret: str | Sequence[str], event_id: str, timestamp: int, body: bytes,
+                   merchant: str | None = None) -> dict[str, str]:
+    """Every header a webhook delivery carries besides Content-Type (`merchant`: whose secrets signed it)."""
+    headers = {EVENT_ID_HEADER: event_id, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    if merchant is not None:
+        headers[MERCHANT_HEADER] = merchant
+    return headers
+
+
+def derived_secret(root: str, merchant: str) -> str:
+    """A merchant's own secret derived from `root` (HMAC-SHA256 of the merchant id): knowing one merchant's tells
+    nothing of another's. Development only: production gives each merchant a secret of its own."""
+    return hmac.new(root.encode(), f"tradelane-merchant-webhook:{merchant}".encode(), hashlib.sha256).hexdigest()
+
+
+class NoWebhookSecret(LookupError):
+    """A merchant has no webhook secret of its own, so nothing may be signed for it."""
+
+
+class MerchantSecrets:
+    """Each merchant's webhook secrets, newest first.
+
+    Args:
+        secrets: The configured secrets by merchant id (`TRADELANE_MERCHANT_WEBHOOK_SECRETS`).
+        derive_from: Outside production, the root a merchant not listed gets a derived secret from
+            (`derived_secret`); None (production): such a merchant has no secret and gets no webhook.
+    """
+
+    def __init__(self, secrets: Mapping[str, Sequence[str]], derive_from: str | None = None) -> None:
+        self._secrets = {merchant: list(values) for merchant, values in secrets.items() if values}
+        self._root = derive_from
+
+    def of(self, merchant: str) -> list[str]:
+        """The secrets a delivery to `merchant` is signed with (two while it rotates).
+
+        Raises:
+            NoWebhookSecret: The merchant has none and none may be derived; names the setting to fix.
+        """
+        if merchant in self._secrets:
+            return self._secrets[merchant]
+        if self._root is not None:
+            return [derived_secret(self._root, merchant)]
+        raise NoWebhookSecret(f"merchant '{merchant}' has no webhook secret: add it to "
+                              "TRADELANE_MERCHANT_WEBHOOK_SECRETS; nothing is signed with another merchant's")
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
@@ -75,11 +127,13 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_s: int = DEFAULT_TOLERANCE_S) -> None:
+def verify(secret: str | Sequence[str], header: str | None, body: bytes, now: int,
+           tolerance_s: int = DEFAULT_TOLERANCE_S) -> None:
     """Check a delivery's signature against the raw request body.
 
     Args:
-        secret: The merchant's webhook secret.
+        secret: The merchant's webhook secret (or secrets, while the receiver rotates: either one matching
+            suffices).
         header: The `SIGNATURE_HEADER` value as received, or None when absent.
         body: The raw request body (verify before parsing: re-serialised JSON would not match).
         now: Current Unix time in seconds.
@@ -97,10 +151,10 @@ def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_s: 
         raise WebhookSignatureError(SignatureProblem.OUTSIDE_TOLERANCE,
                                     f"timestamp {timestamp} is {where}; tolerance is {tolerance_s} s "
                                     "(a replayed delivery, or a clock out of sync)")
-    expected = _digest(secret, timestamp, body).encode()
+    expected = [_digest(s, timestamp, body).encode() for s in _secrets(secret)]
     # Check every candidate in constant time, so timing reveals neither the digest nor which one matched.
     # Bytes, because compare_digest refuses non-ASCII str and a header is attacker-controlled.
-    matches = [hmac.compare_digest(expected, candidate.encode()) for candidate in signatures]
+    matches = [hmac.compare_digest(e, candidate.encode()) for e in expected for candidate in signatures]
     if not any(matches):
         raise WebhookSignatureError(SignatureProblem.MISMATCH,
                                     f"no {SCHEME} signature matches the body: wrong secret, or the body was changed")

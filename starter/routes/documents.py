@@ -19,8 +19,10 @@ router = APIRouter()
 @router.post("/v1/documents/{document}", response_class=Response,
              responses={200: {"content": {"application/pdf": {}}}})
 async def document(document: Literal["commercial-invoice", "packing-list"], body: ShipmentRequest,
-                   book: BookDep, screening: ScreeningDep, _: Reader) -> Response:
-    """The commercial invoice or packing list of a request, as PDF (freight from the chosen plan)."""
+                   book: BookDep, screening: ScreeningDep, caller: Reader) -> Response:
+    """The commercial invoice or packing list of a request, as PDF (freight from the chosen plan); a backend asks
+    only for its own merchants (403 naming `merchant_id` otherwise)."""
+    caller.may_act_for(body.merchant_id)
     if document == "packing-list":
         pdf = packing_list_pdf(body)
     else:

@@ -2,6 +2,9 @@
 
 Reads come from the ledger tables; a run's live state from its workflow (query); ops' decisions go to the run's
 `decide` update, so the workflow stays the one place where a suggestion's fate is settled.
+
+A backend key sees only its merchants' stock (that at their warehouses), SKUs, sales and suggestions; another
+merchant's warehouse or SKU is answered as one not in the network. Master data, stock corrections and runs are ops'.
 """
 
 import asyncio
@@ -92,17 +95,18 @@ class ForecastView(BaseModel):
 
 
 @router.get("", response_model=list[StockView])
-async def stock(engine: EngineDep, _: Reader, sku: SkuQuery = None,
+async def stock(engine: EngineDep, caller: Reader, sku: SkuQuery = None,
                 warehouse: WarehouseQuery = None) -> list[StockView]:
     """On hand, reserved, available and in transit per warehouse and SKU, with each inbound shipment's ETA."""
-    return await asyncio.to_thread(ledger.stock, engine, sku=sku, warehouse_id=warehouse)
+    return await asyncio.to_thread(ledger.stock, engine, sku=sku, warehouse_id=warehouse, merchants=caller.merchants)
 
 
 @router.get("/movements", response_model=list[MovementView])
-async def movements(engine: EngineDep, _: Reader, sku: SkuQuery = None, warehouse: WarehouseQuery = None,
+async def movements(engine: EngineDep, caller: Reader, sku: SkuQuery = None, warehouse: WarehouseQuery = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[MovementView]:
     """The ledger rows, newest first: every change of stock, with its shipment and reason."""
-    return await asyncio.to_thread(ledger.movements, engine, sku=sku, warehouse_id=warehouse, limit=limit)
+    return await asyncio.to_thread(ledger.movements, engine, sku=sku, warehouse_id=warehouse, limit=limit,
+                                   merchants=caller.merchants)
 
 
 @router.post("/movements", status_code=201, response_model=list[MovementView])
@@ -144,12 +148,12 @@ async def put_network(body: Network, engine: EngineDep, _: Ops) -> NetworkSaved:
                  "text/csv": {"schema": {"type": "string"}},
                  "application/json": {"schema": {"type": "object", "properties": {"sales": {
                      "type": "array", "items": {"type": "object"}}}}}}}})
-async def import_sales(request: Request, engine: EngineDep, _: Importer) -> SalesImported:
+async def import_sales(request: Request, engine: EngineDep, caller: Importer) -> SalesImported:
     """Sales history as CSV (`day,sku,market,quantity`) or JSON (`{"sales": [...]}`); all or nothing, a day
-    imported again replaces the earlier figure."""
+    imported again replaces the earlier figure. A backend imports only its merchants' SKUs (another's is unknown)."""
     try:
         records, prefix = _sales_records(await request.body(), request.headers.get("content-type", ""))
-        check_known(records, set(await asyncio.to_thread(ledger.skus, engine)), prefix)
+        check_known(records, set(await asyncio.to_thread(ledger.skus, engine, caller.merchants)), prefix)
     except SalesImportError as err:
         raise ApiError(422, "INVALID_REQUEST", str(err), fields=err.fields) from None
     inserted, replaced = await asyncio.to_thread(ledger.save_sales, engine, records)
@@ -159,7 +163,7 @@ async def import_sales(request: Request, engine: EngineDep, _: Importer) -> Sale
 
 
 @router.get("/forecast", response_model=ForecastView)
-async def forecast(engine: EngineDep, book: BookDep, _: Reader, sku: Annotated[str, Query(max_length=64)],
+async def forecast(engine: EngineDep, book: BookDep, caller: Reader, sku: Annotated[str, Query(max_length=64)],
                    warehouse: Annotated[str, Query(max_length=32)],
                    as_of: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2099, 12, 31))] = None,
                    ) -> ForecastView:
@@ -167,9 +171,9 @@ async def forecast(engine: EngineDep, book: BookDep, _: Reader, sku: Annotated[s
     day = as_of or datetime.now(UTC).date()
     network = await asyncio.to_thread(ledger.warehouses, engine)
     target = network.get(warehouse)
-    if target is None:
+    if target is None or not caller.sees(target.merchant_id):
         raise ApiError(404, "UNKNOWN_WAREHOUSE", f"warehouse: '{warehouse}' is not in the network")
-    spec = (await asyncio.to_thread(ledger.skus, engine)).get(sku)
+    spec = (await asyncio.to_thread(ledger.skus, engine, caller.merchants)).get(sku)
     if spec is None:
         raise ApiError(404, "UNKNOWN_SKU", f"sku: '{sku}' is not in the SKU catalogue")
     source = network.get(target.replenished_from or "")
@@ -182,12 +186,12 @@ async def forecast(engine: EngineDep, book: BookDep, _: Reader, sku: Annotated[s
 
 
 @router.get("/suggestions", response_model=list[Suggestion])
-async def suggestions(engine: EngineDep, _: Reader, state: SuggestionState | None = None, sku: SkuQuery = None,
-                      warehouse: WarehouseQuery = None,
+async def suggestions(engine: EngineDep, caller: Reader, state: SuggestionState | None = None,
+                      sku: SkuQuery = None, warehouse: WarehouseQuery = None,
                       run: Annotated[str | None, Query(max_length=120)] = None) -> list[Suggestion]:
     """Replenishment suggestions, newest first, with their figures, reasons, state and shipment."""
     return await asyncio.to_thread(ledger.suggestions, engine, state=state, sku=sku, warehouse_id=warehouse,
-                                   run_id=run)
+                                   run_id=run, merchants=caller.merchants)
 
 
 @router.post("/replenishments", status_code=202, response_model=RunStarted)
@@ -198,11 +202,20 @@ async def run_now(client: TemporalDep, settings: SettingsDep, _: Ops) -> RunStar
 
 
 @router.get("/replenishments/{run_id}", response_model=ReplenishmentState)
-async def run_state(run_id: str, client: TemporalDep, _: Reader) -> ReplenishmentState:
-    """A run's suggestions and decisions, from its workflow."""
+async def run_state(run_id: str, client: TemporalDep, engine: EngineDep, caller: Reader) -> ReplenishmentState:
+    """A run's suggestions and decisions, from its workflow. A run plans every merchant's stock: a backend sees
+    only its merchants' suggestions and skipped SKUs, and not ops' decisions (they name other merchants')."""
     handle = _run_handle(client, run_id)
     with not_found_as("RUN_NOT_FOUND", f"no replenishment run {run_id}"):
-        return await handle.query(ReplenishmentWorkflow.state)
+        state: ReplenishmentState = await handle.query(ReplenishmentWorkflow.state)
+    if caller.merchants is None:
+        return state
+    own = set(await asyncio.to_thread(ledger.skus, engine, caller.merchants))
+    return state.model_copy(update={
+        "suggestions": [s for s in state.suggestions if caller.sees(s.request.merchant_id)],
+        # Each reads "<sku> at <warehouse>: <why>" (activities/inventory.py).
+        "skipped": [entry for entry in state.skipped if entry.split(" at ", 1)[0] in own],
+        "decisions": []})
 
 
 @router.post("/replenishments/{run_id}/decisions", response_model=ReplenishmentState)

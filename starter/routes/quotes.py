@@ -57,8 +57,10 @@ class QuoteView(BaseModel):
 
 @router.post("/v1/quotes", response_model=QuoteView)
 async def quote(body: ShipmentRequest, gateway: GatewayDep, book: BookDep, screening: ScreeningDep,
-                _: Reader) -> QuoteView:
-    """Plans, landed cost and every other decision for a request; nothing is started or booked."""
+                caller: Reader) -> QuoteView:
+    """Plans, landed cost and every other decision for a request; nothing is started or booked. A backend asks
+    only for its own merchants (403 naming `merchant_id` otherwise)."""
+    caller.may_act_for(body.merchant_id)
     legs = candidate_legs(body, book)
     quotes, declined, notes = await gather_quotes(gateway, body, legs)
     return QuoteView.of(assess(body, book, quotes=quotes, declined=declined, screening=screening, notes=notes))

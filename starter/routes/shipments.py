@@ -1,7 +1,11 @@
 """Shipments: backends start them, readers read and list them, ops decide their approvals and cancel them.
 
 The workflow is the truth of a running shipment (read by query); a closed one is read from its result or the read
-model, and lists come from the read model.
+model, and lists come from the read model. When Temporal is away or too slow (`starter.deadlines`), a read answers
+from the read model marked `stale`, and a start answers 503 with Retry-After.
+
+A backend key sees only its merchants' shipments: another merchant's is answered 404 exactly as a missing one, so
+its id does not leak, and starting one for another merchant is refused (403 naming `merchant_id`).
 """
 
 import asyncio
@@ -27,9 +31,9 @@ from temporalio.service import RPCError
 
 from infra.persistence import inventory as ledger
 from infra.persistence.db import ShipmentRow, StageTransitionRow
-from starter.auth import Backend, Ops, Reader
+from starter.auth import Backend, Caller, Ops, Reader
 from starter.deps import EngineDep, SettingsDep, TemporalDep
-from starter.errors import ApiError, is_not_found, not_found_as, refusal
+from starter.errors import ApiError, is_not_found, is_unavailable, not_found_as, refusal, temporal_unavailable
 from tradelane.decisions.models import Emissions, Finding, LandedCost, RequiredDocument, TransportPlan
 from tradelane.enums import ExceptionKind, Stage, Status
 from tradelane.inventory.warehouses import shipment_warehouse_problems
@@ -70,6 +74,9 @@ class ShipmentView(ShipmentState):
     labels: list[str] = Field(default_factory=list)
     compliance_findings: list[Finding] = Field(default_factory=list)
     risk_score: float | None = None
+    stale: bool = False
+    """True when this running shipment could not be asked (Temporal unavailable, or no worker answered in time)
+    and this is its last projected state from the read model: it may lag the shipment by a few events."""
 
     @classmethod
     def of(cls, state: ShipmentState, execution_status: str | None = None) -> "ShipmentView":
@@ -111,6 +118,7 @@ class CancelAccepted(BaseModel):
 @router.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
 async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
                           caller: Backend) -> ShipmentCreated:
+    caller.may_act_for(body.merchant_id)
     problems = await asyncio.to_thread(warehouse_problems, engine, body)
     if problems:
         raise ApiError.invalid(problems)
@@ -129,6 +137,12 @@ async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: En
         )
     except WorkflowAlreadyStartedError:
         raise ApiError(409, "SHIPMENT_EXISTS", f"shipment {body.shipment_id} already exists") from None
+    except RPCError as err:
+        if not is_unavailable(err):
+            raise
+        # The start may still reach the server after this answer: the same request again is then a 409.
+        raise temporal_unavailable(f"shipment {body.shipment_id} was not started; send the same request again "
+                                   "(a 409 SHIPMENT_EXISTS then means it did start)") from None
     log.info("shipment started", shipment_id=body.shipment_id, workflow_id=wf_id, caller=caller.name)
     return ShipmentCreated(shipment_id=body.shipment_id, workflow_id=wf_id, run_id=handle.result_run_id,
                            status_url=f"/v1/shipments/{body.shipment_id}")
@@ -136,23 +150,41 @@ async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: En
 
 @router.get("/v1/shipments/{shipment_id}", response_model=ShipmentView)
 async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
-                       _: Reader) -> ShipmentView:
+                       caller: Reader) -> ShipmentView:
     try:
-        handle, status = await _describe(client, shipment_id)
+        handle, status, merchant_id = await _describe(client, shipment_id)
     except ApiError:
-        return _from_read_model(engine, shipment_id)
-    if status == WorkflowExecutionStatus.RUNNING:
-        return await _running(handle, engine, shipment_id, timedelta(seconds=settings.query_timeout_s))
-    if status == WorkflowExecutionStatus.COMPLETED:
-        # A closed shipment's result is in its history; no worker is needed to read it.
-        return ShipmentView.of(await handle.result(), status.name.lower())
-    return _from_read_model(engine, shipment_id, execution_status=status.name.lower())
+        return _from_read_model(engine, shipment_id, caller)
+    except RPCError as err:
+        if not is_unavailable(err):
+            raise
+        log.warning("temporal unavailable, answering from the read model", shipment_id=shipment_id,
+                    error=err.message)
+        return _stale(engine, shipment_id, caller)
+    if merchant_id is not None and not caller.sees(merchant_id):
+        raise _not_found(shipment_id)
+    try:
+        if status == WorkflowExecutionStatus.RUNNING:
+            view = await _running(handle, engine, shipment_id, caller, timedelta(seconds=settings.query_timeout_s))
+        elif status == WorkflowExecutionStatus.COMPLETED:
+            # A closed shipment's result is in its history; no worker is needed to read it.
+            view = ShipmentView.of(await handle.result(rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_s)),
+                                   status.name.lower())
+        else:
+            view = _from_read_model(engine, shipment_id, caller, execution_status=status.name.lower())
+    except RPCError as err:
+        if not is_unavailable(err):
+            raise
+        return _stale(engine, shipment_id, caller)
+    if not caller.sees(view.merchant_id):  # a workflow started before the merchant search attribute existed
+        raise _not_found(shipment_id)
+    return view
 
 
 @router.get("/v1/shipments", response_model=list[ShipmentSummary])
 async def list_shipments(
     engine: EngineDep,
-    _: Reader,
+    caller: Reader,
     status: Status | None = None,
     stage: Stage | None = None,
     destination: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
@@ -162,6 +194,8 @@ async def list_shipments(
 ) -> list[ShipmentSummary]:
     with Session(engine) as session:
         query = select(ShipmentRow).order_by(col(ShipmentRow.updated_at).desc()).limit(limit)
+        if caller.merchants is not None:
+            query = query.where(col(ShipmentRow.merchant_id).in_(sorted(caller.merchants)))
         if status is not None:
             query = query.where(ShipmentRow.status == status.value)
         if stage is not None:
@@ -198,15 +232,31 @@ def warehouse_problems(engine: Engine, request: ShipmentRequest) -> list[dict[st
     return shipment_warehouse_problems(request, ledger.warehouses(engine))
 
 
-async def _describe(client: Client, shipment_id: str) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus]:
-    """The shipment's workflow and its execution status; 404 when there is no such shipment."""
+async def _describe(client: Client, shipment_id: str,
+                    ) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionStatus, str | None]:
+    """The shipment's workflow, its execution status and merchant; 404 when there is no such shipment."""
     handle = client.get_workflow_handle(workflow_id(shipment_id), result_type=ShipmentState)
     with not_found_as("SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}"):
         description = await handle.describe()
-    return handle, description.status or WorkflowExecutionStatus.RUNNING
+    merchant_id = description.typed_search_attributes.get(sa.MERCHANT)
+    return handle, description.status or WorkflowExecutionStatus.RUNNING, merchant_id
 
 
-async def _running(handle: WorkflowHandle[Any, Any], engine: Engine, shipment_id: str,
+def _not_found(shipment_id: str) -> ApiError:
+    """The answer for a shipment that does not exist, and for another merchant's: the same, so ids do not leak."""
+    return ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
+
+
+def _stale(engine: Engine, shipment_id: str, caller: Caller) -> ShipmentView:
+    """The read model's view while Temporal cannot be asked; 503 when it has none (the shipment may be too new to be
+    projected, so 404 would be a guess)."""
+    try:
+        return _from_read_model(engine, shipment_id, caller, stale=True)
+    except ApiError:
+        raise temporal_unavailable(f"shipment {shipment_id} has no projected state to answer from") from None
+
+
+async def _running(handle: WorkflowHandle[Any, Any], engine: Engine, shipment_id: str, caller: Caller,
                    timeout: timedelta) -> ShipmentView:
     """A running shipment's state by query, or its last projected state when no worker answers in time."""
     try:
@@ -215,7 +265,7 @@ async def _running(handle: WorkflowHandle[Any, Any], engine: Engine, shipment_id
         # No worker answered in time: show the last projected state rather than hang the caller.
         log.warning("query failed, answering from the read model", shipment_id=shipment_id, error=str(err))
         try:
-            return _from_read_model(engine, shipment_id, execution_status="running")
+            return _from_read_model(engine, shipment_id, caller, execution_status="running", stale=True)
         except ApiError:
             raise ApiError(503, "STATE_UNAVAILABLE", f"shipment {shipment_id} is running but no worker "
                            "answered and it has no projected state yet; try again") from None
@@ -232,15 +282,16 @@ async def _update(client: Client, shipment_id: str, update: Any, arg: Any, refus
     except RPCError as err:
         if not is_not_found(err):
             raise
-    await _describe(client, shipment_id)  # 404 when there is no such shipment
+    await _describe(client, shipment_id)  # 404 when there is no such shipment (ops alone decide: no merchant scope)
     raise ApiError(409, "SHIPMENT_CLOSED", f"shipment {shipment_id} is no longer running")
 
 
-def _from_read_model(engine: Engine, shipment_id: str, execution_status: str | None = None) -> ShipmentView:
+def _from_read_model(engine: Engine, shipment_id: str, caller: Caller, execution_status: str | None = None,
+                     stale: bool = False) -> ShipmentView:
     with Session(engine) as session:
         row = session.get(ShipmentRow, shipment_id)
-        if row is None:
-            raise ApiError(404, "SHIPMENT_NOT_FOUND", f"no shipment {shipment_id}")
+        if row is None or not caller.sees(row.merchant_id):
+            raise _not_found(shipment_id)
         transitions = session.exec(select(StageTransitionRow).where(
             StageTransitionRow.shipment_id == shipment_id).order_by(col(StageTransitionRow.seq))).all()
     return ShipmentView(
@@ -250,5 +301,5 @@ def _from_read_model(engine: Engine, shipment_id: str, execution_status: str | N
         carrier=row.carrier, mode=row.mode, tracking_number=row.tracking_number, failure=row.failure,
         transitions=[Transition(seq=t.seq, stage=Stage(t.stage), status=Status(t.status), at=t.at, note=t.note)
                      for t in transitions],
-        execution_status=execution_status,
+        execution_status=execution_status, stale=stale,
     )

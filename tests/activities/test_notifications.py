@@ -24,13 +24,15 @@ from activities.notifications import (
     smtp_failure,
 )
 from devstack.mailserver import DevMailServer
-from infra.persistence.db import make_engine, migrate
+from infra.persistence.db import ShipmentRow, make_engine, migrate
 from infra.persistence.outbox import Channel, OutboxMessage, OutboxRow, OutboxState, claim_due, enqueue, messages_of
 from infra.platform.http_server import ServedApp
+from infra.platform.webhooks import MerchantSecrets
 from tests.support import unique_id
 
 SENDER = "Tradelane <notify@tradelane.test>"
-SANDBOX_SECRET = "dev-webhook-secret"  # the sandbox config's default merchant_webhook_secret
+SANDBOX_SECRET = "dev-webhook-secret"  # the sandbox config's default merchant_webhook_secret (the derivation root)
+MERCHANT = "acme-store"
 
 
 class Clock:
@@ -78,7 +80,8 @@ def clock() -> Clock:
 def activities(engine, mail_server, http, clock) -> Callable[..., NotificationActivities]:
     def build(secret: str = SANDBOX_SECRET, **options: Any) -> NotificationActivities:
         mail = MailSettings(host=mail_server.host, port=mail_server.port, sender=SENDER, timeout_s=2)
-        return NotificationActivities(engine, mail, http, secret, webhook_timeout_s=2, clock=clock, **options)
+        return NotificationActivities(engine, mail, http, MerchantSecrets({}, derive_from=secret), webhook_timeout_s=2,
+                                      clock=clock, **options)
 
     return build
 
@@ -102,7 +105,14 @@ def outbox_message(shipment_id: str, seq: int, channel: Channel, recipient: str,
 
 
 def add(engine: Engine, *messages: OutboxMessage) -> None:
+    """The messages, and their shipment's row (a webhook is signed with its merchant's secret)."""
     with Session(engine) as session:
+        for shipment_id in {m.shipment_id for m in messages}:
+            if session.get(ShipmentRow, shipment_id) is None:
+                session.add(ShipmentRow(
+                    shipment_id=shipment_id, workflow_id=f"shipment:{shipment_id}", merchant_id=MERCHANT,
+                    origin_country="CN", destination_country="DE", stage="transit", status="in_progress",
+                    declared_value="10", currency="EUR", created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
         enqueue(session, list(messages))
         session.commit()
 
@@ -299,7 +309,7 @@ async def test_more_due_rows_than_a_batch_all_go_out_in_one_run(activities, engi
 def test_a_lease_too_short_for_a_batch_is_refused(engine, http):
     mail = MailSettings(host="127.0.0.1", port=25, sender=SENDER, timeout_s=10)
     with pytest.raises(ValueError, match="lease: 60 s cannot cover batch=5 sends of up to 20 s"):
-        NotificationActivities(engine, mail, http, "s", lease=timedelta(seconds=60))
+        NotificationActivities(engine, mail, http, MerchantSecrets({"m": ["s"]}), lease=timedelta(seconds=60))
 
 
 @pytest.mark.parametrize(("outbox_id", "expected"), [

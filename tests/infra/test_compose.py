@@ -71,7 +71,8 @@ OPERATOR_SECRETS = {
     # Production refuses HMAC secrets and API keys shorter than 32 bytes.
     "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real-and-long-enough-0000000",
     "TRADELANE_PARTNER_WEBHOOK_SECRETS": '{"roadlink": "p-real-and-long-enough-000000000000"}',
-    "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-0000000000"},'
+    "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-0000000000",'
+                          '"merchants":["shop"]},'
                           '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-0000000000"}]',
     "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
     "TRADELANE_PAYLOAD_KEY_ID": "2026-11",

@@ -16,8 +16,9 @@ PRODUCTION = dict(environment="production", database_url="postgresql+psycopg://t
                   codec_cors_origins=["https://temporal-ui.example.com"])
 
 
-def keys(*entries: tuple[str, str, str]) -> list[dict[str, str]]:
-    return [{"name": n, "role": r, "key": k} for n, r, k in entries]
+def keys(*entries: tuple[str, str, str]) -> list[dict[str, object]]:
+    """API keys; a backend key acts for the merchant of its name (every backend key names its merchants)."""
+    return [{"name": n, "role": r, "key": k, **({"merchants": [n]} if r == "backend" else {})} for n, r, k in entries]
 
 
 @pytest.mark.parametrize(("api_keys", "message"), [

@@ -1,4 +1,5 @@
-"""The demo merchant's webhook receiver: signature checks, idempotency by event id, inspection, fault switch."""
+"""The demo merchants' webhook receiver: signature checks with each merchant's own secret, idempotency by event id,
+inspection, fault switch."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.platform.webhooks import sign, signed_headers
+from infra.platform.dev_secrets import DEV_WEBHOOK_SECRET
+from infra.platform.webhooks import derived_secret, sign, signed_headers
 
-SECRET = "dev-webhook-secret"
+MERCHANT = "acme-store"
+SECRET = derived_secret(DEV_WEBHOOK_SECRET, MERCHANT)
+"""The merchant's own development secret (the sandbox derives each merchant's from the root, as Tradelane does)."""
 
 
 def body_of(shipment_id: str, kind: str = "delayed") -> bytes:
@@ -18,8 +22,9 @@ def body_of(shipment_id: str, kind: str = "delayed") -> bytes:
 
 
 async def deliver(client: httpx.AsyncClient, event_id: str, body: bytes, timestamp: int,
-                  secret: str = SECRET, **headers: str) -> httpx.Response:
-    sent = {"Content-Type": "application/json", **signed_headers(secret, event_id, timestamp, body), **headers}
+                  secret: str = SECRET, merchant: str = MERCHANT, **headers: str) -> httpx.Response:
+    sent = {"Content-Type": "application/json", **signed_headers(secret, event_id, timestamp, body, merchant=merchant),
+            **headers}
     return await client.post("/merchant/webhooks", content=body, headers=sent)
 
 
@@ -75,7 +80,7 @@ async def test_bad_signatures_get_401_naming_the_problem_and_are_not_recorded(ma
                                                                               headers, body, says):
     sb = await make_sandbox(clock=fake_clock)
     response = await sb.client.post("/merchant/webhooks", content=body, headers={
-        "Tradelane-Event-Id": "S-1:1:webhook:merchant", **headers(now)})
+        "Tradelane-Event-Id": "S-1:1:webhook:merchant", "Tradelane-Merchant": MERCHANT, **headers(now)})
     assert response.status_code == 401
     error = response.json()["error"]
     assert error["code"] == "INVALID_SIGNATURE"
@@ -84,10 +89,25 @@ async def test_bad_signatures_get_401_naming_the_problem_and_are_not_recorded(ma
 
 
 async def test_the_secret_comes_from_the_sandbox_config(make_sandbox, fake_clock, now):
-    sb = await make_sandbox(clock=fake_clock, merchant_webhook_secret="rotated")
+    sb = await make_sandbox(clock=fake_clock, merchant_webhook_secrets={MERCHANT: ["rotated"]})
     refused = await deliver(sb.client, "E-1", body_of("S-1"), now)
     accepted = await deliver(sb.client, "E-1", body_of("S-1"), now, secret="rotated")
     assert (refused.status_code, accepted.status_code) == (401, 200)
+
+
+async def test_a_merchant_secret_does_not_sign_for_another_merchant(make_sandbox, fake_clock, now):
+    """Finding (issue 18): one secret signed every merchant's webhooks, so any merchant could forge one another
+    accepted. Each merchant's receiver now verifies with that merchant's own secret."""
+    sb = await make_sandbox(clock=fake_clock, merchant_webhook_secrets={"merchant-a": ["a-secret"],
+                                                                        "merchant-b": ["b-secret"]})
+    forged = await deliver(sb.client, "E-1", body_of("S-B"), now, secret="a-secret", merchant="merchant-b")
+    unnamed = await sb.client.post("/merchant/webhooks", content=body_of("S-B"), headers={
+        "Tradelane-Event-Id": "E-2", "Tradelane-Signature": sign("b-secret", now, body_of("S-B"))})
+    genuine = await deliver(sb.client, "E-3", body_of("S-B"), now, secret="b-secret", merchant="merchant-b")
+    assert (forged.status_code, unnamed.status_code, genuine.status_code) == (401, 401, 200)
+    assert "wrong secret" in forged.json()["error"]["message"]
+    seen = await sb.client.get("/_inspect/merchant-webhooks", params={"merchant_id": "merchant-b"})
+    assert [(e["event_id"], e["merchant_id"]) for e in seen.json()["events"]] == [("E-3", "merchant-b")]
 
 
 @pytest.mark.parametrize(("event_id", "body", "status", "says"), [
@@ -97,7 +117,7 @@ async def test_the_secret_comes_from_the_sandbox_config(make_sandbox, fake_clock
 ], ids=["no-event-id", "not-json", "not-an-object"])
 async def test_unusable_signed_deliveries_get_400(make_sandbox, fake_clock, now, event_id, body, status, says):
     sb = await make_sandbox(clock=fake_clock)
-    headers = {"Tradelane-Signature": sign(SECRET, now, body)}
+    headers = {"Tradelane-Signature": sign(SECRET, now, body), "Tradelane-Merchant": MERCHANT}
     if event_id is not None:
         headers["Tradelane-Event-Id"] = event_id
     response = await sb.client.post("/merchant/webhooks", content=body, headers=headers)
