@@ -21,6 +21,7 @@ from infra.platform.telemetry import tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, require
 from starter.cors import CodecCors
+from starter.deadlines import with_deadline
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
@@ -60,8 +61,12 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
             app.state.engine = make_engine(settings.database_url)
             registry.register(ReadModelCollector(app.state.engine))
         if client is None:
-            app.state.client = await connect(
-                settings, interceptors=tracing_interceptors(tracer_provider("tradelane-api", settings.otel_endpoint)))
+            # Lazily: the API starts while Temporal is away, answers 503 for what needs it, reads from the read
+            # model, and its /readyz says Temporal is not reachable.
+            app.state.client = with_deadline(await connect(
+                settings, lazy=True,
+                interceptors=tracing_interceptors(tracer_provider("tradelane-api", settings.otel_endpoint))),
+                settings.temporal_rpc_timeout_s)
         yield
         await partner_http.aclose()
         if engine is None:
@@ -69,8 +74,10 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
 
     app = FastAPI(title="Tradelane", version="0.1.0", lifespan=lifespan,
                   description="Cross-border shipments as durable Temporal workflows.")
-    # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs.
-    app.state.settings, app.state.client, app.state.engine = settings, client, engine
+    # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs. Every Temporal call
+    # of the API has a deadline (a 503 past it, `starter.deadlines`).
+    app.state.settings, app.state.engine = settings, engine
+    app.state.client = with_deadline(client, settings.temporal_rpc_timeout_s) if client is not None else None
     app.state.book = RuleBook(settings.rules_dir) if settings.rules_dir else default_book()
     app.state.screening = ScreeningList.load(settings.screening_list) if settings.screening_list else None
     app.state.keys = KeyDirectory(settings.api_keys)

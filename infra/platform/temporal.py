@@ -54,7 +54,7 @@ def _read_pem(setting: str, path: Path | None) -> bytes | None:
 
 async def connect(settings: Settings | None = None, *, address: str | None = None,
                   converter: DataConverter | None = None, runtime: Runtime | None = None,
-                  interceptors: Sequence[Interceptor] = ()) -> Client:
+                  interceptors: Sequence[Interceptor] = (), lazy: bool = False) -> Client:
     """A client of the settings' Temporal (address, namespace, TLS or mTLS, API key) with the encrypting pydantic
     converter, so models never come back as bare dicts and personal data never reaches the server in plaintext.
 
@@ -64,9 +64,11 @@ async def connect(settings: Settings | None = None, *, address: str | None = Non
         converter: Another converter (the settings' keys by default).
         runtime: The process's telemetry runtime.
         interceptors: Tracing interceptors.
+        lazy: Connect at the first call instead of now (the API starts, and says it is not ready, while Temporal
+            is away); such a call fails at once while the server cannot be reached.
     """
     settings = settings or get_settings()
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(address or settings.temporal_address, namespace=settings.temporal_namespace,
                                 data_converter=converter or converter_for(settings), tls=tls_config(settings) or False,
-                                api_key=api_key, runtime=runtime, interceptors=interceptors)
+                                api_key=api_key, runtime=runtime, interceptors=interceptors, lazy=lazy)
