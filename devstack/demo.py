@@ -24,6 +24,7 @@ from infra.platform.settings import DEV_API_KEYS, STATE_DIR, Settings, get_setti
 from starter.cli import console as cli_console
 from starter.cli import print_quote, print_timeline
 from starter.client import TradelaneClient
+from tradelane.tracking_page import tracking_token
 
 # Off a terminal (CI, a log file) rich would assume 80 columns and wrap every row.
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -200,7 +201,9 @@ def show_visibility(client: TradelaneClient, settings: Settings, shipments: list
     console.print(f"  merchant webhooks: {settings.partners_base_url}/_inspect/merchant-webhooks")
     tracking = missed.state.get("tracking_number")
     if tracking:
-        console.print(f"  public tracking page: http://{settings.api_host}:{settings.api_port}/track/{tracking}"
+        # By its token, as the recipient's e-mails link to it: the carrier's number alone does not open the page.
+        token = tracking_token(settings.tracking_secret.get_secret_value(), missed.shipment_id)
+        console.print(f"  public tracking page: http://{settings.api_host}:{settings.api_port}/track/{token}"
                       f"  (try ?lang=ar or ?lang=ja)")
     console.rule()
 

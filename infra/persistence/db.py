@@ -19,6 +19,7 @@ import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the 
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 from infra.persistence.notices import outbox_messages
 from infra.persistence.outbox import enqueue
+from infra.persistence.tracking_tokens import record_token
 from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
@@ -213,6 +214,8 @@ def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeCo
         row = _shipment_row(row, update)
         session.add(row)
         _add_events(session, row, update)
+        if notices is not None and notices.tracking_secret is not None:
+            record_token(session, row.shipment_id, notices.tracking_secret.get_secret_value())
         if notices is not None and update.notices:
             enqueue(session, outbox_messages(update, notices))
         _add_transitions(session, update.state)

@@ -23,6 +23,7 @@ from tradelane.notify import (
 )
 from tradelane.shipment.projection import ProjectionUpdate
 from tradelane.shipment.state import Notice
+from tradelane.tracking_page import tracking_token
 
 
 def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[OutboxMessage]:
@@ -36,8 +37,10 @@ def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[Outb
 def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> NoticeFacts:
     state = update.state
     eta = notice.eta
-    tracking_url = (f"{config.tracking_url.rstrip('/')}/{state.tracking_number}"
-                    if config.tracking_url and state.tracking_number else None)
+    # The link names the shipment by its unguessable token, never by the carrier's (sequential) number.
+    secret = config.tracking_secret.get_secret_value() if config.tracking_secret else None
+    tracking_url = (f"{config.tracking_url.rstrip('/')}/{tracking_token(secret, state.shipment_id)}"
+                    if config.tracking_url and secret and state.tracking_number else None)
     return NoticeFacts(
         kind=notice.kind, shipment_id=state.shipment_id, order_ref=update.order_ref, merchant=state.merchant_id,
         tracking_number=state.tracking_number, tracking_url=tracking_url,

@@ -10,6 +10,8 @@ DEV_API_KEYS = {"backend": "dev-backend-key", "ops": "dev-ops-key"}
 """One key per person-facing role; each partner has its own (`dev_partner_key`)."""
 DEV_PARTNER_KEY = "dev-partner-key"
 """The prefix of each sandbox partner's own API key."""
+DEV_TRACKING_SECRET = "dev-tracking-page-secret"
+"""Derives the public tracking pages' tokens (e-mails link to them)."""
 
 
 def dev_partner_key(partner: str) -> str:

@@ -31,4 +31,6 @@ class NoticeConfig(BaseModel):
     default_merchant_webhook: str | None = None
     """For merchants without their own URL (the sandbox's merchant receiver in development)."""
     tracking_url: str | None = None
-    """Base of the public tracking page, e.g. `https://track.example.com/track`; the number is appended."""
+    """Base of the public tracking page, e.g. `https://track.example.com/track`; the shipment's token is appended."""
+    tracking_secret: SecretStr | None = None
+    """Derives each shipment's tracking-page token (`tradelane.tracking_page.tracking_token`); without it, no links."""

@@ -20,6 +20,7 @@ from infra.platform.dev_secrets import (  # noqa: F401  (re-exported: settings a
     DEV_PARTNER_WEBHOOK_SECRET,
     DEV_PAYLOAD_KEY,
     DEV_PAYLOAD_KEY_ID,
+    DEV_TRACKING_SECRET,
     DEV_WEBHOOK_SECRET,
     dev_partner_key,
     dev_partner_secret,
@@ -197,6 +198,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     """Requests with a larger body are refused (413) before they are parsed."""
 
+    # The public tracking page
+    tracking_secret: SecretStr = SecretStr(DEV_TRACKING_SECRET)
+    """Derives each shipment's public tracking-page token (HMAC-SHA256), which e-mails link to. Links already sent
+    keep working after a rotation (the read model keeps their digests); the development value is refused in
+    production."""
+
     # Personal data in Temporal payloads: AES-GCM, keys by id so they can be rotated
     payload_keys: dict[str, SecretStr] = Field(
         default_factory=lambda: {DEV_PAYLOAD_KEY_ID: SecretStr(DEV_PAYLOAD_KEY)})
@@ -283,7 +290,8 @@ class Settings(BaseSettings):
             default_hook = f"{self.partners_base_url.rstrip('/')}/merchant/webhooks"
         return NoticeConfig(quiet_hours=QuietHours.parse(self.quiet_hours) if self.quiet_hours else None,
                             ops_email=self.ops_email, merchant_webhooks=self.merchant_webhooks,
-                            default_merchant_webhook=default_hook, tracking_url=self.tracking_url)
+                            default_merchant_webhook=default_hook, tracking_url=self.tracking_url,
+                            tracking_secret=self.tracking_secret)
 
     def merchant_secrets(self) -> MerchantSecrets:
         """The secrets merchants' webhooks are signed with: each merchant's own; outside production a merchant not
@@ -474,6 +482,8 @@ def _refuse_short_secrets(settings: Settings) -> None:
     need = f"shorter than {PRODUCTION_SECRET_MIN_BYTES} bytes; use e.g. `openssl rand -hex 32`"
     if short(settings.webhook_secret):
         raise ValueError(f"TRADELANE_WEBHOOK_SECRET is {need}")
+    if short(settings.tracking_secret):
+        raise ValueError(f"TRADELANE_TRACKING_SECRET is {need}")
     partners = sorted(p for p, secret in settings.partner_webhook_secrets.items() if short(secret))
     if partners:
         raise ValueError(f"TRADELANE_PARTNER_WEBHOOK_SECRETS: the secret(s) of {', '.join(map(repr, partners))} "
@@ -502,6 +512,9 @@ def _refuse_dev_secrets(settings: Settings) -> None:
             raise ValueError(f"TRADELANE_API_KEYS: key {api_key.name!r} is a development partner key")
     if any(k.get_secret_value() == DEV_PAYLOAD_KEY for k in settings.payload_keys.values()):
         raise ValueError("TRADELANE_PAYLOAD_KEYS must not contain the development key in production")
+    if settings.tracking_secret.get_secret_value() == DEV_TRACKING_SECRET:
+        raise ValueError("TRADELANE_TRACKING_SECRET must be set to a real secret in production (anyone knowing the "
+                         "development one can compute every tracking link)")
 
 
 @lru_cache

@@ -1,45 +1,57 @@
-"""The public tracking page: `/track/{tracking_number}`, HTML in the recipient's language, no key needed.
+"""The public tracking page: `/track/{token}`, HTML in the recipient's language, no key needed.
+
+The token is the shipment's unguessable public token (`tradelane.tracking_page.tracking_token`), which the
+recipient's e-mails link to. A carrier's tracking number does not open the page: carriers number parcels in
+sequence, so anyone could read the neighbours of their own parcel. Whatever does not name a shipment (a tracking
+number, a wrong or malformed token) gets the same 404 page, after the same lookup. Requests are rate-limited per
+client (`starter.ratelimit`).
 
 It reads the read model (so it works while no worker runs) and shows only what a recipient may see; what that is,
-is decided by `starter.web.tracking_page.TrackingPage`.
+is decided by `starter.web.tracking_page.TrackingPage` and `tradelane.tracking_page.public_location`.
 """
 
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from infra.persistence.db import ShipmentRow, TrackingEventRow
+from infra.persistence.tracking_tokens import shipment_of_token
 from starter.deps import EngineDep
 from starter.routes.visibility import tracking_events
 from starter.web.tracking_page import PageEvent, TrackingPage, render_not_found_page, render_tracking_page
 from tradelane.enums import Status, TrackingStatus
 from tradelane.notify import negotiate_locale
+from tradelane.partners import PARTNERS
+from tradelane.tracking_page import public_location
 
 router = APIRouter(tags=["public"])
 
+_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+"""The page's address is its key: no cache keeps it, no link from it passes it on."""
 
-@router.get("/track/{tracking_number}", response_class=HTMLResponse)
+
+@router.get("/track/{token}", response_class=HTMLResponse)
 def tracking_page(
-    tracking_number: Annotated[str, Path(max_length=64)],
+    token: Annotated[str, Path(max_length=64, description="The shipment's public token, from its e-mails.")],
     engine: EngineDep,
     lang: Annotated[str | None, Query(max_length=35, description="Show the page in this language.")] = None,
     accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> HTMLResponse:
-    """The public page for a tracking number: status, ETA and timeline, in the recipient's language (or the
-    browser's). Nothing internal is shown: no partner names, costs, ids or failure reasons."""
+    """The public page of the shipment a token names: status, ETA and timeline, in the recipient's language (or
+    the browser's). Nothing internal and no personal data beyond the destination country is shown."""
     with Session(engine) as session:
-        row = session.exec(select(ShipmentRow).where(ShipmentRow.tracking_number == tracking_number)).first()
+        shipment_id = shipment_of_token(session, token)
+        row = session.get(ShipmentRow, shipment_id) if shipment_id is not None else None
         events = tracking_events(session, row.shipment_id) if row is not None else []
-    if row is None:
+    if row is None or row.tracking_number is None:
         locale = negotiate_locale(lang, accept_language=accept_language)
-        return HTMLResponse(render_not_found_page(tracking_number, locale), status_code=404)
+        return HTMLResponse(render_not_found_page(token, locale), status_code=404, headers=_PRIVATE)
     locale = negotiate_locale(lang or row.recipient_locale, accept_language=accept_language,
                               country=row.destination_country)
-    page = _page(tracking_number, row, events)
-    return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale,
-                                                                   "Cache-Control": "no-store"})
+    page = _page(row.tracking_number, row, events)
+    return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale, **_PRIVATE})
 
 
 def _page(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow]) -> TrackingPage:
@@ -51,6 +63,12 @@ def _page(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow]
         eta_expected=row.eta_expected, eta_earliest=row.eta_earliest, eta_latest=row.eta_latest,
         delivered_at=next((e.occurred_at for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
                           None),
-        events=[PageEvent(occurred_at=e.occurred_at, status=TrackingStatus(e.status), location=e.location)
-                for e in events if e.status != TrackingStatus.UNKNOWN],
+        events=[_event(e) for e in events if e.status != TrackingStatus.UNKNOWN],
         timezone=row.recipient_timezone or "UTC")
+
+
+def _event(event: TrackingEventRow) -> PageEvent:
+    status = TrackingStatus(event.status)
+    partner = PARTNERS.get(event.partner)
+    return PageEvent(occurred_at=event.occurred_at, status=status,
+                     location=public_location(event.location, status, partner.kind if partner else None))

@@ -1,7 +1,8 @@
 """The public parcel tracking page: one self-contained, phone-friendly HTML document per tracking number.
 
 The page shows only what a recipient may see. `TrackingPage` is the whole input and has no field for internal data
-(shipment id, merchant, partner or carrier names, costs, failure reasons, workflow ids), so none can leak into the
+(shipment id, merchant, partner or carrier names, costs, failure reasons, workflow ids) nor for personal data (no
+name, street or postcode: the route leaves out event locations near the recipient), so none can leak into the
 page. Strings come from the notification catalogs (`tradelane/notify/messages`), dates and country names from CLDR.
 """
 
@@ -32,7 +33,9 @@ class PageEvent(BaseModel):
 
     occurred_at: AwareDatetime
     status: TrackingStatus
-    location: str
+    location: str | None = None
+    """Where it happened, when that is public (`tradelane.tracking_page.public_location`): a hub, a port, never the
+    recipient's neighbourhood."""
 
 
 class TrackingPage(BaseModel):

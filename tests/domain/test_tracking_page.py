@@ -16,7 +16,8 @@ from starter.web.tracking_page import (
     render_not_found_page,
     render_tracking_page,
 )
-from tradelane.enums import Status, TrackingStatus
+from tradelane.enums import PartnerKind, Status, TrackingStatus
+from tradelane.tracking_page import is_token, public_location, token_digest, tracking_token
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -286,3 +287,47 @@ def test_not_found_page(locale, direction, title):
 def test_unsupported_locale_is_refused():
     with pytest.raises(ValueError, match="locale: 'nl' is not supported"):
         render_tracking_page(page(), "nl")
+
+
+# --- who may open the page, and what of a partner's event it shows (issue 18) -------------------------------------
+
+
+def test_a_token_is_160_bits_of_hmac_bound_to_the_secret_and_the_shipment():
+    token = tracking_token("s" * 32, "SHP-1")
+    assert is_token(token) and len(token) == 32  # 32 base32 characters: 160 bits
+    assert token == tracking_token("s" * 32, "SHP-1")  # e-mails, projection and page agree without shared state
+    assert len({token, tracking_token("s" * 32, "SHP-2"), tracking_token("t" * 32, "SHP-1")}) == 3
+    # Consecutive shipments get unrelated tokens: nothing to walk as with sequential carrier numbers.
+    neighbours = [tracking_token("s" * 32, f"SHP-{n}") for n in range(1, 200)]
+    assert len({t[:8] for t in neighbours}) == len(neighbours)
+    assert token_digest(token) != token and len(token_digest(token)) == 64
+
+
+@pytest.mark.parametrize("value", ["SX0000000001", "1Z0000000000000001", "A" * 32, "a" * 31, "a" * 33,
+                                   "0" * 32, "a1" * 16], ids=["sequential-number", "ups-number", "uppercase",
+                                                              "short", "long", "zeros", "not-base32"])
+def test_only_a_token_shaped_value_is_looked_up(value):
+    assert not is_token(value)
+
+
+@pytest.mark.parametrize(("status", "kind", "shown"), [
+    (TrackingStatus.IN_TRANSIT, PartnerKind.CARRIER, "Hong Kong hub"),
+    (TrackingStatus.CUSTOMS_HOLD, PartnerKind.CUSTOMS_BROKER, "Hong Kong hub"),
+    (TrackingStatus.AT_LOCAL_DEPOT, PartnerKind.CARRIER, None),
+    (TrackingStatus.OUT_FOR_DELIVERY, PartnerKind.CARRIER, None),
+    (TrackingStatus.DELIVERY_FAILED, PartnerKind.CARRIER, None),
+    (TrackingStatus.DELIVERED, PartnerKind.CARRIER, None),
+    (TrackingStatus.PICKED_UP, PartnerKind.LAST_MILE, None),
+    (TrackingStatus.IN_TRANSIT, None, None),
+], ids=["carrier-hub", "customs-office", "local-depot", "out-for-delivery", "failed-attempt", "doorstep",
+        "last-mile-courier", "unknown-partner"])
+def test_locations_near_the_recipient_are_not_public(status, kind, shown):
+    assert public_location("Hong Kong hub", status, kind) == shown
+
+
+def test_an_event_without_a_public_location_shows_none():
+    doc = Document(render_tracking_page(page(events=[
+        PageEvent(occurred_at=at("2026-12-08T10:00"), status="delivered", location=None)],
+        shipment_status="delivered"), "en"))
+    event = doc.all(data_testid="event")[0]
+    assert not [e for e in event.walk() if e.attrs.get("class") == "where"]

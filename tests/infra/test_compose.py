@@ -70,6 +70,7 @@ def test_services_reach_temporal_and_postgres_by_service_name(service, monkeypat
 OPERATOR_SECRETS = {
     # Production refuses HMAC secrets and API keys shorter than 32 bytes.
     "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real-and-long-enough-0000000",
+    "TRADELANE_TRACKING_SECRET": "track-real-and-long-enough-0000000",
     "TRADELANE_PARTNER_WEBHOOK_SECRETS": '{"roadlink": "p-real-and-long-enough-000000000000"}',
     "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-0000000000",'
                           '"merchants":["shop"]},'

@@ -10,7 +10,7 @@ from infra.platform.settings import DEV_API_KEYS, DEV_PAYLOAD_KEY_ID, Settings
 from tradelane.connections import directory
 
 PRODUCTION = dict(environment="production", database_url="postgresql+psycopg://t:pw@db/t",
-                  webhook_secret="whsec-real-" + "w" * 21,
+                  webhook_secret="whsec-real-" + "w" * 21, tracking_secret="track-real-" + "t" * 21,
                   partner_webhook_secrets={"roadlink": "partner-real-" + "s" * 20},
                   payload_keys={"k1": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="}, payload_key_id="k1",
                   codec_cors_origins=["https://temporal-ui.example.com"])

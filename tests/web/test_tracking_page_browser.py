@@ -10,10 +10,12 @@ import pytest
 from PIL import Image, ImageStat
 from playwright.async_api import Browser, async_playwright
 
+from infra.platform.settings import DEV_TRACKING_SECRET
 from tests.support import load_example, unique_id
 from tradelane.connections import directory
 from tradelane.enums import Status, TrackingStatus
 from tradelane.notify import status_label
+from tradelane.tracking_page import tracking_token
 
 pytestmark = pytest.mark.temporal
 
@@ -36,8 +38,9 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def delivered(harness, locale: str | None) -> str:
-    """Run a shipment to delivery; returns its tracking number."""
+async def delivered(harness, locale: str | None) -> tuple[str, str]:
+    """Run a shipment to delivery; returns its tracking number and the path of its public page (by its token, as the
+    recipient's e-mails link to it)."""
     shipment_id = unique_id("page")
     body = load_example("basic-cn-de.json", shipment_id)
     if locale is None:
@@ -48,7 +51,7 @@ async def delivered(harness, locale: str | None) -> str:
     state = await harness.result(shipment_id)
     # The workflow finishes only once the read model (which the page reads) has its last snapshot.
     assert state.status is Status.DELIVERED and state.tracking_number
-    return state.tracking_number
+    return state.tracking_number, f"/track/{tracking_token(DEV_TRACKING_SECRET, shipment_id)}"
 
 
 async def open_page(browser: Browser, url: str, accept_language: str | None = None):
@@ -61,8 +64,8 @@ async def open_page(browser: Browser, url: str, accept_language: str | None = No
 
 
 async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harness, webhook_api, browser):
-    tracking_number = await delivered(harness, "de-DE")
-    context, page, response = await open_page(browser, f"{webhook_api.url}/track/{tracking_number}",
+    tracking_number, path = await delivered(harness, "de-DE")
+    context, page, response = await open_page(browser, f"{webhook_api.url}{path}",
                                               accept_language="en-US,en;q=0.8")
     try:
         assert response is not None and response.status == 200
@@ -79,8 +82,10 @@ async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harn
         assert scroll_width <= PHONE["width"]
         # Nothing internal reaches the page.
         html = await page.content()
-        for internal in (*directory().connections, "acme-store", "shipment:"):
-            # As a word: a partner named `ups` is not in "groups".
+        recipient = load_example("basic-cn-de.json")["destination"]
+        for internal in (*directory().connections, "acme-store", "shipment:", recipient["postal_code"],
+                         *recipient["address_lines"], *recipient["name"].split()):
+            # As a word: a partner named `ups` is not in "groups". Nor personal data: no postcode, street, name.
             assert not re.search(rf"(?<![\w-]){re.escape(internal)}(?![\w-])", html), internal
         # The page really renders: a screenshot of the phone screen with text on it, not a blank page.
         shot = Image.open(io.BytesIO(await page.screenshot(full_page=True)))
@@ -98,8 +103,8 @@ async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harn
 ], ids=["accept-language-french", "accept-language-japanese", "lang-parameter-arabic-right-to-left"])
 async def test_without_a_recipient_locale_the_browser_decides(harness, webhook_api, browser, accept_language, query,
                                                                lang, direction):
-    tracking_number = await delivered(harness, None)
-    context, page, response = await open_page(browser, f"{webhook_api.url}/track/{tracking_number}{query}",
+    _, path = await delivered(harness, None)
+    context, page, response = await open_page(browser, f"{webhook_api.url}{path}{query}",
                                               accept_language=accept_language)
     try:
         assert response is not None and response.status == 200
@@ -112,7 +117,7 @@ async def test_without_a_recipient_locale_the_browser_decides(harness, webhook_a
         await context.close()
 
 
-async def test_an_unknown_tracking_number_gets_a_localised_404(webhook_api, browser):
+async def test_a_tracking_number_alone_gets_a_localised_404(webhook_api, browser):
     context, page, response = await open_page(browser, f"{webhook_api.url}/track/NOPE123", accept_language="es")
     try:
         assert response is not None and response.status == 404
