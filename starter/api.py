@@ -25,6 +25,7 @@ from starter.deadlines import with_deadline
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
+from starter.ratelimit import RateLimit, RatePolicy
 from starter.routes import (
     dcsa_events,
     documents,
@@ -94,5 +95,8 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     # hence CORS for the UI's origins (and only for them); a preflight carries no key and is answered by CORS alone.
     app.include_router(codec_router(EncryptionCodec(key_ring(settings)), [Depends(require(Role.OPS))]))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outside the body limit: a client over its rate gets its 429 before it may upload anything.
+    app.add_middleware(RateLimit, keys=app.state.keys, policy=RatePolicy.from_settings(settings),
+                       storage=settings.rate_limit_storage)
     app.add_middleware(CodecCors, origins=settings.codec_cors_origins)
     return app

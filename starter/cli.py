@@ -303,4 +303,6 @@ def api() -> None:
     from starter.api import create_app
 
     settings = service_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
+    # X-Forwarded-For is believed only from TRADELANE_TRUSTED_PROXIES (starter/ratelimit.py), not from uvicorn's list.
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
+                proxy_headers=False)

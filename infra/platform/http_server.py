@@ -24,7 +24,10 @@ class ServedApp:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = host, self._sock.getsockname()[1]
-        self._server = _EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+        # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback peer; which proxies are
+        # trusted is Tradelane's setting (TRADELANE_TRUSTED_PROXIES, starter/ratelimit.py), not the server's.
+        self._server = _EmbeddedServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+                                                      proxy_headers=False))
         self._task: asyncio.Task[None] | None = None
 
     @property

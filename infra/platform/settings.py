@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from limits import parse as parse_limit
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -198,11 +199,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     """Requests with a larger body are refused (413) before they are parsed."""
 
-    # The public tracking page
+    # The public tracking page and rate limits (starter/ratelimit.py)
     tracking_secret: SecretStr = SecretStr(DEV_TRACKING_SECRET)
     """Derives each shipment's public tracking-page token (HMAC-SHA256), which e-mails link to. Links already sent
     keep working after a rotation (the read model keeps their digests); the development value is refused in
     production."""
+    rate_limits: dict[str, str] = Field(default_factory=dict)
+    """Requests per API key, by key name or by role (a key's name wins), in the `limits` notation, e.g.
+    `{"backend": "1200/minute", "partner": "100/second", "shop-a": "50/second"}`; what is not listed keeps the
+    environment's default (`starter.ratelimit.DEFAULT_LIMITS`: generous outside production)."""
+    tracking_page_rate_limit: str | None = None
+    """Tracking-page requests per client address, e.g. `30/minute`; unset: the environment's default."""
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    """Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client, for the per-client limit;
+    from any other peer the header is ignored."""
+    rate_limit_storage: str = "memory://"
+    """Where the counters live (a `limits` storage URI): this process's memory, or e.g. `redis://host:6379` to share
+    them between API replicas."""
 
     # Personal data in Temporal payloads: AES-GCM, keys by id so they can be rotated
     payload_keys: dict[str, SecretStr] = Field(
@@ -262,6 +275,7 @@ class Settings(BaseSettings):
                 raise ValueError("TRADELANE_CODEC_CORS_ORIGINS must list the Web UI origin(s) allowed to call the "
                                  'codec server in production, e.g. ["https://temporal-ui.example.com"]')
         _check_api_keys(self)
+        _check_rate_limits(self)
         try:
             KeyRing.from_settings(self.payload_keys, self.payload_key_id)  # a bad key fails at start, not mid-run
         except ValueError as err:
@@ -471,6 +485,19 @@ def _check_merchant_scopes(settings: Settings) -> None:
         if unsigned:
             raise ValueError(f"TRADELANE_MERCHANT_WEBHOOK_SECRETS: merchant(s) {', '.join(map(repr, unsigned))} "
                              "have a webhook URL but no secret; give each its own (e.g. `openssl rand -hex 32`)")
+
+
+def _check_rate_limits(settings: Settings) -> None:
+    """A limit that does not parse fails at start, naming the setting and entry."""
+    entries = {f"TRADELANE_RATE_LIMITS[{name!r}]": limit for name, limit in settings.rate_limits.items()}
+    if settings.tracking_page_rate_limit is not None:
+        entries["TRADELANE_TRACKING_PAGE_RATE_LIMIT"] = settings.tracking_page_rate_limit
+    for setting, limit in entries.items():
+        try:
+            parse_limit(limit)
+        except ValueError:
+            raise ValueError(f"{setting}: {limit!r} is not a rate limit; write e.g. '600/minute' or "
+                             "'20/second'") from None
 
 
 def _refuse_short_secrets(settings: Settings) -> None:

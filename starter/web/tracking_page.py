@@ -206,3 +206,11 @@ def render_not_found_page(tracking_number: str, locale: str) -> str:
         "tracking_number": tracking_number,
         "hint": cat.text("page.not_found_hint"),
     })
+
+
+def render_too_many_requests_page() -> str:
+    """The page for a client over the tracking page's rate limit (served with HTTP 429 and Retry-After): short, in
+    English, with nothing about any shipment."""
+    return _ENV.get_template("too_many_requests.html.j2").render({
+        "lang": "en", "direction": "ltr", "title": "Too many requests",
+        "hint": "This address has asked for tracking pages too often. Please wait a minute and try again."})

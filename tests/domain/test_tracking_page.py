@@ -14,6 +14,7 @@ from starter.web.tracking_page import (
     TrackingPage,
     reached_stage,
     render_not_found_page,
+    render_too_many_requests_page,
     render_tracking_page,
 )
 from tradelane.enums import PartnerKind, Status, TrackingStatus
@@ -287,6 +288,12 @@ def test_not_found_page(locale, direction, title):
 def test_unsupported_locale_is_refused():
     with pytest.raises(ValueError, match="locale: 'nl' is not supported"):
         render_tracking_page(page(), "nl")
+
+
+def test_too_many_requests_page_is_a_small_valid_document_about_no_shipment():
+    doc = Document(render_too_many_requests_page())
+    assert doc.doctype == "DOCTYPE html" and doc.by_id("status").text == "Too many requests"
+    assert not doc.has_id("tracking-number")
 
 
 # --- who may open the page, and what of a partner's event it shows (issue 18) -------------------------------------
