@@ -1,11 +1,13 @@
 """`make reliability`: the fault matrix with crashes, ending with one line
 
-    shipments=N faults=F terminal=T duplicates=D orphans=O lost=L
+    shipments=N faults=F terminal=T duplicates=D orphans=O lost=L dead_letters=X reconciled=Y
 
-and exit code 0 only when every shipment ended as its faults imply, with nothing duplicated, orphaned or lost.
+and exit code 0 only when every shipment ended as its faults imply, with nothing duplicated, orphaned or lost, and
+every dead letter and reconciliation item explained by the fault that calls for it (see `reliability` for what each
+fault proves).
 
-    python -m reliability [--shipments 200] [--in-flight 40] [--seed 2026] [--no-crashes]
-                          [--run-dir .tradelane/reliability] [--json report.json]
+    python -m reliability [--shipments 300] [--in-flight 40] [--seed 2026] [--no-crashes]
+                          [--temporal-down 60] [--run-dir .tradelane/reliability] [--json report.json]
 """
 
 import argparse
@@ -23,31 +25,41 @@ from rich.console import Console
 
 from infra.platform.logging import configure_logging
 from reliability.audit import AuditResult, Evidence, audit
+from reliability.config import TIMINGS
 from reliability.driver import DriverOptions, run_batch
 from reliability.plan import batch_disruptions, build_plan
 from reliability.processes import ReliabilityStack
-from reliability.report import disruption_table, kind_table, mismatch_table, mix_table, retry_table
+from reliability.report import disruption_table, kind_table, ledger_table, mismatch_table, mix_table, retry_table
 
 DEFAULT_RUN_DIR = Path(".tradelane/reliability")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.splitlines()[0])
-    parser.add_argument("--shipments", type=int, default=200, help="shipments in the batch (default 200)")
+    parser.add_argument("--shipments", type=int, default=300, help="shipments in the batch (default 300)")
     parser.add_argument("--in-flight", type=int, default=40, help="shipments running at once (default 40)")
     parser.add_argument("--seed", type=int, default=2026, help="plan seed: same seed, same batch (default 2026)")
     parser.add_argument("--no-crashes", action="store_true",
                         help="no worker kills or server and API restarts (partner outages still happen)")
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
                         help=f"wiped at start; history, read model, mail and logs (default {DEFAULT_RUN_DIR})")
-    parser.add_argument("--deadline", type=float, default=240.0,
-                        help="seconds a shipment may run after it was acknowledged (default 240)")
+    parser.add_argument("--temporal-down", type=float, default=TIMINGS.temporal_down_s,
+                        help=f"seconds the dev server stays down mid-batch (default {TIMINGS.temporal_down_s:g})")
+    parser.add_argument("--database-lock", type=float, default=TIMINGS.database_lock_s,
+                        help=f"seconds the read model's write lock is held mid-batch (default "
+                             f"{TIMINGS.database_lock_s:g}, longer than its 30 s busy timeout)")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated scenario names to draw the batch from (default: the whole catalogue)")
+    parser.add_argument("--deadline", type=float, default=420.0,
+                        help="seconds a shipment may run after it was acknowledged (default 420)")
     parser.add_argument("--json", type=Path, default=None, help="also write the full report as JSON here")
     args = parser.parse_args(argv)
     if args.shipments < 1:
         parser.error("--shipments: at least 1")
     if args.in_flight < 1:
         parser.error("--in-flight: at least 1")
+    if args.temporal_down < 0 or args.database_lock < 0:
+        parser.error("--temporal-down, --database-lock: not negative")
     return args
 
 
@@ -66,9 +78,11 @@ def _log_to_file(path: Path) -> None:
 
 
 async def _run(args: argparse.Namespace, console: Console) -> tuple[Evidence, AuditResult, float]:
-    plan = build_plan(args.shipments, args.seed)
+    only = frozenset(args.only.split(",")) if args.only else None
+    plan = build_plan(args.shipments, args.seed, only=only)
     console.print(mix_table(plan, batch_disruptions(not args.no_crashes)))
-    stack = ReliabilityStack(args.run_dir)
+    stack = ReliabilityStack(args.run_dir, TIMINGS.model_copy(update={
+        "temporal_down_s": args.temporal_down, "database_lock_s": args.database_lock}))
     started = time.monotonic()
     try:
         await stack.start()
@@ -94,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     if evidence.disruptions:
         console.print(disruption_table(evidence))
     console.print(retry_table(evidence))
+    console.print(ledger_table(result))
+    if result.missing_ledgers:
+        console.print(f"[red]error: could not read {', '.join(result.missing_ledgers)}: the run cannot tell what "
+                      "was dead-lettered or reconciled (infra/persistence/dead_letters.py, reconciliation.py)[/red]")
     mismatches = mismatch_table(result)
     if mismatches is not None:
         console.print(mismatches)

@@ -62,6 +62,13 @@ class Variant(StrEnum):
     """The consignee's company one letter off a listed entity: gate `compliance` before booking."""
     EMBARGOED = "embargoed"
     """Destination Cuba: rejected before anything is booked."""
+    POISON_TEXT = "poison_text"
+    """CR/LF in `order_ref` and a NUL in the recipient's name: the API must refuse it (422 naming each field) and
+    create nothing; before issue 18 the line break failed building the e-mail on every retry."""
+
+
+POISON_FIELDS = ("order_ref", "destination.name")
+"""The fields `Variant.POISON_TEXT` poisons, as the API's 422 names them."""
 
 
 def apply_variant(body: dict[str, Any], variant: Variant | None) -> dict[str, Any]:
@@ -73,6 +80,9 @@ def apply_variant(body: dict[str, Any], variant: Variant | None) -> dict[str, An
         body["destination"]["company"] = "Orion Dual Use Tradng"
     elif variant is Variant.EMBARGOED:
         body["destination"].update(country="CU", city="Havana", postal_code="10400", locale="es-CU")
+    elif variant is Variant.POISON_TEXT:
+        body["order_ref"] = body["order_ref"] + "\r\nBcc: everyone@example.com"
+        body["destination"]["name"] = body["destination"]["name"] + "\x00"
     return body
 
 
@@ -102,7 +112,8 @@ class FaultSpec(BaseModel):
     code: str = "REJECTED"
     scenario: TrackingScenario | None = None
     outage_for_s: float | None = None
-    """`kind=outage`: how long the window stays open, from the moment the shipment is submitted."""
+    """`kind=outage`: how long the window stays open, from the moment the shipment is submitted. Longer than the
+    retry budget (`RunTimings.long_outage_s` or more) it fails the call for good: a partner down for minutes."""
 
     def rule(self, shipment_id: str, submitted_at_s: float) -> FaultRule:
         """The sandbox rule for `shipment_id`; an outage window opens at `submitted_at_s` (sandbox seconds)."""
@@ -118,23 +129,26 @@ class FaultSpec(BaseModel):
         """Short description for tables, e.g. `ups.book error 503 x3`."""
         detail = {FaultKind.ERROR: f"{self.status}", FaultKind.RATE_LIMIT: f"retry-after {self.retry_after_s:g}s",
                   FaultKind.LATENCY: f"{self.latency_s:g}s", FaultKind.REJECT: self.code, FaultKind.HOLD: self.code,
-                  FaultKind.SCENARIO: self.scenario or "",
+                  FaultKind.SCENARIO: self.scenario or "", FaultKind.GARBLED: "200 unparseable",
                   FaultKind.OUTAGE: f"{self.outage_for_s:g}s" if self.outage_for_s else "always"}.get(self.kind, "")
         times = f" x{self.times}" if self.times is not None else ""
         return f"{self.partner}.{self.operation} {self.kind} {detail}{times}".replace("  ", " ").strip()
 
 
 class OpsAction(BaseModel):
-    """What ops do for a shipment: decide a gate, or cancel once it waits in a stage."""
+    """What someone does to a shipment while it runs: ops decide a gate or cancel once it waits in a stage; an
+    attacker forges and replays its partner's events (`forge_events`); a bad value that slipped past the API
+    reaches one of its notifications (`poison_notice`, written straight into the outbox)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["decide", "cancel"]
+    kind: Literal["decide", "cancel", "forge_events", "poison_notice"]
     gate: GateKind | None = None
     decision: Decision | None = None
     comment: str = ""
     at_stage: Stage | None = None
-    """For a cancel: the stage the shipment must be waiting in (transit, or last mile with its slot booked)."""
+    """For a cancel, forged events or a poisoned notice: the stage the shipment must be waiting in (transit, or
+    last mile with its slot booked)."""
 
 
 class Scenario(BaseModel):
@@ -170,6 +184,14 @@ def cancel_at(stage: str) -> OpsAction:
     return OpsAction(kind="cancel", at_stage=Stage(stage))
 
 
+def forge_events_at(stage: str) -> OpsAction:
+    return OpsAction(kind="forge_events", at_stage=Stage(stage))
+
+
+def poison_notice_at(stage: str) -> OpsAction:
+    return OpsAction(kind="poison_notice", at_stage=Stage(stage))
+
+
 APPROVE_VALUE = approve("high_value", "value checked against the commercial invoice")
 EXPRESS_CARRIERS = tuple(name for name, row in DIRECTORY.items() if Mode.AIR_EXPRESS in row.modes)
 """The directory's express carriers (UPS, DHL Express, FedEx)."""
@@ -181,6 +203,9 @@ FIXED_PALLET = approve("packaging", "pallet 2 replaced by an ISPM 15 marked pall
 
 # --- the catalogue ----------------------------------------------------------------------------------------------
 
+LONG_OUTAGE_S = 120.0
+"""A partner down for two minutes: more than ten times the retry budget of a step (about 10 s)."""
+
 CLEAN: tuple[Scenario, ...] = (
     Scenario(name="clean-basic", example=BASIC, weight=3),
     Scenario(name="clean-high-value", example=HIGH_VALUE, actions=(APPROVE_VALUE,), weight=3),
@@ -190,6 +215,7 @@ CLEAN: tuple[Scenario, ...] = (
     Scenario(name="high-value-refused", example=HIGH_VALUE, actions=(refuse("high_value"),)),
     Scenario(name="denied-party-refused", example=BASIC, variant=Variant.POSSIBLE_DENIED_PARTY,
              actions=(refuse("compliance", "confirmed listed party"),)),
+    Scenario(name="poison-text-refused", example=BASIC, variant=Variant.POISON_TEXT),
 )
 """Shipments without injected faults: the examples, and business outcomes decided by rules or ops."""
 
@@ -283,24 +309,63 @@ FAULTED: tuple[Scenario, ...] = (
                      fault("parcelnow", "release_slot", "error", status=503, times=2))),
     Scenario(name="overdue-refused", example=LITHIUM, actions=(refuse("stage_overdue", "lost, claim filed"),),
              faults=(fault("dhl_express", "handover", "scenario", scenario="stalled"),)),
+    # The partner acted, then its answer was lost or unreadable (issue 18): the outcome is uncertain. Once, the
+    # retry under the same idempotency key gets the record back; for good, the record must be looked up by its key
+    # (adopted or undone), never left behind.
+    Scenario(name="book-acted-then-timeout-once", example=BASIC,
+             faults=(fault("ups", "book", "act_then_timeout", times=1),)),
+    Scenario(name="file-acted-then-timeout-once", example=LITHIUM,
+             faults=(fault(CUSTOMS_BROKER, "file", "act_then_timeout", times=1),)),
+    Scenario(name="label-acted-then-timeout-always", example=BASIC,
+             faults=(*EXPRESS_FULL, fault("aerocargo", "label", "act_then_timeout"))),
+    Scenario(name="book-garbled", example=BASIC,
+             faults=(*EXPRESS_FULL, fault("aerocargo", "book", "garbled", times=1))),
+    Scenario(name="file-garbled", example=BASIC, faults=(fault(CUSTOMS_BROKER, "file", "garbled", times=1),)),
+    Scenario(name="slot-garbled", example=PALLET, faults=(fault("doorstep", "schedule", "garbled", times=1),)),
+    # Partners down for minutes, far beyond the retry budget (issue 18): the step fails for good and the shipment
+    # takes its backup or is compensated; an undo that cannot reach its partner lands on the reconciliation list,
+    # and ops retry it once the partner is back.
+    Scenario(name="book-outage-minutes", example=BASIC,
+             faults=(fault("ups", "book", "outage", outage_for_s=LONG_OUTAGE_S),)),
+    # (A parcel booked with UPS: DHL Express cannot be cancelled through Karrio, its waybill is left to lapse.)
+    Scenario(name="file-outage-minutes", example=BASIC,
+             faults=(fault(CUSTOMS_BROKER, "file", "outage", outage_for_s=LONG_OUTAGE_S),)),
+    Scenario(name="undo-outage-minutes", example=BASIC,
+             faults=(*EXPRESS_FULL, fault(CUSTOMS_BROKER, "file", "reject", code="RESTRICTED_GOODS"),
+                     fault("aerocargo", "void", "outage", outage_for_s=LONG_OUTAGE_S))),
+    # Hostile and poisoned input (issue 18).
+    # The last mile goes quiet after its first events, so the shipment is live while its partner's events are
+    # forged and replayed; then ops cancel it.
+    Scenario(name="forged-and-replayed-events", example=BASIC,
+             actions=(forge_events_at("last_mile"), cancel_at("last_mile")),
+             faults=(fault("parcelnow", "schedule", "scenario", scenario="stalled"),)),
+    # (No partner fault: what strikes it is the poisoned notification; it is drawn with the faulted ones.)
+    Scenario(name="poison-notification", example=BASIC, actions=(poison_notice_at("transit"),)),
 )
 """Shipments with at least one injected fault."""
 
 
+DisruptionKind = Literal["worker_kill", "server_restart", "api_restart", "temporal_down", "partner_outage",
+                         "database_lock"]
+
+
 class Disruption(BaseModel):
-    """Something that hits the whole batch at a share of the acknowledged shipments: a crash, a restart, or a
-    partner outage (every shipment calling that partner in the window waits and retries)."""
+    """Something that hits the whole batch at a share of the acknowledged shipments: a crash, a restart, the
+    Temporal server down for a minute, a partner outage (every shipment calling that partner in the window waits and
+    retries), or the read model's database locked by another writer (every write in the window waits, fails and is
+    retried)."""
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["worker_kill", "server_restart", "api_restart", "partner_outage"]
+    kind: DisruptionKind
     at_share: float = Field(gt=0, le=1)
     partner: str | None = None
     outage_s: float | None = None
 
     @property
     def crash(self) -> bool:
-        return self.kind != "partner_outage"
+        """A process killed, restarted or stopped (`--no-crashes` leaves these out)."""
+        return self.kind not in ("partner_outage", "database_lock")
 
     def outage_rules(self, shipment_glob: str, opens_at_s: float) -> list[FaultRule]:
         """One outage rule per operation of the partner except quotes (a missing quote is priced from the rate
@@ -315,10 +380,13 @@ class Disruption(BaseModel):
 DISRUPTIONS: tuple[Disruption, ...] = (
     Disruption(kind="worker_kill", at_share=0.25),
     Disruption(kind="partner_outage", at_share=0.35, partner=CUSTOMS_BROKER, outage_s=3.0),
+    Disruption(kind="database_lock", at_share=0.40),
     Disruption(kind="server_restart", at_share=0.50),
     Disruption(kind="partner_outage", at_share=0.60, partner="ups", outage_s=3.0),
-    Disruption(kind="api_restart", at_share=0.70),
+    Disruption(kind="temporal_down", at_share=0.65),
+    Disruption(kind="api_restart", at_share=0.75),
     Disruption(kind="partner_outage", at_share=0.80, partner="doorstep", outage_s=3.0),
     Disruption(kind="worker_kill", at_share=0.85),
 )
-"""In order of share: two worker SIGKILLs, a dev-server restart, an API restart, three partner outages."""
+"""In order of share: two worker SIGKILLs, the read model locked for longer than its busy timeout, a dev-server
+restart, the dev server down for a minute (`RunTimings.temporal_down_s`), an API restart, three partner outages."""

@@ -32,6 +32,12 @@ class RunTimings(BaseModel):
     callback_retries: int = 12
     """Sandbox retries of a tracking webhook: enough to outlast an API restart."""
     callback_backoff_s: float = 0.2
+    temporal_down_s: float = 60.0
+    """How long the dev server stays stopped in the `temporal_down` disruption (`--temporal-down`)."""
+    database_lock_s: float = 40.0
+    """How long the `database_lock` disruption holds the read model's write lock: longer than the engine's SQLite
+    busy timeout (30 s, `infra.persistence.db`), so writes caught in it wait, then fail ("database is locked") and
+    must be retried."""
 
     @property
     def max_transient_times(self) -> int:
@@ -46,6 +52,17 @@ class RunTimings(BaseModel):
             total += interval
             interval = min(interval * 2, self.retry_maximum_interval_s)
         return total
+
+    @property
+    def step_budget_s(self) -> float:
+        """The longest a step keeps trying: every attempt timing out, plus the backoff between them."""
+        return self.retry_maximum_attempts * self.partner_timeout_s + self.retry_span_s
+
+    @property
+    def long_outage_s(self) -> float:
+        """The shortest outage planned as outlasting a step for good: twice its whole budget, so no late attempt
+        can slip past the window's end (undos, with fewer attempts, give up sooner still)."""
+        return 2 * self.step_budget_s
 
     @property
     def max_outage_s(self) -> float:

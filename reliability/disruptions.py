@@ -84,6 +84,14 @@ class Disruptor:
         if disruption.kind == "api_restart":
             waited = await stack.restart_api()
             return f"SIGTERM, started again, answering after {waited:.1f} s", []
+        if disruption.kind == "temporal_down":
+            down = stack.timings.temporal_down_s
+            await stack.stop_server_for(down)
+            return f"dev server stopped for {down:g} s, started again on the same history file", []
+        if disruption.kind == "database_lock":
+            held = stack.timings.database_lock_s
+            await stack.lock_database(held)
+            return f"read model's write lock held {held:g} s by another connection (writes waited, failed, retried)", []
         rules = disruption.outage_rules(self._glob, stack.sandbox_elapsed_s())
         response = await sandbox.post("/_faults", json=[r.model_dump(mode="json", exclude_none=True) for r in rules])
         response.raise_for_status()

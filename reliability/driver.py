@@ -24,9 +24,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from infra.persistence.db import ShipmentRow, StageTransitionRow, make_engine
 from infra.platform.temporal import connect
-from reliability.audit import Evidence, ReadModelRow, ShipmentEvidence
+from reliability.audit import Evidence, LedgerItem, ReadModelRow, ShipmentEvidence
 from reliability.catalogue import OpsAction, load_request
 from reliability.disruptions import AckCounter, Disruptor
+from reliability.intrusions import poison_notice, probe_events, pushed_event, submit_poison
+from reliability.ledgers import read_ledgers, retry_reconciliation
 from reliability.plan import PlannedShipment, batch_disruptions, shipment_glob
 from reliability.processes import ReliabilityStack
 from sandbox.models import InspectOut
@@ -40,8 +42,11 @@ log = structlog.stdlib.get_logger(__name__)
 WATCH_INTERVAL_S = 1.0
 """How often a running shipment is described; every call is one cheap RPC, no workflow task."""
 RETRY_PAUSE_S = 0.3
-SUBMIT_PATIENCE_S = 90.0
-"""How long a submission is retried (through API and server restarts) before it counts as refused."""
+SUBMIT_PATIENCE_S = 150.0
+"""How long a submission is retried (through API and server restarts, and a minute without Temporal) before it
+counts as refused."""
+PROBE_PATIENCE_S = 10.0
+"""How long forged events wait for the partner's first genuine event to replay."""
 
 
 class DriverOptions(BaseModel):
@@ -79,6 +84,9 @@ class Driver:
         self._evidence: dict[str, ShipmentEvidence] = {
             p.shipment_id: ShipmentEvidence(planned=p, acknowledged=False) for p in plan}
         self._rule_ids: dict[str, list[int]] = {}
+        self._opened_at: dict[str, float] = {}
+        self._ledger: list[LedgerItem] = []
+        self._missing_ledgers: list[str] = []
 
     def _now(self) -> float:
         return time.monotonic() - self._started
@@ -111,7 +119,7 @@ class Driver:
                 await asyncio.gather(*background, return_exceptions=True)
             await self._collect(sandbox)
         return Evidence(shipments=[self._evidence[p.shipment_id] for p in self._plan],
-                        disruptions=self._disruptor.events)
+                        disruptions=self._disruptor.events, ledger=self._ledger, missing_ledgers=self._missing_ledgers)
 
     # ---- one shipment ------------------------------------------------------------------------------------------
 
@@ -119,11 +127,20 @@ class Driver:
                     sandbox: httpx.AsyncClient) -> None:
         evidence = self._evidence[planned.shipment_id]
         try:
+            if planned.refused_at_api:
+                assert self._client is not None
+                body = load_request(planned.example, planned.shipment_id, planned.variant)
+                evidence.submit_attempts = 1
+                evidence.refusal = await submit_poison(body, backend, self._client)
+                await self._acknowledged.increment()  # answered: it counts towards the disruptions' shares
+                return
             await self._install_faults(planned, sandbox)
             if not await self._submit(planned, backend):
                 return
             await self._acknowledged.increment()
             await self._follow(planned, ops)
+            if planned.reconciliation_required:
+                await self._reconcile(planned, ops)
         except Exception as err:  # one shipment's driver bug must not stop the batch; it shows in the audit
             log.exception("driving a shipment failed", shipment_id=planned.shipment_id)
             evidence.errors.append(f"driver error: {type(err).__name__}: {err}")
@@ -136,7 +153,7 @@ class Driver:
     async def _install_faults(self, planned: PlannedShipment, sandbox: httpx.AsyncClient) -> None:
         if not planned.faults:
             return
-        opens_at = self._stack.sandbox_elapsed_s()
+        opens_at = self._opened_at[planned.shipment_id] = self._stack.sandbox_elapsed_s()
         rules = [spec.rule(planned.shipment_id, opens_at).model_dump(mode="json", exclude_none=True)
                  for spec in planned.faults]
         response = await sandbox.post("/_faults", json=rules)
@@ -209,7 +226,9 @@ class Driver:
             gate = attributes.get(sa.PENDING_GATE)
             if gate:
                 await self._decide(planned, GateKind(gate), pending, ops)
-            await self._maybe_cancel(planned, stage, pending, ops)
+            await self._intrude(planned, stage, pending, ops)
+            if not any(a.kind in ("forge_events", "poison_notice") for a in pending):
+                await self._maybe_cancel(planned, stage, pending, ops)
             await asyncio.sleep(WATCH_INTERVAL_S)
         evidence.errors.append(f"still running after {self._options.deadline_s:g} s")
 
@@ -275,6 +294,38 @@ class Driver:
             self._evidence[planned.shipment_id].errors.append(
                 f"cancel refused: HTTP {response.status_code} {response.text[:200]}")
 
+    async def _intrude(self, planned: PlannedShipment, stage: str | None, pending: list[OpsAction],
+                       api: httpx.AsyncClient) -> None:
+        """Forge and replay the shipment's partner events, or poison one of its notifications, once it waits in the
+        planned stage (`reliability.intrusions`)."""
+        action = next((a for a in pending if a.kind in ("forge_events", "poison_notice")), None)
+        if action is None or stage != action.at_stage:
+            return
+        evidence = self._evidence[planned.shipment_id]
+        if action.kind == "poison_notice":
+            evidence.poisoned_notice = await asyncio.to_thread(poison_notice, self._stack.db_url, planned.shipment_id)
+            pending.remove(action)
+            return
+        assert self._stack.sandbox is not None
+        give_up = time.monotonic() + PROBE_PATIENCE_S
+        while (event := await pushed_event(self._stack.sandbox, planned.shipment_id)) is None:
+            if time.monotonic() > give_up:
+                evidence.errors.append("no pushed event to forge or replay")
+                pending.remove(action)
+                return
+            await asyncio.sleep(0.2)
+        evidence.probes = await probe_events(self._stack.sandbox, api, event)
+        pending.remove(action)
+
+    async def _reconcile(self, planned: PlannedShipment, ops: httpx.AsyncClient) -> None:
+        """As ops: once the partner whose undo failed is back (its outage window closed), retry the shipment's
+        reconciliation items and wait for them to be resolved."""
+        evidence = self._evidence[planned.shipment_id]
+        window_end = self._opened_at.get(planned.shipment_id, 0.0) + max(
+            (f.outage_for_s or 0.0) for f in planned.faults if f.partner in planned.reconciliation_required)
+        await asyncio.sleep(max(0.0, window_end - self._stack.sandbox_elapsed_s()) + 1.0)
+        evidence.reconciliation_retries = await retry_reconciliation(ops, planned.shipment_id)
+
     # ---- evidence ----------------------------------------------------------------------------------------------
 
     async def _collect(self, sandbox: httpx.AsyncClient) -> None:
@@ -289,6 +340,7 @@ class Driver:
         rows = await asyncio.to_thread(read_model, self._stack.db_url, list(self._evidence))
         for shipment_id, row in rows.items():
             self._evidence[shipment_id].read_model = row
+        self._ledger, self._missing_ledgers = await asyncio.to_thread(read_ledgers, self._stack.db_url)
 
 
 def read_model(db_url: str, shipment_ids: list[str]) -> dict[str, ReadModelRow]:

@@ -9,6 +9,7 @@ evidence, and its fault book is wrapped to count which rules fired.
 import asyncio
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
@@ -300,6 +301,35 @@ class ReliabilityStack:
         assert self.server is not None
         await self.server.stop()
         await self._start_server()
+
+    async def stop_server_for(self, seconds: float) -> None:
+        """Stop the dev server, keep it down for `seconds` (clients, worker and API see Temporal unavailable), then
+        start it again on the same port and history file."""
+        assert self.server is not None
+        await self.server.stop()
+        await asyncio.sleep(seconds)
+        await self._start_server()
+
+    async def lock_database(self, seconds: float) -> None:
+        """Hold the read model's write lock for `seconds`, as another process would (a backup, a migration): every
+        write in the window waits for the busy timeout and then fails with "database is locked".
+
+        For SQLite this is the realistic outage: moving or deleting the file would not fail the next write, SQLite
+        would silently create an empty database in its place. (On PostgreSQL the same promise is tested by stopping
+        the server: `tests/workflows/test_database_outage.py`.)
+        """
+        path = self.run_dir / "tradelane.db"
+
+        def hold() -> None:
+            connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+            try:
+                connection.execute("BEGIN EXCLUSIVE")
+                time.sleep(seconds)
+                connection.execute("ROLLBACK")
+            finally:
+                connection.close()
+
+        await asyncio.to_thread(hold)
 
     async def restart_api(self) -> float:
         """SIGTERM the API, start it again on the same port; returns seconds until it answered again."""

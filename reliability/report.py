@@ -30,12 +30,28 @@ class KindRow(BaseModel):
     lost: int = 0
 
 
+def hostile_kinds(planned: PlannedShipment) -> set[str]:
+    """The hostile input a shipment carries besides partner faults: forged events, a poisoned notification, a
+    poisoned request."""
+    kinds = {HOSTILE[a.kind] for a in planned.actions if a.kind in HOSTILE}
+    if planned.refused_at_api:
+        kinds.add("poisoned_request")
+    return kinds
+
+
+HOSTILE = {"forge_events": "forged_events", "poison_notice": "poisoned_notice"}
+HOSTILE_WHERE = {"forged_events": "POST /v1/carrier-events (wrong secret, stale and live replays)",
+                 "poisoned_notice": "the outbox, behind the API (a subject with a line break)",
+                 "poisoned_request": "POST /v1/shipments (CR/LF, NUL)"}
+
+
 def by_kind(evidence: Evidence, result: AuditResult) -> list[KindRow]:
     """The per-fault-kind summary; shipments without faults form the `(none)` row."""
     audits = {a.shipment_id: a for a in result.audits}
     rows: dict[str, KindRow] = {}
     for shipment in evidence.shipments:
-        kinds = sorted({str(spec.kind) for spec in shipment.planned.faults}) or [CLEAN]
+        kinds = sorted({str(spec.kind) for spec in shipment.planned.faults} | hostile_kinds(shipment.planned)) or [
+            CLEAN]
         verdict = audits[shipment.planned.shipment_id]
         for kind in kinds:
             row = rows.setdefault(kind, KindRow(kind=kind))
@@ -56,6 +72,9 @@ def mix_table(plan: list[PlannedShipment], disruptions: list[Disruption]) -> Tab
     table = Table("fault", "rules", "shipments", "partner operations / when", title="Fault mix")
     for row in fault_mix(plan):
         table.add_row(row.kind, str(row.rules), str(row.shipments), ", ".join(row.operations))
+    hostile = Counter(kind for p in plan for kind in hostile_kinds(p))
+    for kind, count in sorted(hostile.items()):
+        table.add_row(kind, str(count), str(count), HOSTILE_WHERE[kind])
     for d in disruptions:
         what = f"{d.kind} {d.partner} {d.outage_s:g} s" if d.partner else d.kind
         table.add_row(what, "-", "all in flight", f"at {d.at_share:.0%} acknowledged")
@@ -96,13 +115,29 @@ def retry_table(evidence: Evidence) -> Table:
     return table
 
 
+def ledger_table(result: AuditResult) -> Table:
+    """Every dead letter and reconciliation item, the planned fault that caused it, and whether it was expected."""
+    table = Table("ledger", "id", "shipment", "scenario", "kind / reason", "partner", "state", "caused by",
+                  "expected", title="Dead letters and reconciliation items")
+    for e in result.explanations:
+        table.add_row(e.item.table, str(e.item.id), e.item.shipment_id or "-", e.scenario, e.item.kind,
+                      e.item.partner or "-", e.item.state, e.cause[:90], "yes" if e.expected else "NO")
+    if result.missing_ledgers:
+        table.caption = f"could not read: {', '.join(result.missing_ledgers)} (not built yet?)"
+    elif not result.explanations:
+        table.caption = "none"
+    return table
+
+
 def mismatch_table(result: AuditResult) -> Table | None:
     """Every shipment with a finding: id, scenario, expected and actual status, failure reason, findings."""
     bad = [a for a in result.audits if a.findings]
-    if not bad:
+    if not bad and not result.ledger_findings:
         return None
     table = Table("shipment", "scenario", "expected", "actual", "failure", "findings", title="Mismatches")
     for a in bad:
-        table.add_row(a.shipment_id, a.scenario, " or ".join(a.expected), a.actual, (a.failure or "-")[:80],
-                      "; ".join(f"{f.check}: {f.detail}" for f in a.findings)[:300])
+        table.add_row(a.shipment_id, a.scenario, " or ".join(a.expected) or "refused", a.actual,
+                      (a.failure or "-")[:80], "; ".join(f"{f.check}: {f.detail}" for f in a.findings)[:300])
+    for f in result.ledger_findings:
+        table.add_row(f.shipment_id, "-", "-", "-", "-", f"{f.check}: {f.detail}"[:300])
     return table

@@ -8,21 +8,25 @@ import pytest
 from reliability.audit import (
     DisruptionEvent,
     Evidence,
+    LedgerItem,
+    ProbeResult,
     ReadModelRow,
+    RefusalEvidence,
     ShipmentEvidence,
     audit,
     audit_shipment,
     is_live,
 )
-from reliability.catalogue import BASIC, fault, load_request
+from reliability.catalogue import BASIC, POISON_FIELDS, fault, load_request
 from reliability.plan import PlannedShipment
 from reliability.report import by_kind
 from sandbox.models import HistoryEntry, InspectRecord
 from tradelane.decisions.assess import assess
 from tradelane.decisions.models import Assessment
-from tradelane.enums import Stage, Status
+from tradelane.enums import Stage, Status, TrackingStatus
 from tradelane.models import ShipmentRequest
 from tradelane.rules import default_book
+from tradelane.shipment.events import CarrierEvent
 from tradelane.shipment.state import ShipmentState, Transition
 
 AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -166,10 +170,94 @@ def test_run_totals_faults_and_the_last_line():
     missed = DisruptionEvent(kind="partner_outage", at_acknowledged=2, at_s=3.0, took_s=0.1, rule_ids=[7],
                              fired=False)
     result = audit(Evidence(shipments=[clean, faulted, orphaned], disruptions=[crash, missed]))
-    assert result.line() == "shipments=3 faults=2 terminal=3 duplicates=0 orphans=1 lost=0"
+    assert result.line() == ("shipments=3 faults=2 terminal=3 duplicates=0 orphans=1 lost=0 dead_letters=0 "
+                             "reconciled=0")
     assert not result.ok
     assert audit(Evidence(shipments=[clean, faulted])).ok
 
     rows = {row.kind: row for row in by_kind(Evidence(shipments=[clean, faulted, orphaned]), result)}
     assert (rows["error"].rules, rows["error"].fired, rows["latency"].fired) == (1, 1, 0)
     assert (rows["(none)"].shipments, rows["(none)"].orphans) == (2, 1)
+
+
+# ---- issue 18: poisoned requests, forged events, ledgers -------------------------------------------------------
+
+def poisoned(refusal: RefusalEvidence | None, acknowledged: bool = False) -> ShipmentEvidence:
+    plan = planned().model_copy(update={"expected": frozenset(), "refused_at_api": True,
+                                        "scenario": "poison-text-refused"})
+    return ShipmentEvidence(planned=plan, acknowledged=acknowledged, refusal=refusal)
+
+
+def test_a_poisoned_request_passes_only_refused_by_name_with_nothing_created():
+    good = RefusalEvidence(status=422, fields=list(POISON_FIELDS), nothing_created=True)
+    assert audit_shipment(poisoned(good)).terminal
+    for bad in (good.model_copy(update={"status": 201}), good.model_copy(update={"fields": ["order_ref"]}),
+                good.model_copy(update={"nothing_created": False})):
+        verdict = audit_shipment(poisoned(bad))
+        assert not verdict.terminal and verdict.findings[0].check == "terminal", bad
+    # Before issue 18 the API took it: acknowledged, a workflow started.
+    assert not audit_shipment(poisoned(None, acknowledged=True)).terminal
+
+
+def probe(name: str, event_id: str = "parcelnow:SLOT-1:1", ok: bool = True) -> ProbeResult:
+    return ProbeResult(probe=name, event_id=event_id, expected="401 INVALID_SIGNATURE", got="401 INVALID_SIGNATURE"
+                       if ok else "202", ok=ok)
+
+
+def with_events(shipment: ShipmentEvidence, *event_ids: str) -> ShipmentEvidence:
+    assert shipment.final is not None
+    events = [CarrierEvent(event_id=e, partner="parcelnow", shipment_id=SID, code="SORTED",
+                           status=TrackingStatus.IN_TRANSIT, occurred_at=AT) for e in event_ids]
+    return shipment.model_copy(update={"final": shipment.final.model_copy(update={"events": events})})
+
+
+def test_forged_events_must_be_refused_and_a_replay_counted_once():
+    probes = [probe("forged_signature", "parcelnow:SLOT-1:1:forged"), probe("replay_outside_tolerance"),
+              probe("replay_inside_tolerance")]
+    clean = with_events(evidence(Status.DELIVERED, delivered_records(), probes=probes), "parcelnow:SLOT-1:1")
+    assert audit_shipment(clean).findings == []
+    accepted = clean.model_copy(update={"probes": [probe("forged_signature", "parcelnow:SLOT-1:1:forged", ok=False),
+                                                 *probes[1:]]})
+    assert [f.check for f in audit_shipment(accepted).findings] == ["intrusion"]
+    forged_in = with_events(clean, "parcelnow:SLOT-1:1", "parcelnow:SLOT-1:1:forged")
+    assert "reached the shipment" in audit_shipment(forged_in).findings[0].detail
+    twice = with_events(clean, "parcelnow:SLOT-1:1", "parcelnow:SLOT-1:1")
+    assert "counted 2 times" in audit_shipment(twice).findings[0].detail
+    result = audit(Evidence(shipments=[twice]))
+    assert not result.ok and result.terminal == 1  # the shipment ended well, the intrusion still fails the run
+
+
+def item(table: str, kind: str, shipment_id: str | None = SID, partner: str | None = None) -> LedgerItem:
+    return LedgerItem(table=table, id=1, shipment_id=shipment_id, kind=kind, partner=partner, state="open")
+
+
+def test_every_ledger_item_is_explained_by_its_planned_fault_or_fails_the_run():
+    base = evidence(Status.DELIVERED, delivered_records())
+    poison = base.model_copy(update={"planned": base.planned.model_copy(update={"dead_letters": 1}),
+                                     "poisoned_notice": f"{SID}:poison:email:customer"})
+    letter = item("dead_letters", "notification")
+    result = audit(Evidence(shipments=[poison], ledger=[letter]))
+    assert result.ok and (result.dead_letters, result.reconciled) == (1, 0)
+    assert [e.expected for e in result.explanations] == [True] and "poison_notice" in result.explanations[0].cause
+    # The same dead letter on a shipment that poisoned nothing: unexpected.
+    assert not audit(Evidence(shipments=[base], ledger=[letter])).ok
+    # The poisoned notification that left no dead letter (it would retry forever): missing.
+    missing = audit(Evidence(shipments=[poison]))
+    assert not missing.ok and "1 dead letter(s) planned" in missing.ledger_findings[0].detail
+
+    undo = base.model_copy(update={"planned": base.planned.model_copy(update={
+        "faults": (fault("aerocargo", "void", "outage", outage_for_s=120.0),),
+        "reconciliation_required": frozenset({"aerocargo"}), "reconciliation_explained": frozenset({"aerocargo"})})})
+    listed = item("reconciliation_items", "undo_failed", partner="aerocargo")
+    assert audit(Evidence(shipments=[undo], ledger=[listed])).ok
+    assert not audit(Evidence(shipments=[undo])).ok  # the undo that failed for minutes must be on the list
+    elsewhere = item("reconciliation_items", "orphan", partner="ups")
+    assert not audit(Evidence(shipments=[undo], ledger=[listed, elsewhere])).ok
+    assert not audit(Evidence(shipments=[base], ledger=[item("dead_letters", "projection", shipment_id=None)])).ok
+
+
+def test_a_ledger_that_cannot_be_read_fails_the_run_and_says_so():
+    result = audit(Evidence(shipments=[evidence(Status.DELIVERED, delivered_records())],
+                            missing_ledgers=["dead_letters"]))
+    assert not result.ok
+    assert result.line().endswith("dead_letters=missing reconciled=0")

@@ -3,6 +3,7 @@ derived from the faults by the workflow's rules, and example facts that match th
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from activities.decisions import DecisionActivities
 from activities.http import PartnerGateway
@@ -15,6 +16,7 @@ from reliability.catalogue import (
     HIGH_VALUE,
     LITHIUM,
     PALLET,
+    POISON_FIELDS,
     Scenario,
     Variant,
     apply_variant,
@@ -32,6 +34,7 @@ from reliability.plan import (
     build_plan,
     expected_statuses,
     fault_mix,
+    planned_shipment,
     scenario_partners,
     shipment_glob,
 )
@@ -66,7 +69,8 @@ def test_share_of_faulted_shipments(n):
 
 
 def test_a_full_batch_covers_every_scenario_fault_kind_and_partner_operation():
-    plan = build_plan(200, seed=2026)
+    plan = build_plan(300, seed=2026)
+    assert {p.scenario for p in plan} >= {s.name for s in CLEAN}
     assert {p.scenario for p in plan} >= {s.name for s in FAULTED}
     specs = [spec for p in plan for spec in p.faults]
     assert {spec.kind for spec in specs} == set(FaultKind)
@@ -82,7 +86,8 @@ def test_a_full_batch_covers_every_scenario_fault_kind_and_partner_operation():
 def test_every_catalogue_fault_targets_a_partner_its_shipment_calls(scenario):
     used = scenario_partners(scenario)
     assert all(spec.partner in used for spec in scenario.faults), (used, [s.label for s in scenario.faults])
-    assert expected_statuses(scenario)  # derivable: raises PlanError otherwise
+    # Derivable (raises PlanError otherwise); only a request the API refuses expects no status.
+    assert expected_statuses(scenario) or scenario.variant is Variant.POISON_TEXT
 
 
 def s(name: str, example: str = BASIC, faults=(), actions=(), variant=None) -> Scenario:
@@ -141,8 +146,11 @@ def test_expected_status_follows_from_the_faults(scenario, expected):
     (s("endless 503s", faults=[fault("ups", "book", "error")]), "times must be set"),
     (s("long burst", faults=[fault("ups", "book", "error", times=TIMINGS.max_transient_times + 1)]),
      "times must be set and at most"),
-    (s("long outage", faults=[fault("clearpath", "file", "outage", outage_for_s=TIMINGS.max_outage_s + 1)]),
-     "outage_for_s must be set"),
+    (s("outage about as long as the retries", faults=[
+        fault("clearpath", "file", "outage", outage_for_s=TIMINGS.max_outage_s + 1)]), "outage_for_s must be set"),
+    (s("act then time out, a burst that may outlast the retries", faults=[
+        fault("ups", "book", "act_then_timeout", times=TIMINGS.max_transient_times + 1)]), "times must be set"),
+    (s("garbled through karrio", faults=[fault("ups", "book", "garbled", times=1)]), "Tradelane-dialect partners"),
     (s("latency past the timeout", faults=[fault("ups", "book", "latency",
                                                  latency_s=TIMINGS.partner_timeout_s)]), "below the partner timeout"),
     (s("high value undecided", HIGH_VALUE), "gate high_value will open"),
@@ -157,6 +165,50 @@ def test_expected_status_follows_from_the_faults(scenario, expected):
 def test_underivable_scenarios_are_refused(scenario, message):
     with pytest.raises(PlanError, match=message):
         expected_statuses(scenario)
+
+
+@pytest.mark.parametrize("scenario, expected", [
+    # Acted once and the answer lost: the retry under the same key gets the record back.
+    (s("acted then timed out once", faults=[fault("ups", "book", "act_then_timeout", times=1)]), DELIVERED),
+    # Acted and never answered: the step fails for good; the record is adopted or undone, a backup carries.
+    (s("label acted, never answered", faults=[*EXPRESS_FULL, fault("aerocargo", "label", "act_then_timeout")]),
+     DELIVERED),
+    # An unreadable success from customs: adopted (delivered) or undone (compensated, no other broker).
+    (s("filing garbled", faults=[fault("clearpath", "file", "garbled", times=1)]),
+     frozenset({Status.DELIVERED, Status.COMPENSATED})),
+    # Down for minutes: a step that outlasts its retries fails for good, as a refusal does.
+    (s("carrier down for minutes", faults=[fault("ups", "book", "outage", outage_for_s=TIMINGS.long_outage_s)]),
+     DELIVERED),
+    (s("customs down for minutes", LITHIUM, faults=[fault("clearpath", "file", "outage",
+                                                           outage_for_s=TIMINGS.long_outage_s)]), COMPENSATED),
+    (s("poisoned request", variant=Variant.POISON_TEXT), frozenset()),
+], ids=lambda v: v.name if isinstance(v, Scenario) else None)
+def test_uncertain_and_lasting_faults_expect_every_outcome_they_allow(scenario, expected):
+    assert expected_statuses(scenario) == expected
+
+
+def test_the_ledgers_a_scenario_explains():
+    by_name = {sc.name: sc for sc in CLEAN + FAULTED}
+    undo = planned_shipment(0, "REL-0-0", by_name["undo-outage-minutes"])
+    assert (undo.reconciliation_required, undo.reconciliation_explained) == ({"aerocargo"}, {"aerocargo"})
+    unknown = planned_shipment(1, "REL-0-1", by_name["label-acted-then-timeout-always"])
+    assert (unknown.reconciliation_required, unknown.reconciliation_explained) == (set(), {"aerocargo"})
+    # A refusal is not uncertain: the partner made nothing, so nothing is to be reconciled.
+    refused = planned_shipment(2, "REL-0-2", by_name["backup-after-book-refusal"])
+    assert refused.reconciliation_explained == set()
+    poison = planned_shipment(3, "REL-0-3", by_name["poison-notification"])
+    assert (poison.dead_letters, poison.faulted) == (1, True)
+    request = planned_shipment(4, "REL-0-4", by_name["poison-text-refused"])
+    assert (request.refused_at_api, request.expected) == (True, frozenset())
+
+
+def test_the_poisoned_request_carries_control_characters_the_api_refuses():
+    body = apply_variant(load_request(BASIC, "REL-0-0"), Variant.POISON_TEXT)
+    assert "\r\n" in body["order_ref"] and "\x00" in body["destination"]["name"]
+    with pytest.raises(ValidationError) as refused:
+        ShipmentRequest.model_validate(body)
+    named = {".".join(map(str, e["loc"])) for e in refused.value.errors()}
+    assert named == set(POISON_FIELDS)
 
 
 def test_fault_spec_becomes_a_rule_for_one_shipment_with_its_window_from_submission():
@@ -208,9 +260,9 @@ async def test_example_facts_match_the_decision_layer_with_the_sandbox_quotes(ex
 
 
 @pytest.mark.parametrize("crashes, kinds", [
-    (True, ["worker_kill", "partner_outage", "server_restart", "partner_outage", "api_restart", "partner_outage",
-            "worker_kill"]),
-    (False, ["partner_outage"] * 3),
+    (True, ["worker_kill", "partner_outage", "database_lock", "server_restart", "partner_outage", "temporal_down",
+            "api_restart", "partner_outage", "worker_kill"]),
+    (False, ["partner_outage", "database_lock", "partner_outage", "partner_outage"]),
 ], ids=["with crashes", "without crashes"])
 def test_batch_disruptions_in_order_of_share(crashes, kinds):
     disruptions = batch_disruptions(crashes)
