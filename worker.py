@@ -64,8 +64,8 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
     last_mile, tracking = LastMileActivities(gateway), TrackingActivities(gateway)
     read_model = ReadModelActivities(engine, settings.notice_config())
-    notifications = NotificationActivities(engine, settings.mail(), http,
-                                           settings.webhook_secret.get_secret_value())
+    notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
+                                           ops_email=settings.ops_email)
     return Worker(
         client,
         task_queue=task_queue,

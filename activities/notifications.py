@@ -9,7 +9,14 @@ Outcomes, per row:
   reported in `DeliveryReport.failed` and not raised, since retrying cannot help;
 - anything else (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429/3xx): back to pending, and the activity
   raises a retryable `NOTIFICATION_UNDELIVERED` error *after* recording, so Temporal retries with backoff; after
-  `max_attempts` claims the row is `failed` instead.
+  `max_attempts` claims the row is `failed` instead;
+- a message that cannot be built (a line break in a header: `ValueError`) fails the same way every time: `failed`
+  at once, like a permanent refusal.
+
+Every row that ends `failed` becomes a dead letter (`infra.persistence.dead_letters`) with one ops alert, so nothing
+is retried forever and nothing is dropped silently; a row whose every claim expired without an outcome (the
+deliverer died or hung each time) is not claimed past `max_attempts` either. An error of the activity itself that
+will fail the same way again (`activities.poison`) is raised non-retryable.
 """
 
 import asyncio
@@ -29,8 +36,20 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.poison import deterministic, non_retryable, type_name
+from infra.persistence import dead_letters
 from infra.persistence.db import ShipmentRow
-from infra.persistence.outbox import Channel, OutboxRow, OutboxState, claim_due, mark_failed, mark_sent, next_due
+from infra.persistence.dead_letters import ALERT_KIND, DeadLetterKind
+from infra.persistence.outbox import (
+    Channel,
+    OutboxRow,
+    OutboxState,
+    claim_due,
+    give_up_exhausted,
+    mark_failed,
+    mark_sent,
+    next_due,
+)
 from infra.platform.notice_config import MailSettings
 from infra.platform.webhooks import MerchantSecrets, NoWebhookSecret, signed_headers
 
@@ -40,6 +59,12 @@ NOTIFICATION_UNDELIVERED = "NotificationUndelivered"
 """Some notifications failed transiently and are pending again: retried with backoff."""
 
 MESSAGE_ID_DOMAIN = "tradelane"
+
+UNKNOWN_ERROR_ATTEMPTS = 20
+"""Attempts of the activity after which an error neither known transient nor known deterministic is given up."""
+
+DEAD_LETTERS_METRIC = "tradelane_dead_letters_recorded"
+"""Counter of dead letters recorded by the worker, by `kind` (the API's gauge counts the open ones)."""
 
 
 class DeliverRequest(BaseModel):
@@ -57,6 +82,10 @@ class DeliveryReport(BaseModel):
     """Outbox ids given up in this run (permanent rejection, or the last allowed attempt)."""
     next_due: datetime | None = None
     """Earliest `not_before` still pending (quiet hours), so the workflow can sleep until then."""
+
+
+class ClaimsExhausted(Exception):
+    """Every claim of a row expired without an outcome recorded (its deliverers died or hung)."""
 
 
 class DeliveryFailed(Exception):
@@ -147,6 +176,7 @@ class NotificationActivities:
         batch: Rows claimed at a time; `lease` must cover sending all of them.
         webhook_timeout_s: Timeout of each webhook request step.
         clock: Current time (UTC); tests move it to expire leases.
+        ops_email: Where a dead letter's alert goes; no alert when None (the dead letter is still recorded).
 
     Raises:
         ValueError: The lease cannot cover a batch of sends at their time limits.
@@ -164,6 +194,7 @@ class NotificationActivities:
         batch: int = 5,
         webhook_timeout_s: float = 10,
         clock: Callable[[], datetime] | None = None,
+        ops_email: str | None = None,
     ) -> None:
         if max_attempts < 1 or batch < 1:
             raise ValueError(f"max_attempts={max_attempts}, batch={batch}: both must be at least 1")
@@ -176,6 +207,7 @@ class NotificationActivities:
         self._batch = batch
         self._webhook_timeout = webhook_timeout_s
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._ops_email = ops_email
         # Every SMTP step and HTTP phase has its own timeout; this caps a whole send, so a claim's lease is known
         # to outlast the batch and no row is sent twice by live deliverers.
         self._send_deadline_s = 2 * max(mail.timeout_s, webhook_timeout_s)
@@ -201,6 +233,11 @@ class NotificationActivities:
         except TimeoutError as err:
             raise DeliveryFailed(f"{row.id}: no answer within {self._send_deadline_s:.0f} s",
                                  permanent=False) from err
+        except (ValueError, TypeError) as err:
+            # The message itself cannot be built or encoded (a header holding a line break): every retry would
+            # fail the same way, so it is refused for good, like a receiver's permanent refusal.
+            raise DeliveryFailed(f"{row.id}: the {row.channel} cannot be built: {type(err).__name__}: {err}",
+                                 permanent=True) from err
 
     async def _send_email(self, row: OutboxRow) -> None:
         mail = self._mail
@@ -254,21 +291,20 @@ class NotificationActivities:
 
         Raises:
             ApplicationError: Retryable `NOTIFICATION_UNDELIVERED` when some rows failed transiently; raised after
-                every outcome is recorded, with this run's report as details.
+                every outcome is recorded, with this run's report as details. Non-retryable `DeadLettered` when the
+                delivery itself failed in a way a retry would repeat (`activities.poison`).
         """
         report = DeliveryReport()
         retrying: list[str] = []
-        while True:
-            rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=req.shipment_id,
-                                           lease=self._lease, limit=self._batch)
-            for row in rows:
-                if activity.in_activity():
-                    activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
-                await self._deliver_one(row, report, retrying)
-            # A full batch may mean more are due; a retrying row would only be claimed again at once.
-            if len(rows) < self._batch or retrying:
-                break
-        report.next_due = await asyncio.to_thread(next_due, self._engine, req.shipment_id)
+        try:
+            await self._deliver_due(req.shipment_id, report, retrying)
+        except Exception as err:
+            attempt = activity.info().attempt if activity.in_activity() else 1
+            if deterministic(err, attempt=attempt, max_attempts=UNKNOWN_ERROR_ATTEMPTS):
+                log.error("notifications_given_up", shipment_id=req.shipment_id, error=type_name(err),
+                          attempt=attempt)
+                raise non_retryable(err, f"{req.shipment_id}: notification delivery") from err
+            raise
         log.info("notifications_delivered", shipment_id=req.shipment_id, sent=len(report.sent),
                  failed=len(report.failed), retrying=len(retrying), next_due=report.next_due)
         if retrying:
@@ -279,6 +315,38 @@ class NotificationActivities:
                 type=NOTIFICATION_UNDELIVERED,
             )
         return report
+
+    async def _deliver_due(self, shipment_id: str, report: DeliveryReport, retrying: list[str]) -> None:
+        exhausted = await asyncio.to_thread(give_up_exhausted, self._engine, self._clock(),
+                                            max_attempts=self._max_attempts, shipment_id=shipment_id)
+        for row in exhausted:
+            report.failed.append(row.id)
+            await self._dead_letter(row, ClaimsExhausted(row.last_error or "claims exhausted"))
+        while True:
+            rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=shipment_id,
+                                           lease=self._lease, limit=self._batch, max_attempts=self._max_attempts)
+            for row in rows:
+                if activity.in_activity():
+                    activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
+                await self._deliver_one(row, report, retrying)
+            # A full batch may mean more are due; a retrying row would only be claimed again at once.
+            if len(rows) < self._batch or retrying:
+                break
+        # Dead letters' alerts enqueued in this run are due now: the workflow comes back for them at once.
+        report.next_due = await asyncio.to_thread(next_due, self._engine, shipment_id)
+
+    async def _dead_letter(self, row: OutboxRow, err: BaseException) -> None:
+        """Record a failed row as a dead letter, alerting ops unless the row is itself a dead letter's alert."""
+        cause = err.__cause__ if isinstance(err, DeliveryFailed) and err.__cause__ is not None else err
+        new = await asyncio.to_thread(
+            dead_letters.record, self._engine, DeadLetterKind.NOTIFICATION, row.id, shipment_id=row.shipment_id,
+            attempts=row.attempts, error=cause, now=self._clock(), ops_email=self._ops_email,
+            alert=row.kind != ALERT_KIND, redact=(row.recipient,))
+        log.error("notification_dead_lettered", shipment_id=row.shipment_id, message_id=row.id,
+                  channel=row.channel, attempts=row.attempts, error=type_name(cause), new=new)
+        if new and activity.in_activity():
+            activity.metric_meter().create_counter(
+                DEAD_LETTERS_METRIC, "Dead letters recorded").add(1, {"kind": DeadLetterKind.NOTIFICATION.value})
 
     async def _deliver_one(self, row: OutboxRow, report: DeliveryReport, retrying: list[str]) -> None:
         try:
@@ -292,6 +360,7 @@ class NotificationActivities:
                         error=str(err))
             if state is OutboxState.FAILED:
                 report.failed.append(row.id)
+                await self._dead_letter(row, err)
             elif state is OutboxState.PENDING:
                 retrying.append(row.id)
             # None: our lease expired and another deliverer took the row over; its outcome is the one recorded.

@@ -28,11 +28,13 @@ from starter.metrics import ReadModelCollector, metrics_router
 from starter.ratelimit import RateLimit, RatePolicy
 from starter.routes import (
     dcsa_events,
+    dead_letters,
     documents,
     inventory,
     partner_events,
     probes,
     quotes,
+    reconciliation,
     shipments,
     tracking_page,
     visibility,
@@ -43,7 +45,8 @@ from tradelane.rules import RuleBook, default_book
 __all__ = ["create_app"]
 
 ROUTERS = (probes.router, shipments.router, visibility.router, quotes.router, documents.router,
-           partner_events.router, dcsa_events.router, tracking_page.router, inventory.router)
+           partner_events.router, dcsa_events.router, tracking_page.router, inventory.router, reconciliation.router,
+           dead_letters.router)
 
 
 def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:

@@ -1,7 +1,8 @@
 """The API's Prometheus endpoint: gauges of what the read model holds right now.
 
 The worker's endpoint (`infra.platform.telemetry`) counts what happened (shipments started, stage durations); this one
-says where things are: shipments by status and stage, open exceptions by kind, outbox messages by delivery state.
+says where things are: shipments by status and stage, open exceptions by kind, outbox messages by delivery state,
+open dead letters by kind (alert on any: each is a message Tradelane gave up on).
 Each scrape reads the read model (one grouped query per family), so the numbers are as fresh as the projection.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from infra.persistence.db import ShipmentRow
+from infra.persistence.dead_letters import open_counts
 from infra.persistence.outbox import OutboxRow, OutboxState
 from tradelane.enums import ExceptionKind
 
@@ -28,6 +30,7 @@ SHIPMENTS = "tradelane_shipments"
 OPEN_EXCEPTIONS = "tradelane_open_exceptions"
 OUTBOX_MESSAGES = "tradelane_outbox_messages"
 READ_MODEL_UP = "tradelane_read_model_up"
+DEAD_LETTERS = "tradelane_dead_letters"
 
 
 def _shipments_family() -> GaugeMetricFamily:
@@ -42,6 +45,11 @@ def _exceptions_family() -> GaugeMetricFamily:
 
 def _outbox_family() -> GaugeMetricFamily:
     return GaugeMetricFamily(OUTBOX_MESSAGES, "Notification outbox messages by delivery state", labels=["state"])
+
+
+def _dead_letters_family() -> GaugeMetricFamily:
+    return GaugeMetricFamily(DEAD_LETTERS, "Open dead letters (messages given up, not yet resolved by ops), by kind",
+                             labels=["kind"])
 
 
 def _up_family() -> GaugeMetricFamily:
@@ -63,10 +71,10 @@ class ReadModelCollector(Collector):
 
     def describe(self) -> Iterable[Metric]:
         """The families this collector yields, without samples: registering it never touches the database."""
-        return [_shipments_family(), _exceptions_family(), _outbox_family(), _up_family()]
+        return [_shipments_family(), _exceptions_family(), _outbox_family(), _dead_letters_family(), _up_family()]
 
     def collect(self) -> Iterable[Metric]:
-        """Read the gauges now: three grouped queries, then ``tradelane_read_model_up``."""
+        """Read the gauges now: four grouped queries, then ``tradelane_read_model_up``."""
         try:
             # Everything is read before anything is yielded, so a failing query never leaves half a scrape.
             families = self._read()
@@ -96,6 +104,7 @@ class ReadModelCollector(Collector):
             by_state = session.exec(
                 select(OutboxRow.state, func.count()).group_by(col(OutboxRow.state))
             ).all()
+            open_letters = open_counts(session)
 
         shipments = _shipments_family()
         for status, stage, count in sorted(by_status_stage):
@@ -117,7 +126,10 @@ class ReadModelCollector(Collector):
         outbox = _outbox_family()
         for state, count in sorted(states.items()):
             outbox.add_metric([state], count)
-        return [shipments, exceptions, outbox]
+        letters = _dead_letters_family()
+        for kind, count in sorted(open_letters.items()):
+            letters.add_metric([kind], count)
+        return [shipments, exceptions, outbox, letters]
 
 
 def metrics_router(registry: CollectorRegistry) -> APIRouter:

@@ -7,10 +7,10 @@ field and say what was expected, because the API returns them verbatim to the ca
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo
 
 from tradelane.enums import DeliveryMethod, Incoterm, Packaging, Preference, ServiceLevel
 
@@ -195,3 +195,13 @@ class ShipmentRequest(_Contract):
     @property
     def total_weight_kg(self) -> float:
         return round(sum(parcel.weight_kg for parcel in self.parcels), 3)
+
+
+def _as_recorded(value: Any) -> Any:
+    return value if isinstance(value, ShipmentRequest) else ShipmentRequest.model_validate(value, context=RECORDED)
+
+
+RecordedShipmentRequest = Annotated[ShipmentRequest, BeforeValidator(_as_recorded)]
+"""A shipment request already accepted, as workflows and activities pass it on: decoded with the `RECORDED`
+context, so a control character refused at the API today cannot make a started shipment's own payloads undecodable
+(its workflow task, or every activity taking the request, would fail on every retry)."""

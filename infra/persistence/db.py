@@ -15,6 +15,7 @@ from sqlalchemy import Index, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 from infra.persistence.notices import outbox_messages

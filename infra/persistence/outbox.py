@@ -11,7 +11,7 @@ Row life cycle::
     pending --claim--> sending --sent--> sent
        ^                  |  \\--permanent failure, or transient at max attempts--> failed
        |                  |
-       +--transient-------+   (and sending rows whose lease expired are claimable again)
+       +--transient-------+   (and sending rows whose lease expired are claimable again, up to max attempts)
 """
 
 from datetime import datetime, timedelta
@@ -165,6 +165,7 @@ def claim_due(
     shipment_id: str | None = None,
     lease: timedelta = timedelta(minutes=2),
     limit: int = 50,
+    max_attempts: int | None = None,
 ) -> list[OutboxRow]:
     """Claim due rows for sending until `now + lease`, oldest `not_before` first.
 
@@ -178,11 +179,15 @@ def claim_due(
         shipment_id: Only this shipment's rows, when given.
         lease: How long the claim holds; must exceed the time to send every claimed row.
         limit: At most this many rows.
+        max_attempts: Rows claimed this often already are not claimed again (`give_up_exhausted` fails them):
+            a message whose every deliverer died or overran its lease must not be claimed forever.
 
     Returns:
         The claimed rows (state `sending`, `attempts` counting this claim), detached from any session.
     """
     query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now))
+    if max_attempts is not None:
+        query = query.where(col(OutboxRow.attempts) < max_attempts)
     if shipment_id is not None:
         query = query.where(col(OutboxRow.shipment_id) == shipment_id)
     query = query.order_by(col(OutboxRow.not_before), col(OutboxRow.created_at), col(OutboxRow.id)).limit(limit)
@@ -200,6 +205,36 @@ def claim_due(
     with Session(engine, expire_on_commit=False) as session:
         rows = {r.id: r for r in session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(claimed)))}
     return [rows[row_id] for row_id in claimed]
+
+
+def give_up_exhausted(engine: Engine, now: datetime, *, max_attempts: int,
+                      shipment_id: str | None = None) -> list[OutboxRow]:
+    """Fail the due rows already claimed `max_attempts` times (each claim's deliverer died or overran its lease,
+    so no outcome was recorded): they are not claimed again.
+
+    Returns:
+        The rows failed now (state `failed`), detached, for the caller to record as dead letters.
+    """
+    query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now), col(OutboxRow.attempts) >= max_attempts)
+    if shipment_id is not None:
+        query = query.where(col(OutboxRow.shipment_id) == shipment_id)
+    with Session(engine) as session:
+        candidates = list(session.exec(query))
+    failed: list[str] = []
+    for row_id, attempts in candidates:
+        with engine.begin() as connection:
+            result = connection.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == row_id, col(OutboxRow.attempts) == attempts, _due(now))
+                .values(state=OutboxState.FAILED, lease_until=None, last_error_at=now,
+                        last_error=f"claimed {attempts} times without an outcome recorded (the deliverer died or "
+                                   "overran its lease each time); given up"))
+            if result.rowcount == 1:
+                failed.append(row_id)
+    if not failed:
+        return []
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(failed))))
 
 
 def _require(connection: Connection, message_id: str) -> str:

@@ -20,7 +20,7 @@ from tradelane.models import (
     HsCode,
     Party,
     Printable,
-    ShipmentRequest,
+    RecordedShipmentRequest,
     ShortText,
     Text,
     WarehouseId,
@@ -204,7 +204,7 @@ class Suggestion(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     alternative: str | None = None
     """The other mode, for comparison: `air_freight: 1234.50 EUR, 412 kg CO2e, 9 days`."""
-    request: ShipmentRequest
+    request: RecordedShipmentRequest
     """The replenishment shipment that approval starts."""
     state: SuggestionState = SuggestionState.PROPOSED
     decided_by: str | None = None

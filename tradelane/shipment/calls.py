@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 
 from tradelane.decisions.models import Assessment
 from tradelane.eta import EtaBasis
-from tradelane.models import ShipmentRequest
+from tradelane.models import RecordedShipmentRequest
 
 
 class AssessRequest(BaseModel):
     """Input of the `decisions.assess` activity: the shipment and the partners that already failed for good."""
 
-    request: ShipmentRequest
+    request: RecordedShipmentRequest
     exclude_partners: list[str] = Field(default_factory=list)
 
 
@@ -34,7 +34,7 @@ class PartnerCall(BaseModel):
     shipment_id: str
     partner: str
     idempotency_key: str
-    request: ShipmentRequest | None = None
+    request: RecordedShipmentRequest | None = None
     ref: str | None = None
     """The partner's id of the record the call acts on (booking, label, filing, slot)."""
     origin: str | None = None

@@ -2,11 +2,10 @@
 """
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from tradelane.models import RECORDED, ShipmentRequest
+from tradelane.models import RecordedShipmentRequest
 from tradelane.shipment.calls import PartnerRecord
 from tradelane.shipment.config import ApprovalPolicy, ShipmentTimings
 from tradelane.shipment.state import ShipmentState, UndoStep
@@ -15,21 +14,13 @@ from tradelane.shipment.state import ShipmentState, UndoStep
 class ShipmentInput(BaseModel):
     """The workflow's single input: the request plus the settings it runs under."""
 
-    request: ShipmentRequest
+    request: RecordedShipmentRequest
     timings: ShipmentTimings = Field(default_factory=ShipmentTimings)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     events_url: str | None = None
     """Where partners push tracking events (Tradelane's webhook); partners without webhooks are polled."""
     resume: "Resume | None" = None
     """Set when a run continues as new: the state carried over."""
-
-    @field_validator("request", mode="before")
-    @classmethod
-    def _recorded(cls, value: Any) -> Any:
-        # A started shipment takes its request as it was accepted: a control character refused at the API today
-        # must not make the workflow's own input undecodable (its task would fail on every retry).
-        return value if isinstance(value, ShipmentRequest) else ShipmentRequest.model_validate(value,
-                                                                                                context=RECORDED)
 
 
 class Resume(BaseModel):

@@ -26,3 +26,8 @@ poll-only partners were. Deprecate once no shipment from before it runs."""
 POLL_LAST_MILE = "poll-last-mile"
 """(2026-12) A last-mile partner that does not push its events (a courier tracked through Karrio, such as Roadie) is
 polled until delivered; before, every last-mile partner pushed. Deprecate once no shipment from before it runs."""
+
+DEAD_LETTERS = "dead-letters"
+"""(2026-12) A read-model snapshot or a notification delivery that can never succeed is given up as a dead letter
+(non-retryable `DeadLettered`): the workflow moves on instead of waiting for it forever, and delivers the dead
+letter's ops alert. Deprecate once no shipment from before it runs."""

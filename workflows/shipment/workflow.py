@@ -73,7 +73,8 @@ class ShipmentWorkflow:
         state, activation = self._state, Activation()
         self._board = SearchAttributeBoard(lean=lean, activation=activation)
         self._projector = Projector(inp, state, lean=lean, activation=activation,
-                                    on_notices_written=lambda: self._notifier.request_delivery())
+                                    on_notices_written=lambda: self._notifier.request_delivery(),
+                                    on_dead_letter=lambda: self._notifier.deliver_alerts())
         self._notifier = Notifier(state, request_projection=self._projector.request)
         self._timeline = Timeline(state, board=self._board, projector=self._projector)
         self._tracker = Tracker(inp, state, lean=lean, timeline=self._timeline, board=self._board,
