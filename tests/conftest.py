@@ -191,21 +191,24 @@ def fast_settings(task_queue: str, events_base: str, sandbox_url: str, smtp_port
 def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine,
                     mail_server: DevMailServer):
     @asynccontextmanager
-    async def factory(engine: Engine | None = None, **overrides: Any) -> AsyncIterator[Harness]:
+    async def factory(engine: Engine | None = None, client: Client | None = None,
+                      **overrides: Any) -> AsyncIterator[Harness]:
+        """`client`: another client of the dev server for the API and the worker (another data converter)."""
         settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url,
                                  smtp_port=mail_server.port, **overrides)
         engine = engine or db_engine
-        app = create_app(settings, client=temporal_client, engine=engine)
+        client = client or temporal_client
+        app = create_app(settings, client=client, engine=engine)
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
                               auth=DevCallers()) as api,
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
-            worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
+            worker = build_worker(client, task_queue=settings.task_queue, http=partner_http,
                                   partners_base_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
-                yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
+                yield Harness(settings=settings, client=client, api=api, sandbox=sandbox_http,
                               engine=engine)
 
     return factory

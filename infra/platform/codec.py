@@ -12,6 +12,13 @@ keeps the old ones, so histories written before it still decode.
 The codec server (``codec_router``) lets the Temporal Web UI show decoded payloads: configure the UI's codec
 endpoint as ``<api>/codec`` and it POSTs ``Payloads`` protobuf JSON to ``/codec/decode`` (and ``/codec/encode``
 when an operator sends a signal or update from the UI).
+
+The worker's converter refuses plaintext: a payload without the encryption metadata did not come from a Tradelane
+process or through the codec server (both hold the keys and need an ops key), so it is never decoded into a workflow
+input, signal or update. The codec marks it (`REFUSED_ENCODING`) instead of failing, because a codec error fails
+the whole workflow task, which Temporal retries forever with the same history: one plaintext signal would wedge the
+shipment. The marked payload fails in the payload converter instead (`RefusedPlaintext`), where the SDK drops a
+signal (logging it) and rejects an update, and the workflow carries on.
 """
 
 import base64
@@ -33,14 +40,20 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.converter import SerializationContext, WithSerializationContext
 
-__all__ = ["ENCODING", "KEY_ID_HEADER", "EncryptionCodec", "KeyRing", "codec_router", "data_converter"]
+__all__ = ["ENCODING", "KEY_ID_HEADER", "REFUSED_ENCODING", "REFUSED_FROM_HEADER", "EncryptionCodec", "KeyRing",
+           "RefusedPlaintext", "codec_router", "data_converter"]
 
 ENCODING = b"binary/encrypted"
 """The `encoding` metadata of an encrypted payload (the name Temporal's encryption samples use)."""
 KEY_ID_HEADER = "encryption-key-id"
 """Payload metadata naming the key a payload was encrypted with."""
+REFUSED_ENCODING = b"binary/tradelane-refused-plaintext"
+"""The `encoding` a refusing codec gives a payload that arrived unencrypted; no value is ever decoded from it."""
+REFUSED_FROM_HEADER = "refused-encoding"
+"""Metadata of a refused payload: the encoding it arrived with (its data is dropped)."""
 KEY_BYTES = 32
 """AES-256."""
 NONCE_BYTES = 12
@@ -127,15 +140,25 @@ def _ids(keys: Mapping[str, Any]) -> str:
     return ", ".join(sorted(keys)) or "none"
 
 
-class EncryptionCodec(temporalio.converter.PayloadCodec):
+class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContext):
     """AES-256-GCM over whole payloads, under the ring's active key; decodes any key still in the ring.
 
     Args:
         ring: The keys.
+        refuse_plaintext: Mark unencrypted payloads as refused (`REFUSED_ENCODING`) instead of passing them
+            through: what Tradelane's clients and workers do. The codec server passes them through, so the Web UI
+            still shows what a plaintext signal in a history said.
+        context: The workflow or activity being decoded for (set by the SDK through `with_context`; logged).
     """
 
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, *, refuse_plaintext: bool = False,
+                 context: SerializationContext | None = None) -> None:
         self.ring = ring
+        self.refuse_plaintext = refuse_plaintext
+        self.context = context
+
+    def with_context(self, context: SerializationContext) -> "EncryptionCodec":
+        return EncryptionCodec(self.ring, refuse_plaintext=self.refuse_plaintext, context=context)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Encrypt each payload with the active key and a fresh random nonce."""
@@ -151,14 +174,28 @@ class EncryptionCodec(temporalio.converter.PayloadCodec):
         return encoded
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Decrypt encrypted payloads; others (written before encryption was turned on) pass through unchanged.
+        """Decrypt encrypted payloads; others are marked refused (`refuse_plaintext`) or pass through unchanged.
 
         Raises:
             ValueError: A payload's key id is not in the ring, or its data was tampered with or is truncated
                 (naming the key id).
         """
-        return [self._decode_one(payload) if payload.metadata.get("encoding") == ENCODING else payload
-                for payload in payloads]
+        decoded = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") == ENCODING:
+                decoded.append(self._decode_one(payload))
+            elif self.refuse_plaintext:
+                decoded.append(self._refuse(payload))
+            else:
+                decoded.append(payload)
+        return decoded
+
+    def _refuse(self, payload: Payload) -> Payload:
+        encoding = payload.metadata.get("encoding", b"")
+        # The log names where it came in and how, never what it said (it may hold personal data).
+        log.warning("unencrypted payload refused", workflow_id=getattr(self.context, "workflow_id", None),
+                    encoding=encoding.decode("utf-8", errors="replace") or None, bytes=len(payload.data))
+        return Payload(metadata={"encoding": REFUSED_ENCODING, REFUSED_FROM_HEADER: encoding})
 
     def _decode_one(self, payload: Payload) -> Payload:
         raw_id = payload.metadata.get(KEY_ID_HEADER)
@@ -183,11 +220,44 @@ class EncryptionCodec(temporalio.converter.PayloadCodec):
                              f"{err}") from None
 
 
+class RefusedPlaintext(ValueError):
+    """A payload arrived without Tradelane's encryption and was not decoded."""
+
+
+class _RefusedPayloadConverter(temporalio.converter.EncodingPayloadConverter):
+    """The converter of refused payloads: encodes nothing, and decoding one raises `RefusedPlaintext`."""
+
+    @property
+    def encoding(self) -> str:
+        return REFUSED_ENCODING.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return None
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        sent_as = payload.metadata.get(REFUSED_FROM_HEADER, b"").decode("utf-8", errors="replace") or "no encoding"
+        raise RefusedPlaintext(
+            f"payload refused: it arrived unencrypted ({sent_as}), so it was not sent by Tradelane or through its "
+            "codec server; decide a gate through the API (POST /v1/shipments/{id}/approvals) or send the signal "
+            "or update through the codec server (temporal ... --codec-endpoint <api>/codec --codec-auth "
+            "'Bearer <ops key>')")
+
+
+class RefusingPayloadConverter(PydanticPayloadConverter):
+    """The pydantic payload converter, which also knows refused payloads (and refuses to decode them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(*self.converters.values(), _RefusedPayloadConverter())
+
+
 def data_converter(ring: KeyRing | None) -> temporalio.converter.DataConverter:
-    """The pydantic data converter, with payloads encrypted under `ring` (or in plaintext when `ring` is None)."""
+    """The pydantic data converter, with payloads encrypted under `ring` and unencrypted ones refused (or in
+    plaintext, refusing nothing, when `ring` is None)."""
     if ring is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
+    return dataclasses.replace(pydantic_data_converter, payload_converter_class=RefusingPayloadConverter,
+                               payload_codec=EncryptionCodec(ring, refuse_plaintext=True))
 
 
 def codec_router(codec: EncryptionCodec, dependencies: Sequence[Any] = ()) -> APIRouter:

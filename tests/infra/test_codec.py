@@ -22,7 +22,17 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
-    from infra.platform.codec import ENCODING, KEY_ID_HEADER, EncryptionCodec, KeyRing, codec_router, data_converter
+    from infra.platform.codec import (
+        ENCODING,
+        KEY_ID_HEADER,
+        REFUSED_ENCODING,
+        REFUSED_FROM_HEADER,
+        EncryptionCodec,
+        KeyRing,
+        RefusedPlaintext,
+        codec_router,
+        data_converter,
+    )
     from tests.support import load_example
     from tradelane.models import ShipmentRequest
 
@@ -155,6 +165,32 @@ async def test_unencrypted_payloads_pass_through_unchanged():
     decoded = await codec.decode([legacy[1], encrypted, raw, no_metadata])
 
     assert decoded == [legacy[1], legacy[0], raw, no_metadata]
+
+
+async def test_a_refusing_codec_marks_unencrypted_payloads_and_keeps_nothing_of_them(caplog):
+    """What Tradelane's own clients and workers use (finding, issue 18: a plaintext `decision` signal approved a
+    gate): an unencrypted payload becomes a refused marker, its data gone, so no converter can decode it."""
+    codec = EncryptionCodec(ring(), refuse_plaintext=True)
+    legacy = plain_payloads()
+    [encrypted] = await codec.encode(legacy[:1])
+
+    decoded = await codec.decode([legacy[0], encrypted, Payload(data=b"anything")])
+
+    assert decoded[1] == legacy[0]
+    assert [(p.metadata["encoding"], p.metadata[REFUSED_FROM_HEADER], p.data) for p in (decoded[0], decoded[2])] == \
+        [(REFUSED_ENCODING, b"json/plain", b""), (REFUSED_ENCODING, b"", b"")]
+    refused = [r.msg for r in caplog.records if isinstance(r.msg, dict)
+               and r.msg.get("event") == "unencrypted payload refused"]
+    assert [e["encoding"] for e in refused] == ["json/plain", None]
+    assert [value for value in PERSONAL if value in caplog.text] == []
+
+
+async def test_the_data_converter_refuses_what_arrived_unencrypted_and_decodes_what_it_encrypted():
+    converter = data_converter(ring())
+    assert await converter.decode(await converter.encode([REQUEST]), [ShipmentRequest]) == [REQUEST]
+    with pytest.raises(RefusedPlaintext, match=r"arrived unencrypted \(json/plain\).*POST /v1/shipments/\{id\}/"
+                                               r"approvals.*--codec-endpoint"):
+        await converter.decode(plain_payloads()[:1], [ShipmentRequest])
 
 
 # --- the key ring ------------------------------------------------------------------------------------------------

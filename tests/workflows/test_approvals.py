@@ -6,6 +6,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 
+from infra.platform.settings import DEV_API_KEYS
 from tests.support import load_example, unique_id
 from tradelane.enums import Decision, GateKind, Stage, Status
 from tradelane.shipment.state import ApprovalDecision
@@ -129,12 +130,14 @@ async def test_undecided_gate_escalates_instead_of_waiting_silently(harness_fact
         assert (await h.result(shipment_id)).status is Status.DELIVERED
 
 
-async def test_readme_cli_signal_example_decides_a_gate(harness, dev_server):
-    """The copy-paste example from the README, run with the real `temporal` binary."""
+async def test_readme_cli_signal_example_decides_a_gate(harness, dev_server, webhook_api):
+    """The copy-paste example from the README, run with the real `temporal` binary. It encodes through the codec
+    server with an ops key: the worker refuses a plaintext signal (tests/infra/test_plaintext_refused.py)."""
     shipment_id = await held_high_value(harness)
     payload = '{"gate": "high_value", "decision": "approve", "actor": "ops@example.com", "comment": "checked"}'
     process = await asyncio.create_subprocess_exec(
         dev_server.cli_path, "workflow", "signal", "--address", dev_server.address,
+        "--codec-endpoint", f"{webhook_api.url}/codec", "--codec-auth", f"Bearer {DEV_API_KEYS['ops']}",
         "--workflow-id", f"shipment:{shipment_id}", "--name", "decision", "--input", payload,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, stderr = await process.communicate()
