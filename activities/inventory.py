@@ -3,17 +3,24 @@
 The ledger steps are idempotent by key (`<idempotency key>:<step>:<warehouse>:<sku>`), so a retried activity, or a
 worker killed between posting and reporting, posts nothing twice. Only the database is touched here; the rules
 are in `tradelane.inventory` and the transactions in `infra.persistence.inventory`.
+
+A step the database refuses for good (a NUL PostgreSQL cannot store in a SKU of a request sent around the API:
+`DataError`) fails non-retryable as `LedgerRefused`, so the shipment ends (compensated, naming the error) instead of
+retrying the step forever; a database that is down is still retried.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.poison import deterministic, non_retryable
 from infra.persistence import inventory as ledger
 from infra.persistence.inventory import NewMovement, Refused
 from tradelane.inventory.forecast import DemandForecast, forecast_demand
@@ -35,6 +42,25 @@ log = structlog.stdlib.get_logger(__name__)
 HORIZON_DAYS = 120
 """Forecast days: longer than the slowest sea lead time plus an order's cover."""
 
+LEDGER_REFUSED = "LedgerRefused"
+"""The stock ledger refuses a step's data for good; not retried."""
+
+UNKNOWN_ERROR_ATTEMPTS = 20
+"""Attempts after which an error neither known transient nor known deterministic is given up."""
+
+
+async def _step(name: str, step: Callable[[Any], StockRecord], req: Any) -> StockRecord:
+    """Run a ledger step in a thread; an error a retry would repeat is raised non-retryable (`LedgerRefused`)."""
+    try:
+        return await asyncio.to_thread(step, req)
+    except ApplicationError:
+        raise  # already says whether to retry (UnknownWarehouse)
+    except Exception as err:
+        attempt = activity.info().attempt if activity.in_activity() else 1
+        if deterministic(err, attempt=attempt, max_attempts=UNKNOWN_ERROR_ATTEMPTS):
+            raise non_retryable(err, f"stock ledger {name}", type=LEDGER_REFUSED) from err
+        raise
+
 
 class InventoryActivities:
     def __init__(self, engine: Engine, book: RuleBook) -> None:
@@ -47,7 +73,7 @@ class InventoryActivities:
     async def reserve(self, req: StockRequest) -> StockRecord:
         """Reserve every line at the origin warehouse, all or nothing. Refused (not raised) when stock is short:
         that is a business answer the workflow turns into a rejection."""
-        return await asyncio.to_thread(self._reserve, req)
+        return await _step("reserve", self._reserve, req)
 
     def _reserve(self, req: StockRequest) -> StockRecord:
         [origin] = self._managed(req.origin_warehouse)
@@ -72,7 +98,7 @@ class InventoryActivities:
     async def ship(self, req: StockRequest) -> StockRecord:
         """The shipment is booked: its reserved goods leave the origin's shelf, and a replenishment becomes
         inbound stock at its destination (with the shipment's ETA)."""
-        return await asyncio.to_thread(self._ship, req)
+        return await _step("ship", self._ship, req)
 
     def _ship(self, req: StockRequest) -> StockRecord:
         origin, target = self._managed(req.origin_warehouse, req.destination_warehouse)
@@ -94,7 +120,7 @@ class InventoryActivities:
     @activity.defn(name="inventory.receive")
     async def receive(self, req: StockRequest) -> StockRecord:
         """Delivered: a replenishment's inbound stock is put on the shelf at its destination."""
-        return await asyncio.to_thread(self._receive, req)
+        return await _step("receive", self._receive, req)
 
     def _receive(self, req: StockRequest) -> StockRecord:
         [target] = self._managed(req.destination_warehouse)
@@ -112,7 +138,7 @@ class InventoryActivities:
         """Undo (saga): give back whatever the ledger still holds for the shipment. An open reservation is
         released; goods that left with the booking return to the shelf (the booking was cancelled, so they never
         went); inbound stock that will not come is cancelled. Idempotent: a second run finds nothing open."""
-        return await asyncio.to_thread(self._release, call)
+        return await _step("release", self._release, call)
 
     def _release(self, call: StockRelease) -> StockRecord:
         undo = undo_of(ledger.shipment_movements(self._engine, call.shipment_id))

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from activities.inventory import LEDGER_REFUSED
 from infra.persistence.db import ShipmentRow
 from infra.persistence.dead_letters import open_counts, open_letters
 from infra.persistence.outbox import OutboxRow
 from infra.platform.dev_secrets import DEV_API_KEYS
+from tests.inventory.network import make_network, outbound
 from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from tradelane.keys import workflow_id
@@ -99,3 +101,17 @@ async def test_a_nul_in_merchant_id_on_postgres_ends_in_a_dead_letter_and_the_wo
             assert session.get(ShipmentRow, shipment_id) is None
         alerts = alert_rows(pg_engine, shipment_id)
         assert alerts and {a.state for a in alerts} == {"sent"}
+
+
+async def test_a_sku_the_ledger_cannot_store_ends_the_shipment_instead_of_retrying_forever(harness_factory,
+                                                                                         pg_engine):
+    """Before, `inventory.reserve` retried PostgreSQL's `DataError` without limit and the shipment never moved."""
+    net = make_network(pg_engine)
+    async with harness_factory(engine=pg_engine) as h:
+        shipment_id = unique_id("poison-sku")
+        body = outbound(shipment_id, net.origin, f"{net.sku}\x00x", net.other_sku)
+
+        state = await start_directly(h, body)
+
+        assert (state.status, state.failure_code) == (Status.COMPENSATED, LEDGER_REFUSED)
+        assert "DataError" in (state.failure or "")
