@@ -163,3 +163,111 @@ def test_temporal_starts_after_its_schema_and_tradelane_after_the_namespace():
         == "service_completed_successfully"
     schema = SERVICES["temporal-schema"]["command"][0]
     assert "setup-schema" in schema and "update-schema" in schema and "temporal_visibility" in schema
+
+
+# --- Temporal access: mTLS on the compose network, nothing on a public interface ----------------------------------
+
+TEMPORAL_CALLERS = {"worker": "tradelane-worker", "api": "tradelane-api"}
+"""Tradelane's services that talk to Temporal, and the client certificate each presents."""
+
+
+def published(service: dict) -> list[tuple[str, str]]:
+    """(host address, container port) of each published port; an address left out means every interface."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((port.get("host_ip", "0.0.0.0"), str(port["target"])))
+        else:
+            parts = str(port).split(":")
+            found.append((parts[0] if len(parts) == 3 else "0.0.0.0", parts[-1]))
+    return found
+
+
+def test_the_temporal_frontend_is_not_published_and_the_ui_only_on_loopback():
+    """Finding (issue 18): the compose file published the frontend (7233) and the Web UI on every interface."""
+    assert published(SERVICES["temporal"]) == []
+    assert published(SERVICES["temporal-ui"]) == [("127.0.0.1", "8080")]
+    for name, service in SERVICES.items():
+        for address, port in published(service):
+            assert port not in {"7233", "7243"} or address == "127.0.0.1", f"{name} publishes Temporal's {port}"
+
+
+def secret_path(service: dict, path: str) -> str:
+    """The secret a `/run/secrets/<name>` path names, checked to be mounted in the service."""
+    assert path.startswith("/run/secrets/"), path
+    name = path.removeprefix("/run/secrets/")
+    assert name in service.get("secrets", []), f"{name} is not mounted"
+    assert name in COMPOSE["secrets"], f"{name} is not a declared secret"
+    return name
+
+
+def test_the_frontend_requires_client_certificates_from_the_ca():
+    env = SERVICES["temporal"]["environment"]
+    assert env["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true"
+    for variable in ("TEMPORAL_TLS_SERVER_CA_CERT", "TEMPORAL_TLS_SERVER_CERT", "TEMPORAL_TLS_SERVER_KEY",
+                     "TEMPORAL_TLS_FRONTEND_CERT", "TEMPORAL_TLS_FRONTEND_KEY", "TEMPORAL_TLS_CLIENT1_CA_CERT"):
+        secret_path(SERVICES["temporal"], env[variable])
+    assert env["TEMPORAL_TLS_CLIENT1_CA_CERT"] == env["TEMPORAL_TLS_SERVER_CA_CERT"] == "/run/secrets/temporal-ca"
+
+
+@pytest.mark.parametrize("service", sorted(TEMPORAL_CALLERS))
+def test_tradelane_services_reach_temporal_over_mtls_with_their_own_certificate(service, monkeypatch):
+    env = SERVICES[service]["environment"]
+    assert env["TRADELANE_TEMPORAL_TLS"] == "true"
+    assert env["TRADELANE_TEMPORAL_TLS_SERVER_NAME"] == "temporal"
+    names = {variable: secret_path(SERVICES[service], env[f"TRADELANE_TEMPORAL_TLS_{variable}"])
+             for variable in ("CA_CERT", "CLIENT_CERT", "CLIENT_KEY")}
+    assert names == {"CA_CERT": "temporal-ca", "CLIENT_CERT": f"{TEMPORAL_CALLERS[service]}-cert",
+                     "CLIENT_KEY": f"{TEMPORAL_CALLERS[service]}-key"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, _with_secrets(value))
+    settings = Settings(_env_file=None)
+    assert settings.temporal_uses_tls
+    assert settings.temporal_tls_client_key == Path(env["TRADELANE_TEMPORAL_TLS_CLIENT_KEY"])
+    # Without the TLS settings, the same production environment does not start.
+    for name in [n for n in env if n.startswith("TRADELANE_TEMPORAL_TLS")]:
+        monkeypatch.delenv(name)
+    with pytest.raises(ValueError, match="TRADELANE_TEMPORAL_ADDRESS 'temporal:7233' is not on this host"):
+        Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(("service", "variables"), [
+    ("temporal-ui", ("TEMPORAL_TLS_CA", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")),
+    ("temporal-namespace", ("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_PATH",
+                            "TEMPORAL_TLS_CLIENT_KEY_PATH")),
+    ("temporal-search-attributes", ("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_PATH",
+                                    "TEMPORAL_TLS_CLIENT_KEY_PATH")),
+])
+def test_the_ui_and_the_admin_jobs_present_client_certificates(service, variables):
+    env = SERVICES[service]["environment"]
+    assert [secret_path(SERVICES[service], env[v]) for v in variables][0] == "temporal-ca"
+    assert env.get("TEMPORAL_TLS_SERVER_NAME") == "temporal"
+
+
+def test_the_certificate_tool_writes_every_secret_the_compose_file_mounts(tmp_path):
+    """`python -m devstack.certs deploy/certs` makes the files the secrets name, each client certificate signed by
+    the CA the frontend trusts, and the frontend's certificate valid for the name the clients check."""
+    from cryptography import x509
+
+    from devstack.certs import write_compose_set
+
+    written = {path.name: path for path in write_compose_set(tmp_path / "certs")}
+    files = {name: secret["file"] for name, secret in COMPOSE["secrets"].items()}
+    assert {f.removeprefix("./deploy/certs/") for f in files.values()} == set(written)
+    ca = x509.load_pem_x509_certificate(written[files["temporal-ca"].rsplit("/", 1)[1]].read_bytes())
+    for name, file in files.items():
+        if name.endswith("-cert"):
+            x509.load_pem_x509_certificate(written[file.rsplit("/", 1)[1]].read_bytes()).verify_directly_issued_by(ca)
+    server = x509.load_pem_x509_certificate(written["temporal.pem"].read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName)
+    assert names == [SERVICES["worker"]["environment"]["TRADELANE_TEMPORAL_TLS_SERVER_NAME"]]
+    assert (tmp_path / "certs").stat().st_mode & 0o777 == 0o700
+    assert "deploy/certs/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_the_env_example_explains_every_temporal_access_setting():
+    text = (ROOT / "deploy" / "env.example").read_text()
+    settings = {f"TRADELANE_{name.upper()}" for name in Settings.model_fields
+                if name.startswith(("temporal_tls", "temporal_api_key"))}
+    assert len(settings) == 6 and [s for s in sorted(settings) if s not in text] == []

@@ -3,10 +3,10 @@ production refusing a plaintext connection to a Temporal server on another host.
 
 The dev server has no TLS options (`temporal server start-dev --help` lists none), so the TLS tests put a
 TLS-terminating proxy on loopback in front of it, as a load balancer or Temporal's own frontend TLS would: a Python
-`ssl` server with a certificate from a CA made here with `cryptography`, requiring a client certificate from that CA
-(mTLS) and speaking HTTP/2 (ALPN h2) to the client; behind it, bytes go to the dev server's plaintext port
-unchanged. Tradelane's client runs a real workflow through it, so the handshake, certificate checks and gRPC over
-TLS are all real; only the TLS terminator is not Temporal's own.
+`ssl` server with a certificate from a CA made by `devstack.certs` (as the compose deployment's are), requiring a
+client certificate from that CA (mTLS) and speaking HTTP/2 (ALPN h2) to the client; behind it, bytes go to the dev
+server's plaintext port unchanged. Tradelane's client runs a real workflow through it, so the handshake, the
+certificate checks and gRPC over TLS are all real; only the TLS terminator is not Temporal's own.
 """
 
 import asyncio
@@ -14,21 +14,18 @@ import contextlib
 import ssl
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import pytest
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     from temporalio.client import Client
     from temporalio.worker import Worker
 
+    from devstack.certs import Authority
     from devstack.devserver import DevServer
     from infra.platform.settings import Settings
     from infra.platform.temporal import connect, tls_config
@@ -94,57 +91,6 @@ def test_no_tls_settings_mean_a_plaintext_local_connection():
 
 
 # --- TLS and mTLS against a real server -------------------------------------------------------------------------
-
-@dataclass
-class Authority:
-    """A CA and the certificates it signs, written as PEM files."""
-
-    name: str
-    directory: Path
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-
-    def __post_init__(self) -> None:
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
-        self.cert = (_builder(subject, subject, self.key.public_key())
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                     .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                                  content_commitment=False, key_encipherment=False,
-                                                  data_encipherment=False, key_agreement=False,
-                                                  encipher_only=False, decipher_only=False), critical=True)
-                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-                     .sign(self.key, hashes.SHA256()))
-        self.pem = self._write(f"{self.name}-ca.pem", self.cert.public_bytes(serialization.Encoding.PEM))
-
-    def issue(self, common_name: str, *, server: bool) -> tuple[Path, Path]:
-        """A leaf certificate and its key (PEM files): for a server (its DNS name) or a client."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = (_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]), self.cert.subject,
-                            key.public_key())
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                                  critical=False))
-        if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
-        cert = builder.sign(self.key, hashes.SHA256())
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
-        return (self._write(f"{common_name}.pem", cert.public_bytes(serialization.Encoding.PEM)),
-                self._write(f"{common_name}.key", key_pem))
-
-    def _write(self, name: str, data: bytes) -> Path:
-        path = self.directory / name
-        path.write_bytes(data)
-        return path
-
-
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey) -> x509.CertificateBuilder:
-    now = datetime.now(UTC)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1)))
-
 
 @dataclass
 class TlsFrontend:
