@@ -72,6 +72,7 @@ OPERATOR_SECRETS = {
     "POSTGRES_PASSWORD": "pw", "TRADELANE_WEBHOOK_SECRET": "whsec-real-and-long-enough-0000000",
     "TRADELANE_TRACKING_SECRET": "track-real-and-long-enough-0000000",
     "TRADELANE_PARTNER_WEBHOOK_SECRETS": '{"roadlink": "p-real-and-long-enough-000000000000"}',
+    "TRADELANE_MERCHANT_WEBHOOK_SECRETS": '{"acme-store": ["m-real-and-long-enough-000000000000"]}',
     "TRADELANE_API_KEYS": '[{"name":"shop","role":"backend","key":"k1-real-and-long-enough-0000000000",'
                           '"merchants":["shop"]},'
                           '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-0000000000"}]',
