@@ -85,7 +85,7 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
                          web_ui=server.ui_url, database=settings.database_url)
                 print(f"\n  Tradelane API   {api.url}/docs\n  Temporal Web UI {server.ui_url}\n"
                       f"  Sandbox         {sandbox.url}/_inspect/bookings\n"
-                      f"  Tracking page   {api.url}/track/<tracking number>\n"
+                      f"  Tracking page   {api.url}/track/<token> (linked from the recipient's e-mails)\n"
                       f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"
                       f"  Ctrl-C stops everything.\n", flush=True)
                 print(partner_table(sandbox.url) + "\n", flush=True)
