@@ -62,7 +62,8 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
     decisions = DecisionActivities(gateway, book, screening)
     inventory = InventoryActivities(engine, book)
     carriers, customs = CarrierActivities(gateway), CustomsActivities(gateway)
-    last_mile, tracking = LastMileActivities(gateway), TrackingActivities(gateway)
+    last_mile = LastMileActivities(gateway)
+    tracking = TrackingActivities(gateway, engine, ops_email=settings.ops_email)
     read_model = ReadModelActivities(engine, settings.notice_config())
     notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
                                            ops_email=settings.ops_email)
