@@ -83,11 +83,12 @@ def record(engine: Engine, kind: DeadLetterKind, message_key: str, *, shipment_i
            error: BaseException, now: datetime, ops_email: str | None = None, alert: bool = True,
            redact: tuple[str, ...] = ()) -> bool:
     """Record a dead letter, and with a new one its ops alert (when `ops_email` is set and `alert`), in one
-    transaction. The same message recorded again (a retried activity) updates its attempts and error; one that
-    ops had resolved is opened again and alerted again.
+    transaction. The same message recorded again (a retried activity, the shipment's next snapshot) updates its
+    attempts and error; one that ops had resolved is opened again (the gauge counts it again; its one alert was
+    sent already, so ops see it on the list and the gauge, not in a second e-mail).
 
     Returns:
-        True when the dead letter is new (or opened again), i.e. an alert was due.
+        True when the dead letter is new or opened again.
     """
     error_type, message = describe(error, redact=redact)
     try:
