@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from infra.persistence import dead_letters
@@ -21,6 +21,9 @@ from starter.deps import EngineDep
 from starter.errors import ApiError
 
 router = APIRouter(prefix="/v1/ops/dead-letters", tags=["operations"])
+
+LetterId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""The table's INTEGER key (32-bit on PostgreSQL): a larger id is refused as a 422, not sent to the database."""
 
 
 class LetterState(StrEnum):
@@ -67,7 +70,7 @@ async def list_dead_letters(
 
 
 @router.post("/{letter_id}/resolve", response_model=DeadLetterPublic)
-async def resolve_dead_letter(letter_id: int, engine: EngineDep, caller: Ops) -> DeadLetterPublic:
+async def resolve_dead_letter(letter_id: LetterId, engine: EngineDep, caller: Ops) -> DeadLetterPublic:
     """Close a dead letter whose cause ops dealt with; recorded as resolved by the caller's key name."""
     row = dead_letters.resolve(engine, letter_id, by=caller.name, now=datetime.now(UTC))
     if row is None:
