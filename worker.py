@@ -33,6 +33,7 @@ from activities.logging import LogContextInterceptor
 from activities.notifications import NotificationActivities
 from activities.polling import TrackingActivities
 from activities.read_model import ReadModelActivities
+from activities.reconciliation import ReconciliationActivities
 from infra.persistence.db import make_engine, migrate
 from infra.platform.health import Check, check_readiness
 from infra.platform.http_server import ServedApp
@@ -44,6 +45,8 @@ from infra.platform.telemetry import make_runtime, tracer_provider, tracing_inte
 from infra.platform.temporal import connect
 from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
+from workflows.reconciliation import ReconciliationRetryWorkflow, ReconciliationWorkflow
+from workflows.reconciliation_schedule import ensure_schedule as ensure_reconciliation_schedule
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.replenishment_schedule import ensure_schedule
 from workflows.shipment import ShipmentWorkflow
@@ -65,18 +68,22 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
     last_mile = LastMileActivities(gateway)
     tracking = TrackingActivities(gateway, engine, ops_email=settings.ops_email)
     read_model = ReadModelActivities(engine, settings.notice_config())
+    reconciliation = ReconciliationActivities(engine, gateway)
     notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
                                            ops_email=settings.ops_email)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ShipmentWorkflow, ReplenishmentWorkflow],
+        workflows=[ShipmentWorkflow, ReplenishmentWorkflow, ReconciliationWorkflow, ReconciliationRetryWorkflow],
         activities=[
             decisions.assess, carriers.book, carriers.cancel_booking, carriers.create_label, carriers.void_label,
             carriers.handover, customs.file, customs.release_hold, customs.withdraw,
             last_mile.schedule, last_mile.release, tracking.poll, read_model.project, notifications.deliver,
             inventory.reserve, inventory.ship, inventory.receive, inventory.release, inventory.suggest,
             inventory.record_suggestions,
+            carriers.cancel_booking_by_key, carriers.void_label_by_key, customs.withdraw_by_key,
+            last_mile.release_by_key, reconciliation.record, reconciliation.resolve, reconciliation.retry_failed,
+            reconciliation.scan,
         ],
         **worker_options(settings),
     )
@@ -149,6 +156,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                               book=book, screening=screening)
         health = await serve_health(settings, client, engine, worker)
         await ensure_schedule(client, settings)
+        await ensure_reconciliation_schedule(client, settings)
         try:
             async with worker:
                 log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address,

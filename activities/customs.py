@@ -1,8 +1,11 @@
-"""Customs broker activities: file a declaration, release a hold, withdraw (the undo)."""
+"""Customs broker activities: file a declaration, release a hold, withdraw (the undo), or withdraw the filing made
+under the step's key when the filing's outcome is unknown (`withdraw_by_key`)."""
 
 from temporalio import activity
 
 from activities.http import PartnerGateway
+from activities.lookup import undo_by_key
+from activities.protocols.tradelane_dialect import find_record
 from tradelane.partner_api import filing_body, parse_record
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
@@ -31,3 +34,9 @@ class CustomsActivities:
         body = await self._partners.call(call.partner, "withdraw", f"filings/{call.ref}/withdraw",
                                          {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
         return parse_record("filing", call.partner, body)
+
+    @activity.defn(name="customs.withdraw_by_key")
+    async def withdraw_by_key(self, call: PartnerCall) -> PartnerRecord:
+        """Withdraw the filing made under the step's key, if the broker made one (the outcome was unknown)."""
+        return await undo_by_key(call, "filing", lambda key: find_record(self._partners, call.partner, "filing", key),
+                                 self.withdraw)

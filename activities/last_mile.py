@@ -1,4 +1,5 @@
-"""Last-mile activities: schedule the delivery slot, release it (the undo).
+"""Last-mile activities: schedule the delivery slot, release it (the undo), or release the slot made under the
+step's key when the scheduling's outcome is unknown (`release_by_key`).
 
 A courier with a published API (a Karrio carrier such as Roadie) is booked as a delivery through its adapter: the
 delivery is the slot. The others speak Tradelane's dialect.
@@ -7,6 +8,8 @@ delivery is the slot. The others speak Tradelane's dialect.
 from temporalio import activity
 
 from activities.http import PartnerGateway
+from activities.lookup import undo_by_key
+from activities.protocols.tradelane_dialect import find_record
 from tradelane.connections import PartnerProtocol, connection
 from tradelane.partner_api import parse_record, slot_body
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
@@ -37,3 +40,15 @@ class LastMileActivities:
         body = await self._partners.call(call.partner, "release_slot", f"slots/{call.ref}/release",
                                          {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
         return parse_record("slot", call.partner, body)
+
+    @activity.defn(name="last_mile.release_by_key")
+    async def release_by_key(self, call: PartnerCall) -> PartnerRecord:
+        """Release the slot (a Karrio courier's delivery) made under the step's key, if the partner made one."""
+        gw = self._partners
+        if connection(call.partner).protocol is not PartnerProtocol.TRADELANE:
+            async def find(key: str) -> PartnerRecord | None:
+                return await gw.carrier(call.partner).find(gw.http, gw.endpoint(call.partner), "booking", key)
+        else:
+            async def find(key: str) -> PartnerRecord | None:
+                return await find_record(gw, call.partner, "slot", key)
+        return await undo_by_key(call, "slot", find, self.release)

@@ -21,6 +21,7 @@ from sandbox.config import SandboxConfig, load_config
 from starter.api import create_app
 from tradelane.connections import PartnerProtocol, directory
 from worker import build_worker, partner_http
+from workflows.reconciliation_schedule import ensure_schedule as ensure_reconciliation_schedule
 from workflows.replenishment_schedule import ensure_schedule
 
 log = structlog.stdlib.get_logger(__name__)
@@ -81,6 +82,7 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
                                   partners_base_url=sandbox.url, engine=engine, settings=settings)
             async with worker:
                 await ensure_schedule(server.client, settings)
+                await ensure_reconciliation_schedule(server.client, settings)
                 log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
                          web_ui=server.ui_url, database=settings.database_url)
                 print(f"\n  Tradelane API   {api.url}/docs\n  Temporal Web UI {server.ui_url}\n"

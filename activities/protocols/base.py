@@ -4,18 +4,21 @@ An adapter speaks one published format (a carrier's API through Karrio, DCSA for
 dialect where no standard exists). The activities pick the adapter from the partner's connection
 (`tradelane.connections`) and never see the wire format. Adapters raise `ApplicationError`s typed for the retry
 policy (`activities.errors`): rejected (4xx, not retried), unavailable (5xx, timeouts; retried), rate limited
-(429, retried after Retry-After), bad response (a success whose body does not parse; not retried).
+(429, retried after Retry-After), bad response (a success whose body does not parse; not retried), lookup
+unsupported (the protocol cannot find a record by idempotency key; not retried, listed for ops).
 """
 
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import httpx
+from temporalio.exceptions import ApplicationError
 
 from tradelane.decisions.models import Quote
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
 from tradelane.shipment.events import CarrierEvent
+from tradelane.shipment.undo import LOOKUP_UNSUPPORTED
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class Endpoint:
     credentials: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
+
+
+def lookup_unsupported(partner: str, kind: str, why: str) -> ApplicationError:
+    """The error of a lookup by idempotency key the partner's published API does not offer: not retried; the step
+    goes on the reconciliation list as `outcome_unknown`, for ops to check with the partner."""
+    return ApplicationError(f"{partner} cannot be asked for a {kind} by idempotency key: {why}; check with the "
+                            "partner by the shipment's references", "LOOKUP_UNSUPPORTED", type=LOOKUP_UNSUPPORTED,
+                            non_retryable=True)
 
 
 class CarrierProtocol(Protocol):
@@ -63,6 +74,13 @@ class CarrierProtocol(Protocol):
 
     async def void_label(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
         """Undo of `create_label`: state `voided`; voiding what is already voided succeeds."""
+        ...
+
+    async def find(self, http: httpx.AsyncClient, endpoint: Endpoint, kind: str,
+                   idempotency_key: str) -> PartnerRecord | None:
+        """The `kind` record (`booking`, `label`, `slot`) the partner made under `idempotency_key`, or None when it
+        holds none: how a step whose outcome is unknown is resolved. A protocol that cannot be asked by key raises
+        a non-retryable `PartnerLookupUnsupported` (`tradelane.shipment.undo.LOOKUP_UNSUPPORTED`)."""
         ...
 
     async def handover(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> None:

@@ -32,7 +32,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_REJECTED, PARTNER_UNAVAILABLE
 from activities.http import refusal, send, success_json
-from activities.protocols.base import Endpoint
+from activities.protocols.base import Endpoint, lookup_unsupported
 from tradelane.dcsa_events import DcsaEventError, Ports, callback_url, to_carrier_events
 from tradelane.decisions.models import Quote
 from tradelane.enums import Mode
@@ -508,6 +508,17 @@ class DcsaOcean:
         """Ocean cargo carries no carrier label: the booking reference is what the line tracks. No call."""
         ref = call.tracking_number or call.ref or ""
         return PartnerRecord(kind="label", partner=endpoint.partner, ref=ref, state="created", tracking_number=ref)
+
+    async def find(self, http: httpx.AsyncClient, endpoint: Endpoint, kind: str,
+                   idempotency_key: str) -> PartnerRecord | None:
+        """DCSA Booking 2.0 reads a booking only by `carrierBookingRequestReference` or `carrierBookingReference`,
+        both chosen by the line (the requester cannot send one of its own), and offers no search by the customer
+        reference (`CR`) that carries the idempotency key: a booking whose outcome is unknown is listed for ops,
+        who find it at the line by that reference."""
+        if kind == "label":
+            return None  # ocean cargo carries no carrier label: nothing was made
+        raise lookup_unsupported(endpoint.partner, kind, "DCSA Booking 2.0 reads bookings only by the line's own "
+                                 "references and has no search by customer reference")
 
     async def void_label(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
         """Undo of `create_label`, which made nothing at the line. No call."""

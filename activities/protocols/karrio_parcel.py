@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
 from activities.http import retry_after
-from activities.protocols.base import Endpoint
+from activities.protocols.base import Endpoint, lookup_unsupported
 from activities.protocols.karrio_carriers import CARRIERS, Auth, KarrioCarrier, Route
 from tradelane.decisions.models import Quote
 from tradelane.enums import Incoterm, Mode
@@ -297,6 +297,13 @@ class KarrioParcel:
         ref = self._ref(call)
         return PartnerRecord(kind="label", partner=endpoint.partner, ref=ref, state="created",
                              tracking_number=call.tracking_number or ref)
+
+    async def find(self, http: httpx.AsyncClient, endpoint: Endpoint, kind: str,
+                   idempotency_key: str) -> PartnerRecord | None:
+        """UPS, DHL Express, FedEx and Roadie publish no search of shipments by a client's key or reference that
+        Karrio offers: a shipment whose outcome is unknown is listed for ops (`outcome_unknown`)."""
+        raise lookup_unsupported(endpoint.partner, kind, f"{endpoint.options.get('carrier', 'this carrier')}'s "
+                                 "published API (through Karrio) has no lookup of shipments by client key")
 
     async def void_label(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> PartnerRecord:
         """Voiding a parcel label is cancelling its shipment (Karrio's cancel shipment); twice is fine."""

@@ -5,10 +5,14 @@ this small JSON format (documented in docs/partners.md), and the sandbox emulate
 format speak theirs (`karrio_parcel`, `dcsa`).
 """
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import BaseModel, ValidationError
+from temporalio.exceptions import ApplicationError
 
+from activities.errors import PARTNER_BAD_RESPONSE
 from activities.protocols.base import Endpoint
 from tradelane.decisions.models import Quote
 from tradelane.models import ShipmentRequest
@@ -19,6 +23,50 @@ from tradelane.tracking_codes import PartnerEvent
 
 if TYPE_CHECKING:
     from activities.http import PartnerGateway
+
+COLLECTIONS = {"booking": "bookings", "label": "labels", "filing": "filings", "slot": "slots"}
+"""The dialect's collection path of each kind of record (`GET {base}/{collection}?idempotency_key=K`)."""
+
+
+class FoundRecord(BaseModel):
+    """One record in a lookup's answer (`docs/partners.md`, "Lookup by idempotency key")."""
+
+    kind: str
+    id: str
+    shipment_id: str
+    state: str
+    idempotency_key: str
+    created_at: datetime
+    tracking_number: str | None = None
+
+    def record(self, partner: str) -> PartnerRecord:
+        return PartnerRecord(kind=self.kind, partner=partner, ref=self.id, state=self.state,
+                             tracking_number=self.tracking_number)
+
+
+def parse_found(what: str, body: Any) -> list[FoundRecord]:
+    """The records of a lookup's answer; one that does not parse is a non-retryable `PartnerBadResponse`."""
+    try:
+        return [FoundRecord.model_validate(raw) for raw in body["records"]]
+    except (KeyError, TypeError, ValidationError) as err:
+        raise ApplicationError(f"{what}: the answer is not a list of records: {err}", type=PARTNER_BAD_RESPONSE,
+                               non_retryable=True) from None
+
+
+async def find_records(gateway: "PartnerGateway", partner: str, kind: str, idempotency_key: str | None = None,
+                       states: tuple[str, ...] = ()) -> list[FoundRecord]:
+    """A dialect partner's `kind` records made under `idempotency_key` (none or one), or all of them in `states`."""
+    query = httpx.QueryParams({"idempotency_key": idempotency_key} if idempotency_key else {}).merge(
+        {"state": list(states)} if states else {})
+    path = f"{COLLECTIONS[kind]}?{query}" if query else COLLECTIONS[kind]
+    body = await gateway.call(partner, f"find {kind}", path, method="GET")
+    return parse_found(f"{partner} find {kind}", body)
+
+
+async def find_record(gateway: "PartnerGateway", partner: str, kind: str, idempotency_key: str) -> PartnerRecord | None:
+    """The `kind` record a dialect partner made under `idempotency_key`, or None."""
+    found = await find_records(gateway, partner, kind, idempotency_key)
+    return found[0].record(partner) if found else None
 
 
 class TradelaneCarrier:
@@ -53,6 +101,10 @@ class TradelaneCarrier:
         body = await self._gateway.call(call.partner, "void", f"labels/{call.ref}/void",
                                         {"shipment_id": call.shipment_id}, idempotency_key=call.idempotency_key)
         return parse_record("label", call.partner, body)
+
+    async def find(self, http: httpx.AsyncClient, endpoint: Endpoint, kind: str,
+                   idempotency_key: str) -> PartnerRecord | None:
+        return await find_record(self._gateway, endpoint.partner, kind, idempotency_key)
 
     async def handover(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> None:
         await self._gateway.call(call.partner, "handover", f"bookings/{call.ref}/handover",

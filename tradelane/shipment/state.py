@@ -14,6 +14,7 @@ from tradelane.eta import Eta, EtaBasis
 from tradelane.models import Actor, Comment
 from tradelane.shipment.calls import PartnerCall, PartnerRecord, StockRecord, StockRelease
 from tradelane.shipment.events import CarrierEvent
+from tradelane.shipment.undo import LookupUndo
 
 
 class Replan(BaseModel):
@@ -71,8 +72,8 @@ def _undo_kind(value: Any) -> str:
     return str(value.kind)
 
 
-UndoStep = Annotated[Annotated[PartnerUndo, Tag("partner")] | Annotated[StockUndo, Tag("stock")],
-                     Discriminator(_undo_kind)]
+UndoStep = Annotated[Annotated[PartnerUndo, Tag("partner")] | Annotated[StockUndo, Tag("stock")]
+                     | Annotated[LookupUndo, Tag("lookup")], Discriminator(_undo_kind)]
 """How to take back one completed step; pushed right after the step succeeds, run in reverse by the saga."""
 
 

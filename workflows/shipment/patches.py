@@ -27,6 +27,11 @@ POLL_LAST_MILE = "poll-last-mile"
 """(2026-12) A last-mile partner that does not push its events (a courier tracked through Karrio, such as Roadie) is
 polled until delivered; before, every last-mile partner pushed. Deprecate once no shipment from before it runs."""
 
+UNCERTAIN_OUTCOMES = "uncertain-outcomes"
+"""(2026-12) A partner step that fails for good after the partner may have acted pushes an undo that looks up what
+the partner made under the step's idempotency key and takes it back, and an undo that still fails is recorded on the
+reconciliation list (`reconciliation.record`). Deprecate once no shipment from before it runs."""
+
 DEAD_LETTERS = "dead-letters"
 """(2026-12) A read-model snapshot or a notification delivery that can never succeed is given up as a dead letter
 (non-retryable `DeadLettered`): the workflow moves on instead of waiting for it forever, and delivers the dead

@@ -1,0 +1,31 @@
+"""Undo by idempotency key: how a partner step whose outcome is unknown is resolved (`tradelane.shipment.undo`).
+
+The activity asks the partner for the record it made under the step's key (the undo call carries the undo's own key,
+`<step key>:undo`, from which the step's follows) and, when there is one, runs the ordinary undo on it, sending the
+undo's key. Nothing found means nothing was made: the answer is a record in state `absent`, which changes nothing.
+"""
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from tradelane.shipment.calls import PartnerCall, PartnerRecord
+from tradelane.shipment.undo import NOT_FOUND, step_key_of
+
+log = structlog.stdlib.get_logger(__name__)
+
+Find = Callable[[str], Awaitable[PartnerRecord | None]]
+Undo = Callable[[PartnerCall], Awaitable[PartnerRecord]]
+
+
+async def undo_by_key(call: PartnerCall, kind: str, find: Find, undo: Undo) -> PartnerRecord:
+    """Find the `kind` record made under the step's key and undo it; an `absent` record when there is none."""
+    step_key = step_key_of(call.idempotency_key)
+    found = await find(step_key)
+    if found is None:
+        log.info("outcome resolved: nothing was made", shipment_id=call.shipment_id, partner=call.partner,
+                 kind=kind, key=step_key)
+        return PartnerRecord(kind=kind, partner=call.partner, ref="", state=NOT_FOUND)
+    log.warning("outcome resolved: the partner had acted; undoing", shipment_id=call.shipment_id,
+                partner=call.partner, kind=kind, ref=found.ref, key=step_key)
+    return await undo(call.model_copy(update={"ref": found.ref, "tracking_number": found.tracking_number}))

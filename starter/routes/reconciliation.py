@@ -1,0 +1,140 @@
+"""The reconciliation list (`/v1/ops/reconciliation`): partner records Tradelane could not take back or account for.
+
+Ops only. `GET` lists the items (open first by default); `POST /{id}/retry` runs the item's undo again through
+Temporal (`ReconciliationRetryWorkflow`, one at a time per item) and the workflow resolves the item when it succeeds;
+`POST /{id}/resolve` closes an item ops settled with the partner by hand (an outcome the partner cannot be asked
+about, a booking it does not know); `POST /runs` starts a reconciliation now, besides the schedule's.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from infra.persistence import reconciliation as items
+from infra.persistence.reconciliation import ReconciliationRow
+from starter.auth import Ops
+from starter.deps import EngineDep, SettingsDep, TemporalDep
+from starter.errors import ApiError
+from tradelane.reconciliation import RetryInput
+from tradelane.shipment.undo import ReconciliationReason, ReconciliationState
+from workflows.reconciliation import ReconciliationRetryWorkflow
+from workflows.reconciliation_schedule import start_run
+
+router = APIRouter(prefix="/v1/ops/reconciliation", tags=["reconciliation"])
+
+RETRY_PREFIX = "reconciliation-retry"
+"""Workflow id of an item's retry: `reconciliation-retry:<id>`; a second retry while one runs is refused (409)."""
+
+
+class ItemPublic(BaseModel):
+    """One item of the list as ops see it (the undo's input is not shown: it may name a recipient's shipment)."""
+
+    id: int
+    shipment_id: str | None
+    partner: str
+    operation: str
+    idempotency_key: str
+    partner_ref: str | None
+    reason: ReconciliationReason
+    state: ReconciliationState
+    attempts: int
+    last_error: str | None
+    retryable: bool
+    """Whether `POST /{id}/retry` can run something (an undo Tradelane knows how to send)."""
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+    @classmethod
+    def of(cls, row: ReconciliationRow) -> "ItemPublic":
+        assert row.id is not None
+        return cls(id=row.id, shipment_id=row.shipment_id, partner=row.partner, operation=row.operation,
+                   idempotency_key=row.idempotency_key, partner_ref=row.partner_ref,
+                   reason=ReconciliationReason(row.reason), state=ReconciliationState(row.state),
+                   attempts=row.attempts, last_error=row.last_error, retryable=row.call is not None,
+                   created_at=row.created_at, updated_at=row.updated_at, resolved_at=row.resolved_at,
+                   resolved_by=row.resolved_by)
+
+
+class ItemList(BaseModel):
+    items: list[ItemPublic]
+
+
+class RetryStarted(BaseModel):
+    item: ItemPublic
+    workflow_id: str
+    """The retry's workflow: the item is resolved when it succeeds (see the item, or the workflow's result)."""
+
+
+class ResolveBody(BaseModel):
+    note: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
+    """What ops found and did (kept as the item's last word, in `last_error`)."""
+
+
+class RunStarted(BaseModel):
+    run_id: str
+
+
+def _item(engine: Any, item_id: int) -> ReconciliationRow:
+    row = items.get_item(engine, item_id)
+    if row is None:
+        raise ApiError(404, "ITEM_NOT_FOUND", f"no reconciliation item {item_id}")
+    return row
+
+
+@router.get("", response_model=ItemList)
+async def list_items(engine: EngineDep, _: Ops,
+                     state: Annotated[ReconciliationState | None, Query()] = None,
+                     reason: Annotated[ReconciliationReason | None, Query()] = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ItemList:
+    """Items newest first, of one state and reason if given."""
+    return ItemList(items=[ItemPublic.of(r) for r in items.list_items(engine, state, reason, limit)])
+
+
+@router.get("/{item_id}", response_model=ItemPublic)
+async def get_item(item_id: int, engine: EngineDep, _: Ops) -> ItemPublic:
+    return ItemPublic.of(_item(engine, item_id))
+
+
+@router.post("/{item_id}/retry", status_code=202, response_model=RetryStarted)
+async def retry(item_id: int, engine: EngineDep, client: TemporalDep, settings: SettingsDep,
+                caller: Ops) -> RetryStarted:
+    """Run the item's undo again through Temporal; the item is resolved when it succeeds."""
+    row = _item(engine, item_id)
+    if row.state == ReconciliationState.RESOLVED:
+        raise ApiError(409, "ITEM_RESOLVED", f"reconciliation item {item_id} is already resolved by {row.resolved_by}")
+    if row.call is None:
+        raise ApiError(409, "NOTHING_TO_RETRY", f"reconciliation item {item_id} ({row.reason}) has no undo Tradelane "
+                       "can send: check with the partner, then POST .../resolve with a note")
+    workflow_id = f"{RETRY_PREFIX}:{item_id}"
+    try:
+        await client.start_workflow(
+            ReconciliationRetryWorkflow.run,
+            RetryInput(item_id=item_id, operation=row.operation, call=row.call, requested_by=caller.name),
+            id=workflow_id, task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        raise ApiError(409, "RETRY_RUNNING", f"a retry of reconciliation item {item_id} is already running") from None
+    return RetryStarted(item=ItemPublic.of(row), workflow_id=workflow_id)
+
+
+@router.post("/{item_id}/resolve", response_model=ItemPublic)
+async def resolve(item_id: int, body: ResolveBody, engine: EngineDep, caller: Ops) -> ItemPublic:
+    """Close an item ops settled with the partner by hand."""
+    _item(engine, item_id)
+    row = items.resolve_item(engine, item_id, f"ops:{caller.name}", note=body.note)
+    assert row is not None
+    return ItemPublic.of(row)
+
+
+@router.post("/runs", status_code=202, response_model=RunStarted)
+async def run_now(client: TemporalDep, settings: SettingsDep, _: Ops) -> RunStarted:
+    """Compare Tradelane's bookings with the partners' now (the schedule runs it hourly)."""
+    handle = await start_run(client, settings)
+    return RunStarted(run_id=handle.id)

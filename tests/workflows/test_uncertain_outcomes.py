@@ -1,0 +1,241 @@
+"""Uncertain partner outcomes are resolved (issue 18): a step that fails after the partner acted is looked up by its
+idempotency key and undone, every undo sends its own key, an undo that still fails lands on the reconciliation list
+where an ops retry resolves it, and the reconciliation finds a booking the partner holds for no shipment.
+
+The worker reaches the sandbox through a recording proxy on loopback, so the tests see the requests as the partner
+receives them (method, path, Idempotency-Key).
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Response
+from sqlmodel import Session, select
+
+from infra.persistence.reconciliation import ReconciliationRow
+from infra.platform.http_server import ServedApp
+from infra.platform.settings import DEV_API_KEYS
+from starter.api import create_app
+from tests.conftest import Harness, fast_settings
+from tests.support import DevCallers, by_road, load_example, unique_id
+from tradelane.enums import Status
+from tradelane.keys import idempotency_key
+from tradelane.reconciliation import ReconciliationReport, orphan_key
+from worker import build_worker
+from workflows.reconciliation_schedule import SCHEDULE_ID, ensure_schedule
+
+pytestmark = pytest.mark.temporal
+
+OPS = {"Authorization": f"Bearer {DEV_API_KEYS['ops']}"}
+BACKEND = {"Authorization": f"Bearer {DEV_API_KEYS['backend']}"}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    key: str | None
+
+
+@dataclass
+class RecordingProxy:
+    """Forwards every partner call to the sandbox and remembers it as the partner received it."""
+
+    upstream: str
+    seen: list[Seen] = field(default_factory=list)
+
+    def app(self, http: httpx.AsyncClient) -> FastAPI:
+        app = FastAPI()
+
+        @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+        async def forward(path: str, request: Request) -> Response:
+            query = f"?{request.url.query}" if request.url.query else ""
+            self.seen.append(Seen(request.method, f"/{path}{query}", request.headers.get("idempotency-key")))
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+            answer = await http.request(request.method, f"{self.upstream}/{path}", params=request.query_params,
+                                        content=await request.body(), headers=headers)
+            return Response(answer.content, answer.status_code,
+                            {k: v for k, v in answer.headers.items()
+                             if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")})
+
+        return app
+
+    def calls(self, method: str, contains: str) -> list[Seen]:
+        return [s for s in self.seen if s.method == method and contains in s.path]
+
+
+@pytest.fixture
+def proxied(temporal_client, sandbox, webhook_api, db_engine, mail_server):
+    @asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[tuple[Harness, RecordingProxy]]:
+        proxy = RecordingProxy(sandbox.url)
+        async with httpx.AsyncClient(timeout=30) as upstream:
+            served = await ServedApp(proxy.app(upstream)).start()
+            settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, served.url,
+                                     smtp_port=mail_server.port, **overrides)
+            app = create_app(settings, client=temporal_client, engine=db_engine)
+            try:
+                async with (
+                    httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
+                                      auth=DevCallers()) as api,
+                    httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
+                ):
+                    worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
+                                          partners_base_url=served.url, engine=db_engine, settings=settings)
+                    async with worker:
+                        yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
+                                      engine=db_engine), proxy
+            finally:
+                await served.stop()
+
+    return factory
+
+
+def bookings_at(records: list[dict[str, Any]], partner: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["kind"] == "booking" and r["partner"] == partner]
+
+
+def items_of(h: Harness, shipment_id: str) -> list[ReconciliationRow]:
+    with Session(h.engine) as session:
+        return list(session.exec(select(ReconciliationRow).where(ReconciliationRow.shipment_id == shipment_id)))
+
+
+async def until(predicate: Any, what: str, timeout: float = 30) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_booking_made_before_a_timeout_is_found_by_its_key_and_cancelled(proxied):
+    """RoadLink books, but only after Tradelane's 1 s timeout (every attempt): the step fails for good with the
+    booking made. The saga asks RoadLink for the booking under the step's key and cancels it (before, it stayed)."""
+    shipment_id = unique_id("acted")
+    async with proxied(retry_maximum_attempts=2) as (h, proxy):
+        await h.add_fault(partner="roadlink", operation="book", shipment_id=shipment_id, kind="latency",
+                          latency_s=1.5)
+        await h.start(by_road(shipment_id))
+        state = await h.result(shipment_id, timeout=90)
+
+        assert state.status.terminal and state.replans and state.replans[0].failed_partner == "roadlink"
+        [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")  # the partner did act
+        assert booking["state"] == "cancelled", "no booking is left at the partner"
+        step_key = idempotency_key(shipment_id, "book", "roadlink")
+        lookups = [s for s in proxy.calls("GET", "/partners/roadlink/bookings?")
+                   if httpx.URL(s.path).params.get("idempotency_key") == step_key]
+        assert lookups, "the saga looked the booking up by the step's idempotency key"
+        [cancel] = proxy.calls("POST", f"/partners/roadlink/bookings/{booking['id']}/cancel")[:1]
+        assert cancel.key == f"{step_key}:undo"
+        undone = [c for c in state.compensation if c.action == "carrier.cancel_booking_by_key"]
+        assert [c.ok for c in undone] == [True]
+        assert not items_of(h, shipment_id), "resolved by the lookup: nothing for ops"
+
+
+async def test_an_unknown_outcome_the_partner_cannot_be_asked_about_goes_to_ops(proxied):
+    """UPS (through Karrio) publishes no lookup by client key: a booking step that timed out for good is listed as
+    `outcome_unknown`, with the undo Tradelane would run (before, it was forgotten)."""
+    shipment_id = unique_id("unknown")
+    async with proxied(retry_maximum_attempts=2) as (h, _):
+        await h.add_fault(partner="ups", operation="book", shipment_id=shipment_id, kind="latency", latency_s=1.5)
+        await h.start(load_example("basic-cn-de.json", shipment_id))
+        state = await h.result(shipment_id, timeout=90)
+
+        assert state.status.terminal and any(r.failed_partner == "ups" for r in state.replans)
+        [item] = [i for i in items_of(h, shipment_id) if i.partner == "ups"]
+        assert (item.reason, item.state, item.operation) == ("outcome_unknown", "open",
+                                                             "carrier.cancel_booking_by_key")
+        assert item.idempotency_key == idempotency_key(shipment_id, "book", "ups") + ":undo"
+        assert "LOOKUP_UNSUPPORTED" in (item.last_error or "") or "idempotency key" in (item.last_error or "")
+        listed = await h.api.get("/v1/ops/reconciliation", params={"state": "open", "reason": "outcome_unknown"})
+        assert listed.status_code == 200 and item.id in [i["id"] for i in listed.json()["items"]]
+
+
+async def test_an_undo_that_fails_is_listed_and_an_ops_retry_resolves_it(proxied):
+    """Customs refuses the filing, so the booking is undone; RoadLink's cancel fails through all of the undo's
+    attempts. The undo lands on the reconciliation list; ops retry it and the booking is cancelled."""
+    shipment_id = unique_id("undofail")
+    async with proxied() as (h, proxy):
+        await h.add_fault(partner="clearpath", operation="file", shipment_id=shipment_id, kind="reject",
+                          code="RESTRICTED_GOODS")
+        await h.add_fault(partner="roadlink", operation="cancel", shipment_id=shipment_id, kind="error", status=503,
+                          times=10)
+        await h.start(by_road(shipment_id))
+        state = await h.result(shipment_id, timeout=90)
+
+        assert state.status is Status.COMPENSATED
+        [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")
+        assert booking["state"] == "confirmed", "the cancel failed every time"
+        [item] = items_of(h, shipment_id)
+        step_key = idempotency_key(shipment_id, "book", "roadlink")
+        assert (item.reason, item.state, item.partner, item.partner_ref) == ("undo_failed", "open", "roadlink",
+                                                                             booking["id"])
+        assert item.idempotency_key == f"{step_key}:undo"
+        cancels = proxy.calls("POST", f"/partners/roadlink/bookings/{booking['id']}/cancel")
+        assert len(cancels) == 10 and {c.key for c in cancels} == {f"{step_key}:undo"}
+
+        refused = await h.api.post(f"/v1/ops/reconciliation/{item.id}/retry", headers=BACKEND)
+        assert refused.status_code == 403, "ops only"
+        retried = await h.api.post(f"/v1/ops/reconciliation/{item.id}/retry", headers=OPS)
+        assert retried.status_code == 202, retried.text
+
+        async def resolved() -> dict[str, Any] | None:
+            got = (await h.api.get(f"/v1/ops/reconciliation/{item.id}")).json()
+            return got if got["state"] == "resolved" else None
+
+        done = await until(resolved, "the retry to resolve the item")
+        assert done["resolved_by"].startswith("retry:")
+        [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")
+        assert booking["state"] == "cancelled"
+        assert proxy.calls("POST", f"/partners/roadlink/bookings/{booking['id']}/cancel")[-1].key == f"{step_key}:undo"
+        again = await h.api.post(f"/v1/ops/reconciliation/{item.id}/retry", headers=OPS)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "ITEM_RESOLVED"
+
+
+async def test_the_scheduled_reconciliation_finds_a_planted_orphan(proxied):
+    """A booking RoadLink holds for a shipment Tradelane never had is found by the scheduled reconciliation and
+    listed as an orphan; an ops retry cancels it, and the next run no longer finds it."""
+    ghost = unique_id("ghost")
+    async with proxied(reconciliation_every_s=1.0, reconciliation_cron=None, reconciliation_grace_s=0) as (h, _):
+        planted = await h.sandbox.post("/partners/roadlink/bookings", headers={"Idempotency-Key": f"planted-{ghost}"},
+                                       json={"shipment_id": ghost, "origin_country": "PL", "destination_country": "DE",
+                                             "service_level": "standard",
+                                             "parcels": [{"weight_kg": 2.0, "length_cm": 30, "width_cm": 20,
+                                                          "height_cm": 10}]})
+        assert planted.status_code == 201, planted.text
+        ref = planted.json()["booking_id"]
+        try:
+            assert await ensure_schedule(h.client, h.settings)
+
+            async def orphan() -> list[ReconciliationRow]:
+                return [i for i in items_of(h, ghost) if i.reason == "orphan"]
+
+            [item] = await until(orphan, "the schedule to list the orphan")
+        finally:
+            await h.client.get_schedule_handle(SCHEDULE_ID).delete()
+        assert (item.partner, item.partner_ref, item.state) == ("roadlink", ref, "open")
+        assert item.idempotency_key == orphan_key("roadlink", ref)
+
+        retried = await h.api.post(f"/v1/ops/reconciliation/{item.id}/retry", headers=OPS)
+        assert retried.status_code == 202, retried.text
+        [booking] = await until(lambda: _cancelled(h, ghost), "the orphan to be cancelled")
+        assert booking["id"] == ref
+
+        run = await h.api.post("/v1/ops/reconciliation/runs", headers=OPS)
+        assert run.status_code == 202, run.text
+        report = await h.client.get_workflow_handle(run.json()["run_id"], result_type=ReconciliationReport).result()
+        assert "roadlink" in report.partners_checked and f"roadlink:{ref}" not in report.orphans
+        assert {"ups", "bluewave"} <= set(report.partners_unlisted)
+
+
+async def _cancelled(h: Harness, shipment_id: str) -> list[dict[str, Any]]:
+    return [r for r in bookings_at(await h.inspect(shipment_id), "roadlink") if r["state"] == "cancelled"]
