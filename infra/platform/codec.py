@@ -18,7 +18,7 @@ process or through the codec server (both hold the keys and need an ops key), so
 input, signal or update. The codec marks it (`REFUSED_ENCODING`) instead of failing, because a codec error fails
 the whole workflow task, which Temporal retries forever with the same history: one plaintext signal would wedge the
 shipment. The marked payload fails in the payload converter instead (`RefusedPlaintext`), where the SDK drops a
-signal (logging it) and rejects an update, and the workflow carries on.
+signal (logging it), rejects an update, and fails a workflow started with it; a running workflow carries on.
 """
 
 import base64
@@ -32,6 +32,7 @@ from typing import Any
 
 import structlog
 import temporalio.converter
+import temporalio.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import APIRouter, Request
@@ -220,8 +221,16 @@ class EncryptionCodec(temporalio.converter.PayloadCodec, WithSerializationContex
                              f"{err}") from None
 
 
-class RefusedPlaintext(ValueError):
-    """A payload arrived without Tradelane's encryption and was not decoded."""
+class RefusedPlaintext(temporalio.exceptions.ApplicationError):
+    """A payload arrived without Tradelane's encryption and was not decoded.
+
+    A Temporal failure, non-retryable: where the SDK decodes a workflow's input, a failure error fails the workflow
+    (a plaintext-started shipment ends at once) instead of failing the workflow task on every retry; a signal is
+    dropped and an update rejected either way.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="RefusedPlaintext", non_retryable=True)
 
 
 class _RefusedPayloadConverter(temporalio.converter.EncodingPayloadConverter):

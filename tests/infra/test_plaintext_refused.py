@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 
 from infra.platform.codec import RefusedPlaintext
 from infra.platform.http_server import ServedApp
@@ -127,3 +128,25 @@ async def test_a_plaintext_decision_leaves_the_gate_pending_and_ops_still_approv
         state = await h.result(shipment_id)
         assert state.status is Status.DELIVERED
         assert (state.gates[0].actor, state.gates[0].via) == ("ops@test", "update")
+
+
+@pytest.mark.temporal
+async def test_a_shipment_started_in_plaintext_fails_at_once_without_booking(harness, temporal_client: Client):
+    """A workflow input that arrives unencrypted is never decoded: the workflow fails (non-retryable) instead of
+    running on an input that did not come through the API, or failing its first workflow task forever."""
+    shipment_id = unique_id("plain-start")
+    request = load_example("basic-cn-de.json", shipment_id)
+    intruder = Client(temporal_client.service_client, namespace=temporal_client.namespace,
+                      data_converter=pydantic_data_converter)
+    await intruder.start_workflow("Shipment", request, id=f"shipment:{shipment_id}",
+                                  task_queue=harness.settings.task_queue)
+
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(harness.handle(shipment_id).result(), 30)
+
+    assert isinstance(failed.value.cause, ApplicationError) and failed.value.cause.type == "RefusedPlaintext"
+    assert "payload refused: it arrived unencrypted (json/plain)" in failed.value.cause.message
+    history = await harness.handle(shipment_id).fetch_history()
+    assert [e for e in history.events if e.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+                                                           EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)] == []
+    assert await harness.inspect(shipment_id) == []
