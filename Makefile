@@ -54,8 +54,10 @@ test: lint temporal postgres fonts browser
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not temporal" tests/domain tests/sandbox
 
-# The fault matrix: 200 shipments with injected partner faults, a SIGKILLed worker, a restarted dev server and a
-# restarted API mid-batch, then an audit. Last line: shipments=N faults=F terminal=T duplicates=D orphans=O lost=L.
+# The fault matrix: 300 shipments with injected partner faults (also after the partner acted, and outages of
+# minutes), forged events and poisoned input, SIGKILLed workers, a restarted and a stopped (1 min) dev server, a
+# restarted API and a locked read model mid-batch, then an audit. Last line: shipments=N faults=F terminal=T
+# duplicates=D orphans=O lost=L dead_letters=X reconciled=Y.
 reliability: temporal
 	$(BIN)/python -m reliability $(ARGS)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reliability.config import TIMINGS
 from sandbox.faults import FaultKind, FaultRule
 from sandbox.partners import OPERATIONS_BY_KIND, PARTNERS, Operation
 from tradelane.enums import Decision, GateKind, Mode, Stage
@@ -112,14 +113,20 @@ class FaultSpec(BaseModel):
     code: str = "REJECTED"
     scenario: TrackingScenario | None = None
     outage_for_s: float | None = None
-    """`kind=outage`: how long the window stays open, from the moment the shipment is submitted. Longer than the
-    retry budget (`RunTimings.long_outage_s` or more) it fails the call for good: a partner down for minutes."""
+    """`kind=outage`: how long the window stays open, from the moment the shipment is submitted; longer than the
+    retry budget (`RunTimings.long_outage_s` or more), from the first call it hits, and it fails that step for good:
+    a partner down for minutes."""
 
     def rule(self, shipment_id: str, submitted_at_s: float) -> FaultRule:
-        """The sandbox rule for `shipment_id`; an outage window opens at `submitted_at_s` (sandbox seconds)."""
+        """The sandbox rule for `shipment_id`. A short outage's window opens at `submitted_at_s` (sandbox seconds);
+        one of minutes opens at the first call it hits (`lasts_s`), so a shipment delayed by a crash or a server
+        down still meets the whole outage when it gets to that call."""
         window: dict[str, float] = {}
         if self.kind is FaultKind.OUTAGE and self.outage_for_s is not None:
-            window = {"window_start_s": submitted_at_s, "window_end_s": submitted_at_s + self.outage_for_s}
+            if self.outage_for_s > TIMINGS.max_outage_s:
+                window = {"lasts_s": self.outage_for_s}
+            else:
+                window = {"window_start_s": submitted_at_s, "window_end_s": submitted_at_s + self.outage_for_s}
         return FaultRule(partner=self.partner, operation=self.operation, shipment_id=shipment_id, kind=self.kind,
                          status=self.status, retry_after_s=self.retry_after_s, latency_s=self.latency_s,
                          times=self.times, code=self.code, scenario=self.scenario, **window)
@@ -147,8 +154,8 @@ class OpsAction(BaseModel):
     decision: Decision | None = None
     comment: str = ""
     at_stage: Stage | None = None
-    """For a cancel, forged events or a poisoned notice: the stage the shipment must be waiting in (transit, or
-    last mile with its slot booked)."""
+    """For a cancel: the stage the shipment must be waiting in (transit, or last mile with its slot booked); for
+    forged events or a poisoned notice: the stage from which on they are sent."""
 
 
 class Scenario(BaseModel):
@@ -321,7 +328,8 @@ FAULTED: tuple[Scenario, ...] = (
     Scenario(name="book-garbled", example=BASIC,
              faults=(*EXPRESS_FULL, fault("aerocargo", "book", "garbled", times=1))),
     Scenario(name="file-garbled", example=BASIC, faults=(fault(CUSTOMS_BROKER, "file", "garbled", times=1),)),
-    Scenario(name="slot-garbled", example=PALLET, faults=(fault("doorstep", "schedule", "garbled", times=1),)),
+    # (A parcel: a compensated pallet's ocean booking cannot be cancelled once its cargo is loaded.)
+    Scenario(name="slot-garbled", example=BASIC, faults=(fault("parcelnow", "schedule", "garbled", times=1),)),
     # Partners down for minutes, far beyond the retry budget (issue 18): the step fails for good and the shipment
     # takes its backup or is compensated; an undo that cannot reach its partner lands on the reconciliation list,
     # and ops retry it once the partner is back.
@@ -339,8 +347,9 @@ FAULTED: tuple[Scenario, ...] = (
     Scenario(name="forged-and-replayed-events", example=BASIC,
              actions=(forge_events_at("last_mile"), cancel_at("last_mile")),
              faults=(fault("parcelnow", "schedule", "scenario", scenario="stalled"),)),
-    # (No partner fault: what strikes it is the poisoned notification; it is drawn with the faulted ones.)
-    Scenario(name="poison-notification", example=BASIC, actions=(poison_notice_at("transit"),)),
+    # (No partner fault: what strikes it is the poisoned notification, written as soon as the shipment runs; it is
+    # drawn with the faulted ones.)
+    Scenario(name="poison-notification", example=BASIC, actions=(poison_notice_at("booking"),)),
 )
 """Shipments with at least one injected fault."""
 

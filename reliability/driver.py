@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.persistence.db import ShipmentRow, StageTransitionRow, make_engine
@@ -45,6 +47,8 @@ RETRY_PAUSE_S = 0.3
 SUBMIT_PATIENCE_S = 150.0
 """How long a submission is retried (through API and server restarts, and a minute without Temporal) before it
 counts as refused."""
+RECONCILE_MARGIN_S = 90.0
+"""How long ops keep retrying a reconciliation item after its partner's outage should have ended."""
 PROBE_PATIENCE_S = 10.0
 """How long forged events wait for the partner's first genuine event to replay."""
 
@@ -84,7 +88,6 @@ class Driver:
         self._evidence: dict[str, ShipmentEvidence] = {
             p.shipment_id: ShipmentEvidence(planned=p, acknowledged=False) for p in plan}
         self._rule_ids: dict[str, list[int]] = {}
-        self._opened_at: dict[str, float] = {}
         self._ledger: list[LedgerItem] = []
         self._missing_ledgers: list[str] = []
 
@@ -94,7 +97,11 @@ class Driver:
     async def run(self) -> Evidence:
         """Drive the whole batch, then collect the sandbox's records and the read model."""
         urls, settings = self._stack.urls, self._stack.settings
-        self._client = await connect(settings, address=urls.temporal)
+        # The Rust core logs every retried call at WARN on stderr; with the server down for a minute that would bury
+        # the report, and the driver retries (and records) what matters itself.
+        quiet = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+        self._client = await connect(settings, address=urls.temporal, runtime=quiet)
         limits = httpx.Limits(max_connections=self._options.in_flight * 2)
         as_backend = {"Authorization": f"Bearer {settings.api_key('backend')}"}
         as_ops = {"Authorization": f"Bearer {settings.api_key('ops')}"}
@@ -153,7 +160,7 @@ class Driver:
     async def _install_faults(self, planned: PlannedShipment, sandbox: httpx.AsyncClient) -> None:
         if not planned.faults:
             return
-        opens_at = self._opened_at[planned.shipment_id] = self._stack.sandbox_elapsed_s()
+        opens_at = self._stack.sandbox_elapsed_s()
         rules = [spec.rule(planned.shipment_id, opens_at).model_dump(mode="json", exclude_none=True)
                  for spec in planned.faults]
         response = await sandbox.post("/_faults", json=rules)
@@ -299,11 +306,15 @@ class Driver:
         """Forge and replay the shipment's partner events, or poison one of its notifications, once it waits in the
         planned stage (`reliability.intrusions`)."""
         action = next((a for a in pending if a.kind in ("forge_events", "poison_notice")), None)
-        if action is None or stage != action.at_stage:
+        if action is None or not _reached(stage, action.at_stage):
             return
         evidence = self._evidence[planned.shipment_id]
         if action.kind == "poison_notice":
-            evidence.poisoned_notice = await asyncio.to_thread(poison_notice, self._stack.db_url, planned.shipment_id)
+            try:
+                evidence.poisoned_notice = await asyncio.to_thread(poison_notice, self._stack.db_url,
+                                                                   planned.shipment_id)
+            except OperationalError:
+                return  # the database locked: write it at the next look
             pending.remove(action)
             return
         assert self._stack.sandbox is not None
@@ -318,13 +329,11 @@ class Driver:
         pending.remove(action)
 
     async def _reconcile(self, planned: PlannedShipment, ops: httpx.AsyncClient) -> None:
-        """As ops: once the partner whose undo failed is back (its outage window closed), retry the shipment's
-        reconciliation items and wait for them to be resolved."""
-        evidence = self._evidence[planned.shipment_id]
-        window_end = self._opened_at.get(planned.shipment_id, 0.0) + max(
-            (f.outage_for_s or 0.0) for f in planned.faults if f.partner in planned.reconciliation_required)
-        await asyncio.sleep(max(0.0, window_end - self._stack.sandbox_elapsed_s()) + 1.0)
-        evidence.reconciliation_retries = await retry_reconciliation(ops, planned.shipment_id)
+        """As ops: retry the shipment's reconciliation items (an undo whose partner was down for minutes) until its
+        partner is back and they are resolved."""
+        outage = max((f.outage_for_s or 0.0) for f in planned.faults if f.partner in planned.reconciliation_required)
+        self._evidence[planned.shipment_id].reconciliation_retries = await retry_reconciliation(
+            ops, planned.shipment_id, patience_s=outage + RECONCILE_MARGIN_S)
 
     # ---- evidence ----------------------------------------------------------------------------------------------
 
@@ -355,6 +364,13 @@ def read_model(db_url: str, shipment_ids: list[str]) -> dict[str, ReadModelRow]:
     finally:
         engine.dispose()
     return {sid: ReadModelRow(status=status, transitions=counts.get(sid, 0)) for sid, status in statuses.items()}
+
+
+def _reached(stage: str | None, planned: Stage | None) -> bool:
+    """Whether a shipment seen in `stage` is at the planned stage or past it (a watch that missed the stage while
+    the server was down still acts, later)."""
+    order = list(Stage)
+    return stage in order and planned is not None and order.index(Stage(stage)) >= order.index(planned)
 
 
 def _waiting(view: dict[str, Any], stage: Stage | None) -> bool:

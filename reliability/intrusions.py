@@ -12,6 +12,7 @@
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -37,24 +38,24 @@ POISON_SUBJECT = "Your parcel is on its way\r\nBcc: everyone@example.com"
 
 
 async def submit_poison(body: dict[str, object], backend: httpx.AsyncClient, client: Client,
-                        attempts: int = 20) -> RefusalEvidence:
-    """POST a poisoned request (retried only while the API is restarting) and check that nothing was created."""
+                        patience_s: float = 150.0) -> RefusalEvidence:
+    """POST a poisoned request (again only while the API restarts, or answers 5xx with Temporal or its database
+    away) and check that nothing was created."""
     shipment_id = str(body["shipment_id"])
     response: httpx.Response | None = None
-    for _ in range(attempts):
+    give_up = time.monotonic() + patience_s
+    while time.monotonic() < give_up:
         try:
             response = await backend.post("/v1/shipments", json=body)
         except httpx.TransportError:
-            await asyncio.sleep(0.5)
-            continue
-        if response.status_code < 500:
+            response = None
+        if response is not None and response.status_code < 500:
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
     if response is None:
         return RefusalEvidence(status=0, fields=[], nothing_created=False, detail="the API never answered")
-    fields = _fields(response)
-    return RefusalEvidence(status=response.status_code, fields=fields,
-                           nothing_created=await _nothing_created(shipment_id, backend, client),
+    return RefusalEvidence(status=response.status_code, fields=_fields(response),
+                           nothing_created=await _nothing_created(shipment_id, backend, client, give_up),
                            detail=response.text[:300])
 
 
@@ -67,18 +68,29 @@ def _fields(response: httpx.Response) -> list[str]:
     return [field for field in POISON_FIELDS if any(field in name for name in named)]
 
 
-async def _nothing_created(shipment_id: str, backend: httpx.AsyncClient, client: Client) -> bool:
-    """No read-model row (the API's 404) and no workflow (Temporal's NOT_FOUND)."""
-    try:
-        if (await backend.get(f"/v1/shipments/{shipment_id}")).status_code != 404:
-            return False
-    except httpx.TransportError:
+async def _nothing_created(shipment_id: str, backend: httpx.AsyncClient, client: Client, give_up: float) -> bool:
+    """No read-model row (the API's 404) and no workflow (Temporal's NOT_FOUND); asked again while either is away."""
+    while True:
+        try:
+            status = (await backend.get(f"/v1/shipments/{shipment_id}")).status_code
+        except httpx.TransportError:
+            status = 0
+        if status in (200, 404) or time.monotonic() > give_up:
+            break
+        await asyncio.sleep(1.0)
+    if status != 404:
         return False
-    try:
-        await client.get_workflow_handle(workflow_id(shipment_id)).describe(rpc_timeout=timedelta(seconds=5))
-    except RPCError as err:
-        return err.status == RPCStatusCode.NOT_FOUND
-    return False
+    while True:
+        try:
+            await client.get_workflow_handle(workflow_id(shipment_id)).describe(rpc_timeout=timedelta(seconds=5))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return True
+            if time.monotonic() > give_up:
+                return False
+            await asyncio.sleep(1.0)
+            continue
+        return False
 
 
 async def pushed_event(sandbox: Sandbox, shipment_id: str) -> TrackingEvent | None:

@@ -75,30 +75,55 @@ def read_ledgers(db_url: str) -> tuple[list[LedgerItem], list[str]]:
     return items, missing
 
 
-async def retry_reconciliation(ops: httpx.AsyncClient, shipment_id: str, patience_s: float = 60) -> list[str]:
-    """Retry every open reconciliation item of a shipment through the API, as ops do once the partner is back, and
-    wait for each to be resolved; returns what happened, item by item."""
+async def retry_reconciliation(ops: httpx.AsyncClient, shipment_id: str, patience_s: float,
+                               pause_s: float = 5.0) -> list[str]:
+    """Retry every open reconciliation item of a shipment through the API until it is resolved, as ops do while
+    its partner comes back (a retry that fails again leaves the item open, one attempt more); returns what happened,
+    item by item."""
     notes: list[str] = []
-    try:
-        listed = await ops.get(RECONCILIATION_PATH, params={"state": "open"})
-    except httpx.TransportError as err:
-        return [f"listing failed: {type(err).__name__}"]
-    if listed.status_code != 200:
-        return [f"listing failed: HTTP {listed.status_code} {listed.text[:200]}"]
-    items = [i for i in listed.json().get("items", []) if i.get("shipment_id") == shipment_id]
-    for item in items:
-        item_id = item["id"]
-        response = await ops.post(f"{RECONCILIATION_PATH}/{item_id}/retry")
-        if response.status_code not in (202, 409):
-            notes.append(f"item {item_id}: retry refused: HTTP {response.status_code} {response.text[:200]}")
-            continue
-        give_up = time.monotonic() + patience_s
-        state = "open"
-        while time.monotonic() < give_up:
-            seen = await ops.get(f"{RECONCILIATION_PATH}/{item_id}")
-            state = seen.json().get("state", "?") if seen.status_code == 200 else f"HTTP {seen.status_code}"
-            if state == "resolved":
+    give_up = time.monotonic() + patience_s
+    while True:  # through an API restart, or its database locked
+        try:
+            listed = await ops.get(RECONCILIATION_PATH, params={"state": "open"})
+            if listed.status_code == 200:
                 break
-            await asyncio.sleep(1.0)
-        notes.append(f"item {item_id} ({item.get('reason')} at {item.get('partner')}): retried, {state}")
+            problem = f"HTTP {listed.status_code} {listed.text[:200]}"
+        except httpx.TransportError as err:
+            problem = type(err).__name__
+        if time.monotonic() > give_up:
+            return [f"listing failed: {problem}"]
+        await asyncio.sleep(pause_s)
+    for item in [i for i in listed.json().get("items", []) if i.get("shipment_id") == shipment_id]:
+        item_id, retries, state = item["id"], 0, "open"
+        while state != "resolved" and time.monotonic() < give_up:
+            try:
+                response = await ops.post(f"{RECONCILIATION_PATH}/{item_id}/retry")
+                if response.status_code == 202:
+                    retries += 1
+                elif response.status_code != 409:  # 409: a retry of it still runs
+                    notes.append(f"item {item_id}: retry refused: HTTP {response.status_code} {response.text[:200]}")
+                    break
+                state = await _wait_resolved(ops, item_id, give_up)
+            except httpx.TransportError:
+                pass  # the API restarting: ask again
+            if state != "resolved":
+                await asyncio.sleep(pause_s)
+        notes.append(f"item {item_id} ({item.get('reason')} at {item.get('partner')}): {retries} retries, {state}")
     return notes
+
+
+async def _wait_resolved(ops: httpx.AsyncClient, item_id: int, give_up: float, look_for_s: float = 30.0) -> str:
+    """The item's state once its retry had time to run (resolved as soon as it is)."""
+    until = min(give_up, time.monotonic() + look_for_s)
+    state = "open"
+    while time.monotonic() < until:
+        try:
+            seen = await ops.get(f"{RECONCILIATION_PATH}/{item_id}")
+        except httpx.TransportError:
+            await asyncio.sleep(1.0)
+            continue
+        state = seen.json().get("state", "?") if seen.status_code == 200 else f"HTTP {seen.status_code}"
+        if state == "resolved":
+            break
+        await asyncio.sleep(1.0)
+    return state

@@ -105,6 +105,9 @@ class FaultRule(BaseModel):
     """Rule active from this many seconds after sandbox start (inclusive)."""
     window_end_s: float | None = Field(default=None, ge=0)
     """Rule active until this many seconds after sandbox start (exclusive)."""
+    lasts_s: float | None = Field(default=None, gt=0)
+    """Rule active for this many seconds from the first call it fires on, per (shipment_id, partner, operation): a
+    partner down for minutes from the moment a shipment needs it, however late that is."""
 
     @field_validator("partner")
     @classmethod
@@ -151,7 +154,7 @@ class FaultContext(BaseModel):
 
 
 CounterKey = tuple[int, str, str, Operation]
-"""(rule id, shipment_id, partner, operation): what ``times`` counts per."""
+"""(rule id, shipment_id, partner, operation): what ``times`` counts per, and ``lasts_s`` measures from."""
 
 
 def rule_matches(rule: FaultRule, ctx: FaultContext, elapsed_s: float) -> bool:
@@ -184,19 +187,24 @@ def select_rule(
     ctx: FaultContext,
     elapsed_s: float,
     counts: Mapping[CounterKey, int],
+    first_fired: Mapping[CounterKey, float] = MappingProxyType({}),
 ) -> ActiveRule | None:
-    """Returns the first rule that matches the call and still has ``times`` budget left.
+    """Returns the first rule that matches the call and still has ``times`` budget (and ``lasts_s`` time) left.
 
     Args:
         rules: Candidate rules in priority order (config first, then runtime).
         ctx: The call.
         elapsed_s: Seconds since the sandbox started.
         counts: How often each rule already fired, by `counter_key`.
+        first_fired: When each rule first fired (sandbox seconds), by `counter_key`.
     """
     for rule in rules:
         if not rule_matches(rule, ctx, elapsed_s):
             continue
-        if rule.times is None or counts.get(counter_key(rule.id, ctx), 0) < rule.times:
+        key = counter_key(rule.id, ctx)
+        if rule.lasts_s is not None and key in first_fired and elapsed_s >= first_fired[key] + rule.lasts_s:
+            continue
+        if rule.times is None or counts.get(key, 0) < rule.times:
             return rule
     return None
 
@@ -215,6 +223,7 @@ class FaultBook:
         self._config = [self._activate(r, FaultSource.CONFIG) for r in config_rules]
         self._runtime: list[ActiveRule] = []
         self._counts: dict[CounterKey, int] = {}
+        self._first_fired: dict[CounterKey, float] = {}
 
     def _activate(self, rule: FaultRule, source: FaultSource) -> ActiveRule:
         active = ActiveRule(**rule.model_dump(), id=self._next_id, source=source)
@@ -238,14 +247,18 @@ class FaultBook:
         # Fresh rules get fresh ids, so counters of removed rules can never apply again.
         config_ids = {r.id for r in self._config}
         self._counts = {k: v for k, v in self._counts.items() if k[0] in config_ids}
+        self._first_fired = {k: v for k, v in self._first_fired.items() if k[0] in config_ids}
         return removed
 
     def select(self, ctx: FaultContext, elapsed_s: float) -> ActiveRule | None:
         """Returns the rule that fires for this call, counting the call against its ``times``."""
-        rule = select_rule(self.rules(), ctx, elapsed_s, self._counts)
-        if rule is not None and rule.times is not None:
+        rule = select_rule(self.rules(), ctx, elapsed_s, self._counts, self._first_fired)
+        if rule is not None:
             key = counter_key(rule.id, ctx)
-            self._counts[key] = self._counts.get(key, 0) + 1
+            if rule.times is not None:
+                self._counts[key] = self._counts.get(key, 0) + 1
+            if rule.lasts_s is not None:
+                self._first_fired.setdefault(key, elapsed_s)
         return rule
 
 

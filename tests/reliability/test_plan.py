@@ -216,6 +216,9 @@ def test_fault_spec_becomes_a_rule_for_one_shipment_with_its_window_from_submiss
     assert (outage.shipment_id, outage.window_start_s, outage.window_end_s) == ("REL-1-3", 12.5, 16.5)
     burst = fault("ups", "book", "error", status=502, times=2).rule("REL-1-4", submitted_at_s=3.0)
     assert (burst.kind, burst.status, burst.times, burst.window_start_s) == (FaultKind.ERROR, 502, 2, None)
+    # An outage of minutes opens at the first call it hits, however late a crash made that call.
+    lasting = fault("aerocargo", "void", "outage", outage_for_s=120.0).rule("REL-1-5", submitted_at_s=3.0)
+    assert (lasting.lasts_s, lasting.window_start_s, lasting.window_end_s) == (120.0, None, None)
 
 
 @pytest.mark.parametrize("variant, field, value", [

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.temporal
 def test_a_small_batch_with_crashes_ends_clean(tmp_path: Path):
     report = tmp_path / "report.json"
     run = subprocess.run(
-        [sys.executable, "-m", "reliability", "--shipments", "16", "--in-flight", "8", "--seed", "11",
+        [sys.executable, "-m", "reliability", "--shipments", "16", "--in-flight", "8", "--seed", "4",
          "--run-dir", str(tmp_path / "run"), "--deadline", "150", "--temporal-down", "10", "--database-lock", "5",
          "--json", str(report)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -28,7 +28,7 @@ def test_a_small_batch_with_crashes_ends_clean(tmp_path: Path):
     assert lines, run.stderr[-3000:]
     match = LAST_LINE.match(lines[-1])
     assert match, f"last line: {lines[-1]!r}\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
-    shipments, faults, terminal, duplicates, orphans, lost, _, _ = map(int, match.groups())
+    shipments, faults, terminal, duplicates, orphans, lost, dead_letters, _ = map(int, match.groups())
     assert (shipments, terminal, duplicates, orphans, lost) == (16, 16, 0, 0, 0), run.stdout[-6000:]
     assert run.returncode == 0
 
@@ -36,8 +36,14 @@ def test_a_small_batch_with_crashes_ends_clean(tmp_path: Path):
     kinds = [d["kind"] for d in result["evidence"]["disruptions"]]
     assert kinds.count("worker_kill") == 2 and "server_restart" in kinds and "api_restart" in kinds
     assert "temporal_down" in kinds and "database_lock" in kinds
+    # Seed 4 draws partners that act then time out or garble their answer, a partner down for minutes, forged
+    # events, a poisoned request and a poisoned notification (but no undo down for minutes: ops would wait it out).
+    scenarios = {s["planned"]["scenario"] for s in result["evidence"]["shipments"]}
+    assert {"label-acted-then-timeout-always", "book-garbled", "book-outage-minutes", "forged-and-replayed-events",
+            "poison-text-refused", "poison-notification"} <= scenarios
     # Every dead letter and reconciliation item is explained by the fault that calls for it.
     assert all(e["expected"] for e in result["result"]["explanations"])
+    assert dead_letters == sum(s["planned"]["dead_letters"] for s in result["evidence"]["shipments"]) >= 1
     # Every crash counts as a fault, besides the shipments' own rules that fired.
     fired_rules = sum(sum(s["fired"]) for s in result["evidence"]["shipments"])
     hostile = sum(len(s["probes"]) + (s["poisoned_notice"] is not None) + (s["refusal"] is not None)
