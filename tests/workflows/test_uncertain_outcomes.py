@@ -141,6 +141,28 @@ async def test_a_booking_made_before_a_timeout_is_found_by_its_key_and_cancelled
         assert not items_of(h, shipment_id), "resolved by the lookup: nothing for ops"
 
 
+@pytest.mark.parametrize(("operation", "kind"), [("label", "act_then_timeout"), ("book", "garbled")],
+                         ids=["a label made, then the answer times out", "a booking made, answered with a broken body"])
+async def test_what_a_partner_made_before_a_spoiled_answer_is_taken_back(proxied, operation, kind):
+    """The sandbox acts, then spoils its answer (the fault matrix's kinds): a label whose answer never comes is
+    voided, a booking whose 200 does not parse is cancelled, each found under its step's key."""
+    shipment_id = unique_id(kind.replace("_", ""))
+    async with proxied(retry_maximum_attempts=2) as (h, proxy):
+        await h.add_fault(partner="roadlink", operation=operation, shipment_id=shipment_id, kind=kind)
+        await h.start(by_road(shipment_id))
+        state = await h.result(shipment_id, timeout=90)
+
+        assert state.status.terminal and state.replans[0].failed_partner == "roadlink"
+        records = [r for r in await h.inspect(shipment_id) if r["partner"] == "roadlink"]
+        made = {r["kind"]: r["state"] for r in records}
+        assert made == ({"booking": "cancelled", "label": "voided"} if operation == "label"
+                        else {"booking": "cancelled"}), "nothing is left at the partner"
+        step_key = idempotency_key(shipment_id, operation, "roadlink")
+        collection = {"label": "labels", "book": "bookings"}[operation]
+        assert [s for s in proxy.calls("GET", f"/partners/roadlink/{collection}?")
+                if httpx.URL(s.path).params.get("idempotency_key") == step_key]
+
+
 async def test_an_unknown_outcome_the_partner_cannot_be_asked_about_goes_to_ops(proxied):
     """UPS (through Karrio) publishes no lookup by client key: a booking step that timed out for good is listed as
     `outcome_unknown`, with the undo Tradelane would run (before, it was forgotten)."""
