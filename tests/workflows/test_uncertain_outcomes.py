@@ -7,6 +7,7 @@ receives them (method, path, Idempotency-Key).
 """
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,10 +18,14 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
 from sqlmodel import Session, select
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.worker import Replayer
 
 from infra.persistence.reconciliation import ReconciliationRow
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_API_KEYS
+from infra.platform.temporal import converter_for
 from starter.api import create_app
 from tests.conftest import Harness, fast_settings
 from tests.support import DevCallers, by_road, load_example, unique_id
@@ -29,6 +34,8 @@ from tradelane.keys import idempotency_key
 from tradelane.reconciliation import ReconciliationReport, orphan_key
 from worker import build_worker
 from workflows.reconciliation_schedule import SCHEDULE_ID, ensure_schedule
+from workflows.shipment import ShipmentWorkflow
+from workflows.shipment.patches import UNCERTAIN_OUTCOMES
 
 pytestmark = pytest.mark.temporal
 
@@ -98,6 +105,26 @@ def proxied(temporal_client, sandbox, webhook_api, db_engine, mail_server):
     return factory
 
 
+async def replays_behind_its_patch(h: Harness, shipment_id: str) -> None:
+    """The shipment's history replays on today's code and carries the patch's marker; with the patch check forced
+    false (the code before it) it does not replay: the change alters the commands, so it needs its patch."""
+    history = await h.handle(shipment_id).fetch_history()
+    replayer = Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+    patches = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+               for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+               and e.marker_recorded_event_attributes.marker_name == "core_patch"]
+    assert UNCERTAIN_OUTCOMES in patches
+    patched = workflow.patched
+    try:
+        workflow.patched = lambda patch_id: patch_id != UNCERTAIN_OUTCOMES and patched(patch_id)  # type: ignore
+        unguarded = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    finally:
+        workflow.patched = patched  # type: ignore
+    assert unguarded.replay_failure is not None
+
+
 def bookings_at(records: list[dict[str, Any]], partner: str) -> list[dict[str, Any]]:
     return [r for r in records if r["kind"] == "booking" and r["partner"] == partner]
 
@@ -139,6 +166,7 @@ async def test_a_booking_made_before_a_timeout_is_found_by_its_key_and_cancelled
         undone = [c for c in state.compensation if c.action == "carrier.cancel_booking_by_key"]
         assert [c.ok for c in undone] == [True]
         assert not items_of(h, shipment_id), "resolved by the lookup: nothing for ops"
+        await replays_behind_its_patch(h, shipment_id)
 
 
 @pytest.mark.parametrize(("operation", "kind"), [("label", "act_then_timeout"), ("book", "garbled")],
@@ -221,6 +249,7 @@ async def test_an_undo_that_fails_is_listed_and_an_ops_retry_resolves_it(proxied
         assert proxy.calls("POST", f"/partners/roadlink/bookings/{booking['id']}/cancel")[-1].key == f"{step_key}:undo"
         again = await h.api.post(f"/v1/ops/reconciliation/{item.id}/retry", headers=OPS)
         assert again.status_code == 409 and again.json()["error"]["code"] == "ITEM_RESOLVED"
+        await replays_behind_its_patch(h, shipment_id)
 
 
 async def test_the_scheduled_reconciliation_finds_a_planted_orphan(proxied):
