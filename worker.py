@@ -83,7 +83,7 @@ def build_worker(client: Client, *, task_queue: str, http: httpx.AsyncClient, pa
             inventory.record_suggestions,
             carriers.cancel_booking_by_key, carriers.void_label_by_key, customs.withdraw_by_key,
             last_mile.release_by_key, reconciliation.record, reconciliation.resolve, reconciliation.retry_failed,
-            reconciliation.scan,
+            reconciliation.scan, reconciliation.due_retries,
         ],
         **worker_options(settings),
     )

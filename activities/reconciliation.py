@@ -20,10 +20,12 @@ from infra.persistence.db import PartnerBookingRow, ShipmentRow
 from tradelane.connections import PartnerProtocol, directory
 from tradelane.enums import PartnerKind, Status
 from tradelane.reconciliation import (
+    DueRetries,
     ItemResolved,
     ItemRetryFailed,
     PartnerBooking,
     ReconciliationReport,
+    RetryInput,
     ScanRequest,
     TradelaneBooking,
     compare,
@@ -81,6 +83,13 @@ class ReconciliationActivities:
     async def retry_failed(self, failed: ItemRetryFailed) -> None:
         items.retry_failed(self._engine, failed.item_id, failed.error)
         log.warning("reconciliation retry failed", item_id=failed.item_id, error=failed.error)
+
+    @activity.defn(name="reconciliation.due_retries")
+    async def due_retries(self, request: DueRetries) -> list[RetryInput]:
+        """The open `undo_failed` items a reconciliation runs again, least recently tried first."""
+        return [RetryInput(item_id=row.id, operation=row.operation, call=row.call, requested_by=BY)
+                for row in items.due_retries(self._engine, request.limit)
+                if row.id is not None and row.call is not None]
 
     @activity.defn(name="reconciliation.scan")
     async def scan(self, request: ScanRequest) -> ReconciliationReport:

@@ -98,6 +98,16 @@ class ReconciliationReport(BaseModel):
     """`partner:ref` of every Tradelane booking the partner does not know (each on the list)."""
     resolved: int = 0
     """Items of earlier runs that this one no longer finds, resolved."""
+    retried: int = 0
+    """Open `undo_failed` items whose undo this run ran again (the saga's attempts were spent; a partner outage
+    longer than them resolves here without ops)."""
+    retried_resolved: int = 0
+
+
+class DueRetries(BaseModel):
+    """Input of `reconciliation.due_retries`: how many open `undo_failed` items one run retries at most."""
+
+    limit: int = 50
 
 
 class RetryInput(BaseModel):

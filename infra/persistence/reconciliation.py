@@ -98,6 +98,15 @@ def list_items(engine: Engine, state: ReconciliationState | None = None,
         return list(session.exec(query.order_by(col(ReconciliationRow.id).desc()).limit(limit)))
 
 
+def due_retries(engine: Engine, limit: int) -> list[ReconciliationRow]:
+    """Open `undo_failed` items with an undo to run, least recently tried first: what a reconciliation retries."""
+    with Session(engine) as session:
+        return list(session.exec(select(ReconciliationRow).where(
+            ReconciliationRow.reason == ReconciliationReason.UNDO_FAILED,
+            ReconciliationRow.state == ReconciliationState.OPEN, col(ReconciliationRow.call).is_not(None))
+            .order_by(col(ReconciliationRow.updated_at)).limit(limit)))
+
+
 def get_item(engine: Engine, item_id: int) -> ReconciliationRow | None:
     with Session(engine) as session:
         return session.get(ReconciliationRow, item_id)

@@ -21,13 +21,11 @@ from starter.deps import EngineDep, SettingsDep, TemporalDep
 from starter.errors import ApiError
 from tradelane.reconciliation import RetryInput
 from tradelane.shipment.undo import ReconciliationReason, ReconciliationState
-from workflows.reconciliation import ReconciliationRetryWorkflow
+from workflows.reconciliation import RETRY_PREFIX, ReconciliationRetryWorkflow
 from workflows.reconciliation_schedule import start_run
 
 router = APIRouter(prefix="/v1/ops/reconciliation", tags=["reconciliation"])
 
-RETRY_PREFIX = "reconciliation-retry"
-"""Workflow id of an item's retry: `reconciliation-retry:<id>`; a second retry while one runs is refused (409)."""
 
 
 class ItemPublic(BaseModel):

@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Replayer
 
-from infra.persistence.reconciliation import ReconciliationRow
+from infra.persistence.reconciliation import ReconciliationRow, record_item
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_API_KEYS
 from infra.platform.temporal import converter_for
@@ -32,6 +32,8 @@ from tests.support import DevCallers, by_road, load_example, unique_id
 from tradelane.enums import Status
 from tradelane.keys import idempotency_key
 from tradelane.reconciliation import ReconciliationReport, orphan_key
+from tradelane.shipment.calls import PartnerCall
+from tradelane.shipment.undo import ReconciliationItem, ReconciliationReason
 from worker import build_worker
 from workflows.reconciliation_schedule import SCHEDULE_ID, ensure_schedule
 from workflows.shipment import ShipmentWorkflow
@@ -290,3 +292,32 @@ async def test_the_scheduled_reconciliation_finds_a_planted_orphan(proxied):
 
 async def _cancelled(h: Harness, shipment_id: str) -> list[dict[str, Any]]:
     return [r for r in bookings_at(await h.inspect(shipment_id), "roadlink") if r["state"] == "cancelled"]
+
+
+async def test_a_reconciliation_run_retries_an_undo_that_failed_until_it_succeeds(proxied):
+    """An undo whose partner was down longer than the saga's attempts sits on the list as `undo_failed`; the next
+    reconciliation runs it again (the same undo key) and resolves it without ops."""
+    shipment_id = unique_id("lateundo")
+    async with proxied(reconciliation_grace_s=3600) as (h, proxy):
+        step_key = idempotency_key(shipment_id, "book", "roadlink")
+        planted = await h.sandbox.post("/partners/roadlink/bookings", headers={"Idempotency-Key": step_key},
+                                       json={"shipment_id": shipment_id, "origin_country": "PL",
+                                             "destination_country": "DE", "service_level": "standard",
+                                             "parcels": [{"weight_kg": 2.0, "length_cm": 30, "width_cm": 20,
+                                                          "height_cm": 10}]})
+        ref = planted.json()["booking_id"]
+        row = record_item(h.engine, ReconciliationItem(
+            shipment_id=shipment_id, partner="roadlink", operation="carrier.cancel_booking",
+            idempotency_key=f"{step_key}:undo", partner_ref=ref, reason=ReconciliationReason.UNDO_FAILED,
+            error="roadlink cancel: HTTP 503", call=PartnerCall(shipment_id=shipment_id, partner="roadlink",
+                                                                idempotency_key=f"{step_key}:undo", ref=ref)))
+
+        run = await h.api.post("/v1/ops/reconciliation/runs", headers=OPS)
+        report = await h.client.get_workflow_handle(run.json()["run_id"], result_type=ReconciliationReport).result()
+
+        assert report.retried >= 1 and report.retried_resolved >= 1
+        item = (await h.api.get(f"/v1/ops/reconciliation/{row.id}", headers=OPS)).json()
+        assert (item["state"], item["resolved_by"]) == ("resolved", "retry:reconciliation")
+        [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")
+        assert booking["state"] == "cancelled"
+        assert proxy.calls("POST", f"/partners/roadlink/bookings/{ref}/cancel")[-1].key == f"{step_key}:undo"
