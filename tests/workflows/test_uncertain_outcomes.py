@@ -210,6 +210,16 @@ async def test_an_unknown_outcome_the_partner_cannot_be_asked_about_goes_to_ops(
         assert "LOOKUP_UNSUPPORTED" in (item.last_error or "") or "idempotency key" in (item.last_error or "")
         listed = await h.api.get("/v1/ops/reconciliation", params={"state": "open", "reason": "outcome_unknown"})
         assert listed.status_code == 200 and item.id in [i["id"] for i in listed.json()["items"]]
+        assert (await h.api.get("/v1/ops/reconciliation", headers=BACKEND)).status_code == 403, "ops only"
+
+        bad = await h.api.post(f"/v1/ops/reconciliation/{item.id}/resolve", json={"note": "done\r\nBcc: x"},
+                               headers=OPS)
+        assert bad.status_code == 422 and "note" in bad.text
+        assert items_of(h, shipment_id)[0].state == "open", "a refused request changes nothing"
+        done = await h.api.post(f"/v1/ops/reconciliation/{item.id}/resolve",
+                                json={"note": "no shipment under the key in the UPS portal"}, headers=OPS)
+        assert done.status_code == 200, done.text
+        assert done.json()["state"] == "resolved" and done.json()["resolved_by"].startswith("ops:")
 
 
 async def test_an_undo_that_fails_is_listed_and_an_ops_retry_resolves_it(proxied):
