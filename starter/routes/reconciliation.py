@@ -9,7 +9,7 @@ about, a booking it does not know); `POST /runs` starts a reconciliation now, be
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -26,6 +26,9 @@ from workflows.reconciliation_schedule import start_run
 
 router = APIRouter(prefix="/v1/ops/reconciliation", tags=["reconciliation"])
 
+
+
+ItemId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The item's id (a 32-bit integer, as stored)")]
 
 
 class ItemPublic(BaseModel):
@@ -95,12 +98,12 @@ async def list_items(engine: EngineDep, _: Ops,
 
 
 @router.get("/{item_id}", response_model=ItemPublic)
-async def get_item(item_id: int, engine: EngineDep, _: Ops) -> ItemPublic:
+async def get_item(item_id: ItemId, engine: EngineDep, _: Ops) -> ItemPublic:
     return ItemPublic.of(_item(engine, item_id))
 
 
 @router.post("/{item_id}/retry", status_code=202, response_model=RetryStarted)
-async def retry(item_id: int, engine: EngineDep, client: TemporalDep, settings: SettingsDep,
+async def retry(item_id: ItemId, engine: EngineDep, client: TemporalDep, settings: SettingsDep,
                 caller: Ops) -> RetryStarted:
     """Run the item's undo again through Temporal; the item is resolved when it succeeds."""
     row = _item(engine, item_id)
@@ -123,7 +126,7 @@ async def retry(item_id: int, engine: EngineDep, client: TemporalDep, settings: 
 
 
 @router.post("/{item_id}/resolve", response_model=ItemPublic)
-async def resolve(item_id: int, body: ResolveBody, engine: EngineDep, caller: Ops) -> ItemPublic:
+async def resolve(item_id: ItemId, body: ResolveBody, engine: EngineDep, caller: Ops) -> ItemPublic:
     """Close an item ops settled with the partner by hand."""
     _item(engine, item_id)
     row = items.resolve_item(engine, item_id, f"ops:{caller.name}", note=body.note)
