@@ -4,9 +4,11 @@ for the reconciliation list; the by-key undo cancels what it finds with the undo
 nothing was made."""
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from temporalio.exceptions import ApplicationError
 
 from activities.carriers import CarrierActivities
@@ -16,6 +18,7 @@ from activities.protocols.tradelane_dialect import find_records, parse_found
 from tradelane.shipment.calls import PartnerCall
 from tradelane.shipment.undo import LOOKUP_UNSUPPORTED, NOT_FOUND, undo_key
 
+DCSA_BOOKING = Path("/work/shared/specs/dcsa/BKG_v2.0.5.yaml")
 BOOKING = {"origin_country": "PL", "destination_country": "DE", "service_level": "standard",
            "parcels": [{"weight_kg": 2.0, "length_cm": 30, "width_cm": 20, "height_cm": 10}]}
 
@@ -83,3 +86,17 @@ def test_a_lookup_answer_that_does_not_parse_is_a_bad_response(body):
     with pytest.raises(ApplicationError) as raised:
         parse_found("roadlink find booking", body)
     assert raised.value.type == PARTNER_BAD_RESPONSE and raised.value.non_retryable
+
+
+def test_dcsa_booking_2_offers_no_lookup_by_a_reference_the_requester_chooses():
+    """Why a DCSA booking's unknown outcome goes to ops, read from the published spec: the line creates the
+    `carrierBookingRequestReference` (the create answers only it; the request has no such field), and the only read
+    is of one booking by the line's reference; there is no search by the customer reference or channel reference
+    Tradelane could choose."""
+    bkg = yaml.safe_load(DCSA_BOOKING.read_text())
+    reads = {path for path, item in bkg["paths"].items() if "get" in item}
+    assert reads == {"/v2/bookings/{bookingReference}"}
+    schemas = bkg["components"]["schemas"]
+    assert list(schemas["CreateBookingResponse"]["properties"]) == ["carrierBookingRequestReference"]
+    assert "carrierBookingRequestReference" not in schemas["CreateBooking"]["properties"]
+    assert "get" not in bkg["paths"]["/v2/bookings"], "no listing or search of bookings"
