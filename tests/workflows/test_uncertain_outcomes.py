@@ -193,6 +193,25 @@ async def test_what_a_partner_made_before_a_spoiled_answer_is_taken_back(proxied
                 if httpx.URL(s.path).params.get("idempotency_key") == step_key]
 
 
+@pytest.mark.parametrize(("operation", "kind", "left"), [
+    ("file", "filing", "withdrawn"), ("schedule", "slot", "released"),
+], ids=["a customs filing", "a last-mile slot"])
+async def test_a_filing_or_slot_made_before_a_timeout_is_taken_back(proxied, operation, kind, left):
+    """The same for the broker's filing (withdrawn) and the courier's slot (released): every mutating step of the
+    dialect is looked up by its key when its outcome is unknown, and the shipment compensates with nothing left."""
+    shipment_id = unique_id(f"acted{operation}")
+    async with proxied(retry_maximum_attempts=2) as (h, _):
+        await h.add_fault(operation=operation, shipment_id=shipment_id, kind="act_then_timeout")
+        await h.start(by_road(shipment_id))
+        state = await h.result(shipment_id, timeout=120)
+
+        assert state.status is Status.COMPENSATED
+        records = await h.inspect(shipment_id)
+        assert [r["state"] for r in records if r["kind"] == kind] == [left], "the partner had acted; undone"
+        assert {r["state"] for r in records if r["kind"] == "booking"} == {"cancelled"}
+        assert not [i for i in items_of(h, shipment_id) if i.state == "open"]
+
+
 async def test_an_unknown_outcome_the_partner_cannot_be_asked_about_goes_to_ops(proxied):
     """UPS (through Karrio) publishes no lookup by client key: a booking step that timed out for good is listed as
     `outcome_unknown`, with the undo Tradelane would run (before, it was forgotten)."""
