@@ -33,7 +33,7 @@ from tradelane.reconciliation import (
     orphan_key,
 )
 from tradelane.shipment.calls import PartnerCall
-from tradelane.shipment.undo import ReconciliationItem, ReconciliationReason
+from tradelane.shipment.undo import ReconciliationItem, ReconciliationReason, undo_key
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -108,7 +108,11 @@ class ReconciliationActivities:
             theirs = [PartnerBooking(partner=partner, ref=f.id, shipment_id=f.shipment_id, state=f.state,
                                      idempotency_key=f.idempotency_key, created_at=f.created_at) for f in found]
             found_now = compare(partner, theirs, tradelane_bookings(self._engine, partner), now, request.grace)
+            listed_refs, listed_keys = items.open_claims(self._engine, partner)
             for orphan in found_now.orphans:
+                if orphan.ref in listed_refs or undo_key(orphan.idempotency_key) in listed_keys:
+                    continue  # already on the list, from the saga that could not undo it
+
                 key = orphan_key(partner, orphan.ref)
                 call = PartnerCall(shipment_id=orphan.shipment_id, partner=partner, idempotency_key=key,
                                    ref=orphan.ref)

@@ -98,6 +98,16 @@ def list_items(engine: Engine, state: ReconciliationState | None = None,
         return list(session.exec(query.order_by(col(ReconciliationRow.id).desc()).limit(limit)))
 
 
+def open_claims(engine: Engine, partner: str) -> tuple[set[str], set[str]]:
+    """(partner refs, idempotency keys) of the open items at `partner` that are not orphans: a booking the saga
+    already listed (its undo failed, its outcome is unknown) is not listed a second time as an orphan."""
+    with Session(engine) as session:
+        rows = session.exec(select(ReconciliationRow).where(
+            ReconciliationRow.partner == partner, ReconciliationRow.state == ReconciliationState.OPEN,
+            ReconciliationRow.reason != ReconciliationReason.ORPHAN)).all()
+    return {r.partner_ref for r in rows if r.partner_ref}, {r.idempotency_key for r in rows}
+
+
 def due_retries(engine: Engine, limit: int) -> list[ReconciliationRow]:
     """Open `undo_failed` items with an undo to run, least recently tried first: what a reconciliation retries."""
     with Session(engine) as session:

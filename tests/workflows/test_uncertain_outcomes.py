@@ -325,9 +325,10 @@ async def _cancelled(h: Harness, shipment_id: str) -> list[dict[str, Any]]:
 
 async def test_a_reconciliation_run_retries_an_undo_that_failed_until_it_succeeds(proxied):
     """An undo whose partner was down longer than the saga's attempts sits on the list as `undo_failed`; the next
-    reconciliation runs it again (the same undo key) and resolves it without ops."""
+    reconciliation does not list its booking a second time (as an orphan), runs the undo again (the same undo key)
+    and resolves it without ops."""
     shipment_id = unique_id("lateundo")
-    async with proxied(reconciliation_grace_s=3600) as (h, proxy):
+    async with proxied(reconciliation_grace_s=0) as (h, proxy):
         step_key = idempotency_key(shipment_id, "book", "roadlink")
         planted = await h.sandbox.post("/partners/roadlink/bookings", headers={"Idempotency-Key": step_key},
                                        json={"shipment_id": shipment_id, "origin_country": "PL",
@@ -345,6 +346,8 @@ async def test_a_reconciliation_run_retries_an_undo_that_failed_until_it_succeed
         report = await h.client.get_workflow_handle(run.json()["run_id"], result_type=ReconciliationReport).result()
 
         assert report.retried >= 1 and report.retried_resolved >= 1
+        assert f"roadlink:{ref}" not in report.orphans and report.partners_checked
+        assert [i.reason for i in items_of(h, shipment_id)] == ["undo_failed"], "listed once, not also as an orphan"
         item = (await h.api.get(f"/v1/ops/reconciliation/{row.id}", headers=OPS)).json()
         assert (item["state"], item["resolved_by"]) == ("resolved", "retry:reconciliation")
         [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")
