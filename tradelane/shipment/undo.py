@@ -11,14 +11,11 @@ never mistakes the cancel for a replay of the booking, and a retried undo is one
 """
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
 from tradelane.shipment.calls import PartnerCall, PartnerRecord, StockRelease
-
-if TYPE_CHECKING:
-    from tradelane.shipment.state import ShipmentState
 
 UNDO_SUFFIX = ":undo"
 
@@ -81,6 +78,13 @@ def outcome_unknown(failure_type: str | None) -> bool:
     return failure_type not in CERTAIN_FAILURES
 
 
+class KeepsRecords(Protocol):
+    """What a lookup undo changes in the shipment's state (`ShipmentState.keep`); a protocol, so this module need
+    not import the state, which imports it."""
+
+    def keep(self, record: PartnerRecord) -> None: ...
+
+
 class LookupUndo(BaseModel):
     """Take back whatever a partner made under a step's idempotency key, if anything: the undo of a step whose
     outcome is unknown. Its call carries the undo's own key (`undo_key`); the step's key is `step_key_of` it."""
@@ -93,7 +97,7 @@ class LookupUndo(BaseModel):
 
     result_type: ClassVar[type[BaseModel]] = PartnerRecord
 
-    def apply(self, state: "ShipmentState", result: BaseModel) -> None:
+    def apply(self, state: KeepsRecords, result: BaseModel) -> None:
         """A record found (and taken back) joins the state, so the read model shows it; nothing found changes
         nothing."""
         if not isinstance(result, PartnerRecord):
