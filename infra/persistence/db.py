@@ -18,6 +18,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
+import infra.persistence.reconciliation  # noqa: F401  (and the reconciliation list)
 from infra.persistence.notices import outbox_messages
 from infra.persistence.outbox import enqueue
 from infra.persistence.tracking_tokens import record_token

