@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import SearchAttributeKey
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -224,7 +225,7 @@ class Driver:
             evidence.workflow_found = True
             attributes = description.typed_search_attributes
             stage, status = attributes.get(sa.STAGE), attributes.get(sa.STATUS)
-            evidence.last_seen = f"{stage}/{status}{_waiting_on(description)}"
+            evidence.last_seen = f"{stage}/{status}{_waiting_on(description)}{_problems(description)}"
             if description.status != WorkflowExecutionStatus.RUNNING:
                 evidence.final = await self._result(handle, deadline)
                 if evidence.final is None:
@@ -388,6 +389,16 @@ def _waiting_on(description: WorkflowExecutionDescription) -> str:
     return " waiting on " + ", ".join(
         f"{p.activity_type.name} (attempt {p.attempt}, "
         f"{PendingActivityState.Name(p.state).removeprefix('PENDING_ACTIVITY_STATE_').lower()})" for p in pending)
+
+
+REPORTED_PROBLEMS = SearchAttributeKey.for_keyword_list("TemporalReportedProblems")
+"""What the server reports about a stuck workflow (e.g. a workflow task failing on a nondeterminism error)."""
+
+
+def _problems(description: WorkflowExecutionDescription) -> str:
+    """The server's reported problems of a running workflow, e.g. ` problems: cause=...NonDeterministicError`."""
+    problems = description.typed_search_attributes.get(REPORTED_PROBLEMS)
+    return f" problems: {', '.join(problems)}" if problems else ""
 
 
 def _error_code(response: httpx.Response) -> str:
