@@ -35,8 +35,9 @@ status is derived from them (`plan.expected_statuses`), never written by hand.
   its backup or is compensated; an undo that cannot reach its partner must land on the reconciliation list (a
   reconciliation item the audit requires), and ops retrying it once the partner is back must release the record.
 - Worker SIGKILL, dev-server restart, API restart: nothing lost, no duplicate; a lost `201` is retried into a `409`.
-- The dev server down for a minute (`temporal_down`, same history file): the API answers without hanging, the
-  submissions retried through the gap all start exactly once, every workflow resumes and ends.
+- The dev server down for a minute (`temporal_down`, same history file): the submissions retried through the gap
+  all start exactly once and every workflow resumes and ends; the report counts the API's 503s and any submission it
+  left unanswered past the client's 10 s (it should answer, not hang).
 - The read model locked by another writer for longer than its busy timeout (`database_lock`; for SQLite a held write
   transaction is the realistic outage, a moved file would be silently recreated empty): writes fail with "database
   is locked" and are retried; the read model still matches every workflow at the end, and a transient outage never

@@ -120,6 +120,11 @@ class ShipmentEvidence(BaseModel):
     ack_via: str | None = None
     """`created` (201), `exists_after_retry` (409 after an attempt whose answer was lost) or `exists` (409 first)."""
     submit_attempts: int = 0
+    submit_unanswered: int = 0
+    """Submission attempts the API did not answer within the client's timeout (it hung: Temporal or its database
+    away without a deadline); a restart's refused connection does not count."""
+    submit_answers: list[int] = Field(default_factory=list)
+    """The HTTP status of each answered attempt, in order (503s while Temporal was down, then 201 or 409)."""
     workflow_found: bool = False
     final: ShipmentState | None = None
     """The workflow's result; None when it did not reach a terminal status before the deadline."""

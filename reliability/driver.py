@@ -181,7 +181,10 @@ class Driver:
             except httpx.TransportError as err:
                 # The request may have reached the API before the connection broke: a retry tells (409).
                 problem = f"{type(err).__name__}: {err}"
+                if isinstance(err, httpx.TimeoutException):
+                    evidence.submit_unanswered += 1
             else:
+                evidence.submit_answers.append(response.status_code)
                 if response.status_code == 201:
                     evidence.acknowledged, evidence.ack_via = True, "created"
                     return True

@@ -112,6 +112,11 @@ def retry_table(evidence: Evidence) -> Table:
     for n, count in sorted(attempts.items()):
         table.add_row(f"submitted in {n}{'+' if n == 5 else ''} attempt(s)", str(count))
     table.add_row("stage_overdue approved without a plan (events slowed by a crash)", str(unplanned))
+    answers = Counter(code for s in evidence.shipments for code in s.submit_answers if code >= 500)
+    for code, count in sorted(answers.items()):
+        table.add_row(f"submission answered {code} (retried)", str(count))
+    table.add_row("submission not answered within the client's 10 s (the API hung)",
+                  str(sum(s.submit_unanswered for s in evidence.shipments)))
     return table
 
 
