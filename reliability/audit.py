@@ -7,7 +7,9 @@ model's row, and the sandbox's records (every booking, label, filing and slot, w
 - duplicates: partner records alive beyond what the shipment needs (two live bookings at one carrier, two labels,
   two filings, two slots);
 - orphans: records still alive on a shipment that ended compensated, rejected or cancelled, and on a delivered one,
-  live records at partners its final plan does not use (a replaced plan left behind);
+  live records at partners its final plan does not use (a replaced plan left behind); a record whose undo no API
+  can do (DHL Express has no cancel, and the waybill was scanned) is no orphan when it is on the reconciliation list
+  for ops to settle (`settled_by_ops`), and no orphan is hidden any other way;
 - lost: an acknowledged request without a workflow, a workflow without a terminal status by the deadline, or a
   read model that does not match the workflow's final status and transitions;
 - refused: a poisoned request must get a 422 naming each poisoned field and leave no workflow and no row;
@@ -22,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from activities.errors import PARTNER_CANNOT_CANCEL
 from reliability.catalogue import POISON_FIELDS, DisruptionKind
 from reliability.plan import PlannedShipment
 from sandbox.models import InspectRecord
@@ -245,14 +248,25 @@ def _describe(records: Iterable[InspectRecord]) -> str:
     return ", ".join(f"{r.kind} {r.id} at {r.partner} ({r.state})" for r in records)
 
 
-def check_records(shipment_id: str, final: ShipmentState,
-                  records: list[InspectRecord]) -> tuple[int, int, list[Finding]]:
+def settled_by_ops(item: LedgerItem) -> bool:
+    """A reconciliation item for an undo no API can do (`PartnerCannotCancel`: DHL Express has no cancel, and the
+    waybill was scanned): the record stays live at the partner, known to ops, who settle it with the carrier."""
+    return (item.table == "reconciliation_items" and item.kind == "undo_failed"
+            and PARTNER_CANNOT_CANCEL in item.detail)
+
+
+def check_records(shipment_id: str, final: ShipmentState, records: list[InspectRecord],
+                  listed: frozenset[str] = frozenset()) -> tuple[int, int, list[Finding]]:
     """Duplicates and orphans among one finished shipment's partner records.
+
+    Args:
+        listed: Partners where an undo of this shipment is on the reconciliation list for ops to settle
+            (`settled_by_ops`): their live records are known, not orphans.
 
     Returns:
         (duplicates, orphans, findings).
     """
-    live = [r for r in records if is_live(r)]
+    live = [r for r in records if is_live(r) and (final.status is Status.DELIVERED or r.partner not in listed)]
     by_key: dict[tuple[str, str], list[InspectRecord]] = {}
     for record in live:
         by_key.setdefault((record.kind, record.partner), []).append(record)
@@ -306,8 +320,8 @@ def check_lost(evidence: ShipmentEvidence) -> list[Finding]:
     return [Finding(shipment_id=sid, check="lost", detail="; ".join(problems))] if problems else []
 
 
-def audit_shipment(evidence: ShipmentEvidence) -> ShipmentAudit:
-    """Every check on one shipment."""
+def audit_shipment(evidence: ShipmentEvidence, ledger: list[LedgerItem] | None = None) -> ShipmentAudit:
+    """Every check on one shipment (`ledger`: the run's dead letters and reconciliation items)."""
     planned, final = evidence.planned, evidence.final
     sid = planned.shipment_id
     if planned.refused_at_api:
@@ -323,7 +337,8 @@ def audit_shipment(evidence: ShipmentEvidence) -> ShipmentAudit:
                                        + (f" ({final.failure})" if final.failure else "")))
     duplicates = orphans = 0
     if final is not None and final.status.terminal:
-        duplicates, orphans, record_findings = check_records(sid, final, evidence.records)
+        listed = frozenset(i.partner for i in ledger or [] if i.shipment_id == sid and i.partner and settled_by_ops(i))
+        duplicates, orphans, record_findings = check_records(sid, final, evidence.records, listed)
         findings += record_findings
     lost = check_lost(evidence)
     findings += lost
@@ -399,6 +414,10 @@ def explain(evidence: Evidence) -> tuple[list[Explanation], list[Finding]]:
             expected = planned.dead_letters > 0 and item.kind == "notification"
             cause = (f"poison_notice: the notification {shipment.poisoned_notice} written with a line break in its "
                      "subject" if expected else "no poisoned notification planned")
+        elif settled_by_ops(item) and shipment.final is not None and shipment.final.status is not Status.DELIVERED:
+            expected = True
+            cause = (f"{planned.scenario}: undone after {item.partner} scanned the waybill, and it has no cancel "
+                     "operation: listed for ops to settle with the carrier")
         else:
             expected = item.partner in planned.reconciliation_explained
             labels = [f.label for f in planned.faults if f.partner == item.partner]
@@ -434,7 +453,7 @@ def audit(evidence: Evidence) -> AuditResult:
     `faults` counts the shipments' fault rules that fired at least once, plus the crashes and restarts, plus the
     partner outages that hit at least one call, plus the forged and replayed events and poisoned notifications sent.
     """
-    audits = [audit_shipment(s) for s in evidence.shipments]
+    audits = [audit_shipment(s, evidence.ledger) for s in evidence.shipments]
     fired = sum(sum(s.fired) for s in evidence.shipments)
     hostile = sum(len(s.probes) + (s.poisoned_notice is not None) + (s.refusal is not None)
                   for s in evidence.shipments)

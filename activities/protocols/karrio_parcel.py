@@ -28,7 +28,13 @@ import karrio.lib as lib
 import structlog
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.errors import (
+    PARTNER_BAD_RESPONSE,
+    PARTNER_CANNOT_CANCEL,
+    PARTNER_RATE_LIMITED,
+    PARTNER_REJECTED,
+    PARTNER_UNAVAILABLE,
+)
 from activities.http import retry_after
 from activities.protocols.base import Endpoint, lookup_unsupported
 from activities.protocols.karrio_carriers import CARRIERS, Auth, KarrioCarrier, Route
@@ -200,6 +206,16 @@ def _first_error(messages: list[km.Message]) -> km.Message | None:
     return next((m for m in messages if m.level in (None, "error")), None)
 
 
+NOT_SCANNED_YET: dict[str, frozenset[str]] = {"dhl_express": frozenset({"101"})}
+"""Error codes with which a carrier's tracking says a waybill has no scans yet (DHL XML-PI: 101 "No Shipments
+Found"): no events, not a refusal."""
+
+
+def _not_scanned_yet(carrier: str, messages: list[km.Message]) -> bool:
+    first = _first_error(messages)
+    return first is not None and str(first.code) in NOT_SCANNED_YET.get(carrier, frozenset())
+
+
 def _errors_text(messages: list[km.Message]) -> tuple[str, str]:
     first = _first_error(messages) or (messages[0] if messages else None)
     if first is None:
@@ -332,22 +348,44 @@ class KarrioParcel:
             raw = [(number, raw)]  # Karrio's UPS parser takes (tracking number, answer) pairs, one call per number
         details, messages = await self._parse(xc, mapper.parse_tracking_response, raw, serialized.ctx)
         if not details:
-            if messages and _first_error(messages) is None:
+            if messages and (_first_error(messages) is None or _not_scanned_yet(carrier.name, messages)):
                 return []  # only warnings, e.g. "tracking information not found" before the first scan
             raise self._no_result(xc, messages)
         return to_events(carrier.name, endpoint.partner, shipment_id, booking_ref, details)
 
     # ---- mechanics ----------------------------------------------------------------------------------------------
 
+    async def _let_lapse(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall, ref: str,
+                         operation: str) -> None:
+        """The undo at a carrier without a cancel operation (DHL Express's XML-PI, as Karrio speaks it).
+
+        A waybill the carrier never scanned lapses unbilled, so it is left to lapse and the undo completes. One the
+        carrier has scanned holds goods in its network: no API call can take that back, so the undo fails for good
+        (`PartnerCannotCancel`) and the saga lists it for ops (return or write-off with the carrier), instead of
+        reporting a cancel that never happened.
+
+        Raises:
+            ApplicationError: `PartnerCannotCancel` (non-retryable) when the waybill has tracking events.
+        """
+        carrier = self._carrier(endpoint)
+        events = await self.track(http, endpoint, call.shipment_id, ref, call.tracking_number)
+        if events:
+            last = events[-1]
+            log.warning("karrio carrier cannot cancel a tendered waybill", partner=endpoint.partner,
+                        carrier=carrier.name, ref=ref, operation=operation, scans=len(events))
+            raise ApplicationError(
+                f"{endpoint.partner}: waybill {ref} cannot be cancelled: the carrier has no cancel operation and has "
+                f"scanned it {len(events)} time(s) (last: {last.status}); settle it with the carrier (return or "
+                "write-off), then resolve this item", type=PARTNER_CANNOT_CANCEL, non_retryable=True)
+        log.warning("karrio carrier cannot cancel; untendered waybill left to lapse", partner=endpoint.partner,
+                    carrier=carrier.name, ref=ref, operation=operation)
+
     async def _cancel(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall, operation: str) -> None:
         carrier = self._carrier(endpoint)
         xc = _Exchange(endpoint, carrier, operation)
         ref = self._ref(call)
         if carrier.cancel is None:
-            # DHL Express's XML-PI (as Karrio speaks it) has no shipment cancel; a waybill never tendered is
-            # left to lapse. Recorded as cancelled so the undo completes; logged so ops can see it.
-            log.warning("karrio carrier cannot cancel; waybill left to lapse", partner=endpoint.partner,
-                        carrier=carrier.name, ref=ref, operation=operation)
+            await self._let_lapse(http, endpoint, call, ref, operation)
             return
         settings = self._settings(carrier, endpoint, self._transaction_id(carrier, call.idempotency_key))
         mapper = carrier.mapper(settings)

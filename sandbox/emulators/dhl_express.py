@@ -159,7 +159,10 @@ async def _track(sb: Sandbox, request: Request, body: ET.Element, reference: str
         found = await parcel.find_label(sb, CARRIER, number)
         await parcel.admit(sb, request, CARRIER, Operation.TRACK, found[0].shipment_id if found else "")
         info = _sub(root, "AWBInfo", AWBNumber=number)
-        if found is None:
+        events = [] if found is None else parcel.reached_events(sb, found[0], {
+            "origin": found[0].origin_country, "destination": found[0].destination_country})
+        if found is None or not events:
+            # A waybill DHL has not scanned yet is not found by tracking, like an unknown one.
             status = _sub(info, "Status", ActionStatus="No Shipments Found")
             _sub(status, "Condition", ConditionCode="101", ConditionData=f"No Shipments Found for AWBNumber {number}")
             continue
@@ -171,8 +174,6 @@ async def _track(sb: Sandbox, request: Request, body: ET.Element, reference: str
             _sub(shipment, tag, ServiceAreaCode=country, Description=country)
         _sub(shipment, "ShipmentDate", booking.created_at.strftime("%Y-%m-%dT%H:%M:%S"))
         _sub(shipment, "GlobalProductCode", "P")
-        events = parcel.reached_events(sb, booking, {"origin": booking.origin_country,
-                                                     "destination": booking.destination_country})
         for reached in events:
             event = _sub(shipment, "ShipmentEvent", Date=reached.occurred_at.strftime("%Y-%m-%d"),
                          Time=reached.occurred_at.strftime("%H:%M:%S"))

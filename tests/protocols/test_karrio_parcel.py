@@ -13,7 +13,13 @@ import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import PARTNER_BAD_RESPONSE, PARTNER_RATE_LIMITED, PARTNER_REJECTED, PARTNER_UNAVAILABLE
+from activities.errors import (
+    PARTNER_BAD_RESPONSE,
+    PARTNER_CANNOT_CANCEL,
+    PARTNER_RATE_LIMITED,
+    PARTNER_REJECTED,
+    PARTNER_UNAVAILABLE,
+)
 from activities.protocols.base import Endpoint
 from activities.protocols.karrio_carriers import CARRIERS
 from activities.protocols.karrio_parcel import KarrioParcel, chargeable_weight_kg
@@ -426,11 +432,24 @@ async def test_dhl_express_error_in_a_200_is_rejected_with_its_condition_code():
     assert err.type == PARTNER_REJECTED and err.non_retryable and err.details[0] == "PV001"
 
 
-async def test_dhl_express_cancel_calls_nobody_because_its_api_has_no_cancel():
-    carrier = RecordingCarrier({})
+async def test_dhl_express_lets_an_unscanned_waybill_lapse_because_its_api_has_no_cancel():
+    carrier = RecordingCarrier({DHL_SERVLET: answer("dhl_express_track_unscanned.xml")})
     async with carrier.client() as http:
         record = await KarrioParcel().cancel_booking(http, DHL, call(ref="4781209365"))
-    assert carrier.requests == [] and record.state == "cancelled"
+    (asked,) = carrier.requests  # only whether it was scanned: there is no cancel to call
+    assert ElementTree.fromstring(asked.content).findtext("AWBNumber") == "4781209365"
+    assert record.state == "cancelled"
+
+
+async def test_dhl_express_cannot_undo_a_scanned_waybill_and_says_so_for_good():
+    """A waybill DHL has scanned holds goods in its network: the undo must not report a cancel that never happened
+    (the fault matrix found such waybills left live behind rejected shipments); it fails for good, for the
+    reconciliation list."""
+    carrier = RecordingCarrier({DHL_SERVLET: answer("dhl_express_track.xml")})
+    async with carrier.client() as http:
+        err = await failure(KarrioParcel().void_label(http, DHL, call(ref="4781209365")))
+    assert err.type == PARTNER_CANNOT_CANCEL and err.non_retryable
+    assert "4781209365" in str(err) and "3 time(s)" in str(err)
 
 
 async def test_a_200_with_xml_that_is_not_xml_is_a_bad_response():

@@ -261,3 +261,23 @@ def test_a_ledger_that_cannot_be_read_fails_the_run_and_says_so():
                             missing_ledgers=["dead_letters"]))
     assert not result.ok
     assert result.line().endswith("dead_letters=missing reconciled=0")
+
+
+def test_a_scanned_dhl_waybill_is_no_orphan_only_while_ops_hold_it_on_the_reconciliation_list():
+    """DHL Express has no cancel: a rejected shipment's scanned waybill stays live at DHL. It counts as an orphan
+    unless its undo is on the reconciliation list as one no API can do (`PartnerCannotCancel`), for ops to settle;
+    any other item does not excuse it."""
+    waybill = [record("booking", "dhl_express", "confirmed", "BKG-9"), record("label", "dhl_express", "created")]
+    rejected = evidence(Status.REJECTED, waybill, Status.REJECTED)
+    assert audit(Evidence(shipments=[rejected])).orphans == 2
+
+    cannot = item("reconciliation_items", "undo_failed", partner="dhl_express").model_copy(update={
+        "detail": "carrier.cancel_booking BKG-9: PartnerCannotCancel: dhl_express: waybill BKG-9 cannot be cancelled"})
+    settled = audit(Evidence(shipments=[rejected], ledger=[cannot]))
+    assert settled.ok and (settled.orphans, settled.reconciled) == (0, 1)
+    assert settled.explanations[0].expected and "no cancel operation" in settled.explanations[0].cause
+
+    unreachable = cannot.model_copy(update={"detail": "carrier.cancel_booking BKG-9: PartnerUnavailable: 503"})
+    assert audit(Evidence(shipments=[rejected], ledger=[unreachable])).orphans == 2
+    elsewhere = cannot.model_copy(update={"partner": "ups"})
+    assert audit(Evidence(shipments=[rejected], ledger=[elsewhere])).orphans == 2
