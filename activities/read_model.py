@@ -1,10 +1,13 @@
 """Read-model activity: writes workflow snapshots into the SQL tables.
 
-A snapshot the database refuses for good (PostgreSQL stores no NUL: `DataError`; a constraint it breaks:
-`IntegrityError`) is not retried forever: it becomes a dead letter for the shipment (one open letter per shipment,
-with one ops alert) and the activity fails non-retryable with type `DeadLettered`, so the workflow moves on and
-the next snapshot is tried afresh. A database that is down (`OperationalError`, refused connections) is retried
-without limit: the tables catch up when it returns, and there would be nowhere to record a dead letter anyway.
+A snapshot the database refuses for good (PostgreSQL stores no NUL: `DataError`; a constraint it breaks, such as
+NOT NULL: `IntegrityError`) is not retried forever: it becomes a dead letter for the shipment (one open letter per
+shipment, with one ops alert) and the activity fails non-retryable with type `DeadLettered`, so the workflow moves
+on and the next snapshot is tried afresh. A database that is down (`OperationalError`, refused connections) is
+retried without limit: the tables catch up when it returns, and there would be nowhere to record a dead letter
+anyway. A duplicate key is a concurrent writer of the same shipment (a timed-out local activity still writing
+while its fallback activity runs), not a poison message: `apply_projection` reads again and finds the row, and
+should the race repeat, the activity retries it like an unknown error, up to the cap.
 """
 
 import asyncio

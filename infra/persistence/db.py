@@ -12,13 +12,16 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 import infra.persistence.reconciliation  # noqa: F401  (and the reconciliation list)
+from infra.persistence.errors import unique_violation
 from infra.persistence.notices import outbox_messages
 from infra.persistence.outbox import enqueue
 from infra.persistence.tracking_tokens import record_token
@@ -202,17 +205,42 @@ def migrate(url: str) -> None:
         command.upgrade(alembic_config(url), "head")
 
 
+PROJECTION_ATTEMPTS = 3
+"""Transactions one snapshot may take when concurrent writers of its shipment insert the same keys first."""
+
+
 def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeConfig | None = None) -> bool:
     """Write one workflow snapshot, its new tracking events and its notices' outbox messages in one transaction;
     older snapshots than the stored one change nothing.
 
+    Safe with concurrent writers of one shipment (a timed-out local activity still writing in its thread while
+    its fallback activity writes the same snapshot): the transaction first claims the stored row for its version
+    with a conditional update, which waits for the other writer's lock and so cannot overwrite a newer snapshot
+    written meanwhile; a writer that loses a race to insert the same new key (the shipment, an event, a transition)
+    starts again and reads what the other one wrote.
+
     Returns:
         True when the snapshot was newer and written.
     """
+    for _ in range(PROJECTION_ATTEMPTS - 1):
+        try:
+            return _write_snapshot(engine, update, notices)
+        except IntegrityError as err:
+            if not unique_violation(err):
+                raise
+    return _write_snapshot(engine, update, notices)
+
+
+def _write_snapshot(engine: Engine, update: ProjectionUpdate, notices: NoticeConfig | None) -> bool:
+    shipment_id = update.state.shipment_id
     with Session(engine) as session:
-        row = session.get(ShipmentRow, update.state.shipment_id)
-        if row is not None and row.version >= update.version:
-            return False
+        claimed = session.connection().execute(
+            sa_update(ShipmentRow)
+            .where(col(ShipmentRow.shipment_id) == shipment_id, col(ShipmentRow.version) < update.version)
+            .values(version=update.version)).rowcount
+        row = session.get(ShipmentRow, shipment_id)
+        if row is not None and not claimed:
+            return False  # this snapshot or a newer one is stored
         row = _shipment_row(row, update)
         session.add(row)
         _add_events(session, row, update)
