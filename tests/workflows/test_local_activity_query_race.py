@@ -10,8 +10,9 @@ What the workflow did with the result (here the notifier's delivery, after the p
 before what the next task's jobs did (the clock's timer), while the history has it after: a nondeterminism error on
 the first replay, i.e. the next worker restart or cache eviction, and the shipment never closes.
 
-Both tests below show Core's behaviour, so they fail once a temporalio upgrade fixes it: then the shipment's
-history replays, and this module says so.
+The first two tests show Core's behaviour (on a workflow of a few lines, and on the shipment's own history), so
+they fail once a temporalio upgrade fixes it. The third shows the way out for a workflow stuck on it: a reset to the
+task that recorded the marker.
 """
 
 import asyncio
@@ -22,11 +23,14 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from infra.platform.temporal import converter_for
@@ -60,7 +64,7 @@ class RaceWorkflow:
     the notifier), and a job of the next task that starts a timer (the clock)."""
 
     def __init__(self) -> None:
-        self.go = self.poked = False
+        self.go = self.poked = self.finished = self.waiting = False
 
     @workflow.run
     async def run(self) -> str:
@@ -69,6 +73,8 @@ class RaceWorkflow:
         n = await workflow.execute_local_activity(project, 1, start_to_close_timeout=timedelta(seconds=10))
         await workflow.execute_activity(deliver, n, start_to_close_timeout=timedelta(seconds=10))
         await poked
+        self.waiting = True
+        await workflow.wait_condition(lambda: self.finished)
         return "done"
 
     async def _on_poke(self) -> None:
@@ -83,9 +89,17 @@ class RaceWorkflow:
     def poke(self) -> None:
         self.poked = True
 
+    @workflow.signal
+    def finish(self) -> None:
+        self.finished = True
+
     @workflow.query
     def ready(self) -> bool:
         return True
+
+    @workflow.query
+    def is_waiting(self) -> bool:
+        return self.waiting
 
     @workflow.query
     def slow(self) -> bool:
@@ -115,8 +129,8 @@ def task_of(history: WorkflowHistory, event_type: EventType.ValueType) -> list[i
     return ids
 
 
-async def test_core_records_a_local_activity_result_a_task_before_the_workflow_sees_it(temporal_client: Client):
-    client, task_queue = temporal_client, f"la-query-race-{uuid.uuid4()}"
+async def race(client: Client, task_queue: str) -> WorkflowHandle[RaceWorkflow, str]:
+    """Runs the race on a worker that keeps the workflow cached throughout, until it waits for `finish`."""
     async with race_worker(client, task_queue):
         handle = await client.start_workflow(RaceWorkflow.run, id=f"la-query-race-{uuid.uuid4()}",
                                              task_queue=task_queue)
@@ -129,7 +143,23 @@ async def test_core_records_a_local_activity_result_a_task_before_the_workflow_s
         assert await asyncio.to_thread(answering.wait, 30)
         await handle.signal(RaceWorkflow.poke)  # during the answer: a job for the next task
         assert await query
-        assert await handle.result() == "done"
+        for _ in range(100):
+            if await handle.query(RaceWorkflow.is_waiting):
+                return handle
+            await asyncio.sleep(0.1)
+    raise AssertionError("the race workflow did not get to wait for `finish`")
+
+
+async def nondeterminism_failures(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    return [e.workflow_task_failed_event_attributes.failure.message async for e in handle.fetch_history_events()
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            and e.workflow_task_failed_event_attributes.cause
+            == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR]
+
+
+async def test_core_records_a_local_activity_result_a_task_before_the_workflow_sees_it(temporal_client: Client):
+    client, task_queue = temporal_client, f"la-query-race-{uuid.uuid4()}"
+    handle = await race(client, task_queue)
     history = await handle.fetch_history()
 
     # The marker went out with the query's answer; the activity the result led to, a task later, after the timer.
@@ -143,6 +173,37 @@ async def test_core_records_a_local_activity_result_a_task_before_the_workflow_s
     assert result.replay_failure is not None
     assert "Activity machine does not handle this event" in str(result.replay_failure)
     assert "TimerStarted" in str(result.replay_failure)
+    await handle.terminate("test done")
+
+
+async def test_a_workflow_stuck_on_it_goes_on_after_a_reset_to_the_task_that_recorded_the_marker(
+        temporal_client: Client):
+    """What ops do for a shipment stuck on this (see the report of issue 18): reset it to the workflow task that
+    recorded the moved marker. The local activity runs again (a projection is idempotent), the signals that came
+    later are applied again, and the new run replays like any other."""
+    client, task_queue = temporal_client, f"la-query-race-{uuid.uuid4()}"
+    handle = await race(client, task_queue)
+    history = await handle.fetch_history()
+    [marker_task] = task_of(history, EventType.EVENT_TYPE_MARKER_RECORDED)
+    async with race_worker(client, task_queue):  # a new worker: the workflow is replayed before it goes on
+        await handle.signal(RaceWorkflow.finish)
+        for _ in range(100):
+            if await nondeterminism_failures(handle):
+                break
+            await asyncio.sleep(0.1)
+        assert any("Activity machine does not handle this event" in f for f in await nondeterminism_failures(handle))
+
+        reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+            namespace=client.namespace, reason="local activity result moved by Core (issue 18)",
+            workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=history.run_id),
+            workflow_task_finish_event_id=marker_task, request_id=str(uuid.uuid4())))
+        after = client.get_workflow_handle(handle.id, run_id=reset.run_id, result_type=str)
+        assert await after.result() == "done"
+    assert await nondeterminism_failures(after) == []
+    replayer = Replayer(workflows=[RaceWorkflow], data_converter=client.data_converter,
+                        workflow_runner=UnsandboxedWorkflowRunner())
+    result = await replayer.replay_workflow(await after.fetch_history(), raise_on_replay_failure=False)
+    assert result.replay_failure is None
 
 
 async def test_the_fault_matrix_shipment_fails_replay_where_core_moved_the_local_activity_result():
