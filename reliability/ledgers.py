@@ -100,6 +100,10 @@ async def retry_reconciliation(ops: httpx.AsyncClient, shipment_id: str, patienc
                 response = await ops.post(f"{RECONCILIATION_PATH}/{item_id}/retry")
                 if response.status_code == 202:
                     retries += 1
+                elif response.status_code in (503, 429):  # Temporal away, or a limit: again after Retry-After
+                    notes.append(f"item {item_id}: retry answered {response.status_code}; asked again")
+                    await asyncio.sleep(_retry_after(response, pause_s))
+                    continue
                 elif response.status_code != 409:  # 409: a retry of it still runs
                     notes.append(f"item {item_id}: retry refused: HTTP {response.status_code} {response.text[:200]}")
                     break
@@ -110,6 +114,12 @@ async def retry_reconciliation(ops: httpx.AsyncClient, shipment_id: str, patienc
                 await asyncio.sleep(pause_s)
         notes.append(f"item {item_id} ({item.get('reason')} at {item.get('partner')}): {retries} retries, {state}")
     return notes
+
+
+def _retry_after(response: httpx.Response, default_s: float) -> float:
+    """The answer's `Retry-After` in seconds (the API sends whole seconds), else `default_s`."""
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else default_s
 
 
 async def _wait_resolved(ops: httpx.AsyncClient, item_id: int, give_up: float, look_for_s: float = 30.0) -> str:
