@@ -44,6 +44,8 @@ log = structlog.stdlib.get_logger(__name__)
 
 WATCH_INTERVAL_S = 1.0
 """How often a running shipment is described; every call is one cheap RPC, no workflow task."""
+INSTALL_ATTEMPTS = 3
+"""Tries to install a shipment's fault rules in the sandbox when the connection breaks."""
 RETRY_PAUSE_S = 0.3
 SUBMIT_PATIENCE_S = 150.0
 """How long a submission is retried (through API and server restarts, and a minute without Temporal) before it
@@ -164,9 +166,24 @@ class Driver:
         opens_at = self._stack.sandbox_elapsed_s()
         rules = [spec.rule(planned.shipment_id, opens_at).model_dump(mode="json", exclude_none=True)
                  for spec in planned.faults]
-        response = await sandbox.post("/_faults", json=rules)
-        response.raise_for_status()
-        self._rule_ids[planned.shipment_id] = [rule["id"] for rule in response.json()["rules"]]
+        for _ in range(INSTALL_ATTEMPTS):
+            try:
+                response = await sandbox.post("/_faults", json=rules)
+            except httpx.TransportError:
+                # A dropped keep-alive connection under load (a 300-shipment run lost one shipment so): the rules
+                # may have been installed; installing them twice would fire each fault twice, so look first.
+                listed = await sandbox.get("/_faults")
+                listed.raise_for_status()
+                mine = [r["id"] for r in listed.json()["rules"] if r.get("shipment_id") == planned.shipment_id]
+                if mine:
+                    self._rule_ids[planned.shipment_id] = mine
+                    return
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
+            response.raise_for_status()
+            self._rule_ids[planned.shipment_id] = [rule["id"] for rule in response.json()["rules"]]
+            return
+        raise RuntimeError(f"{planned.shipment_id}: its fault rules could not be installed in the sandbox")
 
     async def _submit(self, planned: PlannedShipment, backend: httpx.AsyncClient) -> bool:
         """POST the request until the API acknowledges it; False when it is refused or never answers."""
