@@ -26,17 +26,14 @@ from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
 
 pytestmark = pytest.mark.temporal
 
-MAX_EVENTS = 185
+MAX_EVENTS = 150
 """Before the lean history (search attributes upserted on every transition, the read model written by normal
-activities, a timer per clock) these shipments took 173-198 events on this test's stack; with it, 113-135; since the
-read model is written by an activity again (the projection-activity patch: a local activity's result can reach the
-workflow a task after its marker, `tests/workflows/test_local_activity_query_race.py`), 146-171, coalesced snapshots
-and one upsert per activation still."""
-MAX_EVENTS_OCEAN = 230
+activities, a timer per clock) these shipments took 173-198 events on this test's stack; since, 113-135."""
+MAX_EVENTS_OCEAN = 180
 """The pallet sails with a DCSA line, which reports about twice the events of a parcel carrier (the booking's RECE,
 CONF and ISSU, then the voyage's transport and equipment events: 17 signals), each polled batch a workflow task of
-its own: 140-152 events on this test's stack since it moved to DCSA, about 208 since projections are activities.
-Writing a projection or an upsert per step again would add 30 or more."""
+its own: 140-152 events on this test's stack since it moved to DCSA. Writing a projection or an upsert per step
+again would add 30 or more."""
 
 EXAMPLES = ["basic-cn-de", "high-value-us-jp", "lithium-powerbank-cn-us", "pallet-cn-au"]
 BUDGET = {name: MAX_EVENTS_OCEAN if name.startswith("pallet") else MAX_EVENTS for name in EXAMPLES}
@@ -84,15 +81,12 @@ async def test_example_shipments_have_small_histories(harness):
         repeats[name] = repeated_upserts(history)
         markers = [e.marker_recorded_event_attributes for e in history.events
                    if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
-        projections[name] = (
-            [json.loads(m.details["data"].payloads[0].data)["activity_type"] for m in markers
-             if m.marker_name == LOCAL_ACTIVITY_MARKER],
-            sum(e.activity_task_scheduled_event_attributes.activity_type.name == "read_model.project"
-                for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED))
+        projections[name] = [json.loads(m.details["data"].payloads[0].data)["activity_type"] for m in markers
+                             if m.marker_name == LOCAL_ACTIVITY_MARKER]
     assert all(size <= BUDGET[name] for name, size in sizes.items()), sizes
     assert repeats == {name: [] for name in EXAMPLES}
-    # The read model followed as activities, no local activity (whose result Core can move to the next task).
-    assert all(local == [] and by_activity > 0 for local, by_activity in projections.values()), projections
+    # The read model followed as local activities: one marker each, no activity task on the server.
+    assert all(kinds and set(kinds) == {"read_model.project"} for kinds in projections.values()), projections
     # ... and it holds the final state, every transition included.
     with Session(harness.engine) as session:
         for state in states:

@@ -12,9 +12,7 @@ the first replay, i.e. the next worker restart or cache eviction, and the shipme
 
 The first two tests show Core's behaviour (on a workflow of a few lines, and on the shipment's own history), so
 they fail once a temporalio upgrade fixes it. The third shows the way out for a workflow stuck on it: a reset to the
-task that recorded the marker. New shipments write the read model by a normal activity (the projection-activity
-patch), so nothing they do waits on a local activity's result; the last two tests hold that, and that shipments
-started before the patch keep their local activities.
+task that recorded the marker.
 """
 
 import asyncio
@@ -35,12 +33,8 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
-from bench.shape import LOCAL_ACTIVITY_MARKER
 from infra.platform.temporal import converter_for
-from tests.support import load_example, unique_id
-from tradelane.enums import Status
 from workflows.shipment import ShipmentWorkflow
-from workflows.shipment.patches import PROJECTION_ACTIVITY
 
 pytestmark = pytest.mark.temporal
 
@@ -48,9 +42,6 @@ RACE_HISTORY = Path(__file__).parent / "histories" / "la_query_race.json.gz"
 """Shipment REL-10-6 of a 30-shipment `make reliability` run (2026-12-06), as the server kept it: payloads encrypted
 with the development key, the last workflow task failed on the nondeterminism error. It does not replay on the code
 of fe1df12 or later, since the cause is not in the code."""
-
-LEAN_LOCAL_PROJECTION = Path(__file__).parent / "histories" / "lean_local_projection.json.gz"
-"""A basic-cn-de shipment delivered on the code of 42a90e4 (lean history, the read model by local activities)."""
 
 answering = threading.Event()
 """Set by the slow query while it answers: the test signals the workflow then, so the next task has a job."""
@@ -233,33 +224,3 @@ async def test_the_fault_matrix_shipment_fails_replay_where_core_moved_the_local
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "HistoryEvent(id: 127, TimerStarted)" in str(result.replay_failure)
-
-
-async def test_a_new_shipment_writes_its_read_model_by_activity(harness):
-    shipment_id = unique_id("projact")
-    await harness.start(load_example("basic-cn-de.json", shipment_id))
-    assert (await harness.result(shipment_id)).status is Status.DELIVERED
-    history = await harness.handle(shipment_id).fetch_history()
-    local = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-             and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER]
-    projections = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-                   and e.activity_task_scheduled_event_attributes.activity_type.name == "read_model.project"]
-    assert local == [] and projections
-    result = await Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for()).replay_workflow(
-        history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, result.replay_failure
-
-
-async def test_the_projection_by_activity_needs_its_patch(monkeypatch):
-    """A shipment started before the patch keeps its local activities: its history replays as it is, and fails as
-    nondeterministic when replayed as if the patch had always been there."""
-    data = json.loads(gzip.decompress(LEAN_LOCAL_PROJECTION.read_bytes()))
-    history = WorkflowHistory.from_json(data["workflow_id"], data["history"])
-    replayer = Replayer(workflows=[ShipmentWorkflow], data_converter=converter_for())
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is None, result.replay_failure
-    patched = workflow.patched
-    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id == PROJECTION_ACTIVITY or patched(patch_id))
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    assert result.replay_failure is not None
-    assert "nondetermin" in str(result.replay_failure).lower()

@@ -30,7 +30,6 @@ from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
 from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
 from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
 from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
-from workflows.shipment.patches import PROJECTION_ACTIVITY as PATCH_PROJECTION_ACTIVITY
 
 pytestmark = pytest.mark.temporal
 
@@ -89,14 +88,13 @@ async def test_fresh_histories_replay(harness, request):
                and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
     # Core writes the patch id as plain JSON in the marker (no user data, so no codec).
     patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
-    assert patches == [PATCH_LEAN_HISTORY, PATCH_PROJECTION_ACTIVITY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE]
+    assert patches == [PATCH_LEAN_HISTORY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE]
     stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
                      async for e in harness.handle(ids["stock"]).fetch_history_events()
                      if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
                      and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
-    # The ledger steps run behind their patch (the lean history's and the projection's are checked when the workflow
-    # is built).
-    assert stock_markers[:3] == [PATCH_LEAN_HISTORY, PATCH_PROJECTION_ACTIVITY, PATCH_INVENTORY]
+    # The ledger steps run behind their patch (the lean history's is checked when the workflow is built).
+    assert stock_markers[:2] == [PATCH_LEAN_HISTORY, PATCH_INVENTORY]
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)

@@ -36,11 +36,3 @@ DEAD_LETTERS = "dead-letters"
 """(2026-12) A read-model snapshot or a notification delivery that can never succeed is given up as a dead letter
 (non-retryable `DeadLettered`): the workflow moves on instead of waiting for it forever, and delivers the dead
 letter's ops alert. Deprecate once no shipment from before it runs."""
-
-PROJECTION_ACTIVITY = "projection-activity"
-"""(2026-12) The read model is written by a normal activity again, no longer by a local activity. Core (temporalio
-1.35.0) can complete a workflow task with a local activity's marker and the answer to a query that came with the
-task, and hand the result to the workflow only in the next task, after that task's own jobs; replay hands it over in
-the first, so what the workflow did with the result (a delivery, a timer) comes in another order and the shipment
-never closes (`tests/workflows/test_local_activity_query_race.py`). Deprecate once no shipment from before it runs,
-or to go back to local activities once Core records such a marker with the task that delivers its result."""

@@ -1,8 +1,6 @@
 """The projector: keeps the read model (the API's tables, the outbox) in step with the workflow's state.
 
-The workflow is the truth and the tables follow, without the shipment waiting for them. Snapshots are written by an
-activity; shipments started under the lean-history patch and before the projection-activity patch write them by a
-local activity (`Projector._write_locally`). Snapshots asked for while
+The workflow is the truth and the tables follow, without the shipment waiting for them. Snapshots asked for while
 one is being written are folded into the next; only events and notices not yet written travel with a snapshot, so
 payloads stay small on long voyages. A snapshot the database refuses for good is a dead letter (the activity fails
 non-retryable `DeadLettered`): the projector counts it as done, so the workflow never waits for it, and the next
@@ -57,17 +55,13 @@ def dead_lettered(err: BaseException) -> bool:
 class Projector:
     """One projection in flight at a time, always with the newest snapshot.
 
-    `lean`: one snapshot carries everything an activation changed. `local`: snapshots are written by a local
-    activity (with an activity as fallback), as shipments started between the lean-history and projection-activity
-    patches do; otherwise by an activity (see `patches.PROJECTION_ACTIVITY` for why).
     `on_notices_written` is called once a snapshot carrying new notices is committed: the outbox has them to send;
     `on_dead_letter` once a snapshot was given up as a dead letter: the outbox has its ops alert to send.
     """
 
-    def __init__(self, inp: ShipmentInput, state: ShipmentState, *, lean: bool, local: bool, activation: Activation,
+    def __init__(self, inp: ShipmentInput, state: ShipmentState, *, lean: bool, activation: Activation,
                  on_notices_written: Callable[[], None], on_dead_letter: Callable[[], None] | None = None) -> None:
         self._input, self._state, self._lean, self._activation = inp, state, lean, activation
-        self._local = local
         self._on_notices_written = on_notices_written
         self._on_dead_letter = on_dead_letter
         resume: Resume | None = inp.resume
@@ -113,7 +107,7 @@ class Projector:
     async def _write(self, update: ProjectionUpdate) -> bool:
         """Write one snapshot; False when it was given up as a dead letter."""
         try:
-            if self._local:
+            if self._lean:
                 await self._write_locally(update)
             else:
                 await workflow.execute_activity_method(

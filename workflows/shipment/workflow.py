@@ -5,8 +5,7 @@ and last-mile delivery.
 customs, move leg by leg, deliver the last mile, and on an unrecoverable failure, an ops rejection or a
 cancellation compensate. The mechanics are the work of collaborators it owns:
 - `Saga` (`saga.py`): typed undo steps pushed after every completed step and run in reverse;
-- `Projector` (`projector.py`): the read model, coalesced snapshots (on an activity; on a local activity with a
-  fallback for shipments started between the lean-history and projection-activity patches);
+- `Projector` (`projector.py`): the read model, coalesced snapshots on a local activity with a fallback;
 - `SearchAttributeBoard` (`board.py`): what ops filter by in the Web UI, one upsert per activation;
 - `Timeline` (`timeline.py`): transitions checked against the stage machine, shown and projected;
 - `Tracker` (`tracker.py`): tracking events, ETA, exceptions and their clocks; `Notifier`: notices;
@@ -44,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.outcomes import ContinueAsNew, ShipmentStopped, failure_of
     from workflows.shipment.partner_calls import partner_call, run_activity
-    from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE, PROJECTION_ACTIVITY
+    from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE
     from workflows.shipment.projector import Projector
     from workflows.shipment.saga import Saga
     from workflows.shipment.stock import StockSteps
@@ -71,11 +70,9 @@ class ShipmentWorkflow:
         self._handed_over = False if resume is None else resume.handed_over
         # Checked first, so that histories recorded before it never take the new branches, wherever they are.
         lean = workflow.patched(LEAN_HISTORY)
-        # Asked by lean histories only (older ones write by activity anyway), and right after, so in every run.
-        local_projection = lean and not workflow.patched(PROJECTION_ACTIVITY)
         state, activation = self._state, Activation()
         self._board = SearchAttributeBoard(lean=lean, activation=activation)
-        self._projector = Projector(inp, state, lean=lean, local=local_projection, activation=activation,
+        self._projector = Projector(inp, state, lean=lean, activation=activation,
                                     on_notices_written=lambda: self._notifier.request_delivery(),
                                     on_dead_letter=lambda: self._notifier.deliver_alerts())
         self._notifier = Notifier(state, request_projection=self._projector.request)
