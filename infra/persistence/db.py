@@ -283,13 +283,21 @@ def _shipment_row(row: ShipmentRow | None, update: ProjectionUpdate) -> Shipment
 
 
 def _add_transitions(session: Session, state: ShipmentState) -> None:
-    """Insert the stage transitions not stored yet (they never change once made)."""
-    known_seqs = set(session.exec(select(StageTransitionRow.seq).where(
-        StageTransitionRow.shipment_id == state.shipment_id)))
+    """Make the stored stage transitions the snapshot's: insert new ones, and correct or delete any the snapshot does
+    not have. A transition never changes once its workflow task completed, but a local-activity projection runs
+    inside the task: when the worker dies before the task completes, what it projected is not in the history, and
+    the task run again may make other transitions under the same numbers (the fault matrix found a delivered
+    shipment whose read model still said `delayed`, `on_hold`)."""
+    stored = {row.seq: row for row in session.exec(select(StageTransitionRow).where(
+        StageTransitionRow.shipment_id == state.shipment_id))}
     for t in state.transitions:
-        if t.seq not in known_seqs:
-            session.add(StageTransitionRow(shipment_id=state.shipment_id, seq=t.seq, stage=t.stage,
-                                           status=t.status, at=t.at, note=t.note))
+        row = stored.pop(t.seq, None) or StageTransitionRow(shipment_id=state.shipment_id, seq=t.seq, stage=t.stage,
+                                                            status=t.status, at=t.at, note=t.note)
+        if (row.stage, row.status, row.at, row.note) != (t.stage, t.status, t.at, t.note):
+            row.stage, row.status, row.at, row.note = t.stage, t.status, t.at, t.note
+        session.add(row)
+    for phantom in stored.values():
+        session.delete(phantom)
 
 
 def _write_approvals(session: Session, state: ShipmentState) -> None:
@@ -297,13 +305,18 @@ def _write_approvals(session: Session, state: ShipmentState) -> None:
     approvals = {a.gate_index: a for a in session.exec(select(ApprovalRow).where(
         ApprovalRow.shipment_id == state.shipment_id))}
     for index, gate in enumerate(state.gates):
-        approval = approvals.get(index) or ApprovalRow(shipment_id=state.shipment_id, gate_index=index,
-                                                       gate=gate.kind, stage=gate.stage, reason=gate.reason,
-                                                       opened_at=gate.opened_at)
+        approval = approvals.pop(index, None) or ApprovalRow(shipment_id=state.shipment_id, gate_index=index,
+                                                             gate=gate.kind, stage=gate.stage, reason=gate.reason,
+                                                             opened_at=gate.opened_at)
+        # A gate opened by a workflow task that never completed (see `_add_transitions`) is corrected or removed.
+        approval.gate, approval.stage, approval.reason = gate.kind, gate.stage, gate.reason
+        approval.opened_at = gate.opened_at
         approval.escalated_at, approval.decision = gate.escalated_at, gate.decision
         approval.actor, approval.comment = gate.actor, gate.comment
         approval.decided_at, approval.via = gate.decided_at, gate.via
         session.add(approval)
+    for phantom in approvals.values():
+        session.delete(phantom)
 
 
 def _write_bookings(session: Session, state: ShipmentState) -> None:

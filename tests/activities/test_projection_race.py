@@ -27,7 +27,7 @@ from temporalio.testing import ActivityEnvironment
 from activities import read_model
 from activities.poison import deterministic
 from activities.read_model import ReadModelActivities
-from infra.persistence.db import ShipmentRow, StageTransitionRow, TrackingEventRow, make_engine, migrate
+from infra.persistence.db import ApprovalRow, ShipmentRow, StageTransitionRow, TrackingEventRow, make_engine, migrate
 from infra.persistence.dead_letters import letters
 from infra.persistence.tracking_tokens import TrackingTokenRow
 from infra.platform.notice_config import NoticeConfig
@@ -203,3 +203,32 @@ def test_a_unique_violation_is_not_judged_a_poison_message(sqlite_engine):
         session.commit()
     assert (deterministic(err.value, attempt=1, max_attempts=20),
             deterministic(err.value, attempt=20, max_attempts=20)) == (False, True)
+
+
+def test_transitions_and_gates_of_a_task_that_never_completed_are_replaced_by_the_next_snapshot(sqlite_engine):
+    """A local-activity projection runs inside its workflow task: when the worker dies before the task completes, what
+    it projected is not in the history, and the task run again may record other transitions and gates under the same
+    numbers. The fault matrix found a delivered shipment whose read model still held the lost task's `delayed` and
+    `on_hold` transitions (8 where the workflow had 7). The next snapshot is the truth: it corrects and removes them."""
+    from tradelane.enums import GateKind, Stage, Status
+    from tradelane.shipment.state import Gate, Transition
+
+    lost = update_for("SHP-PHANTOM", version=2)
+    at = lost.state.transitions[0].at
+    lost.state.transitions += [
+        Transition(seq=1, stage=Stage.LAST_MILE, status=Status.DELAYED, at=at, note="stalled"),
+        Transition(seq=2, stage=Stage.LAST_MILE, status=Status.ON_HOLD, at=at, note="waiting for ops")]
+    lost.state.gates = [Gate(kind=GateKind.STAGE_OVERDUE, stage=Stage.LAST_MILE, reason="no delivery", opened_at=at)]
+    assert read_model.apply_projection(sqlite_engine, lost)
+
+    real = update_for("SHP-PHANTOM", version=3)
+    real.state.transitions += [Transition(seq=1, stage=Stage.LAST_MILE, status=Status.DELIVERED, at=at,
+                                          note="delivered")]
+    assert read_model.apply_projection(sqlite_engine, real)
+
+    with Session(sqlite_engine) as session:
+        rows = session.exec(select(StageTransitionRow).where(StageTransitionRow.shipment_id == "SHP-PHANTOM")
+                            .order_by(col(StageTransitionRow.seq))).all()
+        gates = session.exec(select(ApprovalRow).where(ApprovalRow.shipment_id == "SHP-PHANTOM")).all()
+    assert [(r.seq, r.status) for r in rows] == [(0, Status.IN_PROGRESS), (1, Status.DELIVERED)]
+    assert gates == []
