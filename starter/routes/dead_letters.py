@@ -50,11 +50,7 @@ class DeadLetterPublic(BaseModel):
 
     @classmethod
     def of(cls, row: DeadLetterRow) -> "DeadLetterPublic":
-        assert row.id is not None
-        return cls(id=row.id, kind=DeadLetterKind(row.kind), shipment_id=row.shipment_id,
-                   message_key=row.message_key, attempts=row.attempts, error_type=row.error_type, error=row.error,
-                   created_at=row.created_at, last_failed_at=row.last_failed_at, resolved_at=row.resolved_at,
-                   resolved_by=row.resolved_by)
+        return cls.model_validate(row, from_attributes=True)
 
 
 @router.get("", response_model=list[DeadLetterPublic])

@@ -53,13 +53,7 @@ class ItemPublic(BaseModel):
 
     @classmethod
     def of(cls, row: ReconciliationRow) -> "ItemPublic":
-        assert row.id is not None
-        return cls(id=row.id, shipment_id=row.shipment_id, partner=row.partner, operation=row.operation,
-                   idempotency_key=row.idempotency_key, partner_ref=row.partner_ref,
-                   reason=ReconciliationReason(row.reason), state=ReconciliationState(row.state),
-                   attempts=row.attempts, last_error=row.last_error, retryable=row.call is not None,
-                   created_at=row.created_at, updated_at=row.updated_at, resolved_at=row.resolved_at,
-                   resolved_by=row.resolved_by)
+        return cls.model_validate({**row.model_dump(), "retryable": row.call is not None})
 
 
 class ItemList(BaseModel):
