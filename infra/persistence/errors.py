@@ -19,3 +19,17 @@ def unique_violation(err: BaseException) -> bool:
     orig = err.orig if isinstance(err, StatementError) and err.orig is not None else err
     return (getattr(orig, "sqlstate", None) == UNIQUE_VIOLATION_SQLSTATE
             or getattr(orig, "sqlite_errorname", None) in SQLITE_UNIQUE_VIOLATIONS)
+
+
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL's `serialization_failure` and `deadlock_detected`: the transaction lost to another; run it again."""
+
+
+def contended(err: BaseException) -> bool:
+    """Whether `err` is a concurrent writer's doing, which a retry with a fresh read resolves: a duplicate key, a
+    serialization failure or deadlock (PostgreSQL), a busy or locked database (SQLite's `SQLITE_BUSY*`,
+    `SQLITE_LOCKED*` extended codes)."""
+    orig = err.orig if isinstance(err, StatementError) and err.orig is not None else err
+    name = getattr(orig, "sqlite_errorname", None) or ""
+    return (unique_violation(err) or getattr(orig, "sqlstate", None) in RETRY_SQLSTATES
+            or name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")))

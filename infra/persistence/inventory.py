@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from infra.persistence.db import ShipmentRow
+from infra.persistence.errors import contended
 from tradelane.inventory.ledger import LedgerViolation, MovementKind, Position, deltas
 from tradelane.inventory.models import (
     InboundView,
@@ -214,7 +215,7 @@ def post(engine: Engine, movements: list[NewMovement]) -> list[StockMovementRow]
                 # made this writer wait its turn: read again and re-check against the newer position. Anything
                 # else (a missing table, a full disk) is raised as it is.
                 session.rollback()
-                if not _contended(err):
+                if not contended(err):
                     raise
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
                 continue
@@ -226,19 +227,6 @@ def post(engine: Engine, movements: list[NewMovement]) -> list[StockMovementRow]
 
 def _posted(session: Session, keys: list[str]) -> list[StockMovementRow]:
     return list(session.exec(select(StockMovementRow).where(col(StockMovementRow.key).in_(keys))))
-
-
-CONTENTION_SQLSTATES = {"23505", "40001", "40P01"}
-"""PostgreSQL: unique violation, serialization failure, deadlock detected."""
-
-
-def _contended(err: IntegrityError | OperationalError) -> bool:
-    """Whether `err` is a concurrent writer's doing, which a retry with a fresh read resolves."""
-    sqlstate = getattr(err.orig, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate in CONTENTION_SQLSTATES
-    message = str(err.orig).lower()  # SQLite has no codes in its Python errors, only messages
-    return (isinstance(err, IntegrityError) and "unique" in message) or "locked" in message or "busy" in message
 
 
 def _checked_rows(session: Session, movements: list[NewMovement]) -> list[StockMovementRow]:
