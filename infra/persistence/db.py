@@ -241,10 +241,13 @@ def _write_snapshot(engine: Engine, update: ProjectionUpdate, notices: NoticeCon
         row = session.get(ShipmentRow, shipment_id)
         if row is not None and not claimed:
             return False  # this snapshot or a newer one is stored
+        first = row is None
         row = _shipment_row(row, update)
         session.add(row)
         _add_events(session, row, update)
-        if notices is not None and notices.tracking_secret is not None:
+        if notices is not None and notices.tracking_secret is not None and (first or update.notices):
+            # A link is handed out with the shipment's first state and in its e-mails; a snapshot without either
+            # need not look the token up again (after a secret rotation, the next e-mail records the new one).
             record_token(session, row.shipment_id, notices.tracking_secret.get_secret_value())
         if notices is not None and update.notices:
             enqueue(session, outbox_messages(update, notices))
