@@ -50,6 +50,11 @@ RECORDED = {"recorded": True}
 """Validation context for a request already accepted, as a workflow decodes its own input: see `_printable`."""
 
 
+def _control(char: str) -> bool:
+    """Unicode's control characters (category Cc: C0 and C1, CR, LF, NUL, ESC, DEL, ...)."""
+    return unicodedata.category(char) == "Cc"
+
+
 def _printable(text: str, info: ValidationInfo) -> str:
     """Refuse control characters (CR/LF, NUL, ...): a line break would end up in an e-mail header and a NUL
     cannot be stored in PostgreSQL, so such a value would fail on every retry instead of once, here.
@@ -60,7 +65,7 @@ def _printable(text: str, info: ValidationInfo) -> str:
     cannot be built or stored becomes a dead letter)."""
     if info.context is not None and info.context.get("recorded"):
         return text
-    bad = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    bad = next((c for c in text if _control(c)), None)
     if bad is not None:
         raise ValueError(f"must not contain control characters (found U+{ord(bad):04X})")
     return text
@@ -69,7 +74,7 @@ def _printable(text: str, info: ValidationInfo) -> str:
 def without_control_characters(text: str) -> str:
     """`text` with its control characters removed: for what partners report (an event's location), which
     Tradelane keeps rather than refuses, since refusing it would lose the event."""
-    return "".join(c for c in text if unicodedata.category(c) != "Cc")
+    return "".join(c for c in text if not _control(c))
 
 
 Printable = AfterValidator(_printable)
