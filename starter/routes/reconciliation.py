@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, StringConstraints
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
@@ -19,6 +19,7 @@ from infra.persistence.reconciliation import ReconciliationRow
 from starter.auth import Ops
 from starter.deps import EngineDep, SettingsDep, TemporalDep
 from starter.errors import ApiError
+from tradelane.models import Printable
 from tradelane.reconciliation import RetryInput
 from tradelane.shipment.undo import ReconciliationReason, ReconciliationState
 from workflows.reconciliation import RETRY_PREFIX, ReconciliationRetryWorkflow
@@ -67,7 +68,7 @@ class RetryStarted(BaseModel):
 
 
 class ResolveBody(BaseModel):
-    note: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
+    note: Annotated[str, StringConstraints(min_length=1, max_length=500), Printable]
     """What ops found and did (kept as the item's last word, in `last_error`)."""
 
 
