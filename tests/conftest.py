@@ -191,10 +191,12 @@ def fast_settings(task_queue: str, events_base: str, sandbox_url: str, smtp_port
 def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: ServedApp, db_engine: Engine,
                     mail_server: DevMailServer):
     @asynccontextmanager
-    async def factory(engine: Engine | None = None, client: Client | None = None,
+    async def factory(engine: Engine | None = None, client: Client | None = None, partners_url: str | None = None,
                       **overrides: Any) -> AsyncIterator[Harness]:
-        """`client`: another client of the dev server for the API and the worker (another data converter)."""
-        settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, sandbox.url,
+        """`client`: another client of the dev server for the API and the worker (another data converter);
+        `partners_url`: where the worker reaches partners (e.g. a recording proxy in front of the sandbox)."""
+        partners = partners_url or sandbox.url
+        settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, partners,
                                  smtp_port=mail_server.port, **overrides)
         engine = engine or db_engine
         client = client or temporal_client
@@ -206,7 +208,7 @@ def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: Se
             httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
         ):
             worker = build_worker(client, task_queue=settings.task_queue, http=partner_http,
-                                  partners_base_url=sandbox.url, engine=engine, settings=settings)
+                                  partners_base_url=partners, engine=engine, settings=settings)
             async with worker:
                 yield Harness(settings=settings, client=client, api=api, sandbox=sandbox_http,
                               engine=engine)

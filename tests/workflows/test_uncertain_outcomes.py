@@ -8,7 +8,6 @@ receives them (method, path, Idempotency-Key).
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,15 +25,13 @@ from infra.persistence.reconciliation import ReconciliationRow, record_item
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_API_KEYS
 from infra.platform.temporal import converter_for
-from starter.api import create_app
-from tests.conftest import Harness, fast_settings
-from tests.support import DevCallers, by_road, load_example, unique_id
+from tests.conftest import Harness
+from tests.support import by_road, load_example, unique_id
 from tradelane.enums import Status
 from tradelane.keys import idempotency_key
 from tradelane.reconciliation import ReconciliationReport, orphan_key
 from tradelane.shipment.calls import PartnerCall
 from tradelane.shipment.undo import ReconciliationItem, ReconciliationReason
-from worker import build_worker
 from workflows.reconciliation_schedule import SCHEDULE_ID, ensure_schedule
 from workflows.shipment import ShipmentWorkflow
 from workflows.shipment.patches import UNCERTAIN_OUTCOMES
@@ -80,27 +77,16 @@ class RecordingProxy:
 
 
 @pytest.fixture
-def proxied(temporal_client, sandbox, webhook_api, db_engine, mail_server):
+def proxied(sandbox, harness_factory):
+    """The usual harness, with the worker reaching partners through a recording proxy in front of the sandbox."""
     @asynccontextmanager
     async def factory(**overrides: Any) -> AsyncIterator[tuple[Harness, RecordingProxy]]:
         proxy = RecordingProxy(sandbox.url)
         async with httpx.AsyncClient(timeout=30) as upstream:
             served = await ServedApp(proxy.app(upstream)).start()
-            settings = fast_settings(f"tq-{uuid.uuid4().hex[:12]}", webhook_api.url, served.url,
-                                     smtp_port=mail_server.port, **overrides)
-            app = create_app(settings, client=temporal_client, engine=db_engine)
             try:
-                async with (
-                    httpx.AsyncClient(timeout=httpx.Timeout(settings.partner_timeout_s)) as partner_http,
-                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api",
-                                      auth=DevCallers()) as api,
-                    httpx.AsyncClient(base_url=sandbox.url, timeout=10) as sandbox_http,
-                ):
-                    worker = build_worker(temporal_client, task_queue=settings.task_queue, http=partner_http,
-                                          partners_base_url=served.url, engine=db_engine, settings=settings)
-                    async with worker:
-                        yield Harness(settings=settings, client=temporal_client, api=api, sandbox=sandbox_http,
-                                      engine=db_engine), proxy
+                async with harness_factory(partners_url=served.url, **overrides) as h:
+                    yield h, proxy
             finally:
                 await served.stop()
 
