@@ -30,7 +30,7 @@ from limits.storage import storage_from_string
 from starlette.datastructures import Headers
 
 from infra.platform.settings import Settings
-from starter.auth import KeyDirectory, Role, _presented_key
+from starter.auth import CALLER_STATE, KeyDirectory, Role, _presented_key
 from starter.errors import ApiError
 from starter.limits import ASGIApp, Receive, Scope, Send
 from starter.web.tracking_page import render_too_many_requests_page
@@ -154,6 +154,7 @@ class RateLimit:
             presented = _presented_key(headers.get("authorization"), headers.get("x-api-key"))
             caller = self.keys.caller(presented) if presented else None
             if caller is not None:
+                scope.setdefault("state", {})[CALLER_STATE] = caller  # authenticate need not look it up again
                 limit = self.policy.for_key(caller.name, caller.role)
                 wait = await self._over(limit, "key", caller.name)
                 if wait is not None:
