@@ -371,3 +371,12 @@ def json_body(raw: bytes, what: str) -> Any:
         return json.loads(raw or b"null")
     except ValueError as exc:
         raise SandboxError(400, "INVALID_REQUEST", f"{what}: body is not JSON ({exc})") from exc
+
+
+def business_days_after(start: datetime, days: int) -> datetime:
+    """The day `days` business days (Monday to Friday) after `start`: when express carriers commit to deliver."""
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        days -= day.weekday() < 5
+    return day

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -43,14 +42,6 @@ def _error(status: int, code: str, message: str) -> Response:
 router = APIRouter(prefix="/ups", tags=["emulator: ups"], route_class=parcel.carrier_route(_error))
 
 _SUCCESS = {"ResponseStatus": {"Code": "1", "Description": "Success"}}
-
-
-def _business_days_after(start: datetime, days: int) -> datetime:
-    day = start
-    while days > 0:
-        day += timedelta(days=1)
-        days -= day.weekday() < 5
-    return day
 
 
 def _money(amount: Decimal, currency: str) -> dict[str, str]:
@@ -127,7 +118,7 @@ async def rate(
                    "BaseServiceCharge": _money(amount, price.currency),
                    "ServiceOptionsCharges": _money(Decimal(0), price.currency),
                    "TotalCharges": _money(amount, price.currency)}
-        arrival = _business_days_after(today, days)
+        arrival = parcel.business_days_after(today, days)
         rated.append({
             "Service": {"Code": code, "Description": name},
             "BillingWeight": {"UnitOfMeasurement": {"Code": "KGS", "Description": "Kilograms"}, "Weight": weight},
