@@ -5,7 +5,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from activities.lookup import undo_by_key
-from activities.protocols.tradelane_dialect import find_record
+from activities.protocols.tradelane_dialect import find_or_fence
 from tradelane.partner_api import filing_body, parse_record
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
@@ -38,5 +38,5 @@ class CustomsActivities:
     @activity.defn(name="customs.withdraw_by_key")
     async def withdraw_by_key(self, call: PartnerCall) -> PartnerRecord:
         """Withdraw the filing made under the step's key, if the broker made one (the outcome was unknown)."""
-        return await undo_by_key(call, "filing", lambda key: find_record(self._partners, call.partner, "filing", key),
+        return await undo_by_key(call, "filing", lambda key: find_or_fence(self._partners, call.partner, "filing", key),
                                  self.withdraw)

@@ -9,7 +9,7 @@ from temporalio import activity
 
 from activities.http import PartnerGateway
 from activities.lookup import undo_by_key
-from activities.protocols.tradelane_dialect import find_record
+from activities.protocols.tradelane_dialect import find_or_fence
 from tradelane.connections import PartnerProtocol, connection
 from tradelane.partner_api import parse_record, slot_body
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
@@ -50,5 +50,5 @@ class LastMileActivities:
                 return await gw.carrier(call.partner).find(gw.http, gw.endpoint(call.partner), "booking", key)
         else:
             async def find(key: str) -> PartnerRecord | None:
-                return await find_record(gw, call.partner, "slot", key)
+                return await find_or_fence(gw, call.partner, "slot", key)
         return await undo_by_key(call, "slot", find, self.release)

@@ -3,6 +3,8 @@
 The activity asks the partner for the record it made under the step's key (the undo call carries the undo's own key,
 `<step key>:undo`, from which the step's follows) and, when there is one, runs the ordinary undo on it, sending the
 undo's key. Nothing found means nothing was made: the answer is a record in state `absent`, which changes nothing.
+It stays true because the dialect's lookup fences the key (`find_or_fence`): the step's last attempt, still on its
+way to the partner when its worker died, is refused if it arrives after the answer.
 """
 
 from collections.abc import Awaitable, Callable

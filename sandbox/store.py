@@ -48,6 +48,8 @@ class SandboxStore:
         self._records: dict[str, Record] = {}
         self._quotes: dict[str, Quote] = {}
         self._idempotency: dict[tuple[str, RecordKind, str], str] = {}
+        self._fenced: dict[tuple[str, RecordKind, str], datetime] = {}
+        """Keys a client fenced (`fence`) while nothing had been made under them, and when: never usable again."""
         self._counters: dict[str, int] = {}
         self._events: dict[tuple[str, str], list[TrackingEvent]] = {}
         self._record_events: dict[str, list[TrackingEvent]] = {}
@@ -79,6 +81,14 @@ class SandboxStore:
         return record
 
     def _replay(self, partner: str, kind: RecordKind, key: str, req_hash: str) -> Record | None:
+        fenced_at = self._fenced.get((partner, kind, key))
+        if fenced_at is not None:
+            raise SandboxError(
+                409,
+                ErrorCode.IDEMPOTENCY_KEY_FENCED,
+                f"Idempotency-Key {key!r} was fenced by the client at {fenced_at.isoformat()} (it gave the request "
+                f"up); nothing is made under it",
+            )
         existing_id = self._idempotency.get((partner, kind, key))
         if existing_id is None:
             return None
@@ -189,6 +199,20 @@ class SandboxStore:
             )
             self._insert(label)
             return label.model_copy(deep=True), True
+
+    async def fence(self, kind: RecordKind, partner: str, key: str) -> Record | None:
+        """The record made under ``key``, or None after fencing ``key`` so that nothing is ever made under it.
+
+        Atomic with creation (both hold the lock): a request under ``key`` that arrives late (its client gave it
+        up, the saga already asked) either made its record before the fence, and the fence answers it, or is
+        refused after it. A lookup alone cannot close that window.
+        """
+        async with self._lock:
+            existing_id = self._idempotency.get((partner, kind, key))
+            if existing_id is not None:
+                return self._records[existing_id].model_copy(deep=True)
+            self._fenced.setdefault((partner, kind, key), self._clock.now())
+            return None
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from activities.http import PartnerGateway
 
 COLLECTIONS = {"booking": "bookings", "label": "labels", "filing": "filings", "slot": "slots"}
-"""The dialect's collection path of each kind of record (`GET {base}/{collection}?idempotency_key=K`)."""
+"""The collection path of each kind of record (`GET {base}/{collection}`, `POST {base}/{collection}/fence`)."""
 
 
 class FoundRecord(BaseModel):
@@ -63,9 +63,14 @@ async def find_records(gateway: "PartnerGateway", partner: str, kind: str, idemp
     return parse_found(f"{partner} find {kind}", body)
 
 
-async def find_record(gateway: "PartnerGateway", partner: str, kind: str, idempotency_key: str) -> PartnerRecord | None:
-    """The `kind` record a dialect partner made under `idempotency_key`, or None."""
-    found = await find_records(gateway, partner, kind, idempotency_key)
+async def find_or_fence(gateway: "PartnerGateway", partner: str, kind: str,
+                        idempotency_key: str) -> PartnerRecord | None:
+    """The `kind` record a dialect partner made under `idempotency_key`, or None, and then nothing will ever be
+    made under it: the partner fences the key, so the step's last attempt, still on its way when its worker died,
+    cannot act after this answer (`POST {base}/{collection}/fence`)."""
+    body = await gateway.call(partner, f"fence {kind}", f"{COLLECTIONS[kind]}/fence",
+                              {"idempotency_key": idempotency_key})
+    found = parse_found(f"{partner} fence {kind}", body)
     return found[0].record(partner) if found else None
 
 
@@ -104,7 +109,7 @@ class TradelaneCarrier:
 
     async def find(self, http: httpx.AsyncClient, endpoint: Endpoint, kind: str,
                    idempotency_key: str) -> PartnerRecord | None:
-        return await find_record(self._gateway, endpoint.partner, kind, idempotency_key)
+        return await find_or_fence(self._gateway, endpoint.partner, kind, idempotency_key)
 
     async def handover(self, http: httpx.AsyncClient, endpoint: Endpoint, call: PartnerCall) -> None:
         await self._gateway.call(call.partner, "handover", f"bookings/{call.ref}/handover",

@@ -67,6 +67,23 @@ async def test_the_by_key_undo_cancels_what_was_made_with_its_own_key_and_finds_
     assert nothing.state == NOT_FOUND
 
 
+async def test_an_attempt_that_reaches_the_partner_after_the_by_key_undo_makes_nothing(sandbox, gateway):
+    """The race the 300-shipment fault matrix found: the step's last attempt, sent by a worker that was then
+    SIGKILLed, reached the broker 13 s after the saga's lookup had found nothing, and its filing was left behind.
+    The by-key undo fences the key, so the late attempt is refused and the partner holds nothing."""
+    shipment_id = f"late-{uuid.uuid4().hex[:8]}"
+    step_key = f"tl:{shipment_id}:book:roadlink"
+    call = PartnerCall(shipment_id=shipment_id, partner="roadlink", idempotency_key=undo_key(step_key))
+    nothing = await CarrierActivities(gateway).cancel_booking_by_key(call)
+    assert nothing.state == NOT_FOUND
+
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=5) as http:
+        late = await http.post("/partners/roadlink/bookings", headers={"Idempotency-Key": step_key},
+                               json={"shipment_id": shipment_id, **BOOKING})
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "IDEMPOTENCY_KEY_FENCED")
+    assert await find_records(gateway, "roadlink", "booking", step_key) == []
+
+
 @pytest.mark.parametrize("partner", ["ups", "fedex", "dhl_express", "bluewave"])
 async def test_karrio_carriers_and_dcsa_lines_cannot_be_asked_by_key(gateway, partner):
     adapter = gateway.carrier(partner)

@@ -89,3 +89,29 @@ async def test_carrier_cannot_take_filings(sb: Harness, payload: Payload) -> Non
         "/partners/aerocargo/filings", json=payload("filing"), headers={"Idempotency-Key": "k"}
     )
     assert (response.status_code, response.json()["error"]["code"]) == (404, "OPERATION_NOT_SUPPORTED")
+
+
+async def test_a_fenced_key_answers_what_was_made_and_refuses_what_comes_later(sb: Harness, payload: Payload) -> None:
+    """Issue 18's orphan: the saga asked by key and found nothing, then the step's last attempt (in flight on a
+    worker that died) reached the broker and filed. The fence is atomic with creation: after it, nothing is made
+    under the key; before it, the fence answers what was made."""
+    made = await file(sb, payload("filing", shipment_id="shp-fenced"), key="made-first")
+    found = await sb.client.post(f"{FILINGS}/fence", json={"idempotency_key": "made-first"})
+    assert found.status_code == 200
+    assert [(r["id"], r["state"]) for r in found.json()["records"]] == [(made.json()["filing_id"], "cleared")]
+
+    nothing = await sb.client.post(f"{FILINGS}/fence", json={"idempotency_key": "late"})
+    assert (nothing.status_code, nothing.json()) == (200, {"records": []})
+    late = await file(sb, payload("filing", shipment_id="shp-fenced"), key="late")
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "IDEMPOTENCY_KEY_FENCED")
+    assert "late" in late.json()["error"]["message"]
+    assert [r["idempotency_key"] for r in await sb.records("shp-fenced")] == ["made-first"]
+    again = await sb.client.post(f"{FILINGS}/fence", json={"idempotency_key": "late"})
+    assert again.json() == {"records": []}, "fencing twice is one fence"
+
+
+async def test_a_fence_needs_a_key_and_a_known_partner(sb: Harness) -> None:
+    no_key = await sb.client.post(f"{FILINGS}/fence", json={})
+    assert no_key.status_code == 422 and "idempotency_key" in no_key.text
+    unknown = await sb.client.post("/partners/nobody/filings/fence", json={"idempotency_key": "k"})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "UNKNOWN_PARTNER")

@@ -47,6 +47,7 @@ class Seen:
     method: str
     path: str
     key: str | None
+    body: bytes = b""
 
 
 @dataclass
@@ -62,7 +63,8 @@ class RecordingProxy:
         @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         async def forward(path: str, request: Request) -> Response:
             query = f"?{request.url.query}" if request.url.query else ""
-            self.seen.append(Seen(request.method, f"/{path}{query}", request.headers.get("idempotency-key")))
+            self.seen.append(Seen(request.method, f"/{path}{query}", request.headers.get("idempotency-key"),
+                                  await request.body()))
             headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
             answer = await http.request(request.method, f"{self.upstream}/{path}", params=request.query_params,
                                         content=await request.body(), headers=headers)
@@ -74,6 +76,11 @@ class RecordingProxy:
 
     def calls(self, method: str, contains: str) -> list[Seen]:
         return [s for s in self.seen if s.method == method and contains in s.path]
+
+    def fences(self, partner: str, collection: str, step_key: str) -> list[Seen]:
+        """The lookups-and-fences of `step_key` the partner received (`POST .../{collection}/fence`)."""
+        return [s for s in self.calls("POST", f"/partners/{partner}/{collection}/fence")
+                if json.loads(s.body).get("idempotency_key") == step_key]
 
 
 @pytest.fixture
@@ -146,9 +153,7 @@ async def test_a_booking_made_before_a_timeout_is_found_by_its_key_and_cancelled
         [booking] = bookings_at(await h.inspect(shipment_id), "roadlink")  # the partner did act
         assert booking["state"] == "cancelled", "no booking is left at the partner"
         step_key = idempotency_key(shipment_id, "book", "roadlink")
-        lookups = [s for s in proxy.calls("GET", "/partners/roadlink/bookings?")
-                   if httpx.URL(s.path).params.get("idempotency_key") == step_key]
-        assert lookups, "the saga looked the booking up by the step's idempotency key"
+        assert proxy.fences("roadlink", "bookings", step_key), "the saga looked the booking up by the step's key"
         [cancel] = proxy.calls("POST", f"/partners/roadlink/bookings/{booking['id']}/cancel")[:1]
         assert cancel.key == f"{step_key}:undo"
         undone = [c for c in state.compensation if c.action == "carrier.cancel_booking_by_key"]
@@ -175,8 +180,7 @@ async def test_what_a_partner_made_before_a_spoiled_answer_is_taken_back(proxied
                         else {"booking": "cancelled"}), "nothing is left at the partner"
         step_key = idempotency_key(shipment_id, operation, "roadlink")
         collection = {"label": "labels", "book": "bookings"}[operation]
-        assert [s for s in proxy.calls("GET", f"/partners/roadlink/{collection}?")
-                if httpx.URL(s.path).params.get("idempotency_key") == step_key]
+        assert proxy.fences("roadlink", collection, step_key)
 
 
 @pytest.mark.parametrize(("operation", "kind", "left"), [
