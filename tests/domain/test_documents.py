@@ -173,7 +173,7 @@ def test_invoice_for_the_laptop_example():
         ("freight", Decimal("120.50")), ("insurance", Decimal("30.00")), ("packing", None), ("commission", None)]
     assert (invoice.goods_total, invoice.charges_total, invoice.invoice_total) == (
         Decimal("5397.00"), Decimal("150.50"), Decimal("5547.50"))
-    assert (invoice.rebates, invoice.assists, invoice.incoterm) == ("None", "None", "DDP (Incoterms 2020)")
+    assert (invoice.rebates, invoice.assists, invoice.incoterm) == ("None", "None", "DDP Tokyo, Japan (Incoterms 2020)")
     assert (invoice.number_of_packages, invoice.gross_weight_kg, invoice.net_weight_kg) == (1, 7.2, 4.8)
 
 

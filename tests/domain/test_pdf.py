@@ -39,7 +39,9 @@ def test_invoice_shows_every_field(name):
         "COMMERCIAL INVOICE", f"CI-{shipment.shipment_id}", seller.name, buyer.name, *seller.address_lines,
         *buyer.address_lines, f"Port of entry {buyer.city}, {country_name(buyer.country)}",
         "to be determined by carrier", f"Date of sale {shipment.ship_date.isoformat()}",
-        f"Place of sale {seller.city}", f"{shipment.incoterm.value} (Incoterms 2020)", f"Currency {shipment.currency}",
+        f"Place of sale {seller.city}",
+        f"{shipment.incoterm.value} {buyer.city}, {country_name(buyer.country)} (Incoterms 2020)",
+        f"Currency {shipment.currency}",
         "Rebates, drawbacks, bounties None", "Assists", "Freight not charged separately",
         f"Invoice total ({shipment.currency}) {money(shipment.declared_value)}",
     ]

@@ -26,7 +26,14 @@ from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from tradelane.decisions.documents import CommercialInvoice, commercial_invoice, country_name
+from tradelane.decisions.documents import (
+    BookedCharges,
+    CommercialInvoice,
+    Registration,
+    SellerProfile,
+    commercial_invoice,
+    country_name,
+)
 from tradelane.decisions.models import Money
 from tradelane.models import Party, ShipmentRequest
 
@@ -127,15 +134,28 @@ class _Document(FPDF):
 
     def grid(self, rows: Iterable[Sequence[str]], widths: Sequence[float], align: Sequence[str],
              headings: bool = True, size: float = 9) -> None:
-        """A table; long cells wrap, and headings repeat on each page."""
+        """A table; long cells wrap, and headings repeat on each page. Cells are set from the top, so blocks of
+        different lengths side by side (seller and buyer) start on the same line."""
         self.style(size)
         with self.table(col_widths=tuple(widths), text_align=tuple(align), first_row_as_headings=headings,
-                        headings_style=_HEADINGS, line_height=size / 2, padding=1.2) as table:
+                        headings_style=_HEADINGS, line_height=size / 2, padding=1.2, v_align="TOP") as table:
             for values in rows:
                 row = table.row()
                 for value in values:
                     row.cell(self.pdf_font.text(value))
         self.ln(1)
+
+    def signature_lines(self, labels: Sequence[str], gap: float = 8, space: float = 10) -> None:
+        """Lines side by side to write on, each with its label underneath."""
+        y = self.get_y() + space
+        width = (self.epw - gap * (len(labels) - 1)) / len(labels)
+        self.style(8)
+        for i, label in enumerate(labels):
+            x = self.l_margin + i * (width + gap)
+            self.line(x, y, x + width, y)
+            self.set_xy(x, y + 0.5)
+            self.cell(width, 4, label)
+        self.set_xy(self.l_margin, y + 5)
 
     def pairs(self, rows: Iterable[tuple[str, str]]) -> None:
         """Label / value lines, for the invoice's header fields."""
@@ -146,8 +166,9 @@ def _created(request: ShipmentRequest) -> datetime:
     return datetime.combine(request.ship_date, time(0, 0), tzinfo=UTC)
 
 
-def _party(party: Party) -> str:
-    lines = [party.company, party.name] if party.company else [party.name]
+def _party(party: Party, trading_name: str | None = None) -> str:
+    lines = [trading_name] if trading_name else []
+    lines += [party.company, party.name] if party.company else [party.name]
     lines += party.address_lines
     lines.append(" ".join(p for p in (party.postal_code, party.city, party.region) if p))
     lines.append(f"{country_name(party.country)} ({party.country})")
@@ -170,7 +191,8 @@ def _invoice_pdf(invoice: CommercialInvoice, created: datetime, font: PdfFont) -
                     f"Invoice {invoice.invoice_number} of {invoice.invoice_date.isoformat()} - shipment "
                     f"{invoice.shipment_id}, order {invoice.order_ref}", created)
     pdf.set_author(font.text(invoice.seller.company or invoice.seller.name))
-    pdf.grid([("Seller (exporter)", "Buyer (consignee)"), (_party(invoice.seller), _party(invoice.buyer))],
+    pdf.grid([("Seller (exporter)", "Buyer (consignee)"),
+              (_party(invoice.seller, invoice.seller_trading_name), _party(invoice.buyer))],
              widths=(1, 1), align=("LEFT", "LEFT"))
     pdf.pairs([
         ("Invoice number", invoice.invoice_number),
@@ -181,6 +203,7 @@ def _invoice_pdf(invoice: CommercialInvoice, created: datetime, font: PdfFont) -
         ("Currency", invoice.currency),
         ("Packages", f"{invoice.number_of_packages}, gross {_weight(invoice.gross_weight_kg)} kg, "
                      f"net {_weight(invoice.net_weight_kg)} kg"),
+        *((f"{r.label} (seller)", _registration(r)) for r in invoice.registrations),
     ])
 
     pdf.heading("Goods")
@@ -201,27 +224,41 @@ def _invoice_pdf(invoice: CommercialInvoice, created: datetime, font: PdfFont) -
     totals = [("Item", f"Amount {invoice.currency}")]
     totals.append(("Goods", money(invoice.goods_total)))
     for charge in invoice.charges:
-        totals.append((charge.label, money(charge.amount) if charge.amount is not None else charge.note))
+        if charge.amount is None:
+            totals.append((charge.label, charge.note))
+        else:
+            totals.append((f"{charge.label} ({charge.note})" if charge.note else charge.label, money(charge.amount)))
     totals.append(("Rebates, drawbacks, bounties", invoice.rebates))
     totals.append(("Assists (goods or services furnished by the buyer)", invoice.assists))
     totals.append((f"Invoice total ({invoice.currency})", money(invoice.invoice_total)))
     pdf.grid(totals, widths=(70, 30), align=("LEFT", "RIGHT"))
 
-    pdf.ln(3)
+    if pdf.will_page_break(30):  # the declaration and the lines to sign it stay together
+        pdf.add_page()
+    pdf.heading("Exporter's declaration")
     pdf.style(8)
-    pdf.multi_cell(0, 4, "The seller declares that the information on this invoice is true and correct, and that "
-                         "the goods are of the origin shown for each line.")
+    pdf.multi_cell(0, 4, pdf.pdf_font.text(invoice.declaration), new_x="LMARGIN", new_y="NEXT")
+    pdf.signature_lines(("Name", "Date", "Signature"))
     return bytes(pdf.output())
 
 
+def _registration(registration: Registration) -> str:
+    number = registration.number or "missing: add it to the merchant profile"
+    return f"{number} ({registration.reason})"
+
+
 def commercial_invoice_pdf(request: ShipmentRequest, *, freight: Money | None = None,
-                           insurance: Money | None = None, invoice_number: str | None = None) -> bytes:
-    """The commercial invoice as a PDF, with every 19 CFR 141.86(a) field (see `commercial_invoice`).
+                           insurance: Money | None = None, invoice_number: str | None = None,
+                           charges: BookedCharges | None = None, profile: SellerProfile | None = None,
+                           seller_registrations: list[Registration] | None = None) -> bytes:
+    """The commercial invoice as a PDF, with every 19 CFR 141.86(a) field (see `commercial_invoice` for the
+    arguments), the exporter's declaration and a line for name, date and signature.
 
     Raises:
         ValueError: A charge in another currency than the shipment's, or negative.
     """
-    invoice = commercial_invoice(request, freight=freight, insurance=insurance, invoice_number=invoice_number)
+    invoice = commercial_invoice(request, freight=freight, insurance=insurance, invoice_number=invoice_number,
+                                 charges=charges, profile=profile, seller_registrations=seller_registrations)
     return _invoice_pdf(invoice, _created(request), find_font())
 
 
