@@ -7,6 +7,10 @@ the read model keeps only a digest of it (`tracking_tokens`), to find the shipme
 
 The page shows no personal data beyond the destination country: a partner's location text near the recipient
 (the local depot, the doorstep) usually holds their postcode or street, so it is not shown there.
+
+The page is written in the reader's language: the one they chose on the page (its language links), else the first
+their browser asks for that Tradelane speaks, else the recipient's (as the merchant gave it), else the destination
+country's.
 """
 
 import base64
@@ -16,7 +20,10 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from babel.core import negotiate_locale as babel_negotiate_locale
+
 from tradelane.enums import PartnerKind, TrackingStatus
+from tradelane.notify.catalog import SUPPORTED_LOCALES, accept_language_tags, negotiate_locale, resolve_locale
 
 TOKEN_BYTES = 20
 """160 bits of HMAC output: 32 base32 characters, well beyond guessing at any request rate."""
@@ -65,3 +72,30 @@ def public_location(location: str, status: TrackingStatus, partner_kind: Partner
     if status in DOORSTEP_STATUSES or partner_kind is None or not LOCATION_SHOWN[partner_kind]:
         return None
     return location or None
+
+
+_NEGOTIABLE = (*SUPPORTED_LOCALES, "pt")
+"""What Babel negotiates against: the supported locales, and `pt`, so that `pt-PT` finds the Brazilian catalog (as
+`tradelane.notify.catalog.LANGUAGE_LOCALES` has it); `de-DE`, `zh-Hant-TW` find `de`, `zh` by their language."""
+
+
+def _negotiated(preferred: list[str]) -> str | None:
+    found = babel_negotiate_locale(preferred, _NEGOTIABLE, sep="-", aliases={})  # no aliases: `pt` is ours
+    return resolve_locale(found) if found else None
+
+
+def page_locale(chosen: str | None, accept_language: str | None, recipient_locale: str | None = None,
+                country: str | None = None) -> str:
+    """The locale of a tracking page: the reader's explicit choice (`?lang=`), else the best supported language of
+    their browser (`Accept-Language`, by q-value), else the recipient's locale, else the destination country's main
+    language, else English. A choice or header naming no supported language is passed over, not refused: the page
+    still shows, in the next language down.
+
+    Args:
+        chosen: The `lang` query parameter (the page's language links set it).
+        accept_language: The browser's Accept-Language header.
+        recipient_locale: The locale the merchant gave for the recipient.
+        country: The destination country (ISO alpha-2).
+    """
+    return (_negotiated([chosen] if chosen else []) or _negotiated(accept_language_tags(accept_language))
+            or negotiate_locale(recipient_locale, country=country))

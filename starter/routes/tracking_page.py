@@ -20,47 +20,58 @@ from infra.persistence.db import ShipmentRow, TrackingEventRow
 from infra.persistence.tracking_tokens import shipment_of_token
 from starter.deps import EngineDep
 from starter.routes.visibility import tracking_events
-from starter.web.tracking_page import PageEvent, TrackingPage, render_not_found_page, render_tracking_page
+from starter.web.tracking_page import (
+    ENDED_UNDELIVERED,
+    PageEvent,
+    TrackingPage,
+    render_not_found_page,
+    render_tracking_page,
+)
 from tradelane.enums import Status, TrackingStatus
-from tradelane.notify import negotiate_locale
 from tradelane.partners import PARTNERS
-from tradelane.tracking_page import public_location
+from tradelane.tracking_page import page_locale, public_location
 
 router = APIRouter(tags=["public"])
 
-_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-"""The page's address is its key: no cache keeps it, no link from it passes it on."""
+_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Vary": "Accept-Language"}
+"""The page's address is its key: no cache keeps it, no link from it passes it on. Its language follows the
+browser's (`Vary`)."""
 
 
 @router.get("/track/{token}", response_class=HTMLResponse)
 def tracking_page(
     token: Annotated[str, Path(max_length=64, description="The shipment's public token, from its e-mails.")],
     engine: EngineDep,
-    lang: Annotated[str | None, Query(max_length=35, description="Show the page in this language.")] = None,
+    lang: Annotated[str | None, Query(max_length=35, description=(
+        "Show the page in this language (the page's language links set it); it wins over the browser's "
+        "Accept-Language, which wins over the recipient's language. An unsupported language is passed over."))] = None,
     accept_language: Annotated[str | None, Header(max_length=500)] = None,
 ) -> HTMLResponse:
-    """The public page of the shipment a token names: status, ETA and timeline, in the recipient's language (or
-    the browser's). Nothing internal and no personal data beyond the destination country is shown."""
+    """The public page of the shipment a token names: status, ETA and timeline, in the reader's language (chosen on
+    the page, else the browser's, else the recipient's). Nothing internal and no personal data beyond the
+    destination country is shown."""
     with Session(engine) as session:
         shipment_id = shipment_of_token(session, token)
         row = session.get(ShipmentRow, shipment_id) if shipment_id is not None else None
         events = tracking_events(session, row.shipment_id) if row is not None else []
     if row is None or row.tracking_number is None:
-        locale = negotiate_locale(lang, accept_language=accept_language)
+        locale = page_locale(lang, accept_language)
         return HTMLResponse(render_not_found_page(token, locale), status_code=404, headers=_PRIVATE)
-    locale = negotiate_locale(lang or row.recipient_locale, accept_language=accept_language,
-                              country=row.destination_country)
-    page = _page(row.tracking_number, row, events)
+    locale = page_locale(lang, accept_language, row.recipient_locale, row.destination_country)
+    page = page_of(row.tracking_number, row, events)
     return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale, **_PRIVATE})
 
 
-def _page(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow]) -> TrackingPage:
-    """What the page shows of a shipment: its status, ETA and the events a recipient understands."""
+def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow]) -> TrackingPage:
+    """What the page shows of a shipment: its status, ETA and the events a recipient understands. A shipment that
+    will not be delivered keeps its last ETA in the read model (for ops); the page leaves it out."""
+    status = Status(row.status)
+    eta = (None, None, None) if status in ENDED_UNDELIVERED else (row.eta_expected, row.eta_earliest, row.eta_latest)
     return TrackingPage(
-        tracking_number=tracking_number, shipment_status=Status(row.status),
+        tracking_number=tracking_number, shipment_status=status,
         latest_status=TrackingStatus(row.latest_status) if row.latest_status else None,
         origin_country=row.origin_country, destination_country=row.destination_country,
-        eta_expected=row.eta_expected, eta_earliest=row.eta_earliest, eta_latest=row.eta_latest,
+        eta_expected=eta[0], eta_earliest=eta[1], eta_latest=eta[2],
         delivered_at=next((e.occurred_at for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
                           None),
         events=[_event(e) for e in events if e.status != TrackingStatus.UNKNOWN],

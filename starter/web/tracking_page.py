@@ -3,20 +3,34 @@
 The page shows only what a recipient may see. `TrackingPage` is the whole input and has no field for internal data
 (shipment id, merchant, partner or carrier names, costs, failure reasons, workflow ids) nor for personal data (no
 name, street or postcode: the route leaves out event locations near the recipient), so none can leak into the
-page. Strings come from the notification catalogs (`tradelane/notify/messages`), dates and country names from CLDR.
+page. Strings come from the notification catalogs (`tradelane/notify/messages`); dates, times, time zone names,
+language and country names from CLDR (Babel), so the page reads right in each language.
+
+The page says only what is still true: a shipment that ended without delivery (compensated, rejected, cancelled)
+has no delivery date and no "check back later"; events are listed in the order they happened, whichever partner
+reported them; every time is on the recipient's clock, with its zone named.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
+from babel.dates import get_timezone_gmt, get_timezone_name
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from tradelane.enums import Status, TrackingStatus
 from tradelane.models import CountryCode
-from tradelane.notify.catalog import catalog, resolve_locale, status_label, text_direction
+from tradelane.notify.catalog import (
+    SUPPORTED_LOCALES,
+    Catalog,
+    babel_locale,
+    catalog,
+    resolve_locale,
+    status_label,
+    text_direction,
+)
 from tradelane.notify.render import country_name, format_eta, format_local_datetime
 from tradelane.notify.timing import zone
 
@@ -24,6 +38,10 @@ from tradelane.notify.timing import zone
 def _known_zone(name: str) -> str:
     zone(name)
     return name
+
+
+ENDED_UNDELIVERED = frozenset({Status.COMPENSATED, Status.REJECTED, Status.CANCELLED})
+"""Shipments that will not be delivered: the page shows no delivery date, progress or "no updates yet" for them."""
 
 
 class PageEvent(BaseModel):
@@ -53,9 +71,16 @@ class TrackingPage(BaseModel):
     eta_latest: date | None = None
     delivered_at: AwareDatetime | None = None
     events: list[PageEvent] = Field(default_factory=list)
-    """In any order; the page shows them newest first."""
+    """In any order; the page shows them newest first (`timeline`)."""
     timezone: Annotated[str, AfterValidator(_known_zone)]
     """The recipient's IANA zone, for event times."""
+
+    @model_validator(mode="after")
+    def _no_eta_when_it_will_not_arrive(self) -> Self:
+        if self.shipment_status in ENDED_UNDELIVERED and (self.eta_expected or self.eta_earliest or self.eta_latest):
+            raise ValueError(f"eta_expected: a {self.shipment_status.value} shipment will not be delivered; leave "
+                             "its ETA out of the page (see ENDED_UNDELIVERED)")
+        return self
 
 
 STAGES: tuple[str, ...] = ("booked", "shipped", "in_transit", "customs", "out_for_delivery", "delivered")
@@ -76,7 +101,16 @@ STAGE_OF: dict[TrackingStatus, int | None] = {
 }
 """The progress step a tracking status shows as reached; None for statuses that say nothing about progress."""
 
-_CANCELLED = {Status.COMPENSATED, Status.REJECTED, Status.CANCELLED}
+JOURNEY: tuple[TrackingStatus, ...] = (
+    TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT, TrackingStatus.ARRIVED_AT_DESTINATION,
+    TrackingStatus.CUSTOMS_HOLD, TrackingStatus.CUSTOMS_CLEARED, TrackingStatus.AT_LOCAL_DEPOT,
+    TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.DELIVERY_FAILED, TrackingStatus.DELIVERED,
+)
+"""The order a parcel's statuses follow. Events of one instant (partners often report to the minute, and a carrier's
+"arrived in the country" and the last mile's "at the local depot" can share it) are listed in this order, not in
+the order they reached Tradelane. Statuses outside it (exception, unknown) come after the others of their instant."""
+_JOURNEY_RANK = {status: rank for rank, status in enumerate(JOURNEY)}
+
 _HINTS = {Status.DELAYED: "page.hint_delayed", Status.ON_HOLD: "page.hint_on_hold"}
 
 _ENV = Environment(
@@ -86,6 +120,11 @@ _ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def timeline(events: list[PageEvent]) -> list[PageEvent]:
+    """Events as the page lists them: newest first, by when they happened; events of one instant by `JOURNEY`."""
+    return sorted(events, key=lambda e: (e.occurred_at, _JOURNEY_RANK.get(e.status, len(JOURNEY))), reverse=True)
 
 
 def reached_stage(page: TrackingPage) -> int:
@@ -112,7 +151,7 @@ def _header(page: TrackingPage, locale: str) -> dict[str, str | None]:
         return {"headline": status_label(latest, locale), "latest": None, "hint": None}
     headline = cat.text(f"page.shipment_status.{status.value}")
     show_latest = latest and status in (Status.DELAYED, Status.ON_HOLD)
-    hint = "page.hint_cancelled" if status in _CANCELLED else _HINTS.get(status)
+    hint = "page.hint_cancelled" if status in ENDED_UNDELIVERED else _HINTS.get(status)
     return {
         "headline": headline,
         "latest": cat.text("page.latest", status=status_label(latest, locale)) if show_latest else None,
@@ -123,17 +162,17 @@ def _header(page: TrackingPage, locale: str) -> dict[str, str | None]:
 def _eta(page: TrackingPage, locale: str) -> str | None:
     """The delivery line: when it was delivered, else the expected date (range), else that it is not known yet."""
     cat = catalog(locale)
-    if page.shipment_status in _CANCELLED:
+    if page.shipment_status in ENDED_UNDELIVERED:
         return None
     if page.shipment_status is Status.DELIVERED:
         at = _delivered_at(page)
-        return cat.text("page.delivered_on", date=format_local_datetime(at, page.timezone, locale)) if at else None
+        return cat.text("page.delivered_on", date=time_in_zone(at, page.timezone, locale)) if at else None
     eta = format_eta(page.eta_expected, page.eta_earliest, page.eta_latest, locale)
     return cat.text("page.eta", eta=eta) if eta else cat.text("page.eta_unknown")
 
 
 def _stages(page: TrackingPage, locale: str) -> list[dict[str, str]]:
-    if page.shipment_status in _CANCELLED:
+    if page.shipment_status in ENDED_UNDELIVERED:
         return []
     cat = catalog(locale)
     reached = reached_stage(page)
@@ -143,6 +182,49 @@ def _stages(page: TrackingPage, locale: str) -> list[dict[str, str]]:
         "label": cat.text(f"page.stage.{key}"),
         "state": "done" if i < reached or (done_all and i == reached) else "current" if i == reached else "todo",
     } for i, key in enumerate(STAGES)]
+
+
+def zone_abbreviation(at: datetime, timezone: str, locale: str) -> str:
+    """The zone of an instant on the recipient's clock, short, as CLDR writes it in the locale (`MEZ`, `EST`, `JST`),
+    or as an offset from GMT where the locale has no abbreviation for it (`GMT+01:00`, `UTC+01:00` in French)."""
+    local = at.astimezone(zone(timezone))
+    language = babel_locale(locale)
+    short = get_timezone_name(local, "short", locale=language)
+    # Babel's fallback for a zone without a short name is a bare "+0100"; CLDR's localised GMT format reads better.
+    return get_timezone_gmt(local, "long", locale=language) if short == get_timezone_gmt(local, "short",
+                                                                                         locale=language) else short
+
+
+def zone_name(timezone: str, locale: str) -> str:
+    """A zone's name in the locale (`Mitteleuropäische Zeit`, `Eastern Time`, `日本時間`): CLDR's generic name, which
+    holds in summer and winter; UTC has no region, so it gets its own name (`Koordinierte Weltzeit`)."""
+    tz, language = zone(timezone), babel_locale(locale)
+    if get_timezone_name(tz, "long", locale=language, zone_variant="generic", return_zone=True).startswith("Etc/"):
+        return get_timezone_name(datetime(2000, 1, 1, tzinfo=tz), "long", locale=language)  # any instant: no DST
+    return get_timezone_name(tz, "long", locale=language, zone_variant="generic")
+
+
+def time_in_zone(at: datetime, timezone: str, locale: str) -> str:
+    """Date and time on the recipient's clock with its zone (`5. Dezember 2026 um 14:32 MEZ`)."""
+    return catalog(locale).text("page.time_in_zone", time=format_local_datetime(at, timezone, locale),
+                                zone=zone_abbreviation(at, timezone, locale))
+
+
+def _labelled(cat: Catalog, label: str) -> tuple[str, str]:
+    """The text before and after a value labelled `label`, as the locale joins them (`Label: `, French
+    `Label\u00a0: `, Japanese `ラベル：`); the template wraps the value in its own element between them."""
+    before, _, after = cat.text("label_value", label=label, value="\x00").partition("\x00")
+    return before, after
+
+
+def _languages(locale: str) -> list[dict[str, str | bool]]:
+    """The language links: every supported language, named in itself (a reader finds their own language whatever
+    the page is in), the page's own marked current."""
+    def name(code: str) -> str:
+        own = babel_locale(code).get_display_name(babel_locale(code)) or code
+        return own[:1].upper() + own[1:]  # CLDR capitalises language names in menus (contextTransforms)
+    return [{"code": code, "name": name(code), "direction": text_direction(code), "current": code == locale}
+            for code in SUPPORTED_LOCALES]
 
 
 def render_tracking_page(page: TrackingPage, locale: str) -> str:
@@ -157,12 +239,17 @@ def render_tracking_page(page: TrackingPage, locale: str) -> str:
     """
     locale = resolve_locale(locale)
     cat = catalog(locale)
-    events = sorted(page.events, key=lambda e: e.occurred_at, reverse=True)
+    events = timeline(page.events)
+    tracking_number_before, tracking_number_after = _labelled(cat, cat.text("page.tracking_number"))
+    time_zone_before, time_zone_after = _labelled(cat, cat.text("page.time_zone"))
     view: dict[str, Any] = {
         "lang": locale,
         "direction": text_direction(locale),
         "title": cat.text("page.title"),
-        "tracking_number_label": cat.text("page.tracking_number"),
+        "language_label": cat.text("page.language"),
+        "languages": _languages(locale),
+        "tracking_number_before": tracking_number_before,
+        "tracking_number_after": tracking_number_after,
         "tracking_number": page.tracking_number,
         "shipment_status": page.shipment_status.value,
         **_header(page, locale),
@@ -174,13 +261,17 @@ def render_tracking_page(page: TrackingPage, locale: str) -> str:
         "progress_label": cat.text("page.progress"),
         "stages": _stages(page, locale),
         "history_label": cat.text("page.history"),
-        "no_events": cat.text("page.no_events"),
+        # "No updates yet, check again later" is a promise: an ended shipment gets no more updates.
+        "no_events": None if page.shipment_status in ENDED_UNDELIVERED else cat.text("page.no_events"),
+        "time_zone_before": time_zone_before,
+        "time_zone_after": time_zone_after,
+        "time_zone": zone_name(page.timezone, locale),
         "events": [{
             "status": event.status.value,
             "label": status_label(event.status, locale),
             "location": event.location,
             "iso": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "when": format_local_datetime(event.occurred_at, page.timezone, locale),
+            "when": time_in_zone(event.occurred_at, page.timezone, locale),
         } for event in events],
     }
     return _ENV.get_template("tracking.html.j2").render(view)

@@ -14,7 +14,7 @@ from infra.platform.settings import DEV_TRACKING_SECRET
 from tests.support import load_example, unique_id
 from tradelane.connections import directory
 from tradelane.enums import Status, TrackingStatus
-from tradelane.notify import status_label
+from tradelane.notify import SUPPORTED_LOCALES, status_label
 from tradelane.tracking_page import tracking_token
 
 pytestmark = pytest.mark.temporal
@@ -54,8 +54,9 @@ async def delivered(harness, locale: str | None) -> tuple[str, str]:
     return state.tracking_number, f"/track/{tracking_token(DEV_TRACKING_SECRET, shipment_id)}"
 
 
-async def open_page(browser: Browser, url: str, accept_language: str | None = None):
+async def open_page(browser: Browser, url: str, accept_language: str | None = None, javascript: bool = True):
     context = await browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                        java_script_enabled=javascript,
                                         extra_http_headers={"Accept-Language": accept_language} if accept_language
                                         else {})
     page = await context.new_page()
@@ -66,10 +67,11 @@ async def open_page(browser: Browser, url: str, accept_language: str | None = No
 async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harness, webhook_api, browser):
     tracking_number, path = await delivered(harness, "de-DE")
     context, page, response = await open_page(browser, f"{webhook_api.url}{path}",
-                                              accept_language="en-US,en;q=0.8")
+                                              accept_language="nl-NL,nl;q=0.8")
     try:
         assert response is not None and response.status == 200
-        assert await page.get_attribute("html", "lang") == "de"  # the recipient's locale wins over the browser's
+        # A browser asking only for languages Tradelane does not speak: the recipient's locale.
+        assert await page.get_attribute("html", "lang") == "de"
         assert await page.get_attribute("html", "dir") == "ltr"
         assert await page.inner_text("#tracking-number") == tracking_number
         assert status_label(TrackingStatus.DELIVERED, "de") in await page.inner_text("#status")
@@ -77,6 +79,10 @@ async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harn
         # The express carrier's scans (its "label created" has no status to show) plus the last mile (3).
         assert await events.count() >= 7
         assert await events.first.get_attribute("data-status") == "delivered"  # newest first
+        # Every time on the recipient's clock, with the zone named (Berlin: MEZ, or MESZ in summer).
+        times = await page.locator("#timeline time").all_inner_texts()
+        assert times and all(re.search(r"\d:\d\d Uhr MES?Z$", t) for t in times), times
+        assert await page.inner_text("#time-zone") == "Zeitzone: Mitteleuropäische Zeit"
         # Readable on a phone: nothing wider than the screen.
         scroll_width = await page.evaluate("document.documentElement.scrollWidth")
         assert scroll_width <= PHONE["width"]
@@ -123,5 +129,59 @@ async def test_a_tracking_number_alone_gets_a_localised_404(webhook_api, browser
         assert response is not None and response.status == 404
         assert await page.get_attribute("html", "lang") == "es"
         assert "NOPE123" in await page.inner_text("body")
+    finally:
+        await context.close()
+
+
+async def test_the_browsers_language_wins_over_the_recipients(harness, webhook_api, browser):
+    _, path = await delivered(harness, "de-DE")
+    context, page, response = await open_page(browser, f"{webhook_api.url}{path}",
+                                              accept_language="fr-CH,fr;q=0.9,de;q=0.5")
+    try:
+        assert response is not None and response.status == 200
+        assert response.headers["content-language"] == "fr" and "accept-language" in response.headers["vary"].lower()
+        assert await page.get_attribute("html", "lang") == "fr"
+        assert status_label(TrackingStatus.DELIVERED, "fr") in await page.inner_text("#status")
+        # French puts a no-break space before the colon.
+        assert (await page.inner_text("#time-zone")).startswith("Fuseau horaire\u00a0: ")
+    finally:
+        await context.close()
+
+
+async def test_the_reader_switches_language_with_the_keyboard(harness, webhook_api, browser):
+    """The language links in a real browser: reached with Tab, followed with Enter; the reader's choice then wins
+    over the browser's language (Japanese here) and the recipient's (German)."""
+    _, path = await delivered(harness, "de-DE")
+    context, page, _ = await open_page(browser, f"{webhook_api.url}{path}", accept_language="ja,en;q=0.5")
+    try:
+        assert await page.get_attribute("html", "lang") == "ja"
+        assert await page.get_attribute('#languages a[aria-current="true"]', "lang") == "ja"
+        for _ in range(len(SUPPORTED_LOCALES) + 1):  # the links are the page's first focusable elements
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.dataset.lang") == "de":
+                break
+        assert await page.evaluate("document.activeElement.textContent") == "Deutsch"
+        # Visible focus: the focused link draws an outline.
+        assert await page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+        async with page.expect_navigation():
+            await page.keyboard.press("Enter")
+        assert page.url.endswith(f"{path}?lang=de")
+        assert await page.get_attribute("html", "lang") == "de"
+        assert status_label(TrackingStatus.DELIVERED, "de") in await page.inner_text("#status")
+        assert await page.get_attribute('#languages a[aria-current="true"]', "lang") == "de"
+    finally:
+        await context.close()
+
+
+async def test_the_language_links_work_without_javascript(harness, webhook_api, browser):
+    _, path = await delivered(harness, "de-DE")
+    context, page, _ = await open_page(browser, f"{webhook_api.url}{path}", accept_language="es", javascript=False)
+    try:
+        assert await page.get_attribute("html", "lang") == "es"
+        async with page.expect_navigation():
+            await page.click('#languages a[hreflang="ar"]')
+        assert (await page.get_attribute("html", "lang"), await page.get_attribute("html", "dir")) == ("ar", "rtl")
+        assert status_label(TrackingStatus.DELIVERED, "ar") in await page.inner_text("#status")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         await context.close()

@@ -75,6 +75,12 @@ def _accept_language(header: str) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
+def accept_language_tags(header: str | None) -> list[str]:
+    """The language tags an Accept-Language header names, best first by q-value (`fr-CH,fr;q=0.9` ->
+    `['fr-CH', 'fr']`); entries with q=0 or a malformed weight are left out."""
+    return _accept_language(header or "")
+
+
 def negotiate_locale(recipient_locale: str | None = None, accept_language: str | None = None,
                      country: str | None = None) -> str:
     """The locale to write to a recipient in.
