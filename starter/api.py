@@ -31,6 +31,7 @@ from starter.routes import (
     dead_letters,
     documents,
     inventory,
+    merchants,
     partner_events,
     probes,
     quotes,
@@ -46,7 +47,7 @@ __all__ = ["create_app"]
 
 ROUTERS = (probes.router, shipments.router, visibility.router, quotes.router, documents.router,
            partner_events.router, dcsa_events.router, tracking_page.router, inventory.router, reconciliation.router,
-           dead_letters.router)
+           dead_letters.router, merchants.router)
 
 
 def create_app(settings: Settings, client: Client | None = None, engine: Engine | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
+import infra.persistence.merchants  # noqa: F401  (and the merchants' profiles)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 import infra.persistence.reconciliation  # noqa: F401  (and the reconciliation list)
