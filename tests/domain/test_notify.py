@@ -113,7 +113,7 @@ def test_ops_alert_matches_golden_file():
 
 @pytest.mark.parametrize(("locale", "expected"), [
     ("en", ["was delivered on December 8, 2026 at 2:32\u202fPM"]),
-    ("de", ["wurde am 8. Dezember 2026 um 14:32 zugestellt"]),
+    ("de", ["wurde am 8. Dezember 2026 um 14:32 Uhr zugestellt"]),
     ("ja", ["2026年12月8日 14:32にお届けしました"]),
     ("fr", ["a été livrée le 8 décembre 2026 à 14:32"]),
 ], ids=["en-12h-clock", "de-day-dot-month-name", "ja-year-month-day-kanji", "fr-day-month-name"])

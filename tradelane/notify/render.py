@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from babel.dates import format_date, format_interval, format_time
+from babel.dates import (
+    PATTERN_CHAR_ORDER,
+    DateTimeFormat,
+    DateTimePattern,
+    format_interval,
+    parse_pattern,
+    tokenize_pattern,
+)
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -21,6 +28,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from tradelane.enums import ExceptionKind, NoticeKind
 from tradelane.models import CountryCode, CurrencyCode
 from tradelane.notify.catalog import Catalog, babel_locale, catalog, resolve_locale, text_direction
+from tradelane.notify.locale_data import day_forms
 from tradelane.notify.timing import zone
 
 FSI, PDI = "\u2068", "\u2069"
@@ -93,9 +101,58 @@ class RenderedMessage(BaseModel):
 # --- locale formatting, shared with the tracking page ------------------------------------------------------------
 
 
+class _DayFormsFormat(DateTimeFormat):
+    """Babel's CLDR field formatter, writing a day of the month the way the locale does where CLDR has a plain
+    number (`1er`, `1º`: `tradelane.notify.locale_data`)."""
+
+    def __init__(self, value: date | datetime, locale: str) -> None:
+        super().__init__(value, babel_locale(locale))
+        self._day = value.day
+        self._days = day_forms(resolve_locale(locale))
+
+    def __getitem__(self, name: str) -> str:
+        if name == "d" and self._day in self._days:
+            return self._days[self._day]
+        return super().__getitem__(name)
+
+
+def _format_pattern(pattern: str | DateTimePattern, value: date | datetime, locale: str) -> str:
+    """A date formatted by a CLDR pattern, with the locale's day-of-month forms."""
+    parsed = parse_pattern(pattern) if isinstance(pattern, str) else pattern
+    return parsed % _DayFormsFormat(value, locale)
+
+
+def format_long_date(day: date, locale: str) -> str:
+    """A date as CLDR's long format writes it in a sentence (`1er décembre 2026`, `8. Dezember 2026`)."""
+    return _format_pattern(babel_locale(locale).date_formats["long"], day, locale)
+
+
 def format_full_date(day: date, locale: str) -> str:
-    """A single date in full (`Dienstag, 8. Dezember 2026`)."""
-    return format_date(day, "full", locale=babel_locale(locale))
+    """A single date in full (`Dienstag, 8. Dezember 2026`, `mardi 1er décembre 2026`)."""
+    return _format_pattern(babel_locale(locale).date_formats["full"], day, locale)
+
+
+def _format_date_interval(low: date, high: date, skeleton: str, locale: str) -> str:
+    """Two dates as one range, by CLDR's interval formats for `skeleton` (UTS #35, "intervalFormats": the pattern
+    pair of the largest field that differs), with the locale's day-of-month forms.
+
+    Babel's `format_interval` does the same without those forms; it is the fallback where the locale has no interval
+    format for the skeleton.
+    """
+    language = babel_locale(locale)
+    pairs = language.interval_formats.get(skeleton)
+    if not pairs:
+        return format_interval(low, high, skeleton, locale=language)
+    low_fields, high_fields = DateTimeFormat(low, language), DateTimeFormat(high, language)
+    for char in PATTERN_CHAR_ORDER:  # largest field first
+        if char in pairs and low_fields.extract(char) != high_fields.extract(char):
+            return "".join(_format_pattern(pattern, day, locale) for pattern, day in zip(pairs[char], (low, high),
+                                                                                         strict=True))
+    # No field of the pair differs (another year, same month and day): CLDR's fallback, "{0} – {1}".
+    single = language.datetime_skeletons[skeleton]
+    fallback: str = language.interval_formats.get(None, "{0} – {1}")
+    return fallback.replace("{0}", _format_pattern(single, low, locale)).replace(
+        "{1}", _format_pattern(single, high, locale))
 
 
 def format_eta(expected: date | None, earliest: date | None, latest: date | None, locale: str) -> str | None:
@@ -107,19 +164,37 @@ def format_eta(expected: date | None, earliest: date | None, latest: date | None
     """
     if earliest and latest and earliest != latest:
         low, high = sorted((earliest, latest))
-        return format_interval(low, high, "MMMEd", locale=babel_locale(locale))
+        return _format_date_interval(low, high, "MMMEd", locale)
     single = expected or (earliest if earliest == latest else None)
     return format_full_date(single, locale) if single else None
 
 
+def _clock_hour(local: datetime, time_pattern: DateTimePattern) -> int:
+    """The hour as the time pattern shows it (13 -> 1 on a 12-hour clock), which decides a connector's number."""
+    fields = {value[0] for kind, value in tokenize_pattern(time_pattern.pattern) if kind == "field"}
+    if "h" in fields:
+        return local.hour % 12 or 12
+    if "K" in fields:
+        return local.hour % 12
+    return local.hour
+
+
 def format_local_datetime(at: datetime, timezone: str, locale: str) -> str:
-    """An instant as date and time on the recipient's clock (`8. Dezember 2026 um 14:32`)."""
+    """An instant as date and time on the recipient's clock, ready for a sentence (`8. Dezember 2026 um 14:32 Uhr`,
+    `8 de diciembre de 2026 a las 14:32`, `1º de dezembro de 2026 às 14:32`).
+
+    The date is CLDR's long date (with the locale's day-of-month forms), the time CLDR's short time. CLDR joins them
+    with the "atTime" combining pattern (`{1} 'um' {0}`), which Babel's data does not carry (its `datetime_formats`
+    are the standard `{1}, {0}`, a list's comma rather than a sentence's connector); the catalog's `date_time`
+    template holds the connector instead, and `date_time_singular` the form for an hour the language treats as
+    singular (CLDR plural category "one" of the hour: Spanish "a la 1:05", Portuguese "à 0:30").
+    """
     local = at.astimezone(zone(timezone))
     language = babel_locale(locale)
-    # Babel's datetime formats add seconds and a zone name and lack CLDR's "at" joining; the catalog joins the long
-    # date and the short time the way a sentence in the language does.
-    return catalog(locale).text("date_time", date=format_date(local.date(), "long", locale=language),
-                                time=format_time(local.time(), "short", locale=language))
+    time_pattern = language.time_formats["short"]
+    key = "date_time_singular" if language.plural_form(_clock_hour(local, time_pattern)) == "one" else "date_time"
+    return catalog(locale).text(key, date=format_long_date(local.date(), locale),
+                                time=_format_pattern(time_pattern, local, locale))
 
 
 def format_money(money: Money, locale: str) -> str:
@@ -156,6 +231,10 @@ class _Email:
     button: str | None = None
     url: str | None = None
     link_line: str | None = None
+    closing: str | None = None
+    """The sign-off line (`Mit freundlichen Grüßen`), after the body and before the signature."""
+    signature: str | None = None
+    """Who signs (`Ihr Team von Acme Outdoor`)."""
     footer: str = ""
 
 
@@ -247,6 +326,8 @@ def render_notice(facts: NoticeFacts, locale: str, timezone: str) -> RenderedMes
         button=cat.text("track_button") if facts.tracking_url else None,
         url=facts.tracking_url,
         link_line=cat.text("track_link", url=facts.tracking_url) if facts.tracking_url else None,
+        closing=cat.text("closing", merchant=values["merchant"]),
+        signature=cat.text("signature", merchant=values["merchant"]),
         footer=cat.text("footer", merchant=values["merchant"]),
     ))
 
