@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
 from devstack import demo_inventory
 from infra.platform.settings import DEV_API_KEYS, STATE_DIR, Settings, get_settings
 from starter.cli import console as cli_console
 from starter.cli import print_quote, print_timeline
+from starter.cli_render import clip, live_display, table_of
 from starter.client import TradelaneClient
 from tradelane.tracking_page import tracking_token
 
@@ -138,23 +138,23 @@ def wait_healthy(client: TradelaneClient, process: subprocess.Popen[bytes] | Non
 
 
 def progress_table(shipments: list[DemoShipment]) -> Table:
-    table = Table("shipment", "lane", "stage", "status", "carrier", "latest")
+    table = table_of("shipment", "lane", "stage", "status", "carrier", "latest")
     for s in shipments:
         st = s.state
         latest = st.get("transitions", [{}])[-1].get("note", "") if st.get("transitions") else "starting"
         table.add_row(s.shipment_id, f"{s.body['origin']['country']}->{s.body['destination']['country']}",
-                      st.get("stage", "-"), st.get("status", "-"), st.get("carrier") or "-", latest[:70])
+                      st.get("stage", "-"), st.get("status", "-"), st.get("carrier") or "-", clip(latest, 70))
     return table
 
 
 def summary_table(shipments: list[DemoShipment]) -> Table:
-    table = Table("shipment", "scenario", "plan", "kg CO2e", "landed cost", "ETA", "exceptions", "status",
-                  "expected", "why / undo", title="Summary")
+    table = table_of("shipment", "scenario", "plan", "kg CO2e", "landed cost", "ETA", "exceptions", "status",
+                     "expected", "why / undo", title="Summary")
     for s in shipments:
         st = s.state
         undo = ", ".join(c["action"] for c in st.get("compensation", []))
         replans = "; ".join(f"backup after {r['failed_partner']}" for r in st.get("replans", []))
-        why = "; ".join(x for x in (replans, (st.get("failure") or "")[:60], undo) if x) or "-"
+        why = "; ".join(x for x in (replans, clip(st.get("failure") or "", 60), undo) if x) or "-"
         ok = "[green]" if st.get("status") == s.expected else "[red]"
         landed = st.get("landed_cost") or {}
         cost = f"{landed['total']} {landed['currency']}" if landed else "-"
@@ -211,7 +211,7 @@ def show_visibility(client: TradelaneClient, settings: Settings, shipments: list
 def drive(client: TradelaneClient, ops: TradelaneClient, shipments: list[DemoShipment], timeout_s: float) -> None:
     """Poll until every shipment is terminal, approving (with the ops key) the gates an operator would approve."""
     deadline = time.monotonic() + timeout_s
-    with Live(progress_table(shipments), console=console, refresh_per_second=4) as live:
+    with live_display(progress_table(shipments), console) as live:
         while time.monotonic() < deadline:
             for s in shipments:
                 if s.state.get("status") in TERMINAL:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from starter.cli_options import DEFAULT_API, ApiKeyOpt, ApiUrl, api_client, console, fail
+from starter.cli_options import ApiKeyOpt, ApiUrl, api_client, console, fail
+from starter.cli_render import clip, print_table, table_of, when
 from starter.client import TradelaneError
 from starter.inventory_cli import app as inventory_app
 
@@ -31,7 +33,7 @@ Gate = Annotated[str, typer.Option(
 
 
 @ship.command("create")
-def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
+def ship_create(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = None,
                 key: ApiKeyOpt = None) -> None:
     """Start a shipment from a JSON request file (the format of examples/*.json)."""
     request = _read_request(file)
@@ -78,29 +80,30 @@ def _plan_row(table: Table, plan: dict[str, Any], tag: str) -> None:
 
 def print_quote(q: dict[str, Any]) -> None:
     """Plans, landed cost, compliance, documents and marks as tables."""
-    plans = Table("", "plan", "freight", "days", "kg CO2e", "risk", title="Transport plans (Pareto set)")
+    plans = table_of("", "plan", "freight", "days", "kg CO2e", "risk", title="Transport plans (Pareto set)", ids=2)
     if q.get("plan"):
         _plan_row(plans, q["plan"], "chosen")
     for alt in q.get("alternatives", []):
         _plan_row(plans, alt, "alternative")
-    console.print(plans)
+    print_table(console, plans)
     for rejected in q.get("rejected_plans", [])[:8]:
         console.print(f"  [dim]rejected {rejected['plan_id']}: {'; '.join(rejected['reasons'])}[/dim]")
     if q.get("plan"):
-        legs = Table("leg", "mode", "partner", "lane", "km", "kg CO2e", "cost", "source", title="Chosen plan legs")
+        legs = table_of("leg", "mode", "partner", "lane", "km", "kg CO2e", "cost", "source", title="Chosen plan legs")
         for leg in q["plan"]["legs"]:
             legs.add_row(str(leg["seq"] + 1), leg["mode"] + (f" ({leg['aircraft']})" if leg.get("aircraft") else ""),
                          leg["partner"], f"{leg['origin']}-{leg['destination']}",
                          f"{leg['emission']['distance_km']:.0f}", f"{leg['emission']['co2e_kg']:.2f}",
-                         f"{leg['cost']['amount']} {leg['cost']['currency']}", leg["cost_source"][:60])
-        console.print(legs)
+                         f"{leg['cost']['amount']} {leg['cost']['currency']}", clip(leg["cost_source"], 60))
+        print_table(console, legs)
     lc = q.get("landed_cost")
     if lc:
-        cost = Table("component", "what", "amount", "payer", title=f"Landed cost ({lc['incoterm']}, {lc['currency']})")
+        cost = table_of("component", "what", "amount", "payer",
+                        title=f"Landed cost ({lc['incoterm']}, {lc['currency']})")
         for line in lc["lines"]:
             cost.add_row(line["component"], line["label"], str(line["amount"]), line["payer"])
         cost.add_row("total", "goods + freight + insurance + duties + taxes + fees", str(lc["total"]), "")
-        console.print(cost)
+        print_table(console, cost)
         console.print(f"  seller pays {lc['seller_pays']}, buyer pays {lc['buyer_pays']} {lc['currency']}")
     findings = q.get("compliance", {}).get("findings", [])
     console.print(f"compliance: [bold]{q.get('compliance', {}).get('verdict', '-')}[/bold]")
@@ -120,7 +123,7 @@ def print_quote(q: dict[str, Any]) -> None:
 
 
 @app.command()
-def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = DEFAULT_API,
+def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], api: ApiUrl = None,
           key: ApiKeyOpt = None,
           local: Annotated[bool, typer.Option(
               help="Decide in this process from rate tables, without the API.")] = False,
@@ -162,20 +165,20 @@ def print_shipment(s: dict[str, Any]) -> None:
         console.print(f"  plan {s['plan']['plan_id']}  {s.get('emissions_kg_co2e')} kg CO2e  "
                       f"risk {s.get('risk_score')}  landed {landed.get('total', '-')} {landed.get('currency', '')}")
     for replan in s.get("replans", []):
-        console.print(f"  [yellow]backup plan[/yellow]: {replan['failed_partner']} failed ({replan['reason'][:80]}): "
-                      f"{replan['from_plan']} -> {replan['to_plan']}")
+        console.print(f"  [yellow]backup plan[/yellow]: {replan['failed_partner']} failed "
+                      f"({clip(replan['reason'], 80)}): {replan['from_plan']} -> {replan['to_plan']}")
     for gate in s.get("pending_approvals", []):
         console.print(f"  [yellow]waiting for ops[/yellow]: gate {gate['kind']}: {gate['reason']}")
     if s.get("failure"):
         console.print(f"  [red]failure[/red]: {s['failure']}")
-    table = Table("time", "stage", "status", "note")
+    transitions = table_of("when", "stage", "status", "note", title="transitions")
     for t in s.get("transitions", []):
-        table.add_row(t["at"], t["stage"], t["status"], t["note"])
-    console.print(table)
+        transitions.add_row(when(t["at"]), t["stage"], t["status"], escape(t["note"]))
+    print_table(console, transitions)
 
 
 @app.command()
-def status(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
+def status(shipment_id: str, api: ApiUrl = None, key: ApiKeyOpt = None,
            as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment: stage, status, approvals waiting, and its timeline."""
     try:
@@ -199,22 +202,21 @@ def print_timeline(t: dict[str, Any], notices: list[dict[str, Any]]) -> None:
                   f"{t['stage']} / {t['status']}  ETA {eta_text}  promised {t.get('promised_date') or '-'}")
     if t["open_exceptions"]:
         console.print(f"  [red]open exceptions[/red]: {', '.join(t['open_exceptions'])}")
-    table = Table("when (UTC)", "status", "where", "partner", "code", "via", title="timeline")
+    timeline = table_of("when", "status", "where", "partner", "code", "via", title="timeline")
     for e in t["events"]:
         style = "red" if e["status"] in ("customs_hold", "delivery_failed", "exception") else None
-        table.add_row(e["occurred_at"][:16].replace("T", " "), e["status"], e["location"] or "-", e["partner"],
-                      e["code"], e["via"], style=style)
-    console.print(table)
-    if notices:
-        sent = Table("notice", "to", "channel", "language", "state", "attempts", title="notifications")
-        for n in notices:
-            sent.add_row(n["kind"], f"{n['audience']} {n['recipient']}", n["channel"], n["locale"], n["state"],
-                         str(n["attempts"]))
-        console.print(sent)
+        timeline.add_row(when(e["occurred_at"]), e["status"], escape(e["location"] or "-"), e["partner"],
+                         e["code"], e["via"], style=style)
+    print_table(console, timeline, empty="no tracking events yet")
+    sent = table_of("notice", "to", "channel", "language", "state", "attempts", title="notifications")
+    for n in notices:
+        sent.add_row(n["kind"], escape(f"{n['audience']} {n['recipient']}"), n["channel"], n["locale"], n["state"],
+                     str(n["attempts"]))
+    print_table(console, sent)
 
 
 @app.command()
-def track(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
+def track(shipment_id: str, api: ApiUrl = None, key: ApiKeyOpt = None,
           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Show a shipment's tracking timeline, ETA, open exceptions and notifications."""
     try:
@@ -229,7 +231,7 @@ def track(shipment_id: str, api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None,
 
 
 @app.command("list")
-def list_(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None, status: str | None = None, stage: str | None = None,
+def list_(api: ApiUrl = None, key: ApiKeyOpt = None, status: str | None = None, stage: str | None = None,
           destination: str | None = None, exception: Annotated[str | None, typer.Option(
               help="Only shipments with this open exception (stalled, late, customs_hold, ...).")] = None,
           limit: int = 50) -> None:
@@ -240,12 +242,13 @@ def list_(api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None, status: str | None =
                                      limit=limit)
     except TradelaneError as err:
         fail(err)
-    table = Table("shipment", "lane", "stage", "status", "carrier", "mode", "ETA", "exceptions", "waiting for")
+    shipments = table_of("shipment", "lane", "stage", "status", "carrier", "mode", "ETA", "exceptions", "waiting for",
+                         title="shipments")
     for r in rows:
-        table.add_row(r["shipment_id"], f"{r['origin_country']}->{r['destination_country']}", r["stage"],
-                      r["status"], r["carrier"] or "-", r["mode"] or "-", r.get("eta_expected") or "-",
-                      ", ".join(r.get("open_exceptions", [])) or "-", ", ".join(r["pending_gates"]) or "-")
-    console.print(table)
+        shipments.add_row(r["shipment_id"], f"{r['origin_country']}->{r['destination_country']}", r["stage"],
+                          r["status"], r["carrier"] or "-", r["mode"] or "-", r.get("eta_expected") or "-",
+                          ", ".join(r.get("open_exceptions", [])) or "-", ", ".join(r["pending_gates"]) or "-")
+    print_table(console, shipments)
 
 
 def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str, api: str,
@@ -260,14 +263,14 @@ def _decide(shipment_id: str, gate: str, decision: str, actor: str, comment: str
 
 
 @app.command()
-def approve(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API,
+def approve(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = None,
             key: ApiKeyOpt = None) -> None:
     """Approve a pending gate."""
     _decide(shipment_id, gate, "approve", actor, comment, api, key)
 
 
 @app.command()
-def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = DEFAULT_API,
+def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", api: ApiUrl = None,
            key: ApiKeyOpt = None) -> None:
     """Reject a pending gate: the shipment's completed steps are undone."""
     _decide(shipment_id, gate, "reject", actor, comment, api, key)
@@ -275,7 +278,7 @@ def reject(shipment_id: str, gate: Gate, actor: Actor, comment: Comment = "", ap
 
 @app.command()
 def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()] = "",
-           api: ApiUrl = DEFAULT_API, key: ApiKeyOpt = None) -> None:
+           api: ApiUrl = None, key: ApiKeyOpt = None) -> None:
     """Cancel a shipment: its completed steps are undone in reverse order."""
     try:
         with api_client(api, key, role="ops") as tl:

@@ -6,6 +6,7 @@
         tl.approve("SHP-2026-000207", gate="high_value", actor="ops@acme", comment="verified")
 """
 
+import re
 from typing import Any
 
 import httpx
@@ -17,6 +18,17 @@ class TradelaneError(Exception):
     def __init__(self, status: int, code: str, message: str, fields: list[dict[str, str]] | None = None) -> None:
         super().__init__(f"HTTP {status} {code}: {message}")
         self.status, self.code, self.message, self.fields = status, code, message, fields or []
+
+
+class TradelaneUnreachable(TradelaneError):
+    """No answer from the API at all (nothing listens there, the name does not resolve, the call timed out): the
+    call may not have reached it, so `status` is 0."""
+
+    def __init__(self, base_url: str, cause: httpx.TransportError) -> None:
+        # httpx's text is the OS's ("[Errno 111] Connection refused"); a timeout may have none.
+        reason = re.sub(r"^\[Errno -?\d+\] ", "", str(cause)).lower() or type(cause).__name__
+        super().__init__(0, "API_UNREACHABLE", f"cannot reach the Tradelane API at {base_url} ({reason})")
+        self.base_url = base_url
 
 
 class TradelaneClient:
@@ -36,7 +48,10 @@ class TradelaneClient:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as err:
+            raise TradelaneUnreachable(str(self._http.base_url).rstrip("/"), err) from err
         if response.is_success:
             return response.json()
         try:

@@ -1,0 +1,89 @@
+"""How the CLI and `make demo` lay out tables, on a console that is not a terminal (a pipe, a log file), as a user
+of `make demo | tee` reads them (issue 19, point 9)."""
+
+import io
+import re
+
+from rich.console import Console
+
+from devstack import demo
+from starter.cli_render import clip, live_display, print_table, table_of, when
+
+DEMO_STATE = {
+    "status": "compensated", "stage": "customs", "carrier": "dhl_express",
+    "plan": {"plan_id": "air_express:dhl_express"}, "emissions_kg_co2e": 13.6,
+    "landed_cost": {"total": "154.27", "currency": "EUR"}, "eta": {"expected": "2026-12-09"},
+    "exceptions": [{"kind": "carrier_exception"}, {"kind": "late"}],
+    "failure": "clearpath RESTRICTED_GOODS: goods restricted at destination by the customs authority of Germany",
+    "compensation": [{"action": "carrier.void_label"}, {"action": "carrier.cancel_booking"}],
+    "transitions": [{"note": "customs rejected the filing: RESTRICTED_GOODS goods restricted at destination"}],
+}
+
+
+def piped_console(width: int) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, width=width, force_terminal=False, color_system=None), out
+
+
+def demo_shipments() -> list[demo.DemoShipment]:
+    shipments = []
+    for shipment_id, title in (("SHP-DEMO-EMBARGO-1207004328", "embargoed destination"),
+                               ("SHP-2026-000123-1207004328", "basic-cn-de")):
+        s = demo.DemoShipment(title=title, body={"shipment_id": shipment_id, "origin": {"country": "CN"},
+                                                 "destination": {"country": "DE"}}, expected="compensated")
+        s.state = dict(DEMO_STATE)
+        shipments.append(s)
+    return shipments
+
+
+def test_the_next_title_after_the_demos_live_table_starts_its_own_line():
+    console, out = piped_console(120)
+    shipments = demo_shipments()
+    with live_display(demo.progress_table(shipments), console) as live:
+        live.update(demo.progress_table(shipments))
+    console.print(demo.summary_table(shipments))
+    lines = out.getvalue().splitlines()
+    title = next(i for i, line in enumerate(lines) if "Summary" in line)
+    assert lines[title].strip() == "Summary", out.getvalue()  # was the live table's last line, then the title
+
+
+def test_summary_cells_break_at_words_and_ids_stay_whole():
+    console, out = piped_console(160)
+    console.print(demo.summary_table(demo_shipments()))
+    text = out.getvalue()
+    for shipment_id in ("SHP-DEMO-EMBARGO-1207004328", "SHP-2026-000123-1207004328"):
+        assert shipment_id in text, text
+    for word in ("air_express:dhl_express", "carrier_exception,", "RESTRICTED_GOODS:", "carrier.void_label,",
+                 "carrier.cancel_booking", "compensated"):
+        assert word in text, f"{word!r} broken or cut:\n{text}"
+    # The failure is shortened at a word, never inside one ("... by the cu").
+    assert re.search(r"\b(restricted|at|destination|by|the|customs) …", text), text
+
+
+def test_ids_stay_whole_at_80_columns_and_the_table_fits():
+    console, out = piped_console(80)
+    t = table_of("shipment", "lane", "stage", "status", "carrier", "mode", "ETA", "exceptions", "waiting for",
+                 title="shipments")
+    t.add_row("SHP-DEMO-EMBARGO-1207004328", "CN->DE", "last_mile", "compensated", "dhl_express", "air_express",
+              "2026-12-09", "carrier_exception, late", "high_value")
+    print_table(console, t)
+    text = out.getvalue()
+    assert "SHP-DEMO-EMBARGO-1207004328" in text and "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_an_empty_table_is_one_line_saying_none():
+    console, out = piped_console(80)
+    print_table(console, table_of("suggestion", "SKU", title="Replenishment suggestions"))
+    assert out.getvalue() == "Replenishment suggestions: none\n"
+
+
+def test_one_time_format_in_utc():
+    assert when("2026-12-07T14:32:05.123456Z") == "2026-12-07 14:32:05 UTC"
+    assert when("2026-12-07T15:32:05+01:00") == "2026-12-07 14:32:05 UTC"
+    assert when(None) == "-"
+
+
+def test_clip_shortens_at_a_word():
+    assert clip("goods restricted at destination", 20) == "goods restricted …"
+    assert clip("short", 20) == "short"
