@@ -241,3 +241,10 @@ def test_the_japanese_no_reply_footer_is_polite():
     footer = render_notice(notice(NoticeKind.SHIPPED), "ja", BERLIN).text.rpartition("\n--\n")[2]
     assert "しないでください" not in footer
     assert "送信専用" in footer and "ご了承ください" in footer
+
+
+def test_chinese_on_hold_hint_does_not_say_the_parcel_was_shelved():
+    """被搁置 is "set aside, neglected"; the page's status says 暂停处理 (processing paused), and so does its hint."""
+    cat = catalog("zh")
+    hint = cat.text("page.hint_on_hold")
+    assert "搁置" not in hint and cat.text("page.shipment_status.on_hold") in hint
