@@ -16,12 +16,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 
-from activities.inventory import Analysis, analyse
+from activities.inventory import HORIZON_DAYS, Analysis, analyse
 from infra.persistence import inventory as ledger
 from infra.persistence.inventory import NewMovement, Refused
 from starter.auth import Caller, Ops, Reader, Role, require
 from starter.deps import BookDep, EngineDep, SettingsDep, TemporalDep
 from starter.errors import ApiError, not_found_as, refusal
+from tradelane.inventory.forecast import forecast_demand
 from tradelane.inventory.models import (
     MovementView,
     Network,
@@ -32,6 +33,7 @@ from tradelane.inventory.models import (
     Suggestion,
     SuggestionDecision,
     SuggestionState,
+    Warehouse,
 )
 from tradelane.inventory.sales import SalesImportError, check_known, parse_csv, parse_json
 from workflows.replenishment import ReplenishmentWorkflow
@@ -65,7 +67,8 @@ class RunStarted(BaseModel):
 
 
 class ForecastView(BaseModel):
-    """What `tradelane inventory plot` draws: history, forecast and the policy's levels for one SKU."""
+    """What `tradelane inventory plot` draws: history, forecast and the policy's levels for one SKU. A source
+    warehouse (one nothing replenishes) has no policy: its levels, lane and risk are null and `reorder` is false."""
 
     sku: str
     warehouse_id: str
@@ -83,14 +86,14 @@ class ForecastView(BaseModel):
     on_hand: int
     available: int
     in_transit: int
-    safety_stock: float
-    reorder_point: float
-    order_up_to: float
+    safety_stock: float | None
+    reorder_point: float | None
+    order_up_to: float | None
     reorder: bool
     quantity: int
     mode: str | None
     lead_time_days: float | None
-    stockout_risk: float
+    stockout_risk: float | None
     reasons: list[str]
 
 
@@ -167,7 +170,9 @@ async def forecast(engine: EngineDep, book: BookDep, caller: Reader, sku: Annota
                    warehouse: Annotated[str, Query(max_length=32)],
                    as_of: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2099, 12, 31))] = None,
                    ) -> ForecastView:
-    """The forecast, its error against seasonal-naive and the policy's levels for one SKU at a warehouse."""
+    """The forecast, its error against seasonal-naive and the policy's levels for one SKU at a warehouse. For a
+    source warehouse (no `replenished_from`): its stock and the forecast of the demand it serves (its own market and
+    those of the warehouses it replenishes), without a policy."""
     day = as_of or datetime.now(UTC).date()
     network = await asyncio.to_thread(ledger.warehouses, engine)
     target = network.get(warehouse)
@@ -176,9 +181,15 @@ async def forecast(engine: EngineDep, book: BookDep, caller: Reader, sku: Annota
     spec = (await asyncio.to_thread(ledger.skus, engine, caller.merchants)).get(sku)
     if spec is None:
         raise ApiError(404, "UNKNOWN_SKU", f"sku: '{sku}' is not in the SKU catalogue")
-    source = network.get(target.replenished_from or "")
+    if target.replenished_from is None:
+        view = await asyncio.to_thread(_source_forecast, engine, network, target, sku, day)
+        if isinstance(view, str):
+            raise _invalid("NO_FORECAST", "sku", f"{sku} at {warehouse}: {view}")
+        return view
+    source = network.get(target.replenished_from)
     if source is None:
-        raise _invalid("NO_SOURCE", "warehouse", f"'{warehouse}' has no replenished_from")
+        raise _invalid("NO_SOURCE", "warehouse", f"'{warehouse}' is replenished from "
+                                                 f"'{target.replenished_from}', which is not in the network")
     found = await asyncio.to_thread(analyse, engine, book, source, target, spec, day)
     if isinstance(found, str):
         raise _invalid("NO_FORECAST", "sku", f"{sku} at {warehouse}: {found}")
@@ -261,6 +272,37 @@ def _run_handle(client: Client, run_id: str) -> Any:
     if not run_id.startswith(RUN_PREFIX) or len(run_id) > 120:
         raise ApiError(404, "RUN_NOT_FOUND", f"no replenishment run {run_id}")
     return client.get_workflow_handle(run_id, result_type=ReplenishmentState)
+
+
+def _source_forecast(engine: Any, network: dict[str, Warehouse], target: Warehouse, sku: str,
+                     day: date) -> ForecastView | str:
+    """A source warehouse's stock and the forecast of the demand it serves; a string says why there is none."""
+    markets = [target.country, *sorted({w.country for w in network.values()
+                                        if w.replenished_from == target.warehouse_id} - {target.country})]
+    histories = {m: ledger.sales_history(engine, sku, m, until=day) for m in markets}
+    starts = [first for first, _ in histories.values() if first is not None]
+    if not starts:
+        return f"no sales history in {', '.join(markets)}"
+    first = min(starts)
+    history = [0] * (day - first).days
+    for start, series in histories.values():
+        if start is not None:
+            offset = (start - first).days
+            for i, units in enumerate(series):
+                history[offset + i] += units
+    f = forecast_demand(history, start=first, horizon=HORIZON_DAYS)
+    views = ledger.stock(engine, sku=sku, warehouse_id=target.warehouse_id)
+    on_hand, available, in_transit = ((views[0].on_hand, views[0].available, views[0].in_transit) if views
+                                      else (0, 0, 0))
+    served = [m for m in markets if histories[m][0] is not None]
+    return ForecastView(
+        sku=sku, warehouse_id=target.warehouse_id, market=target.country, as_of=day, history_start=first,
+        history=history, forecast_start=f.start, forecast=f.mean, forecast_sigma=f.sigma, method=f.method,
+        pattern=f.pattern, mase=f.mase, naive_mase=f.naive_mase, on_hand=on_hand, available=available,
+        in_transit=in_transit, safety_stock=None, reorder_point=None, order_up_to=None, reorder=False, quantity=0,
+        mode=None, lead_time_days=None, stockout_risk=None,
+        reasons=[f"{target.warehouse_id} is a source warehouse (nothing replenishes it): no reorder point; demand "
+                 f"is the sales in {', '.join(served)}", *f.notes])
 
 
 def _forecast_view(found: Analysis, sku: str, warehouse_id: str, market: str, day: date) -> ForecastView:

@@ -121,3 +121,69 @@ def test_same_chart_same_bytes():
 
 def test_png_carries_no_software_version():
     assert b"matplotlib" not in render_png(chart()).lower()
+
+
+# --- Issue 19: what a reader saw in the demo's chart --------------------------------------------------------------
+
+def rows_of(image: np.ndarray, colour: str) -> np.ndarray:
+    """Row indices (top = 0) that have pixels of exactly this colour."""
+    close = np.abs(image[..., :3] - np.array(to_rgb(colour))) <= 0.5 / 255
+    return np.flatnonzero((close.all(axis=-1) & (image[..., 3] == 1.0)).any(axis=1))
+
+
+def test_projected_stock_stops_at_zero_on_the_stock_out_day():
+    """Finding (issue 19): the projection ran down to -2,000 units. Stock cannot go below zero: it stops there, on
+    the stock-out day, which the chart marks."""
+    from tradelane.inventory.chart import STOCKOUT_COLOUR, outlook, projected_stock
+
+    running_out = chart(on_hand=500.0)  # about 40 a day: out in the second week of four
+    projected = projected_stock(running_out)
+    assert projected is not None and projected.min() == 0.0 and projected[0] == 500.0
+    found = outlook(running_out)
+    assert found is not None and found.stockout_on is not None
+    day = (found.stockout_on - running_out.forecast_start).days
+    assert projected[day] == 0.0 and projected[day - 1] > 0.0
+    assert f"stock-out {found.stockout_on:%d %b %Y}" in found.text
+
+    image = pixels(render_png(running_out))
+    assert count_colour(image, STOCKOUT_COLOUR) > 50
+    assert count_colour(pixels(render_png(chart())), STOCKOUT_COLOUR) == 0  # 1,400 lasts the four weeks
+    # In the stock panel (the lower part), no projected stock is drawn below the zero line.
+    lower = image[image.shape[0] // 2:]
+    zero_line = rows_of(lower, "#808080")
+    assert rows_of(lower, STOCK_COLOUR).max() <= zero_line.max() + 3
+
+
+def wcag_contrast(colour: str, background: str = "white") -> float:
+    def luminance(c: str) -> float:
+        channels = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in to_rgb(c)]
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    high, low = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_80_percent_band_is_legible():
+    """Finding (issue 19): the band was the forecast's blue at 20 % opacity (contrast 1.3 against white) under a
+    line as thick as the band, so it barely showed. It is an opaque tint with visible edges, around a thinner mean."""
+    from tradelane.inventory.chart import BAND_COLOUR, BAND_EDGE_COLOUR
+
+    assert wcag_contrast(BAND_COLOUR) >= 1.5 and wcag_contrast(BAND_EDGE_COLOUR) >= 2.5
+    image = pixels(render_png(chart()))
+    band = count_colour(image, BAND_COLOUR)
+    assert band > 3 * count_colour(image, FORECAST_COLOUR) > 0, "the band shows more than the line inside it"
+    # Without spread only the legend's swatch has the band's colour.
+    assert count_colour(pixels(render_png(chart(forecast_sigma=0.0))), BAND_COLOUR) < band / 10
+
+
+def test_the_subtitle_and_the_panel_tell_one_reorder_story():
+    """Finding (issue 19): the subtitle said "no reorder" while the panel said "reorder by ...". The caption's
+    outlook is the panel's: the same projection, read once."""
+    from tradelane.inventory.chart import caption, outlook
+
+    later = chart(on_hand=1400.0, reorder_point=900.0)
+    assert outlook(later).reorder_by == date(2026, 5, 14)
+    assert caption(later) == f"{later.subtitle} · reorder by 14 May 2026"
+    assert caption(chart(on_hand=800.0)).endswith("reorder now; stock-out 21 May 2026")
+    assert caption(chart(on_hand=5000.0)).endswith("no reorder within 28 days")
+    assert caption(chart(reorder_point=None, safety_stock=None, on_hand=None)) == later.subtitle

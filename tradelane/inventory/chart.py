@@ -2,7 +2,11 @@
 
 Two panels share the date axis because their units differ: the top one shows daily demand (units/day), the
 bottom one stock levels (units): on hand, the reorder point and safety stock, and the stock projected by
-taking the forecast off what is on hand, so a reader sees the day it crosses the reorder point.
+taking the forecast off what is on hand, so a reader sees the day it crosses the reorder point. Stock cannot go
+below zero: the projection stops at zero on the stock-out day, which is marked.
+
+What the chart says about reordering (`outlook`) is worked out once, from the same projection the panel draws, and
+both the subtitle and the panel's notes read it, so the two cannot disagree.
 
 Pure and thread-safe: each call builds its own `matplotlib.figure.Figure` on the Agg canvas and never touches
 pyplot or the global rcParams, so a server can render charts from several threads at once.
@@ -32,11 +36,17 @@ MIN_SIZE_PX = {"width_px": 480, "height_px": 320}
 
 HISTORY_COLOUR = "#9aa5b1"
 FORECAST_COLOUR = "#1f77b4"
+BAND_COLOUR = "#a6c8e6"
+"""The 80 % band, opaque: a light tint of the forecast's blue, dark enough to read against white and the grid."""
+BAND_EDGE_COLOUR = "#5b9bd0"
+STOCKOUT_COLOUR = "#7f0000"
 STOCK_COLOUR = "#2ca02c"
 REORDER_COLOUR = "#d62728"
 SAFETY_COLOUR = "#ff7f0e"
 LINE_WIDTH = 2.5
 """In points (3.5 px at 100 dpi): wide enough that every line has pixels of its exact colour."""
+FORECAST_WIDTH = 1.5
+"""The forecast's mean is thinner than the other lines, so the band around it stays visible."""
 MIN_SPAN_DAYS = 7
 """The shortest date axis: shorter spans of daily data would get hourly ticks."""
 TICK_PX = 110
@@ -91,6 +101,57 @@ class ForecastChart(BaseModel):
         return value
 
 
+class StockOutlook(BaseModel):
+    """What the projected stock says: when to reorder and when stock runs out, within the forecast's days."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reorder_by: date | None
+    """The first day the projection is at or below the reorder point (the forecast's first day: reorder now)."""
+    stockout_on: date | None
+    """The first day the projection reaches zero."""
+    text: str
+    """e.g. `reorder now`, `reorder by 09 Dec 2026; stock-out 14 Feb 2027`, `no reorder within 120 days`."""
+
+
+def projected_stock(chart: ForecastChart) -> npt.NDArray[np.float64] | None:
+    """Stock at the start of each forecast day and after the last one: on hand less the forecast, never below 0."""
+    if chart.on_hand is None:
+        return None
+    return np.clip(chart.on_hand - np.concatenate(([0.0], np.cumsum(chart.forecast))), 0.0, None)
+
+
+def outlook(chart: ForecastChart) -> StockOutlook | None:
+    """The reorder and stock-out days of the projection; None when no stock is given."""
+    projected = projected_stock(chart)
+    if projected is None:
+        return None
+    days = _days(chart.forecast_start, len(projected))
+    reorder = (np.flatnonzero(projected <= chart.reorder_point) if chart.reorder_point is not None
+               else np.array([], dtype=np.intp))
+    empty = np.flatnonzero(projected <= 0)
+    reorder_by = days[reorder[0]].item() if len(reorder) else None
+    stockout_on = days[empty[0]].item() if len(empty) else None
+    parts = []
+    if chart.reorder_point is None:
+        parts.append("no reorder point (not replenished)")
+    elif reorder_by is None:
+        parts.append(f"no reorder within {len(chart.forecast)} days")
+    elif reorder_by == chart.forecast_start:
+        parts.append("reorder now")
+    else:
+        parts.append(f"reorder by {reorder_by:%d %b %Y}")
+    if stockout_on is not None:
+        parts.append("out of stock now" if stockout_on == chart.forecast_start else f"stock-out {stockout_on:%d %b %Y}")
+    return StockOutlook(reorder_by=reorder_by, stockout_on=stockout_on, text="; ".join(parts))
+
+
+def caption(chart: ForecastChart) -> str:
+    """The chart's subtitle: the caller's (method, error, lead time) and the outlook."""
+    found = outlook(chart)
+    return " · ".join(part for part in (chart.subtitle, found.text if found else "") if part)
+
+
 def render_png(chart: ForecastChart, *, width_px: int = 1200, height_px: int = 700) -> bytes:
     """The chart as PNG bytes of exactly `width_px` x `height_px`, identical for identical input.
 
@@ -109,7 +170,7 @@ def render_png(chart: ForecastChart, *, width_px: int = 1200, height_px: int = 7
     FigureCanvasAgg(fig)
     demand, stock = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     fig.suptitle(chart.title, fontsize=13, fontweight="bold")
-    demand.set_title(chart.subtitle, fontsize=9, loc="left")
+    demand.set_title(caption(chart), fontsize=9, loc="left")
     _draw_demand(demand, chart)
     _draw_stock(stock, chart)
     # Daily data: a span of a few days would otherwise get hourly ticks.
@@ -136,9 +197,11 @@ def _draw_demand(ax: Axes, chart: ForecastChart) -> None:
                color=HISTORY_COLOUR, label="units sold")
     days, mean = _days(chart.forecast_start, len(chart.forecast)), np.asarray(chart.forecast)
     spread = BAND_Z * chart.forecast_sigma
-    ax.fill_between(days, np.clip(mean - spread, 0, None), np.clip(mean + spread, 0, None),
-                    color=FORECAST_COLOUR, alpha=0.2, linewidth=0, label="80% band")
-    ax.plot(days, mean, color=FORECAST_COLOUR, linewidth=LINE_WIDTH, label="forecast (mean)")
+    low, high = np.clip(mean - spread, 0, None), np.clip(mean + spread, 0, None)
+    ax.fill_between(days, low, high, color=BAND_COLOUR, linewidth=0, label="80% band")
+    for edge in (low, high):
+        ax.plot(days, edge, color=BAND_EDGE_COLOUR, linewidth=0.6)
+    ax.plot(days, mean, color=FORECAST_COLOUR, linewidth=FORECAST_WIDTH, label="forecast (mean)")
     ax.axvline(days[0], color="0.4", linewidth=0.8, linestyle=":")
     ax.set_ylabel("demand (units/day)")
     ax.set_ylim(bottom=0)
@@ -147,22 +210,27 @@ def _draw_demand(ax: Axes, chart: ForecastChart) -> None:
 
 
 def _draw_stock(ax: Axes, chart: ForecastChart) -> None:
-    if chart.on_hand is not None:
+    projected, found = projected_stock(chart), outlook(chart)
+    if projected is not None and found is not None:
         # Stock at the start of each day, then after the last forecast day.
         days = _days(chart.forecast_start, len(chart.forecast) + 1)
-        projected = chart.on_hand - np.concatenate(([0.0], np.cumsum(chart.forecast)))
         ax.plot(days, projected, color=STOCK_COLOUR, linewidth=LINE_WIDTH, label="projected stock")
-        ax.plot(days[:1], [chart.on_hand], "o", color=STOCK_COLOUR, markersize=8,
+        ax.plot(days[:1], [projected[0]], "o", color=STOCK_COLOUR, markersize=8,
                 label=f"on hand ({chart.on_hand:,.0f} units)")
-        crossed: npt.NDArray[np.intp] | list[int] = (
-            np.flatnonzero(projected <= chart.reorder_point) if chart.reorder_point is not None else [])
-        if len(crossed):
+        if found.reorder_by is not None:
             # The line runs from top left to bottom right, so the bottom left of the crossing is free, unless it
             # is the first day: then the panel may start there.
-            day = crossed[0]
-            note = f"reorder by {days[day].item():%d %b %Y}" if day else "at or below the reorder point"
+            day = int((np.datetime64(found.reorder_by, "D") - days[0]).astype(int))
+            note = f"reorder by {found.reorder_by:%d %b %Y}" if day else "reorder now: at or below the reorder point"
             ax.annotate(note, (days[day], projected[day]), xytext=(-8, -16) if day else (8, 6),
                         textcoords="offset points", ha="right" if day else "left", fontsize=8)
+        if found.stockout_on is not None:
+            day = int((np.datetime64(found.stockout_on, "D") - days[0]).astype(int))
+            ax.plot(days[day:day + 1], [0.0], "X", color=STOCKOUT_COLOUR, markersize=10, zorder=5,
+                    label=f"stock-out ({found.stockout_on:%d %b %Y})")
+            ax.annotate(f"stock-out {found.stockout_on:%d %b %Y}", (days[day], 0.0), xytext=(8, 10),
+                        textcoords="offset points", ha="left", fontsize=8, color=STOCKOUT_COLOUR, zorder=6,
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"})
     for level, label, colour, style in ((chart.reorder_point, "reorder point", REORDER_COLOUR, "-"),
                                         (chart.safety_stock, "safety stock", SAFETY_COLOUR, "--")):
         if level is not None:
