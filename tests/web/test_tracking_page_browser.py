@@ -185,3 +185,24 @@ async def test_the_language_links_work_without_javascript(harness, webhook_api, 
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         await context.close()
+
+
+async def test_a_shipment_compensated_before_its_first_scan_promises_nothing(harness, webhook_api, browser):
+    """Customs refuse the goods after the label is made: the saga undoes label and booking. The recipient's page
+    says it will not be delivered, and neither an ETA nor "no updates yet, check again later"."""
+    shipment_id = unique_id("page-undone")
+    await harness.add_fault(partner="clearpath", operation="file", shipment_id=shipment_id, kind="reject",
+                            code="RESTRICTED_GOODS", message="goods restricted at destination")
+    await harness.start(load_example("basic-cn-de.json", shipment_id))
+    state = await harness.result(shipment_id)
+    assert state.status is Status.COMPENSATED and state.tracking_number and state.eta is not None
+    path = f"/track/{tracking_token(DEV_TRACKING_SECRET, shipment_id)}"
+    context, page, response = await open_page(browser, f"{webhook_api.url}{path}?lang=en")
+    try:
+        assert response is not None and response.status == 200
+        assert await page.get_attribute("body", "data-shipment-status") == "compensated"
+        assert await page.inner_text("#status") == "Cancelled"
+        for promise in ("#eta", "#progress", "#no-events"):
+            assert await page.locator(promise).count() == 0, promise
+    finally:
+        await context.close()
