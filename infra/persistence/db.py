@@ -23,8 +23,7 @@ import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the 
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 import infra.persistence.reconciliation  # noqa: F401  (and the reconciliation list)
 from infra.persistence.errors import unique_violation
-from infra.persistence.notices import outbox_messages
-from infra.persistence.outbox import enqueue
+from infra.persistence.notices import enqueue_notices
 from infra.persistence.tracking_tokens import record_token
 from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import recipient_timezone
@@ -251,7 +250,7 @@ def _write_snapshot(engine: Engine, update: ProjectionUpdate, notices: NoticeCon
             # need not look the token up again (after a secret rotation, the next e-mail records the new one).
             record_token(session, row.shipment_id, notices.tracking_secret.get_secret_value())
         if notices is not None and update.notices:
-            enqueue(session, outbox_messages(update, notices))
+            enqueue_notices(session, update, notices)
         _add_transitions(session, update.state)
         _write_approvals(session, update.state)
         _write_bookings(session, update.state)

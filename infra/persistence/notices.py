@@ -4,12 +4,15 @@ Called inside the read-model projection's transaction (`infra/persistence/db.py`
 implies are committed together or not at all (a transactional outbox). One notice becomes up to three messages:
 - the recipient's e-mail, in their locale, held back during their quiet hours (only notices that concern them);
 - the merchant's signed webhook, for every notice, without personal data;
-- an ops alert e-mail for exceptions.
+- an ops alert e-mail for exceptions and for endings other than delivered.
+A terminal notice also withdraws the customer's e-mails it makes untrue (`enqueue_notices`).
 """
 
 from decimal import Decimal
 
-from infra.persistence.outbox import Channel, OutboxMessage
+from sqlmodel import Session
+
+from infra.persistence.outbox import Channel, OutboxMessage, enqueue, reached, withdraw
 from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import (
     Money,
@@ -22,7 +25,7 @@ from tradelane.notify import (
     webhook_payload,
 )
 from tradelane.shipment.projection import ProjectionUpdate
-from tradelane.shipment.state import Notice
+from tradelane.shipment.state import TERMINAL_NOTICES, WITHDRAWN_AT_END, Notice
 from tradelane.tracking_page import tracking_token
 
 
@@ -32,6 +35,37 @@ def outbox_messages(update: ProjectionUpdate, config: NoticeConfig) -> list[Outb
     for notice in update.notices:
         messages += _messages(update, notice, config)
     return messages
+
+
+_ENDINGS = frozenset(TERMINAL_NOTICES.values())
+
+
+def enqueue_notices(session: Session, update: ProjectionUpdate, config: NoticeConfig) -> int:
+    """Enqueue `update.notices`' messages inside the projection's transaction; a terminal notice (compensated,
+    rejected, cancelled) first withdraws what is no longer true.
+
+    A terminal notice withdraws the customer e-mails of earlier notices still unsent (`WITHDRAWN_AT_END`: a
+    "booked" held by quiet hours must not arrive after the shipment was undone). Its own customer e-mail goes only
+    to a customer who was already told something: an e-mail of the shipment sent or being sent before; a customer
+    whose only e-mails were just withdrawn never heard of the shipment and hears nothing now.
+
+    Returns:
+        How many messages were added.
+    """
+    shipment_id = update.state.shipment_id
+    messages: list[OutboxMessage] = []
+    added = 0
+    for notice in update.notices:
+        if notice.kind in _ENDINGS:
+            added += enqueue(session, messages)  # earlier notices of this snapshot are withdrawn like stored ones
+            messages = []
+            told = reached(session, shipment_id, audience="customer", channel=Channel.EMAIL)
+            withdraw(session, shipment_id, audience="customer", kinds=[k.value for k in WITHDRAWN_AT_END],
+                     reason=f"withdrawn: the shipment ended {notice.kind.value} before this was sent",
+                     now=notice.at)
+            notice = notice if told else notice.model_copy(update={"customer": False})
+        messages += _messages(update, notice, config)
+    return added + enqueue(session, messages)
 
 
 def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> NoticeFacts:
@@ -63,6 +97,9 @@ def _duties_due(update: ProjectionUpdate) -> Money | None:
 def _messages(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> list[OutboxMessage]:
     state, recipient = update.state, update.recipient
     facts = _facts(update, notice, config)
+    if notice.kind in _ENDINGS:
+        # Nothing will be delivered, so no duties are due; the reason code is for the merchant and ops.
+        facts = facts.model_copy(update={"duties_due": None, "reason_code": notice.reason_code})
     base = f"{state.shipment_id}:{notice.seq}"
     common = {"shipment_id": state.shipment_id, "notice_id": base, "kind": notice.kind.value,
               "created_at": notice.at}

@@ -12,8 +12,15 @@ Row life cycle::
        ^                  |  \\--permanent failure, or transient at max attempts--> failed
        |                  |
        +--transient-------+   (and sending rows whose lease expired are claimable again, up to max attempts)
+
+    pending or sending --withdraw--> withdrawn   (a send already under way that succeeds is still recorded sent)
+
+Who delivers: while a shipment's workflow runs, it has its rows delivered right after each snapshot and when quiet
+hours end; once its business outcome is final the workflow closes, and the rows still waiting are the relay's
+(`activities.notifications.OutboxRelay`), which sends every shipment's overdue rows.
 """
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -46,6 +53,8 @@ class OutboxState(StrEnum):
     """Accepted by the mail server or the webhook receiver."""
     FAILED = "failed"
     """Given up: a permanent rejection, or `max_attempts` transient failures."""
+    WITHDRAWN = "withdrawn"
+    """Not to be sent: what it says stopped being true before it went out (`withdraw`); `last_error` says why."""
 
 
 class OutboxMessage(BaseModel):
@@ -139,20 +148,21 @@ def enqueue(session: Session, messages: list[OutboxMessage]) -> int:
     return added
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime, overdue: timedelta = timedelta(0)) -> ColumnElement[bool]:
     return or_(
-        and_(col(OutboxRow.state) == OutboxState.PENDING, col(OutboxRow.not_before) <= now),
+        and_(col(OutboxRow.state) == OutboxState.PENDING, col(OutboxRow.not_before) <= now - overdue),
         # A deliverer that crashed (or overran) leaves its rows in `sending`; its lease frees them.
         and_(col(OutboxRow.state) == OutboxState.SENDING, col(OutboxRow.lease_until) <= now),
     )
 
 
-def _claim_one(connection: Connection, row_id: str, seen_attempts: int, now: datetime, lease_until: datetime) -> bool:
+def _claim_one(connection: Connection, row_id: str, seen_attempts: int, now: datetime, lease_until: datetime,
+               overdue: timedelta = timedelta(0)) -> bool:
     # The row must still be due and untouched since we read it: `attempts` grows with every claim, so of two
     # deliverers that read the same row only the first UPDATE matches; the other changes nothing.
     result = connection.execute(
         update(OutboxRow)
-        .where(col(OutboxRow.id) == row_id, col(OutboxRow.attempts) == seen_attempts, _due(now))
+        .where(col(OutboxRow.id) == row_id, col(OutboxRow.attempts) == seen_attempts, _due(now, overdue))
         .values(state=OutboxState.SENDING, lease_until=lease_until, attempts=seen_attempts + 1)
     )
     return result.rowcount == 1
@@ -166,6 +176,7 @@ def claim_due(
     lease: timedelta = timedelta(minutes=2),
     limit: int = 50,
     max_attempts: int | None = None,
+    overdue: timedelta = timedelta(0),
 ) -> list[OutboxRow]:
     """Claim due rows for sending until `now + lease`, oldest `not_before` first.
 
@@ -181,11 +192,13 @@ def claim_due(
         limit: At most this many rows.
         max_attempts: Rows claimed this often already are not claimed again (`give_up_exhausted` fails them):
             a message whose every deliverer died or overran its lease must not be claimed forever.
+        overdue: Only pending rows due at least this long ago (the relay leaves a running workflow the time to
+            deliver its own rows first; a claim held by a crashed deliverer is freed by its lease as always).
 
     Returns:
         The claimed rows (state `sending`, `attempts` counting this claim), detached from any session.
     """
-    query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now))
+    query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now, overdue))
     if max_attempts is not None:
         query = query.where(col(OutboxRow.attempts) < max_attempts)
     if shipment_id is not None:
@@ -198,7 +211,7 @@ def claim_due(
     for row_id, attempts in candidates:
         # One short transaction per row: a writer lock is never held across the whole batch.
         with engine.begin() as connection:
-            if _claim_one(connection, row_id, attempts, now, lease_until):
+            if _claim_one(connection, row_id, attempts, now, lease_until, overdue):
                 claimed.append(row_id)
     if not claimed:
         return []
@@ -317,6 +330,38 @@ def next_due(engine: Engine, shipment_id: str) -> datetime | None:
                for column, state in ((col(OutboxRow.not_before), OutboxState.PENDING),
                                      (col(OutboxRow.lease_until), OutboxState.SENDING))]
     return min((t for t in due if t is not None), default=None)
+
+
+def withdraw(session: Session, shipment_id: str, *, audience: str, kinds: Collection[str], reason: str,
+             now: datetime) -> list[str]:
+    """Withdraw the shipment's unsent messages of `kinds` to `audience`, inside the caller's transaction.
+
+    Pending rows and rows being sent are withdrawn; a send under way that succeeds is still recorded `sent`
+    (`mark_sent`), one that fails is not retried. Rows already sent, failed or withdrawn are left as they are.
+
+    Returns:
+        The ids withdrawn now.
+    """
+    session.flush()  # rows this transaction enqueued are withdrawn like the others
+    unsent = [col(OutboxRow.shipment_id) == shipment_id, col(OutboxRow.audience) == audience,
+              col(OutboxRow.kind).in_(list(kinds)),
+              col(OutboxRow.state).in_([OutboxState.PENDING, OutboxState.SENDING])]
+    ids = list(session.exec(select(OutboxRow.id).where(*unsent)))
+    if ids:
+        session.connection().execute(
+            update(OutboxRow).where(col(OutboxRow.id).in_(ids), *unsent)
+            .values(state=OutboxState.WITHDRAWN, lease_until=None, last_error=reason[:MAX_ERROR_CHARS],
+                    last_error_at=now))
+    return ids
+
+
+def reached(session: Session, shipment_id: str, *, audience: str, channel: Channel) -> bool:
+    """Whether a message of the shipment has gone (or is going) to `audience` by `channel`: sent, or being sent."""
+    return session.exec(
+        select(OutboxRow.id).where(col(OutboxRow.shipment_id) == shipment_id, col(OutboxRow.audience) == audience,
+                                   col(OutboxRow.channel) == channel,
+                                   col(OutboxRow.state).in_([OutboxState.SENT, OutboxState.SENDING])).limit(1)
+    ).first() is not None
 
 
 def messages_of(engine: Engine, shipment_id: str) -> list[OutboxRow]:

@@ -76,6 +76,11 @@ FACTS: dict[NoticeKind, NoticeFacts] = {
     NoticeKind.EXCEPTION: NoticeFacts(kind="exception", occurred_at=at("2026-12-09T10:20"),
                                       exception="delivery_failed", attempt=2, location="Berlin",
                                       eta_expected=date(2026, 12, 10), **COMMON),
+    NoticeKind.COMPENSATED: NoticeFacts(kind="compensated", occurred_at=at("2026-12-02T11:45"),
+                                        reason_code="RESTRICTED_GOODS", **RANGE, **COMMON),
+    NoticeKind.REJECTED: NoticeFacts(kind="rejected", occurred_at=at("2026-11-30T09:20"),
+                                     reason_code="EMBARGOED_DESTINATION", **COMMON),
+    NoticeKind.CANCELLED: NoticeFacts(kind="cancelled", occurred_at=at("2026-12-03T08:10"), **RANGE, **COMMON),
 }
 
 
@@ -266,7 +271,7 @@ def test_notice_facts_have_no_field_for_personal_data():
     assert set(NoticeFacts.model_fields) == {
         "kind", "shipment_id", "order_ref", "merchant", "tracking_number", "tracking_url", "destination_country",
         "eta_expected", "eta_earliest", "eta_latest", "promised", "occurred_at", "location", "exception",
-        "attempt", "duties_due",
+        "attempt", "duties_due", "reason_code",
     }
     with pytest.raises(ValidationError, match="recipient_email"):
         NoticeFacts(recipient_email="a@b.example", **FACTS[NoticeKind.SHIPPED].model_dump())
@@ -303,7 +308,7 @@ def test_webhook_payload_is_json_with_ids_dates_and_exception():
         "tracking_number": "TL123456789DE", "tracking_url": "https://track.example.com/t/TL123456789DE",
         "occurred_at": "2026-12-09T10:20:00Z", "destination_country": "DE", "location": "Berlin",
         "eta": {"expected": "2026-12-10", "earliest": None, "latest": None, "promised": None},
-        "exception": {"kind": "delivery_failed", "attempt": 2}, "duties_due": None,
+        "exception": {"kind": "delivery_failed", "attempt": 2}, "duties_due": None, "reason_code": None,
     }
     assert json.loads(json.dumps(webhook_payload(FACTS[NoticeKind.CUSTOMS_CLEARED])))["duties_due"] == {
         "amount": "1234.50", "currency": "EUR"}

@@ -235,6 +235,7 @@ def test_read_model_gauges_count_shipments_exceptions_and_outbox_messages(read_m
         key("tradelane_outbox_messages", state="sending"): 0,
         key("tradelane_outbox_messages", state="sent"): 3,
         key("tradelane_outbox_messages", state="failed"): 1,
+        key("tradelane_outbox_messages", state="withdrawn"): 0,
         key("tradelane_dead_letters", kind="notification"): 0,
         key("tradelane_dead_letters", kind="projection"): 0,
         key("tradelane_dead_letters", kind="partner_event"): 0,

@@ -65,7 +65,9 @@ class NoticeFacts(BaseModel):
     order_ref: str
     """The merchant's order reference, which the customer knows."""
     merchant: str
-    """The merchant's display name."""
+    """The merchant's display name (its profile's; its id when it has none)."""
+    merchant_support: str | None = None
+    """Where the customer reaches the merchant about the order (its profile's support e-mail or page)."""
     tracking_number: str | None
     tracking_url: Annotated[str | None, AfterValidator(_web_url)]
     destination_country: CountryCode
@@ -82,6 +84,9 @@ class NoticeFacts(BaseModel):
     """Failed delivery attempt number (1 = first attempt)."""
     duties_due: Money | None = None
     """DAP: duties and taxes the recipient pays on delivery."""
+    reason_code: str | None = None
+    """Why a shipment ended without delivery (compensated, rejected, cancelled), e.g. `RESTRICTED_GOODS`: for
+    merchants and ops only; customer messages never show it."""
 
 
 class RenderedMessage(BaseModel):
@@ -328,7 +333,9 @@ def render_notice(facts: NoticeFacts, locale: str, timezone: str) -> RenderedMes
         link_line=cat.text("track_link", url=facts.tracking_url) if facts.tracking_url else None,
         closing=cat.text("closing", merchant=values["merchant"]),
         signature=cat.text("signature", merchant=values["merchant"]),
-        footer=cat.text("footer", merchant=values["merchant"]),
+        footer="\n".join([cat.text("footer", merchant=values["merchant"]), *(
+            [cat.text("footer_support", merchant=values["merchant"],
+                      contact=isolate(facts.merchant_support, direction))] if facts.merchant_support else [])]),
     ))
 
 
@@ -340,6 +347,13 @@ _OPS_EXCEPTIONS: dict[ExceptionKind, str] = {
     ExceptionKind.CUSTOMS_HOLD: "Held at customs longer than the configured threshold.",
     ExceptionKind.DELIVERY_FAILED: "A delivery attempt failed.",
     ExceptionKind.CARRIER_EXCEPTION: "The partner reported an exception event.",
+}
+
+
+_OPS_ENDINGS: dict[NoticeKind, str] = {
+    NoticeKind.COMPENSATED: "The shipment ended without delivery; its bookings were undone (see the compensation).",
+    NoticeKind.REJECTED: "The shipment was rejected and will not ship.",
+    NoticeKind.CANCELLED: "The shipment was cancelled; its bookings were undone (see the compensation).",
 }
 
 
@@ -358,6 +372,8 @@ def render_ops_alert(facts: NoticeFacts) -> RenderedMessage:
     paragraphs = [f"Notice '{facts.kind.value}' raised for shipment {facts.shipment_id}."]
     if facts.exception:
         paragraphs.append(_OPS_EXCEPTIONS[facts.exception])
+    if facts.kind in _OPS_ENDINGS:
+        paragraphs.append(_OPS_ENDINGS[facts.kind])
     eta = None
     if facts.eta_earliest or facts.eta_latest or facts.eta_expected:
         eta = (f"{_iso(facts.eta_earliest) or '?'} .. {_iso(facts.eta_latest) or '?'}"
@@ -365,6 +381,7 @@ def render_ops_alert(facts: NoticeFacts) -> RenderedMessage:
     rows = [
         ("Shipment", facts.shipment_id), ("Order", facts.order_ref), ("Merchant", facts.merchant),
         ("Notice", facts.kind.value), ("Exception", facts.exception.value if facts.exception else None),
+        ("Reason code", facts.reason_code),
         ("Attempt", str(facts.attempt) if facts.attempt else None),
         ("Occurred at (UTC)", _instant(facts.occurred_at)), ("Location", facts.location),
         ("Destination", facts.destination_country), ("ETA", eta), ("Promised", _iso(facts.promised)),
@@ -404,4 +421,5 @@ def webhook_payload(facts: NoticeFacts) -> dict[str, Any]:
         "exception": {"kind": facts.exception.value, "attempt": facts.attempt} if facts.exception else None,
         "duties_due": ({"amount": str(facts.duties_due.amount), "currency": facts.duties_due.currency}
                        if facts.duties_due else None),
+        "reason_code": facts.reason_code,
     }

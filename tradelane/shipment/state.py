@@ -168,6 +168,26 @@ class Notice(BaseModel):
     attempt: int | None = None
     eta: Eta | None = None
     promised_date: date | None = None
+    reason_code: str | None = None
+    """Why a terminal notice's shipment ended (`ShipmentState.failure_code`): for the merchant and ops, never shown
+    to the customer."""
+
+
+TERMINAL_NOTICES: dict[Status, NoticeKind] = {
+    Status.COMPENSATED: NoticeKind.COMPENSATED,
+    Status.REJECTED: NoticeKind.REJECTED,
+    Status.CANCELLED: NoticeKind.CANCELLED,
+}
+"""The notice of each ending other than delivered: the merchant (webhook) and ops (alert) always get it, the
+customer when they were already told something about the shipment."""
+
+WITHDRAWN_AT_END: frozenset[NoticeKind] = frozenset({
+    NoticeKind.BOOKED, NoticeKind.SHIPPED, NoticeKind.CUSTOMS_CLEARED, NoticeKind.OUT_FOR_DELIVERY,
+    NoticeKind.DELAYED, NoticeKind.EXCEPTION,
+})
+"""Notices whose customer e-mail, when still unsent at a terminal notice, is withdrawn: each tells the customer
+the parcel is on its way (or will be late), which is no longer true. Merchant webhooks and ops alerts of these
+notices are not withdrawn: they record what did happen, in order, and never wait for quiet hours."""
 
 
 class ShipmentState(BaseModel):
