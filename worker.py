@@ -30,7 +30,7 @@ from activities.http import PartnerGateway, partner_client
 from activities.inventory import InventoryActivities
 from activities.last_mile import LastMileActivities
 from activities.logging import LogContextInterceptor
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, OutboxRelay
 from activities.polling import TrackingActivities
 from activities.read_model import ReadModelActivities
 from activities.reconciliation import ReconciliationActivities
@@ -157,6 +157,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         health = await serve_health(settings, client, engine, worker)
         await ensure_schedule(client, settings)
         await ensure_reconciliation_schedule(client, settings)
+        relay = outbox_relay(settings, engine, http, stop)
         try:
             async with worker:
                 log.info("worker running", task_queue=settings.task_queue, temporal=settings.temporal_address,
@@ -167,10 +168,29 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 log.info("worker stopping: no new tasks, waiting for running activities",
                          grace_s=settings.graceful_shutdown_s)
         finally:
+            if relay is not None:
+                if not stop.is_set():
+                    relay.cancel()  # the worker failed: its relay stops with it
+                # Stopping: the round in progress finishes and no other starts (a cancelled one only ends).
+                await asyncio.gather(relay, return_exceptions=True)
             if health is not None:
                 await health.stop()
     engine.dispose()
     log.info("worker stopped")
+
+
+def outbox_relay(settings: Settings, engine: Engine, http: httpx.AsyncClient,
+                 stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """The outbox relay's rounds in this worker (`TRADELANE_OUTBOX_RELAY_EVERY_S`), or None when turned off: it
+    sends the messages that came due after their shipment's workflow closed. Each worker may run one: claims are
+    exclusive."""
+    if settings.outbox_relay_every_s is None:
+        return None
+    notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
+                                           ops_email=settings.ops_email)
+    relay = OutboxRelay(notifications, every=timedelta(seconds=settings.outbox_relay_every_s),
+                        overdue=timedelta(seconds=settings.outbox_relay_overdue_s))
+    return asyncio.create_task(relay.run(stop), name="outbox-relay")
 
 
 async def serve_health(settings: Settings, client: Client, engine: Engine, worker: Worker) -> ServedApp | None:

@@ -13,6 +13,11 @@ Outcomes, per row:
 - a message that cannot be built (a line break in a header: `ValueError`) fails the same way every time: `failed`
   at once, like a permanent refusal.
 
+Two deliverers share this code: the `notifications.deliver` activity, which a running shipment workflow runs after
+each snapshot with notices and when held messages come due, and the `OutboxRelay`, which each worker runs to send
+the messages that came due after their workflow closed (a delivered or compensated shipment's e-mail held for the
+recipient's quiet hours). Claims are exclusive, so both may run at once.
+
 Every row that ends `failed` becomes a dead letter (`infra.persistence.dead_letters`) with one ops alert, so nothing
 is retried forever and nothing is dropped silently; a row whose every claim expired without an outcome (the
 deliverer died or hung each time) is not claimed past `max_attempts` either. An error of the activity itself that
@@ -316,7 +321,22 @@ class NotificationActivities:
             )
         return report
 
-    async def _deliver_due(self, shipment_id: str, report: DeliveryReport, retrying: list[str]) -> None:
+    async def relay(self, *, overdue: timedelta = timedelta(0)) -> DeliveryReport:
+        """Send every shipment's rows due at least `overdue` ago and record each outcome (the `OutboxRelay`'s
+        round). A row that fails transiently stays pending for the next round, until `max_attempts` claims.
+
+        Returns:
+            What this round did (`next_due` is not computed: the relay looks again every round).
+        """
+        report = DeliveryReport()
+        retrying: list[str] = []
+        await self._deliver_due(None, report, retrying, overdue=overdue)
+        if report.sent or report.failed or retrying:
+            log.info("outbox_relayed", sent=len(report.sent), failed=len(report.failed), retrying=len(retrying))
+        return report
+
+    async def _deliver_due(self, shipment_id: str | None, report: DeliveryReport, retrying: list[str], *,
+                           overdue: timedelta = timedelta(0)) -> None:
         exhausted = await asyncio.to_thread(give_up_exhausted, self._engine, self._clock(),
                                             max_attempts=self._max_attempts, shipment_id=shipment_id)
         for row in exhausted:
@@ -324,7 +344,8 @@ class NotificationActivities:
             await self._dead_letter(row, ClaimsExhausted(row.last_error or "claims exhausted"))
         while True:
             rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=shipment_id,
-                                           lease=self._lease, limit=self._batch, max_attempts=self._max_attempts)
+                                           lease=self._lease, limit=self._batch, max_attempts=self._max_attempts,
+                                           overdue=overdue)
             for row in rows:
                 if activity.in_activity():
                     activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
@@ -333,7 +354,8 @@ class NotificationActivities:
             if len(rows) < self._batch or retrying:
                 break
         # Dead letters' alerts enqueued in this run are due now: the workflow comes back for them at once.
-        report.next_due = await asyncio.to_thread(next_due, self._engine, shipment_id)
+        if shipment_id is not None:
+            report.next_due = await asyncio.to_thread(next_due, self._engine, shipment_id)
 
     async def _dead_letter(self, row: OutboxRow, err: BaseException) -> None:
         """Record a failed row as a dead letter, alerting ops unless the row is itself a dead letter's alert."""
@@ -367,3 +389,41 @@ class NotificationActivities:
             return
         await asyncio.to_thread(mark_sent, self._engine, row.id, self._clock())
         report.sent.append(row.id)
+
+
+class OutboxRelay:
+    """Sends the outbox's messages that no workflow waits for: each round, every shipment's rows due at least
+    `overdue` ago (a running workflow delivers its own rows when they come due; a closed one left them here).
+
+    Args:
+        notifications: The deliverer (SMTP relay, webhook secrets, attempt limits) the rounds use.
+        every: Time between rounds.
+        overdue: How long past its due time a row is left to its shipment's workflow.
+    """
+
+    def __init__(self, notifications: NotificationActivities, *, every: timedelta,
+                 overdue: timedelta = timedelta(0)) -> None:
+        if every <= timedelta(0):
+            raise ValueError(f"every: {every.total_seconds()} s; the relay needs a positive interval")
+        self._notifications = notifications
+        self._every = every
+        self._overdue = overdue
+
+    async def round(self) -> DeliveryReport:
+        """One round: send what is due now."""
+        return await self._notifications.relay(overdue=self._overdue)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Rounds until `stop` is set. A round that fails (the database unreachable, say) is logged and the next
+        round tries again: the rows stay in the outbox meanwhile, and the worker goes on serving workflows."""
+        log.info("outbox_relay_started", every_s=self._every.total_seconds(),
+                 overdue_s=self._overdue.total_seconds())
+        while not stop.is_set():
+            try:
+                await self.round()
+            except Exception as err:  # every failure waits for the next round; none stops the worker
+                log.error("outbox_relay_round_failed", error=type_name(err), detail=str(err)[:500])
+            try:
+                await asyncio.wait_for(stop.wait(), self._every.total_seconds())
+            except TimeoutError:
+                continue

@@ -26,6 +26,7 @@ from tests.support import load_example, unique_id
 from tradelane.enums import Status
 from workflows import visibility as sa
 from workflows.shipment import ShipmentWorkflow
+from workflows.shipment.patches import ENDING_NOTICES as PATCH_ENDING_NOTICES
 from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
 from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
 from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
@@ -88,7 +89,7 @@ async def test_fresh_histories_replay(harness, request):
                and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
     # Core writes the patch id as plain JSON in the marker (no user data, so no codec).
     patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
-    assert patches == [PATCH_LEAN_HISTORY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE]
+    assert patches == [PATCH_LEAN_HISTORY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE, PATCH_ENDING_NOTICES]
     stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
                      async for e in harness.handle(ids["stock"]).fetch_history_events()
                      if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
     from tradelane.enums import NoticeKind
     from tradelane.shipment.state import Notice, ShipmentState
-    from workflows.shipment.patches import DEAD_LETTERS
+    from workflows.shipment.patches import CLOSE_WITH_HELD_MESSAGES, DEAD_LETTERS
     from workflows.shipment.projector import dead_lettered
 
 NOTIFIER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -25,7 +25,13 @@ dead letter), and an error that would repeat on every retry fails the activity n
 
 class Notifier:
     """Records notices in the state and delivers what the outbox holds for the shipment, sleeping until quiet hours
-    end when the outbox says so. `request_projection` asks the read model to take the new notice."""
+    end when the outbox says so while the shipment moves. `request_projection` asks the read model to take the new
+    notice.
+
+    Once the shipment's outcome is final (`close`), what is due is delivered and the workflow closes: messages
+    still held for quiet hours are the outbox relay's (`activities.notifications.OutboxRelay`), so a delivered or
+    compensated shipment does not stay Running for hours only to send an e-mail.
+    """
 
     def __init__(self, state: ShipmentState, *, request_projection: Callable[[], None]) -> None:
         self._state = state
@@ -33,6 +39,10 @@ class Notifier:
         self._requested = False
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._held: datetime | None = None
+        """When the outbox's earliest held message is due, as its last delivery reported."""
+        self._leave_held: bool | None = None
+        """Whether closing leaves held messages to the relay: asked once, and only when something is held."""
 
     def notify(self, kind: NoticeKind, *, customer: bool = True, ops: bool = False, **fields: Any) -> None:
         state = self._state
@@ -64,22 +74,35 @@ class Notifier:
             self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        """The last notices (delivered, say) go out before the workflow closes."""
+        """The last notices (delivered, say) go out before the workflow closes; held ones are the relay's."""
+        if self._held is not None and self._held > workflow.now():
+            self._leaves_held()  # decided before the loop can wake on `_closing`
         self._closing = True
         if self._task is not None:
             await self._task
+
+    def _leaves_held(self) -> bool:
+        """Closing with messages held back: leave them to the outbox relay. Histories from before the patch slept
+        until they were due and delivered them itself; they keep doing so."""
+        if self._leave_held is None:
+            self._leave_held = workflow.patched(CLOSE_WITH_HELD_MESSAGES)
+        return self._leave_held
+
+    def _relays(self, held: datetime | None) -> bool:
+        """Whether what is held until `held` is the relay's: closing leaves it, and it is not due yet."""
+        return bool(self._leave_held) and held is not None and held > workflow.now()
 
     async def _run(self) -> None:
         next_due: datetime | None = None
         while True:
             timeout = None if next_due is None else max(next_due - workflow.now(), timedelta(seconds=1))
             try:
-                await workflow.wait_condition(lambda held=next_due: self._requested or (self._closing and held is None),
-                                              timeout=timeout)
+                await workflow.wait_condition(lambda held=next_due: self._requested or (
+                    self._closing and (held is None or self._relays(held))), timeout=timeout)
             except TimeoutError:
                 pass  # quiet hours are over: deliver what was held back
-            if not self._requested and next_due is None:
-                return  # closing, and nothing is waiting
+            if not self._requested and (next_due is None or (self._closing and self._relays(next_due))):
+                return  # closing, and nothing is waiting (or what waits is the relay's)
             self._requested = False
             try:
                 report: DeliveryReport = await workflow.execute_activity_method(
@@ -91,6 +114,9 @@ class Notifier:
                 if is_cancelled_exception(err) or not dead_lettered(err) or not workflow.patched(DEAD_LETTERS):
                     raise
                 workflow.logger.error("notification delivery given up", extra={"error": str(err)})
-                next_due = None  # what is left in the outbox is the dead letters'; a new notice asks again
+                next_due = self._held = None  # what is left in the outbox is the dead letters'; a new notice asks again
                 continue
-            next_due = report.next_due
+            next_due = self._held = report.next_due
+            if (self._closing and not self._requested and next_due is not None and next_due > workflow.now()
+                    and self._leaves_held()):
+                return  # the outcome is final: what is held is the relay's to send

@@ -36,3 +36,13 @@ DEAD_LETTERS = "dead-letters"
 """(2026-12) A read-model snapshot or a notification delivery that can never succeed is given up as a dead letter
 (non-retryable `DeadLettered`): the workflow moves on instead of waiting for it forever, and delivers the dead
 letter's ops alert. Deprecate once no shipment from before it runs."""
+
+ENDING_NOTICES = "ending-notices"
+"""(2026-12) A shipment that ends compensated, rejected or cancelled records a notice of it (`shipment.<status>`
+webhook, ops alert, and the customer's e-mail when they were told something before), which is delivered like any
+notice. Deprecate once no shipment from before it runs."""
+
+CLOSE_WITH_HELD_MESSAGES = "close-with-held-messages"
+"""(2026-12) A shipment whose outcome is final closes once its due messages are delivered; messages held for quiet
+hours stay in the outbox for the relay, instead of the workflow sleeping until they are due. Deprecate once no
+shipment from before it runs."""

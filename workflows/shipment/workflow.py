@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.shipment.events import CarrierEvent
     from tradelane.shipment.partner_events import refusal
     from tradelane.shipment.run import Resume, ShipmentInput
-    from tradelane.shipment.state import ApprovalDecision, CancelRequest, Gate, Replan, ShipmentState
+    from tradelane.shipment.state import TERMINAL_NOTICES, ApprovalDecision, CancelRequest, Gate, Replan, ShipmentState
     from tradelane.tracking_codes import EventDelivery, event_delivery
     from workflows import metrics
     from workflows import visibility as sa
@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.outcomes import ContinueAsNew, ShipmentStopped, failure_of
     from workflows.shipment.partner_calls import partner_call, run_activity
-    from workflows.shipment.patches import FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE
+    from workflows.shipment.patches import ENDING_NOTICES, FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE
     from workflows.shipment.projector import Projector
     from workflows.shipment.saga import Saga
     from workflows.shipment.stock import StockSteps
@@ -358,6 +358,12 @@ class ShipmentWorkflow:
         for gate in self._state.pending_gates:
             gate.closed_at = now
         self._timeline.transition(self._state.stage, status, reason)
+        # Added after shipments were running: histories made before it end without telling anyone.
+        if workflow.patched(ENDING_NOTICES):
+            # The customer hears of the end only when they heard of the shipment (the outbox also checks that an
+            # e-mail reached them, and withdraws the unsent ones this makes untrue).
+            told = any(n.customer for n in self._state.notices)
+            self._notifier.notify(TERMINAL_NOTICES[status], customer=told, ops=True, reason_code=code)
 
     async def _wind_down(self) -> None:
         """Stop timers and polling, and let the read model catch up."""
