@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from infra.persistence.merchants import MerchantContact, merchant_contact
 from infra.persistence.outbox import Channel, OutboxMessage, enqueue, reached, withdraw
 from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import (
@@ -53,6 +54,7 @@ def enqueue_notices(session: Session, update: ProjectionUpdate, config: NoticeCo
         How many messages were added.
     """
     shipment_id = update.state.shipment_id
+    merchant = merchant_contact(session, update.state.merchant_id)  # its profile, read in this transaction
     messages: list[OutboxMessage] = []
     added = 0
     for notice in update.notices:
@@ -64,11 +66,12 @@ def enqueue_notices(session: Session, update: ProjectionUpdate, config: NoticeCo
                      reason=f"withdrawn: the shipment ended {notice.kind.value} before this was sent",
                      now=notice.at)
             notice = notice if told else notice.model_copy(update={"customer": False})
-        messages += _messages(update, notice, config)
+        messages += _messages(update, notice, config, merchant)
     return added + enqueue(session, messages)
 
 
-def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> NoticeFacts:
+def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig,
+           merchant: MerchantContact | None = None) -> NoticeFacts:
     state = update.state
     eta = notice.eta
     # The link names the shipment by its unguessable token, never by the carrier's (sequential) number.
@@ -76,7 +79,9 @@ def _facts(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> No
     tracking_url = (f"{config.tracking_url.rstrip('/')}/{tracking_token(secret, state.shipment_id)}"
                     if config.tracking_url and secret and state.tracking_number else None)
     return NoticeFacts(
-        kind=notice.kind, shipment_id=state.shipment_id, order_ref=update.order_ref, merchant=state.merchant_id,
+        kind=notice.kind, shipment_id=state.shipment_id, order_ref=update.order_ref,
+        merchant=merchant.display_name if merchant else state.merchant_id,
+        merchant_support=merchant.support if merchant else None,
         tracking_number=state.tracking_number, tracking_url=tracking_url,
         destination_country=state.destination_country,
         eta_expected=eta.expected if eta else None, eta_earliest=eta.earliest if eta else None,
@@ -94,9 +99,10 @@ def _duties_due(update: ProjectionUpdate) -> Money | None:
     return Money(amount=cost.buyer_pays, currency=cost.currency)
 
 
-def _messages(update: ProjectionUpdate, notice: Notice, config: NoticeConfig) -> list[OutboxMessage]:
+def _messages(update: ProjectionUpdate, notice: Notice, config: NoticeConfig,
+              merchant: MerchantContact | None = None) -> list[OutboxMessage]:
     state, recipient = update.state, update.recipient
-    facts = _facts(update, notice, config)
+    facts = _facts(update, notice, config, merchant)
     if notice.kind in _ENDINGS:
         # Nothing will be delivered, so no duties are due; the reason code is for the merchant and ops.
         facts = facts.model_copy(update={"duties_due": None, "reason_code": notice.reason_code})
