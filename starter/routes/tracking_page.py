@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from infra.persistence.db import ShipmentRow, TrackingEventRow
+from infra.persistence.merchants import get_profile
 from infra.persistence.tracking_tokens import shipment_of_token
 from starter.deps import EngineDep
 from starter.routes.visibility import tracking_events
@@ -54,15 +55,17 @@ def tracking_page(
         shipment_id = shipment_of_token(session, token)
         row = session.get(ShipmentRow, shipment_id) if shipment_id is not None else None
         events = tracking_events(session, row.shipment_id) if row is not None else []
+        profile = get_profile(session, row.merchant_id) if row is not None else None
     if row is None or row.tracking_number is None:
         locale = page_locale(lang, accept_language)
         return HTMLResponse(render_not_found_page(token, locale), status_code=404, headers=_PRIVATE)
     locale = page_locale(lang, accept_language, row.recipient_locale, row.destination_country)
-    page = page_of(row.tracking_number, row, events)
+    page = page_of(row.tracking_number, row, events, shop_name=profile.display_name if profile else None)
     return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale, **_PRIVATE})
 
 
-def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow]) -> TrackingPage:
+def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow],
+            shop_name: str | None = None) -> TrackingPage:
     """What the page shows of a shipment: its status, ETA and the events a recipient understands. A shipment that
     will not be delivered keeps its last ETA in the read model (for ops); the page leaves it out."""
     status = Status(row.status)
@@ -75,7 +78,7 @@ def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRo
         delivered_at=next((e.occurred_at for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
                           None),
         events=[_event(e) for e in events if e.status != TrackingStatus.UNKNOWN],
-        timezone=row.recipient_timezone or "UTC")
+        timezone=row.recipient_timezone or "UTC", shop_name=shop_name)
 
 
 def _event(event: TrackingEventRow) -> PageEvent:

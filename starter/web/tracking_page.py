@@ -1,7 +1,7 @@
 """The public parcel tracking page: one self-contained, phone-friendly HTML document per tracking number.
 
 The page shows only what a recipient may see. `TrackingPage` is the whole input and has no field for internal data
-(shipment id, merchant, partner or carrier names, costs, failure reasons, workflow ids) nor for personal data (no
+(shipment id, merchant id, partner or carrier names, costs, failure reasons, workflow ids) nor for personal data (no
 name, street or postcode: the route leaves out event locations near the recipient), so none can leak into the
 page. Strings come from the notification catalogs (`tradelane/notify/messages`); dates, times, time zone names,
 language and country names from CLDR (Babel), so the page reads right in each language.
@@ -74,6 +74,9 @@ class TrackingPage(BaseModel):
     """In any order; the page shows them newest first (`timeline`)."""
     timezone: Annotated[str, AfterValidator(_known_zone)]
     """The recipient's IANA zone, for event times."""
+    shop_name: str | None = None
+    """The shop's display name from its profile, as the recipient knows it; None without a profile (its internal
+    id is not for the page)."""
 
     @model_validator(mode="after")
     def _no_eta_when_it_will_not_arrive(self) -> Self:
@@ -251,6 +254,8 @@ def render_tracking_page(page: TrackingPage, locale: str) -> str:
         "tracking_number_before": tracking_number_before,
         "tracking_number_after": tracking_number_after,
         "tracking_number": page.tracking_number,
+        "shop_name": page.shop_name,
+        "order_from": cat.text("page.order_from", merchant="\x00").partition("\x00") if page.shop_name else None,
         "shipment_status": page.shipment_status.value,
         **_header(page, locale),
         "eta": _eta(page, locale),
