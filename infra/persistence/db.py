@@ -270,10 +270,12 @@ def _shipment_row(row: ShipmentRow | None, update: ProjectionUpdate) -> Shipment
                           declared_value=str(state.declared_value), currency=state.currency,
                           created_at=first_at)
     row.stage, row.status = state.stage, state.status
-    row.carrier, row.mode, row.tracking_number = state.carrier, state.mode, state.tracking_number
+    # What lists show: the carrier once booked and the ETA while the shipment can still arrive (the state keeps
+    # the planned carrier and the last estimate).
+    row.carrier, row.mode, row.tracking_number = state.booked_carrier, state.mode, state.tracking_number
     row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
     row.failure, row.version, row.updated_at = state.failure, update.version, last_at
-    eta = state.eta
+    eta = state.live_eta
     row.eta_expected, row.eta_earliest, row.eta_latest = (
         (eta.expected, eta.earliest, eta.latest) if eta else (None, None, None))
     row.promised_date = state.promised_date

@@ -77,6 +77,9 @@ class ShipmentView(ShipmentState):
     stale: bool = False
     """True when this running shipment could not be asked (Temporal unavailable, or no worker answered in time)
     and this is its last projected state from the read model: it may lag the shipment by a few events."""
+    planned_carrier: str | None = None
+    """The carrier of the plan, booked or not. `carrier` names it only once a booking was made with it, and `eta`
+    is None once the shipment ended without delivery (`ShipmentState.booked_carrier`, `.live_eta`)."""
 
     @classmethod
     def of(cls, state: ShipmentState, execution_status: str | None = None) -> "ShipmentView":
@@ -87,8 +90,9 @@ class ShipmentView(ShipmentState):
             "marks": a.marking.marks, "labels": a.marking.labels, "compliance_findings": a.compliance.findings,
             "risk_score": a.risk_score,
         }
-        return cls(**dict(state), **decisions, pending_approvals=state.pending_gates,
-                   execution_status=execution_status)
+        shown = dict(state) | {"carrier": state.booked_carrier, "eta": state.live_eta}
+        return cls(**shown, **decisions, pending_approvals=state.pending_gates, execution_status=execution_status,
+                   planned_carrier=state.carrier)
 
 
 class ShipmentSummary(BaseModel):

@@ -256,3 +256,24 @@ class ShipmentState(BaseModel):
     @property
     def open_exceptions(self) -> list[ShipmentException]:
         return [e for e in self.exceptions if e.open]
+
+    @property
+    def ended_undelivered(self) -> bool:
+        """Whether the shipment ended without delivery (compensated, rejected or cancelled): it will not arrive."""
+        return self.status.terminal and self.status is not Status.DELIVERED
+
+    @property
+    def booked_carrier(self) -> str | None:
+        """The plan's carrier once a booking was made with it (also after the booking was cancelled by an undo, as
+        `records` shows), else None: `carrier` is set when the plan is chosen, before anything is booked, so a
+        shipment rejected or compensated before its booking would name a carrier that never had it."""
+        if self.carrier is None:
+            return None
+        booked = any(r.kind == "booking" and r.partner == self.carrier for r in self.records)
+        return self.carrier if booked else None
+
+    @property
+    def live_eta(self) -> Eta | None:
+        """The ETA while the shipment can still arrive: None once it ended without delivery (`eta` keeps the last
+        estimate, which no longer says anything about a delivery that will not happen)."""
+        return None if self.ended_undelivered else self.eta
