@@ -15,7 +15,8 @@ __all__ = ["app"]
 
 @app.command()
 def up() -> None:
-    """Run the whole stack in the foreground: dev server + Web UI, sandbox, worker, API."""
+    """Run the whole stack in the foreground: dev server + Web UI, sandbox, API, and the worker as its own process
+    (its metrics and health ports open, as in production)."""
     from devstack.up import serve_forever
 
     serve_forever(service_settings())
