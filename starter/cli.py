@@ -166,11 +166,11 @@ def print_shipment(s: dict[str, Any]) -> None:
                       f"risk {s.get('risk_score')}  landed {landed.get('total', '-')} {landed.get('currency', '')}")
     for replan in s.get("replans", []):
         console.print(f"  [yellow]backup plan[/yellow]: {replan['failed_partner']} failed "
-                      f"({clip(replan['reason'], 80)}): {replan['from_plan']} -> {replan['to_plan']}")
+                      f"({escape(clip(replan['reason'], 80))}): {replan['from_plan']} -> {replan['to_plan']}")
     for gate in s.get("pending_approvals", []):
-        console.print(f"  [yellow]waiting for ops[/yellow]: gate {gate['kind']}: {gate['reason']}")
+        console.print(f"  [yellow]waiting for ops[/yellow]: gate {gate['kind']}: {escape(gate['reason'])}")
     if s.get("failure"):
-        console.print(f"  [red]failure[/red]: {s['failure']}")
+        console.print(f"  [red]failure[/red]: {escape(s['failure'])}")
     transitions = table_of("when", "stage", "status", "note", title="transitions")
     for t in s.get("transitions", []):
         transitions.add_row(when(t["at"]), t["stage"], t["status"], escape(t["note"]))

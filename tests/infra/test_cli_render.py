@@ -87,3 +87,17 @@ def test_one_time_format_in_utc():
 def test_clip_shortens_at_a_word():
     assert clip("goods restricted at destination", 20) == "goods restricted …"
     assert clip("short", 20) == "short"
+
+
+def test_text_from_the_api_is_printed_as_written_not_as_markup(monkeypatch):
+    """A failure or gate reason holding square brackets ("[red]", "[1]") is text, not rich markup to apply."""
+    from starter import cli
+
+    console, out = piped_console(120)
+    monkeypatch.setattr(cli, "console", console)
+    cli.print_shipment({"shipment_id": "SHP-1", "stage": "customs", "status": "on_hold", "transitions": [],
+                        "failure": "items[1]: [bold]not[/bold] allowed",
+                        "pending_approvals": [{"kind": "compliance", "reason": "[red]screening[/red] hit"}]})
+    assert "items[1]: [bold]not[/bold] allowed" in out.getvalue()
+    assert "[red]screening[/red] hit" in out.getvalue()
+    assert "transitions: none" in out.getvalue()
