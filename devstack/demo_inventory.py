@@ -11,7 +11,7 @@ from rich.console import Console
 from infra.platform.settings import STATE_DIR
 from starter.client import TradelaneClient
 from starter.inventory_cli import forecast_chart, stock_table, suggestion_table
-from tradelane.inventory.chart import render_png
+from tradelane.inventory.chart import caption, render_png
 from tradelane.inventory.synthetic import seasonal_sales
 
 NETWORK = Path(__file__).resolve().parent.parent / "examples" / "inventory" / "network.yaml"
@@ -67,8 +67,9 @@ def chart(client: TradelaneClient, console: Console) -> None:
     f = client.forecast("CASE-IP15-BLK", "BER-1")
     out = STATE_DIR / "forecast-CASE-IP15-BLK-BER-1.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_png(forecast_chart(f)))
-    console.print(f"forecast for CASE-IP15-BLK at BER-1: {forecast_chart(f).subtitle}; chart: {out}")
+    drawn = forecast_chart(f)
+    out.write_bytes(render_png(drawn))
+    console.print(f"forecast for CASE-IP15-BLK at BER-1: {caption(drawn)}; chart: {out}")
 
 
 def show_stock(client: TradelaneClient, console: Console) -> None:
