@@ -22,6 +22,7 @@ from infra.platform.temporal import connect, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, require
 from starter.cors import CodecCors
 from starter.deadlines import with_deadline
+from starter.docs import TAGS, add_docs
 from starter.errors import add_error_handlers
 from starter.limits import BodySizeLimit
 from starter.metrics import ReadModelCollector, metrics_router
@@ -44,6 +45,12 @@ from tradelane.decisions.screening import ScreeningList
 from tradelane.rules import RuleBook, default_book
 
 __all__ = ["create_app"]
+
+DESCRIPTION = """Cross-border shipments as durable Temporal workflows.
+
+Every `/v1/` call needs an API key, sent as `Authorization: Bearer <key>` (choose **Authorize** and paste it); the
+key's role (backend, ops, partner) decides what it may call. Refusals are `{"error": {"code", "message"}}`, and a
+422 names each refused field."""
 
 ROUTERS = (probes.router, shipments.router, visibility.router, quotes.router, documents.router,
            partner_events.router, dcsa_events.router, tracking_page.router, inventory.router, reconciliation.router,
@@ -77,8 +84,10 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
         if engine is None:
             app.state.engine.dispose()
 
-    app = FastAPI(title="Tradelane", version="0.1.0", lifespan=lifespan,
-                  description="Cross-border shipments as durable Temporal workflows.")
+    # `/docs` is served from packaged assets (`starter.docs`), not FastAPI's CDN-loaded default; no `/redoc`.
+    app = FastAPI(title="Tradelane", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_tags=TAGS, description=DESCRIPTION)
+    add_docs(app)
     # Dependencies given by the caller (the stack, tests) are ready before any lifespan runs. Every Temporal call
     # of the API has a deadline (a 503 past it, `starter.deadlines`).
     app.state.settings, app.state.engine = settings, engine

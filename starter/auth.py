@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
 
 from infra.platform.settings import ALL_MERCHANTS, ApiKey
@@ -103,12 +104,23 @@ def _presented_key(authorization: str | None, api_key: str | None) -> str | None
     return None
 
 
+BEARER = HTTPBearer(scheme_name="apiKey", auto_error=False,
+                    description="A Tradelane API key, as `Authorization: Bearer <key>`.")
+"""The API key's security scheme in the OpenAPI document, so the docs' "Authorize" sends the key."""
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", scheme_name="apiKeyHeader", auto_error=False,
+                              description="The same API key in the `X-API-Key` header, for clients that cannot "
+                                          "set `Authorization`.")
+
+
 def authenticate(request: Request,
-                 authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-                 x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
-    """The caller of this request, or 401 when no known key came with it."""
+                 _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+                 _header: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> Caller:
+    """The caller of this request, or 401 when no known key came with it.
+
+    The two security parameters declare the key in the OpenAPI document (so the docs' "Authorize" sends it); the
+    key itself is read from the raw headers exactly as the rate limiter reads it, so both agree on who calls."""
     directory: KeyDirectory = request.app.state.keys
-    presented = _presented_key(authorization, x_api_key)
+    presented = _presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
     if presented is None:
         raise ApiError(401, "UNAUTHENTICATED", "an API key is required: send 'Authorization: Bearer <key>'",
                        headers={"WWW-Authenticate": "Bearer"})

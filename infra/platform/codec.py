@@ -298,11 +298,15 @@ def codec_router(codec: EncryptionCodec, dependencies: Sequence[Any] = ()) -> AP
         return Response(json_format.MessageToJson(Payloads(payloads=result), indent=None),
                         media_type="application/json")
 
-    @router.post("/encode", summary="Encrypt payloads (Temporal codec server)")
+    @router.post("/encode", summary="Encrypt payloads (Temporal codec server)",
+                 description="Encrypt `Payloads` (protobuf JSON) as the Web UI asks when an operator sends a signal "
+                             "or an update; ops key only.")
     async def encode(request: Request) -> Response:
         return await apply(request, "encode")
 
-    @router.post("/decode", summary="Decrypt payloads (Temporal codec server)")
+    @router.post("/decode", summary="Decrypt payloads (Temporal codec server)",
+                 description="Decrypt `Payloads` (protobuf JSON) for the Temporal Web UI to show; they hold "
+                             "personal data, so an ops key only.")
     async def decode(request: Request) -> Response:
         return await apply(request, "decode")
 

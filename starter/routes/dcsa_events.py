@@ -68,7 +68,8 @@ _CALLBACK_BODY = {
 }
 
 
-@router.post(CALLBACK_PATH, status_code=204, response_class=Response, openapi_extra=_CALLBACK_BODY)
+@router.post(CALLBACK_PATH, summary="DCSA tracking callback", status_code=204, response_class=Response,
+             openapi_extra=_CALLBACK_BODY)
 async def dcsa_callback(
     partner: str,
     booking_ref: Annotated[str, Query(alias=BOOKING_PARAMETER, min_length=1, max_length=35,

@@ -53,7 +53,7 @@ class DeadLetterPublic(BaseModel):
         return cls.model_validate(row, from_attributes=True)
 
 
-@router.get("", response_model=list[DeadLetterPublic])
+@router.get("", summary="List dead letters", response_model=list[DeadLetterPublic])
 async def list_dead_letters(
     engine: EngineDep, _: Ops, state: LetterState = LetterState.OPEN, kind: DeadLetterKind | None = None,
     shipment_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -65,7 +65,7 @@ async def list_dead_letters(
     return [DeadLetterPublic.of(row) for row in rows]
 
 
-@router.post("/{letter_id}/resolve", response_model=DeadLetterPublic)
+@router.post("/{letter_id}/resolve", summary="Resolve a dead letter", response_model=DeadLetterPublic)
 async def resolve_dead_letter(letter_id: LetterId, engine: EngineDep, caller: Ops) -> DeadLetterPublic:
     """Close a dead letter whose cause ops dealt with; recorded as resolved by the caller's key name."""
     row = dead_letters.resolve(engine, letter_id, by=caller.name, now=datetime.now(UTC))

@@ -97,14 +97,14 @@ class ForecastView(BaseModel):
     reasons: list[str]
 
 
-@router.get("", response_model=list[StockView])
+@router.get("", summary="Stock per warehouse", response_model=list[StockView])
 async def stock(engine: EngineDep, caller: Reader, sku: SkuQuery = None,
                 warehouse: WarehouseQuery = None) -> list[StockView]:
     """On hand, reserved, available and in transit per warehouse and SKU, with each inbound shipment's ETA."""
     return await asyncio.to_thread(ledger.stock, engine, sku=sku, warehouse_id=warehouse, merchants=caller.merchants)
 
 
-@router.get("/movements", response_model=list[MovementView])
+@router.get("/movements", summary="Stock movements", response_model=list[MovementView])
 async def movements(engine: EngineDep, caller: Reader, sku: SkuQuery = None, warehouse: WarehouseQuery = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[MovementView]:
     """The ledger rows, newest first: every change of stock, with its shipment and reason."""
@@ -112,7 +112,8 @@ async def movements(engine: EngineDep, caller: Reader, sku: SkuQuery = None, war
                                    merchants=caller.merchants)
 
 
-@router.post("/movements", status_code=201, response_model=list[MovementView])
+@router.post("/movements", summary="Record a receipt or count", status_code=201,
+              response_model=list[MovementView])
 async def post_movement(body: StockAdjustment, engine: EngineDep, caller: Ops) -> list[MovementView]:
     """A receipt or a count correction. Refused (409) when it would leave negative available stock."""
     if body.warehouse_id not in await asyncio.to_thread(ledger.warehouses, engine):
@@ -134,7 +135,7 @@ async def post_movement(body: StockAdjustment, engine: EngineDep, caller: Ops) -
     return [MovementView.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.put("/network", response_model=NetworkSaved)
+@router.put("/network", summary="Replace warehouses and SKUs", response_model=NetworkSaved)
 async def put_network(body: Network, engine: EngineDep, _: Ops) -> NetworkSaved:
     """Warehouses and SKUs (master data), inserted or replaced by id."""
     sources = {w.warehouse_id for w in body.warehouses} | set(await asyncio.to_thread(ledger.warehouses, engine))
@@ -146,7 +147,7 @@ async def put_network(body: Network, engine: EngineDep, _: Ops) -> NetworkSaved:
     return NetworkSaved(warehouses=saved[0], skus=saved[1])
 
 
-@router.post("/sales", response_model=SalesImported,
+@router.post("/sales", summary="Import sales history", response_model=SalesImported,
              openapi_extra={"requestBody": {"content": {
                  "text/csv": {"schema": {"type": "string"}},
                  "application/json": {"schema": {"type": "object", "properties": {"sales": {
@@ -165,7 +166,7 @@ async def import_sales(request: Request, engine: EngineDep, caller: Importer) ->
                          skus=sorted({r.sku for r in records}), first_day=min(days), last_day=max(days))
 
 
-@router.get("/forecast", response_model=ForecastView)
+@router.get("/forecast", summary="Demand forecast", response_model=ForecastView)
 async def forecast(engine: EngineDep, book: BookDep, caller: Reader, sku: Annotated[str, Query(max_length=64)],
                    warehouse: Annotated[str, Query(max_length=32)],
                    as_of: Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2099, 12, 31))] = None,
@@ -196,7 +197,7 @@ async def forecast(engine: EngineDep, book: BookDep, caller: Reader, sku: Annota
     return _forecast_view(found, sku, target.warehouse_id, target.country, day)
 
 
-@router.get("/suggestions", response_model=list[Suggestion])
+@router.get("/suggestions", summary="Replenishment suggestions", response_model=list[Suggestion])
 async def suggestions(engine: EngineDep, caller: Reader, state: SuggestionState | None = None,
                       sku: SkuQuery = None, warehouse: WarehouseQuery = None,
                       run: Annotated[str | None, Query(max_length=120)] = None) -> list[Suggestion]:
@@ -205,14 +206,14 @@ async def suggestions(engine: EngineDep, caller: Reader, state: SuggestionState 
                                    run_id=run, merchants=caller.merchants)
 
 
-@router.post("/replenishments", status_code=202, response_model=RunStarted)
+@router.post("/replenishments", summary="Run replenishment now", status_code=202, response_model=RunStarted)
 async def run_now(client: TemporalDep, settings: SettingsDep, _: Ops) -> RunStarted:
     """Start a replenishment run now (the schedule runs one daily)."""
     handle = await start_run(client, settings)
     return RunStarted(run_id=handle.id, status_url=f"/v1/inventory/replenishments/{handle.id}")
 
 
-@router.get("/replenishments/{run_id}", response_model=ReplenishmentState)
+@router.get("/replenishments/{run_id}", summary="A replenishment run", response_model=ReplenishmentState)
 async def run_state(run_id: str, client: TemporalDep, engine: EngineDep, caller: Reader) -> ReplenishmentState:
     """A run's suggestions and decisions, from its workflow. A run plans every merchant's stock: a backend sees
     only its merchants' suggestions and skipped SKUs, and not ops' decisions (they name other merchants')."""
@@ -229,7 +230,8 @@ async def run_state(run_id: str, client: TemporalDep, engine: EngineDep, caller:
         "decisions": []})
 
 
-@router.post("/replenishments/{run_id}/decisions", response_model=ReplenishmentState)
+@router.post("/replenishments/{run_id}/decisions", summary="Decide a run's suggestions",
+              response_model=ReplenishmentState)
 async def decide(run_id: str, body: SuggestionDecision, client: TemporalDep, _: Ops) -> ReplenishmentState:
     """Approve or reject the run's suggestions; approved ones start as replenishment shipments."""
     with not_found_as("RUN_NOT_FOUND", f"no running replenishment run {run_id}"):

@@ -92,7 +92,8 @@ def _own(caller: Caller, merchant_id: str) -> None:
         raise _not_found(merchant_id)
 
 
-@router.get("/v1/merchants/{merchant_id}/profile", response_model=MerchantProfileView)
+@router.get("/v1/merchants/{merchant_id}/profile", summary="Read a merchant's profile",
+            response_model=MerchantProfileView)
 def read_profile(merchant_id: MerchantId, engine: EngineDep, caller: Reader) -> MerchantProfileView:
     """The merchant's profile: a backend reads its own merchants', ops any (404 when there is none)."""
     _own(caller, merchant_id)
@@ -103,7 +104,8 @@ def read_profile(merchant_id: MerchantId, engine: EngineDep, caller: Reader) -> 
         return _view(row)
 
 
-@router.put("/v1/merchants/{merchant_id}/profile", response_model=MerchantProfileView)
+@router.put("/v1/merchants/{merchant_id}/profile", summary="Set a merchant's profile",
+            response_model=MerchantProfileView)
 def set_profile(merchant_id: MerchantId, body: MerchantProfile, engine: EngineDep,
                 caller: Backend) -> MerchantProfileView:
     """Set the merchant's profile (a backend, for its own merchants; 422 naming the field it refuses)."""

@@ -18,7 +18,7 @@ from starter.errors import ApiError
 from starter.event_intake import accept_event, reference_required
 from tradelane.tracking_codes import EVENTS_PATH, PartnerEvent
 
-router = APIRouter()
+router = APIRouter(tags=["partners"])
 
 
 class EventAccepted(BaseModel):
@@ -28,7 +28,7 @@ class EventAccepted(BaseModel):
     """True when this event id was received before: acknowledged again, not passed on again."""
 
 
-@router.post(EVENTS_PATH, status_code=202, response_model=EventAccepted)
+@router.post(EVENTS_PATH, summary="Push a tracking event", status_code=202, response_model=EventAccepted)
 async def carrier_event(body: PartnerEvent, request: Request, client: TemporalDep, engine: EngineDep,
                         caller: Partner) -> EventAccepted:
     """A partner's tracking event: signed (`Tradelane-Signature`) with the partner's own secret, idempotent by

@@ -12,13 +12,13 @@ from starter.deps import EngineDep, SettingsDep, TemporalDep
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", summary="Liveness probe")
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers. Restart it when this fails."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Readiness,
+@router.get("/readyz", summary="Readiness probe", response_model=Readiness,
             responses={503: {"model": Readiness, "description": "a dependency is unavailable"}})
 async def readyz(client: TemporalDep, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: Temporal and the database answer. Send traffic elsewhere while this fails."""

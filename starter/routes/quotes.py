@@ -22,7 +22,7 @@ from tradelane.decisions.models import (
 from tradelane.decisions.planner import candidate_legs
 from tradelane.models import ShipmentRequest
 
-router = APIRouter()
+router = APIRouter(tags=["quotes"])
 
 
 class QuoteView(BaseModel):
@@ -55,7 +55,7 @@ class QuoteView(BaseModel):
             compliance=a.compliance, risk_score=a.risk_score, last_mile=a.last_mile, reasons=a.reasons)
 
 
-@router.post("/v1/quotes", response_model=QuoteView)
+@router.post("/v1/quotes", summary="Quote a shipment", response_model=QuoteView)
 async def quote(body: ShipmentRequest, gateway: GatewayDep, book: BookDep, screening: ScreeningDep,
                 caller: Reader) -> QuoteView:
     """Plans, landed cost and every other decision for a request; nothing is started or booked. A backend asks

@@ -83,7 +83,7 @@ def _item(engine: Any, item_id: int) -> ReconciliationRow:
     return row
 
 
-@router.get("", response_model=ItemList)
+@router.get("", summary="List reconciliation items", response_model=ItemList)
 async def list_items(engine: EngineDep, _: Ops,
                      state: Annotated[ReconciliationState | None, Query()] = None,
                      reason: Annotated[ReconciliationReason | None, Query()] = None,
@@ -92,12 +92,13 @@ async def list_items(engine: EngineDep, _: Ops,
     return ItemList(items=[ItemPublic.of(r) for r in items.list_items(engine, state, reason, limit)])
 
 
-@router.get("/{item_id}", response_model=ItemPublic)
+@router.get("/{item_id}", summary="Read a reconciliation item", response_model=ItemPublic)
 async def get_item(item_id: ItemId, engine: EngineDep, _: Ops) -> ItemPublic:
+    """One item: what Tradelane and the partner each hold, why they differ, and what was done about it."""
     return ItemPublic.of(_item(engine, item_id))
 
 
-@router.post("/{item_id}/retry", status_code=202, response_model=RetryStarted)
+@router.post("/{item_id}/retry", summary="Retry an item's undo", status_code=202, response_model=RetryStarted)
 async def retry(item_id: ItemId, engine: EngineDep, client: TemporalDep, settings: SettingsDep,
                 caller: Ops) -> RetryStarted:
     """Run the item's undo again through Temporal; the item is resolved when it succeeds."""
@@ -120,7 +121,7 @@ async def retry(item_id: ItemId, engine: EngineDep, client: TemporalDep, setting
     return RetryStarted(item=ItemPublic.of(row), workflow_id=workflow_id)
 
 
-@router.post("/{item_id}/resolve", response_model=ItemPublic)
+@router.post("/{item_id}/resolve", summary="Resolve an item by hand", response_model=ItemPublic)
 async def resolve(item_id: ItemId, body: ResolveBody, engine: EngineDep, caller: Ops) -> ItemPublic:
     """Close an item ops settled with the partner by hand."""
     _item(engine, item_id)
@@ -129,7 +130,7 @@ async def resolve(item_id: ItemId, body: ResolveBody, engine: EngineDep, caller:
     return ItemPublic.of(row)
 
 
-@router.post("/runs", status_code=202, response_model=RunStarted)
+@router.post("/runs", summary="Reconcile now", status_code=202, response_model=RunStarted)
 async def run_now(client: TemporalDep, settings: SettingsDep, _: Ops) -> RunStarted:
     """Compare Tradelane's bookings with the partners' now (the schedule runs it hourly)."""
     handle = await start_run(client, settings)

@@ -46,7 +46,7 @@ from workflows.shipment import ShipmentWorkflow
 
 log = structlog.stdlib.get_logger(__name__)
 
-router = APIRouter()
+router = APIRouter(tags=["shipments"])
 
 REFUSALS = {"GateNotPending": "GATE_NOT_PENDING", "ShipmentClosed": "SHIPMENT_CLOSED"}
 """The API code of each `ApplicationError` type the workflow refuses an update with."""
@@ -119,9 +119,14 @@ class CancelAccepted(BaseModel):
     message: str
 
 
-@router.post("/v1/shipments", status_code=201, response_model=ShipmentCreated)
+@router.post("/v1/shipments", summary="Start a shipment", status_code=201, response_model=ShipmentCreated)
 async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
                           caller: Backend) -> ShipmentCreated:
+    """Start the shipment's workflow. Backends only, for their own merchants (403 naming `merchant_id`).
+
+    A refused request (422) names each field and says what was expected, and starts nothing. A shipment id is
+    used once, ever: the same id again is 409 `SHIPMENT_EXISTS`, also after the shipment closed. When Temporal
+    is unavailable the answer is 503 with Retry-After; sending the same request again is then safe."""
     caller.may_act_for(body.merchant_id)
     problems = await asyncio.to_thread(warehouse_problems, engine, body)
     if problems:
@@ -152,9 +157,13 @@ async def create_shipment(body: ShipmentRequest, client: TemporalDep, engine: En
                            status_url=f"/v1/shipments/{body.shipment_id}")
 
 
-@router.get("/v1/shipments/{shipment_id}", response_model=ShipmentView)
+@router.get("/v1/shipments/{shipment_id}", summary="Read a shipment", response_model=ShipmentView)
 async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep, settings: SettingsDep,
                        caller: Reader) -> ShipmentView:
+    """The shipment's state, its approvals waiting for ops and its decisions (plans, landed cost, documents).
+
+    Asked of the workflow while it runs, read from its result once completed; from the read model, marked
+    `stale`, when Temporal cannot be asked. Another merchant's shipment is 404, as a missing one."""
     try:
         handle, status, merchant_id = await _describe(client, shipment_id)
     except ApiError:
@@ -185,7 +194,7 @@ async def get_shipment(shipment_id: str, client: TemporalDep, engine: EngineDep,
     return view
 
 
-@router.get("/v1/shipments", response_model=list[ShipmentSummary])
+@router.get("/v1/shipments", summary="List shipments", response_model=list[ShipmentSummary])
 async def list_shipments(
     engine: EngineDep,
     caller: Reader,
@@ -196,6 +205,8 @@ async def list_shipments(
     = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ShipmentSummary]:
+    """Shipments from the read model, most recently changed first, by status, stage, destination country or
+    open exception. A backend sees its own merchants' shipments only."""
     with Session(engine) as session:
         query = select(ShipmentRow).order_by(col(ShipmentRow.updated_at).desc()).limit(limit)
         if caller.merchants is not None:
@@ -214,15 +225,20 @@ async def list_shipments(
                             open_exceptions=[k for k in row.open_exceptions.split(",") if k]) for row in rows]
 
 
-@router.post("/v1/shipments/{shipment_id}/approvals", response_model=Gate)
+@router.post("/v1/shipments/{shipment_id}/approvals", summary="Decide an approval", response_model=Gate)
 async def decide(shipment_id: str, body: ApprovalDecision, client: TemporalDep, caller: Ops) -> Gate:
+    """Approve or reject one of the shipment's pending approval gates (ops only). 409 `GATE_NOT_PENDING`
+    when that gate is not waiting for a decision."""
     log.info("approval decided", shipment_id=shipment_id, gate=body.gate.value, decision=body.decision.value,
              caller=caller.name)
     return await _update(client, shipment_id, ShipmentWorkflow.decide, body, "GATE_NOT_PENDING")
 
 
-@router.post("/v1/shipments/{shipment_id}/cancel", status_code=202, response_model=CancelAccepted)
+@router.post("/v1/shipments/{shipment_id}/cancel", summary="Cancel a shipment", status_code=202,
+             response_model=CancelAccepted)
 async def cancel(shipment_id: str, body: CancelRequest, client: TemporalDep, caller: Ops) -> CancelAccepted:
+    """Cancel the shipment (ops only): the steps already done (booking, filings, reserved stock) are undone,
+    newest first. 409 `SHIPMENT_CLOSED` when it has already finished."""
     log.info("cancel requested", shipment_id=shipment_id, caller=caller.name)
     state = await _update(client, shipment_id, ShipmentWorkflow.cancel, body, "SHIPMENT_CLOSED")
     return CancelAccepted(shipment_id=shipment_id, status=state.status,

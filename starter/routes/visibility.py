@@ -82,7 +82,7 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}" if at else address
 
 
-@router.get("/v1/shipments/{shipment_id}/events", response_model=TimelineView)
+@router.get("/v1/shipments/{shipment_id}/events", summary="A shipment's timeline", response_model=TimelineView)
 def timeline(shipment_id: str, engine: EngineDep, caller: Reader) -> TimelineView:
     """The shipment's tracking events as stored (deduplicated, in the order they happened)."""
     with Session(engine) as session:
@@ -97,7 +97,8 @@ def timeline(shipment_id: str, engine: EngineDep, caller: Reader) -> TimelineVie
                           via=e.via, received_seq=e.received_seq) for e in events])
 
 
-@router.get("/v1/shipments/{shipment_id}/notifications", response_model=list[NotificationView])
+@router.get("/v1/shipments/{shipment_id}/notifications", summary="A shipment's notifications",
+            response_model=list[NotificationView])
 def notifications(shipment_id: str, engine: EngineDep, caller: Reader) -> list[NotificationView]:
     """Every notification of the shipment and its delivery state, oldest first."""
     with Session(engine) as session:
