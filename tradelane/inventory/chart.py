@@ -228,7 +228,8 @@ def _draw_stock(ax: Axes, chart: ForecastChart) -> None:
             day = int((np.datetime64(found.stockout_on, "D") - days[0]).astype(int))
             ax.plot(days[day:day + 1], [0.0], "X", color=STOCKOUT_COLOUR, markersize=10, zorder=5,
                     label=f"stock-out ({found.stockout_on:%d %b %Y})")
-            ax.annotate(f"stock-out {found.stockout_on:%d %b %Y}", (days[day], 0.0), xytext=(8, 10),
+            # Above the marker, clear of the line that comes down to it from the left.
+            ax.annotate(f"stock-out {found.stockout_on:%d %b %Y}", (days[day], 0.0), xytext=(6, 12),
                         textcoords="offset points", ha="left", fontsize=8, color=STOCKOUT_COLOUR, zorder=6,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none"})
     for level, label, colour, style in ((chart.reorder_point, "reorder point", REORDER_COLOUR, "-"),
