@@ -95,15 +95,15 @@ def worker_process(settings: Settings, temporal_address: str, partners_base_url:
                          metrics_url=endpoint(settings.metrics_port, "/metrics"))
 
 
-async def start_worker(plan: WorkerProcess) -> asyncio.subprocess.Process:
-    """Start the worker and wait until its `/readyz` answers 200 (Temporal and the database reached, polling);
-    its exit during the wait fails the start, naming its code."""
+async def start_worker(plan: WorkerProcess, stop: asyncio.Event) -> asyncio.subprocess.Process:
+    """Start the worker and wait until its `/readyz` answers 200 (Temporal and the database reached, polling), or
+    `stop` is set (Ctrl-C while it starts); its exit during the wait fails the start, naming its code."""
     process = await asyncio.create_subprocess_exec(*plan.argv, env=plan.env)
     if plan.health_url is None:
         return process
     deadline = asyncio.get_running_loop().time() + WORKER_READY_TIMEOUT_S
     async with httpx.AsyncClient(timeout=2.0) as http:
-        while True:
+        while not stop.is_set():
             if process.returncode is not None:
                 raise RuntimeError(f"the worker exited with code {process.returncode} while starting; its log is "
                                    "above")
@@ -115,6 +115,7 @@ async def start_worker(plan: WorkerProcess) -> asyncio.subprocess.Process:
                 raise RuntimeError(f"the worker was not ready at {plan.health_url} within "
                                    f"{WORKER_READY_TIMEOUT_S:.0f} s")
             await asyncio.sleep(0.25)
+    return process
 
 
 async def stop_worker(process: asyncio.subprocess.Process, grace: timedelta) -> None:
@@ -148,26 +149,28 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
     api = await ServedApp(create_app(settings, client=server.client, engine=engine),
                           settings.api_host, settings.api_port).start()
     worker: asyncio.subprocess.Process | None = None
+    died: int | None = None
     try:
         plan = worker_process(settings, server.address, sandbox.url)
-        worker = await start_worker(plan)
-        log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
-                 web_ui=server.ui_url, database=settings.database_url, worker_pid=worker.pid)
-        print(f"\n  Tradelane API   {api_url}/docs\n  Temporal Web UI {server.ui_url}\n"
-              f"  Sandbox         {sandbox.url}/_inspect/bookings\n"
-              f"  Tracking page   {api_url}/track/<token> (linked from the recipient's e-mails)\n"
-              f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"
-              f"  Worker          pid {worker.pid}, health {plan.health_url or 'off'}, "
-              f"metrics {plan.metrics_url or 'off'}\n"
-              f"  Ctrl-C stops everything.\n", flush=True)
-        print(partner_table(sandbox.url) + "\n", flush=True)
+        worker = await start_worker(plan, stop)
+        if not stop.is_set():
+            log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
+                     web_ui=server.ui_url, database=settings.database_url, worker_pid=worker.pid)
+            print(f"\n  Tradelane API   {api_url}/docs\n  Temporal Web UI {server.ui_url}\n"
+                  f"  Sandbox         {sandbox.url}/_inspect/bookings\n"
+                  f"  Tracking page   {api_url}/track/<token> (linked from the recipient's e-mails)\n"
+                  f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"
+                  f"  Worker          pid {worker.pid}, health {plan.health_url or 'off'}, "
+                  f"metrics {plan.metrics_url or 'off'}\n"
+                  f"  Ctrl-C stops everything.\n", flush=True)
+            print(partner_table(sandbox.url) + "\n", flush=True)
         stopped, exited = asyncio.create_task(stop.wait()), asyncio.create_task(worker.wait())
         await asyncio.wait([stopped, exited], return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
-        if exited.done():
+        exited.cancel()
+        if not stop.is_set():
             log.error("the worker exited; stopping the stack", exit_code=worker.returncode)
-        else:
-            exited.cancel()
+            died = worker.returncode
         log.info("stopping")
     finally:
         if worker is not None:
@@ -178,6 +181,8 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
         engine.dispose()
         await server.stop()
         log.info("stopped")
+    if died is not None:
+        raise SystemExit(f"the worker exited with code {died}, so the stack stopped; its log is above")
 
 
 def serve_forever(settings: Settings) -> None:

@@ -5,12 +5,15 @@ The stack is started as `make up` starts it (`tradelane up`, a foreground proces
 temporary directory, and stopped with Ctrl-C's SIGINT.
 """
 
+import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -50,7 +53,9 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Res
     raise AssertionError(f"{url} did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
 
-def test_the_worker_of_make_up_serves_its_health_and_metrics_endpoints(tmp_path):
+@contextlib.contextmanager
+def make_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int], Path]]:
+    """`tradelane up` on free ports in `tmp_path`, its output in `stack.log`; killed if a test leaves it running."""
     ports = {name: free_port() for name in ("temporal", "ui", "api", "sandbox", "smtp", "metrics", "health")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADELANE_")}
     env.update({
@@ -72,6 +77,24 @@ def test_the_worker_of_make_up_serves_its_health_and_metrics_endpoints(tmp_path)
         stack = subprocess.Popen([sys.executable, "-m", "devstack.cli", "up"], cwd=tmp_path, env=env, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        yield stack, ports, log
+    finally:
+        if stack.poll() is None:
+            stack.kill()
+            stack.wait()
+            pid = worker_pid(log)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def worker_pid(log: Path) -> int | None:
+    found = re.search(r"Worker +pid (\d+)", log.read_text())
+    return int(found[1]) if found else None
+
+
+def test_the_worker_of_make_up_serves_its_health_and_metrics_endpoints(tmp_path):
+    with make_up(tmp_path) as (stack, ports, log):
         wait_for(f"http://127.0.0.1:{ports['api']}/healthz", stack, log)
         assert wait_for(f"http://127.0.0.1:{ports['health']}/healthz", stack, log).json() == {"status": "ok"}
         ready = wait_for(f"http://127.0.0.1:{ports['health']}/readyz", stack, log).json()
@@ -81,17 +104,25 @@ def test_the_worker_of_make_up_serves_its_health_and_metrics_endpoints(tmp_path)
         banner = log.read_text()
         assert f"health http://127.0.0.1:{ports['health']}/readyz" in banner
         assert f"metrics http://127.0.0.1:{ports['metrics']}/metrics" in banner
-    finally:
+        assert worker_pid(log) not in (None, stack.pid)  # a process of its own
+
         stack.send_signal(signal.SIGINT)
-        try:
-            code = stack.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            stack.kill()
-            raise
-    assert code == 0, log.read_text()[-3000:]
+        assert stack.wait(timeout=90) == 0, log.read_text()[-3000:]
     # Ctrl-C stopped the worker too: nothing is left listening on its ports.
     assert answers(f"http://127.0.0.1:{ports['health']}/healthz") is None
     assert answers(f"http://127.0.0.1:{ports['metrics']}/metrics") is None
+
+
+def test_the_stack_stops_and_says_so_when_its_worker_dies(tmp_path):
+    """Nobody would work the task queue: the stack does not run on as if it were up."""
+    with make_up(tmp_path) as (stack, ports, log):
+        wait_for(f"http://127.0.0.1:{ports['health']}/readyz", stack, log)
+        pid = worker_pid(log)
+        assert pid is not None, log.read_text()[-3000:]
+        os.kill(pid, signal.SIGKILL)
+        assert stack.wait(timeout=90) == 1
+        assert f"the worker exited with code -{int(signal.SIGKILL)}, so the stack stopped" in log.read_text()
+    assert answers(f"http://127.0.0.1:{ports['api']}/healthz") is None
 
 
 def test_the_worker_process_is_pointed_at_the_stacks_dev_server_and_sandbox(monkeypatch):
