@@ -48,11 +48,18 @@ def test_commands_are_real_cli_commands(service):
     assert command[1] in get_command(app).commands, f"{service}: 'tradelane {command[1]}' does not exist"
 
 
-@pytest.mark.parametrize("service", TRADELANE_SERVICES)
+@pytest.mark.parametrize("service", sorted(SERVICES))
 def test_environment_names_are_real_settings(service):
-    env = SERVICES[service]["environment"]
+    env = SERVICES[service].get("environment") or {}
     unknown = {k for k in env if k.startswith("TRADELANE_")} - settings_env_names() - credential_env_names()
     assert not unknown, f"{service}: not settings: {unknown}"
+
+
+def test_every_tradelane_variable_the_file_sets_is_a_setting():
+    """Every TRADELANE_* key in the file, the shared block's too: pydantic ignores a misspelt name silently."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    set_here = set(re.findall(r"^\s+(TRADELANE_\w+):", text, re.M))
+    assert set_here and not set_here - settings_env_names() - credential_env_names()
 
 
 @pytest.mark.parametrize("service", ["worker", "api"])
