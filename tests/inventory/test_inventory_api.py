@@ -35,16 +35,16 @@ def error_fields(response: Any) -> dict[str, str]:
 
 
 def network_body(tag: str) -> dict[str, Any]:
-    def address(city: str, country: str) -> dict[str, Any]:
+    def address(city: str, country: str, postal_code: str) -> dict[str, Any]:
         return {"name": f"Acme {city}", "company": "Acme", "address_lines": ["1 Main Street"], "city": city,
-                "postal_code": "10000", "country": country}
+                "postal_code": postal_code, "country": country}
 
     return {
         "warehouses": [
             {"warehouse_id": f"SZX-{tag}", "merchant_id": "acme-store", "name": "Shenzhen FC",
-             "address": address("Shenzhen", "CN")},
+             "address": address("Shenzhen", "CN", "518057")},
             {"warehouse_id": f"BER-{tag}", "merchant_id": "acme-store", "name": "Berlin",
-             "address": address("Berlin", "DE"), "replenished_from": f"SZX-{tag}", "handling_days": 1},
+             "address": address("Berlin", "DE", "10115"), "replenished_from": f"SZX-{tag}", "handling_days": 1},
         ],
         "skus": [{"sku": f"CASE-{tag}", "merchant_id": "acme-store", "description": "Silicone phone case",
                   "hs_code": "392690", "unit_value": "4.20", "currency": "EUR", "origin_country": "CN",
