@@ -3,13 +3,19 @@
 Customer e-mails, the tracking page and the commercial invoice name the shop by its profile's display name; without
 a profile they fall back to the merchant's id (its slug, e.g. `northwind-electronics`). A merchant's backend sets
 its own profile through `PUT /v1/merchants/{merchant_id}/profile` (`starter/routes/merchants.py`, which validates
-it); the projection reads it inside its own transaction (`infra/persistence/notices.py`).
+it); the projection reads it inside its own transaction (`infra/persistence/notices.py`). The logo (https only)
+heads the customer's HTML e-mails and the tracking page, with the display name as its alternative text.
 """
 
 from datetime import UTC, datetime
 
+import structlog
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, Session, SQLModel
+
+from tradelane.notify.render import https_url
+
+log = structlog.stdlib.get_logger(__name__)
 
 
 class MerchantProfileRow(SQLModel, table=True):
@@ -41,6 +47,7 @@ class MerchantContact(BaseModel):
     support: str | None = None
     """The support e-mail address, else the support URL; None when the profile names neither."""
     logo_url: str | None = None
+    """The shop's logo, https only (`logo_of`); customer e-mails show it above their headline."""
 
 
 PROFILE_FIELDS = ("display_name", "support_email", "support_url", "logo_url", "ioss_number", "eori_number",
@@ -70,4 +77,20 @@ def merchant_contact(session: Session, merchant_id: str) -> MerchantContact:
     if row is None:
         return MerchantContact(display_name=merchant_id)
     return MerchantContact(display_name=row.display_name, support=row.support_email or row.support_url,
-                           logo_url=row.logo_url)
+                           logo_url=logo_of(row))
+
+
+def logo_of(row: MerchantProfileRow | None) -> str | None:
+    """The profile's logo URL when it is https, else None.
+
+    The API stores nothing else (`starter/routes/merchants.py`); this keeps a row written another way (by hand, by
+    an older version) from putting a `javascript:` or plain-http URL in an e-mail or page, and from failing the
+    projection that renders the e-mails (which would retry it without end).
+    """
+    if row is None or row.logo_url is None:
+        return None
+    try:
+        return https_url(row.logo_url)
+    except ValueError:
+        log.warning("merchant_logo_ignored", merchant_id=row.merchant_id, reason="not an https URL")
+        return None

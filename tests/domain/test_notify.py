@@ -269,7 +269,8 @@ def test_status_label_examples_and_errors():
 
 def test_notice_facts_have_no_field_for_personal_data():
     assert set(NoticeFacts.model_fields) == {
-        "kind", "shipment_id", "order_ref", "merchant", "merchant_support", "tracking_number", "tracking_url",
+        "kind", "shipment_id", "order_ref", "merchant", "merchant_support", "merchant_logo_url", "tracking_number",
+        "tracking_url",
         "destination_country",
         "eta_expected", "eta_earliest", "eta_latest", "promised", "occurred_at", "location", "exception",
         "attempt", "duties_due", "reason_code",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from babel.dates import (
     PATTERN_CHAR_ORDER,
@@ -45,6 +46,21 @@ def _web_url(url: str | None) -> str | None:
     return url
 
 
+def https_url(url: str | None) -> str | None:
+    """`url` itself when it is an absolute https URL with a host and no whitespace or control characters (what a
+    merchant's profile may name for its logo, `starter/routes/merchants.py`).
+
+    Raises:
+        ValueError: anything else (`http://`, `javascript:`, `data:`, a relative path), so no other scheme reaches
+            an e-mail or page that embeds it.
+    """
+    if url is None:
+        return None
+    if urlsplit(url).scheme != "https" or not urlsplit(url).hostname or not url.isprintable() or " " in url:
+        raise ValueError(f"must be an https URL (https://host/...), not {url[:60]!r}")
+    return url
+
+
 class Money(BaseModel):
     """An amount in a currency (ISO 4217)."""
 
@@ -68,6 +84,9 @@ class NoticeFacts(BaseModel):
     """The merchant's display name (its profile's; its id when it has none)."""
     merchant_support: str | None = None
     """Where the customer reaches the merchant about the order (its profile's support e-mail or page)."""
+    merchant_logo_url: Annotated[str | None, AfterValidator(https_url)] = None
+    """The merchant's logo (its profile's; https only), shown atop customer e-mails with the display name as its
+    alternative text; None without one. Plain-text e-mails name the shop instead."""
     tracking_number: str | None
     tracking_url: Annotated[str | None, AfterValidator(_web_url)]
     destination_country: CountryCode
@@ -241,6 +260,10 @@ class _Email:
     signature: str | None = None
     """Who signs (`Ihr Team von Acme Outdoor`)."""
     footer: str = ""
+    logo_url: str | None = None
+    """The shop's logo (https), atop the HTML e-mail; the plain text has none."""
+    logo_alt: str = ""
+    """The logo's alternative text: the shop's display name, what a reader sees while images are blocked."""
 
 
 _ENV = Environment(
@@ -336,6 +359,7 @@ def render_notice(facts: NoticeFacts, locale: str, timezone: str) -> RenderedMes
         footer="\n".join([cat.text("footer", merchant=values["merchant"]), *(
             [cat.text("footer_support", merchant=values["merchant"],
                       contact=isolate(facts.merchant_support, direction))] if facts.merchant_support else [])]),
+        logo_url=facts.merchant_logo_url, logo_alt=facts.merchant,
     ))
 
 
