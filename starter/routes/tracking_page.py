@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from infra.persistence.db import ShipmentRow, TrackingEventRow
-from infra.persistence.merchants import get_profile
+from infra.persistence.merchants import get_profile, logo_of
 from infra.persistence.tracking_tokens import shipment_of_token
 from starter.deps import EngineDep
 from starter.routes.visibility import tracking_events
@@ -27,6 +27,8 @@ from starter.web.tracking_page import (
     TrackingPage,
     render_not_found_page,
     render_tracking_page,
+    security_headers,
+    shown_logo,
 )
 from tradelane.enums import Status, TrackingStatus
 from tradelane.partners import PARTNERS
@@ -35,8 +37,8 @@ from tradelane.tracking_page import page_locale, public_location
 router = APIRouter(tags=["public"])
 
 _PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Vary": "Accept-Language"}
-"""The page's address is its key: no cache keeps it, no link from it passes it on. Its language follows the
-browser's (`Vary`)."""
+"""The page's address is its key: no cache keeps it, no link from it passes it on (nor the shop logo's request). Its
+language follows the browser's (`Vary`). Its Content-Security-Policy: `security_headers`."""
 
 
 @router.get("/track/{token}", summary="Public tracking page", response_class=HTMLResponse)
@@ -58,14 +60,17 @@ def tracking_page(
         profile = get_profile(session, row.merchant_id) if row is not None else None
     if row is None or row.tracking_number is None:
         locale = page_locale(lang, accept_language)
-        return HTMLResponse(render_not_found_page(token, locale), status_code=404, headers=_PRIVATE)
+        return HTMLResponse(render_not_found_page(token, locale), status_code=404,
+                            headers={**_PRIVATE, **security_headers(None)})
     locale = page_locale(lang, accept_language, row.recipient_locale, row.destination_country)
-    page = page_of(row.tracking_number, row, events, shop_name=profile.display_name if profile else None)
-    return HTMLResponse(render_tracking_page(page, locale), headers={"Content-Language": locale, **_PRIVATE})
+    page = page_of(row.tracking_number, row, events, shop_name=profile.display_name if profile else None,
+                   shop_logo_url=shown_logo(logo_of(profile)))
+    return HTMLResponse(render_tracking_page(page, locale),
+                        headers={"Content-Language": locale, **_PRIVATE, **security_headers(page)})
 
 
 def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRow],
-            shop_name: str | None = None) -> TrackingPage:
+            shop_name: str | None = None, shop_logo_url: str | None = None) -> TrackingPage:
     """What the page shows of a shipment: its status, ETA and the events a recipient understands. A shipment that
     will not be delivered keeps its last ETA in the read model (for ops); the page leaves it out."""
     status = Status(row.status)
@@ -78,7 +83,7 @@ def page_of(tracking_number: str, row: ShipmentRow, events: list[TrackingEventRo
         delivered_at=next((e.occurred_at for e in reversed(events) if e.status == TrackingStatus.DELIVERED),
                           None),
         events=[_event(e) for e in events if e.status != TrackingStatus.UNKNOWN],
-        timezone=row.recipient_timezone or "UTC", shop_name=shop_name)
+        timezone=row.recipient_timezone or "UTC", shop_name=shop_name, shop_logo_url=shop_logo_url)
 
 
 def _event(event: TrackingEventRow) -> PageEvent:

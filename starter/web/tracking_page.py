@@ -9,12 +9,24 @@ language and country names from CLDR (Babel), so the page reads right in each la
 The page says only what is still true: a shipment that ended without delivery (compensated, rejected, cancelled)
 has no delivery date and no "check back later"; events are listed in the order they happened, whichever partner
 reported them; every time is on the recipient's clock, with its zone named.
+
+The page loads nothing but the shop's logo, straight from the https origin the merchant's profile names: its
+Content-Security-Policy (`security_headers`) allows images from exactly that origin, styles only by the hash of the
+page's own inline stylesheet, and nothing else (no scripts, frames, forms or fonts). Tradelane does not proxy the
+logo: fetching URLs a merchant chose from inside Tradelane's network would be a server-side request forgery risk,
+and the page's `Referrer-Policy: no-referrer` (header, meta and the image's own attribute) keeps the page's address,
+which is its key, from the logo's host.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
 from babel.dates import get_timezone_gmt, get_timezone_name
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -31,13 +43,50 @@ from tradelane.notify.catalog import (
     status_label,
     text_direction,
 )
-from tradelane.notify.render import country_name, format_eta, format_local_datetime
+from tradelane.notify.render import country_name, format_eta, format_local_datetime, https_url
 from tradelane.notify.timing import zone
 
 
 def _known_zone(name: str) -> str:
     zone(name)
     return name
+
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+"""A host as a Content-Security-Policy source may name it (CSP 3 `host-char`): letters, digits, dots and hyphens."""
+
+
+def image_origin(url: str) -> str:
+    """The origin (`https://cdn.shop.example`, with its port when not 443) the page must allow to load an image
+    from `url`; an internationalised host in its ASCII (IDNA) form, as the policy needs it.
+
+    Raises:
+        ValueError: `url` is not https, or its host cannot be named in a policy (an IP v6 literal, odd characters).
+    """
+    parts = urlsplit(https_url(url) or "")
+    try:
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+        port = parts.port
+    except (UnicodeError, ValueError):
+        raise ValueError(f"the host or port of {url[:60]!r} is not valid") from None
+    if not _HOST.match(host):
+        raise ValueError(f"the host of {url[:60]!r} cannot be allowed by a Content-Security-Policy; use a DNS name")
+    return f"https://{host}" + (f":{port}" if port not in (None, 443) else "")
+
+
+def _page_image(url: str | None) -> str | None:
+    if url is not None:
+        image_origin(url)
+    return url
+
+
+def shown_logo(url: str | None) -> str | None:
+    """`url` when the page can show it (https, a host a policy can name), else None: a logo the page cannot load
+    is left out rather than failing the page."""
+    try:
+        return _page_image(url)
+    except ValueError:
+        return None
 
 
 ENDED_UNDELIVERED = frozenset({Status.COMPENSATED, Status.REJECTED, Status.CANCELLED})
@@ -77,12 +126,20 @@ class TrackingPage(BaseModel):
     shop_name: str | None = None
     """The shop's display name from its profile, as the recipient knows it; None without a profile (its internal
     id is not for the page)."""
+    shop_logo_url: Annotated[str | None, AfterValidator(_page_image)] = None
+    """The shop's logo from its profile (https; `shown_logo`), shown with `shop_name` as its alternative text."""
 
     @model_validator(mode="after")
     def _no_eta_when_it_will_not_arrive(self) -> Self:
         if self.shipment_status in ENDED_UNDELIVERED and (self.eta_expected or self.eta_earliest or self.eta_latest):
             raise ValueError(f"eta_expected: a {self.shipment_status.value} shipment will not be delivered; leave "
                              "its ETA out of the page (see ENDED_UNDELIVERED)")
+        return self
+
+    @model_validator(mode="after")
+    def _logo_has_a_name(self) -> Self:
+        if self.shop_logo_url and not self.shop_name:
+            raise ValueError("shop_logo_url: a logo needs the shop's name (shop_name) as its alternative text")
         return self
 
 
@@ -255,6 +312,7 @@ def render_tracking_page(page: TrackingPage, locale: str) -> str:
         "tracking_number_after": tracking_number_after,
         "tracking_number": page.tracking_number,
         "shop_name": page.shop_name,
+        "shop_logo_url": page.shop_logo_url,
         "order_from": cat.text("page.order_from", merchant="\x00").partition("\x00") if page.shop_name else None,
         "shipment_status": page.shipment_status.value,
         **_header(page, locale),
@@ -280,6 +338,28 @@ def render_tracking_page(page: TrackingPage, locale: str) -> str:
         } for event in events],
     }
     return _ENV.get_template("tracking.html.j2").render(view)
+
+
+@cache
+def _style_sources() -> str:
+    """The policy's sources for the pages' one inline stylesheet (`base.html.j2`): its SHA-256, so that stylesheet
+    and no other applies. Taken from a rendered page, so it is the hash of exactly what is served."""
+    html = render_too_many_requests_page()
+    sheets = re.findall(r"<style>(.*?)</style>", html, flags=re.DOTALL)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(sheet.encode()).digest()).decode()}'"
+                    for sheet in sheets) or "'none'"
+
+
+def security_headers(page: TrackingPage | None) -> dict[str, str]:
+    """The headers that keep a served page to itself: a Content-Security-Policy allowing its own stylesheet and
+    images from the shop logo's origin only (`page` None: the pages without a shipment, which load no image), and
+    no MIME sniffing."""
+    images = image_origin(page.shop_logo_url) if page is not None and page.shop_logo_url else "'none'"
+    policy = "; ".join([
+        "default-src 'none'", f"style-src {_style_sources()}", f"img-src {images}",
+        "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    ])
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff"}
 
 
 def render_not_found_page(tracking_number: str, locale: str) -> str:

@@ -240,6 +240,7 @@ def test_page_models_hold_only_public_fields():
     assert set(TrackingPage.model_fields) == {
         "tracking_number", "shipment_status", "latest_status", "origin_country", "destination_country",
         "eta_expected", "eta_earliest", "eta_latest", "delivered_at", "events", "timezone", "shop_name",
+        "shop_logo_url",
     }
     assert set(PageEvent.model_fields) == {"occurred_at", "status", "location"}
 
