@@ -1,5 +1,6 @@
 """The public tracking page in a real headless Chromium (Debian's package, driven by Playwright), served by the real
-API from the read model of a shipment that really went through the workflow."""
+API from the read model of a shipment that really went through the workflow. The shop's logo is the page's one
+outside resource: the browser asks its https host for it, which these tests answer in the browser (`serve_logo`)."""
 
 import io
 import re
@@ -38,11 +39,13 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def delivered(harness, locale: str | None) -> tuple[str, str]:
+async def delivered(harness, locale: str | None, merchant_id: str | None = None) -> tuple[str, str]:
     """Run a shipment to delivery; returns its tracking number and the path of its public page (by its token, as the
     recipient's e-mails link to it)."""
     shipment_id = unique_id("page")
     body = load_example("basic-cn-de.json", shipment_id)
+    if merchant_id is not None:
+        body["merchant_id"] = merchant_id
     if locale is None:
         del body["destination"]["locale"]
     else:
@@ -64,11 +67,45 @@ async def open_page(browser: Browser, url: str, accept_language: str | None = No
     return context, page, response
 
 
+LOGO_HOST = "https://cdn.northwind.example"
+LOGO = f"{LOGO_HOST}/brand/logo.png?v=2&size=96"
+
+
+def logo_png() -> bytes:
+    image = Image.new("RGB", (240, 60), (29, 78, 216))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def serve_logo(context, asked: list[str]) -> None:
+    """Answer the browser's requests to any https host as that host would (the logo's host with a PNG, others with
+    404), recording each URL asked for: only what the page's policy lets through is ever asked."""
+    async def answer(route):
+        asked.append(route.request.url)
+        if route.request.url == LOGO:
+            await route.fulfill(status=200, content_type="image/png", body=logo_png())
+        else:
+            await route.fulfill(status=404, body=b"")
+    await context.route(re.compile(r"^https://"), answer)
+
+
 async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harness, webhook_api, browser):
-    tracking_number, path = await delivered(harness, "de-DE")
-    context, page, response = await open_page(browser, f"{webhook_api.url}{path}",
-                                              accept_language="nl-NL,nl;q=0.8")
+    merchant_id = unique_id("northwind").lower()
+    saved = await harness.api.put(f"/v1/merchants/{merchant_id}/profile",
+                                  json={"display_name": "Northwind Electronics", "logo_url": LOGO})
+    assert saved.status_code == 200, saved.text
+    tracking_number, path = await delivered(harness, "de-DE", merchant_id)
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                        extra_http_headers={"Accept-Language": "nl-NL,nl;q=0.8"})
+    asked: list[str] = []
+    await serve_logo(context, asked)
+    refused: list[str] = []
+    page = await context.new_page()
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
     try:
+        response = await page.goto(f"{webhook_api.url}{path}")
         assert response is not None and response.status == 200
         # A browser asking only for languages Tradelane does not speak: the recipient's locale.
         assert await page.get_attribute("html", "lang") == "de"
@@ -83,13 +120,32 @@ async def test_the_recipient_sees_the_timeline_in_their_language_on_a_phone(harn
         times = await page.locator("#timeline time").all_inner_texts()
         assert times and all(re.search(r"\d:\d\d Uhr MES?Z$", t) for t in times), times
         assert await page.inner_text("#time-zone") == "Zeitzone: Mitteleuropäische Zeit"
+        # The shop's logo, loaded from its own https host under the page's policy, 40 px high in its proportions,
+        # named by the shop's name; the page's own stylesheet applies (its hash is in the policy).
+        logo = page.locator("#shop-logo")
+        await logo.wait_for()
+        assert await logo.evaluate("img => img.complete && img.naturalWidth") == 240
+        assert await logo.get_attribute("alt") == "Northwind Electronics"
+        box = await logo.bounding_box()
+        assert box is not None and (round(box["height"]), round(box["width"])) == (40, 160)
+        assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(243, 244, 246)"
+        assert asked == [LOGO] and refused == [], (asked, refused)
+        # Any other image host is refused by the policy before a request leaves the browser.
+        blocked = await page.evaluate("""() => new Promise(resolve => {
+            document.addEventListener("securitypolicyviolation", e => resolve(e.blockedURI), {once: true});
+            setTimeout(() => resolve(null), 5000);
+            const image = new Image();
+            image.src = "https://tracker.example/pixel.png";
+            document.body.append(image);
+        })""")
+        assert blocked == "https://tracker.example/pixel.png" and asked == [LOGO]
         # Readable on a phone: nothing wider than the screen.
         scroll_width = await page.evaluate("document.documentElement.scrollWidth")
         assert scroll_width <= PHONE["width"]
         # Nothing internal reaches the page.
         html = await page.content()
         recipient = load_example("basic-cn-de.json")["destination"]
-        for internal in (*directory().connections, "acme-store", "shipment:", recipient["postal_code"],
+        for internal in (*directory().connections, "acme-store", merchant_id, "shipment:", recipient["postal_code"],
                          *recipient["address_lines"], *recipient["name"].split()):
             # As a word: a partner named `ups` is not in "groups". Nor personal data: no postcode, street, name.
             assert not re.search(rf"(?<![\w-]){re.escape(internal)}(?![\w-])", html), internal
