@@ -192,7 +192,8 @@ def reached_stage(page: TrackingPage) -> int:
     if page.shipment_status is Status.DELIVERED:
         return len(STAGES) - 1
     statuses = [event.status for event in page.events] + ([page.latest_status] if page.latest_status else [])
-    return max((STAGE_OF[s] for s in statuses if STAGE_OF[s] is not None), default=0)
+    reached = [stage for stage in (STAGE_OF[s] for s in statuses) if stage is not None]
+    return max(reached, default=0)
 
 
 def _delivered_at(page: TrackingPage) -> datetime | None:
@@ -214,7 +215,7 @@ def _header(page: TrackingPage, locale: str) -> dict[str, str | None]:
     hint = "page.hint_cancelled" if status in ENDED_UNDELIVERED else _HINTS.get(status)
     return {
         "headline": headline,
-        "latest": cat.text("page.latest", status=status_label(latest, locale)) if show_latest else None,
+        "latest": cat.text("page.latest", status=status_label(latest, locale)) if show_latest and latest else None,
         "hint": cat.text(hint) if hint else None,
     }
 
