@@ -105,8 +105,10 @@ def _messages(update: ProjectionUpdate, notice: Notice, config: NoticeConfig,
     state, recipient = update.state, update.recipient
     facts = _facts(update, notice, config, merchant)
     if notice.kind in _ENDINGS:
-        # Nothing will be delivered, so no duties are due; the reason code is for the merchant and ops.
-        facts = facts.model_copy(update={"duties_due": None, "reason_code": notice.reason_code})
+        # Nothing will be delivered, so no duties are due and no ETA holds (the notice copies the state's last
+        # estimate); the reason code is for the merchant and ops.
+        facts = facts.model_copy(update={"duties_due": None, "eta_expected": None, "eta_earliest": None,
+                                         "eta_latest": None, "reason_code": notice.reason_code})
     base = f"{state.shipment_id}:{notice.seq}"
     common = {"shipment_id": state.shipment_id, "notice_id": base, "kind": notice.kind.value,
               "created_at": notice.at}

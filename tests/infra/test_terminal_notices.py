@@ -5,7 +5,7 @@ and tells the customer in their language only when they were already told someth
 On a real SQLite read model, through the projection's own transaction (`apply_projection`)."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from infra.persistence.outbox import OutboxRow, OutboxState, claim_due, mark_sen
 from infra.platform.notice_config import NoticeConfig
 from tests.support import unique_id
 from tradelane.enums import NoticeKind, Stage, Status
+from tradelane.eta.estimate import Eta
 from tradelane.notify import QuietHours
 from tradelane.notify.catalog import catalog
 from tradelane.shipment.projection import ProjectionUpdate, Recipient
@@ -132,6 +133,21 @@ def test_a_customer_already_told_hears_of_the_end_in_their_language(engine, kind
     assert mail.not_before >= MORNING, "an ending is held for quiet hours like any customer e-mail"
     assert shipment.row(ended, "webhook", "merchant").payload["type"] == f"shipment.{kind.value}"
     assert shipment.row(ended, "email", "ops") is not None
+
+
+def test_an_ending_promises_no_arrival_to_the_merchant_or_ops(engine):
+    """The workflow's terminal notice copies the state's last ETA; the merchant's webhook and the ops alert of a
+    compensated shipment carried it (`eta.expected` 2026-12-16), as if the parcel were still coming."""
+    shipment = Shipment(engine)
+    eta = Eta(expected=date(2026, 12, 16), earliest=date(2026, 12, 15), latest=date(2026, 12, 18),
+              basis="plan air_express:ups", as_of=EVENING)
+    ended = shipment.notify(NoticeKind.COMPENSATED, EVENING, customer=True, ops=True, eta=eta,
+                            reason_code="RESTRICTED_GOODS")
+
+    hook = shipment.row(ended, "webhook", "merchant")
+    assert hook is not None and hook.payload["eta"] == {"expected": None, "earliest": None, "latest": None, "promised": None}
+    alert = shipment.row(ended, "email", "ops")
+    assert alert is not None and "2026-12-16" not in alert.body_text
 
 
 def test_a_shipment_rejected_before_booking_tells_merchant_and_ops_only(engine):
