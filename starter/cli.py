@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -53,8 +54,24 @@ def _read_request(file: Path) -> dict[str, Any]:
         raise typer.Exit(1) from None
 
 
-def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
-    """The decisions computed in this process from the rate tables alone (no partner quotes, no API)."""
+DOCUMENTS = ("commercial-invoice", "packing-list")
+
+
+def _local_documents(request: dict[str, Any], decided: Any) -> dict[str, bytes]:
+    """The documents of a `--local` quote: the invoice charges the freight of the plan it chose (the API's route
+    charges the booked plan's, or the plan a quote with live partner prices chooses)."""
+    from tradelane.decisions.documents import booked_charges
+    from tradelane.decisions.pdf import commercial_invoice_pdf, packing_list_pdf
+    from tradelane.models import ShipmentRequest
+
+    parsed = ShipmentRequest.model_validate(request)
+    return {"commercial-invoice": commercial_invoice_pdf(parsed, charges=booked_charges(decided)),
+            "packing-list": packing_list_pdf(parsed)}
+
+
+def _local_quote(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The decisions computed in this process from the rate tables alone (no partner quotes, no API), as the
+    quote's view and the assessment."""
     from pydantic import ValidationError
 
     from starter.errors import field_path
@@ -69,7 +86,7 @@ def _local_quote(request: dict[str, Any]) -> dict[str, Any]:
         fields = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in err.errors()]
         fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
     decided = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
-    return QuoteView.of(decided).model_dump(mode="json")
+    return QuoteView.of(decided).model_dump(mode="json"), decided
 
 
 def _plan_row(table: Table, plan: dict[str, Any], tag: str) -> None:
@@ -132,24 +149,26 @@ def quote(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], ap
           as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False) -> None:
     """Plans, landed cost, compliance, documents and marks for a request file, without starting anything."""
     request = _read_request(file)
+    pdfs: dict[str, bytes] = {}
     if local:
-        result = _local_quote(request)
+        result, decided = _local_quote(request)
+        if documents is not None:
+            pdfs = _local_documents(request, decided)
     else:
         try:
             with api_client(api, key) as tl:
                 result = tl.quote(request)
+                if documents is not None:
+                    pdfs = {name: tl.document(name, request) for name in DOCUMENTS}
         except TradelaneError as err:
             fail(err)
     if documents is not None:
-        from tradelane.decisions.pdf import commercial_invoice_pdf, packing_list_pdf
-        from tradelane.models import ShipmentRequest
-
-        parsed = ShipmentRequest.model_validate(request)
         documents.mkdir(parents=True, exist_ok=True)
-        for name, pdf in (("commercial-invoice", commercial_invoice_pdf(parsed)),
-                          ("packing-list", packing_list_pdf(parsed))):
-            (documents / f"{name}-{parsed.shipment_id}.pdf").write_bytes(pdf)
-        console.print(f"wrote the commercial invoice and packing list to {documents}")
+        for name, pdf in pdfs.items():
+            (documents / f"{name}-{request.get('shipment_id', 'request')}.pdf").write_bytes(pdf)
+        # With --json, stdout is the JSON alone: the note goes to stderr.
+        (Console(stderr=True) if as_json else console).print(
+            f"wrote the commercial invoice and packing list to {documents}")
     if as_json:
         console.print_json(json.dumps(result))
     else:

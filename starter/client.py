@@ -47,13 +47,13 @@ class TradelaneClient:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as err:
             raise TradelaneUnreachable(str(self._http.base_url).rstrip("/"), err) from err
         if response.is_success:
-            return response.json()
+            return response
         try:
             error = response.json().get("error", {})
         except ValueError:
@@ -61,11 +61,19 @@ class TradelaneClient:
         raise TradelaneError(response.status_code, error.get("code", "HTTP_ERROR"), error.get("message", ""),
                              error.get("fields"))
 
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
     def create_shipment(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/shipments", json=request)
 
     def quote(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/v1/quotes", json=request)
+
+    def document(self, name: str, request: dict[str, Any]) -> bytes:
+        """A trade document of a request as PDF (`commercial-invoice`, `packing-list`); the invoice's freight is
+        the booked plan's (the started shipment's, else the plan a quote chooses now)."""
+        return self._send("POST", f"/v1/documents/{name}", json=request).content
 
     def get_shipment(self, shipment_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/shipments/{shipment_id}")

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +10,9 @@ from typer.testing import CliRunner
 from devstack.cli import app
 from infra.platform.http_server import ServedApp
 from starter.api import create_app
+from tests.domain.test_pdf import text as pdf_text
 from tests.support import EXAMPLES, load_example, unique_id
+from tradelane.decisions.pdf import money
 from tradelane.enums import Status
 
 pytestmark = pytest.mark.temporal
@@ -99,10 +102,17 @@ async def test_quote_prints_plans_landed_cost_and_compliance(harness, tmp_path):
         assert "Landed cost (DAP, AUD)" in out and "compliance: info" in out
         assert "IPPC/ISPM 15" in out
         pdfs = sorted(p.name for p in (tmp_path / "docs").iterdir())
-        assert pdfs == [f"commercial-invoice-{json.loads(request.read_text())['shipment_id']}.pdf",
-                        f"packing-list-{json.loads(request.read_text())['shipment_id']}.pdf"]
-        code, out = await cli("quote", str(request), "--local", "--json")
+        shipment_id = json.loads(request.read_text())["shipment_id"]
+        assert pdfs == [f"commercial-invoice-{shipment_id}.pdf", f"packing-list-{shipment_id}.pdf"]
+        code, out = await cli("quote", str(request), "--api", api.url, "--json")
+        landed = json.loads(out)["landed_cost"]
+        invoice = pdf_text((tmp_path / "docs" / pdfs[0]).read_bytes())
+        # One freight figure (issue 19, point 4): before, the CLI's invoice charged no freight at all.
+        assert "Freight (plan ocean_lcl:bluewave " in invoice and money(Decimal(landed["freight"])) in invoice
+        code, out = await cli("quote", str(request), "--local", "--json", "--documents", str(tmp_path / "local"))
         assert code == 0 and json.loads(out)["plan"]["plan_id"] == "ocean_lcl:bluewave"
+        local = pdf_text((tmp_path / "local" / pdfs[0]).read_bytes())
+        assert money(Decimal(json.loads(out)["landed_cost"]["freight"])) in local
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({**load_example("pallet-cn-au.json"), "incoterm": "FOB"}))
         code, out = await cli("quote", str(bad), "--local")
