@@ -48,6 +48,22 @@ def by_road(shipment_id: str) -> dict[str, Any]:
     return body
 
 
+def in_country(party: dict[str, Any], country: str, **fields: Any) -> dict[str, Any]:
+    """`party` moved to `country` (with `fields`): its postal code replaced by one of that country's format, or
+    dropped where the country has none. Requests are checked for a postal code of their country."""
+    from tradelane.models import POSTAL_FORMATS
+
+    moved = {**party, "country": country, **fields}
+    postal_format = POSTAL_FORMATS.get(country)
+    if "postal_code" in fields:
+        return moved
+    if postal_format is None:
+        moved.pop("postal_code", None)
+    elif party.get("country") != country:
+        moved["postal_code"] = postal_format.example
+    return moved
+
+
 def unique_id(prefix: str = "T") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import VALID_EXAMPLES, load_example
+from tests.support import VALID_EXAMPLES, in_country, load_example
 from tradelane.decisions.hs_codes import check_hs_codes, check_item_code
 from tradelane.decisions.models import Severity
 from tradelane.models import Item, ShipmentRequest
@@ -19,7 +19,7 @@ BOOK = RuleBook()
 def request(destination: str = "DE", codes: tuple[str, ...] = ("392690",), on: str = "2026-12-01") -> ShipmentRequest:
     body = load_example("basic-cn-de.json")
     body["ship_date"] = on
-    body["destination"] = {**body["destination"], "country": destination}
+    body["destination"] = in_country(body["destination"], destination)
     body["items"] = [{**body["items"][0], "hs_code": code} for code in codes]
     return ShipmentRequest.model_validate(body)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import load_example
+from tests.support import in_country, load_example
 from tradelane.decisions.fx import FxUnavailable
 from tradelane.decisions.landed_cost import landed_cost, regimes_for
 from tradelane.decisions.models import CostLine, LandedCost, Money
@@ -26,8 +26,8 @@ def shipment(dest: str, items: list[tuple[str, int, str]], *, origin: str = "CN"
     """A request from the basic example with the destination, goods and terms a case needs."""
     body: dict[str, Any] = load_example("basic-cn-de.json", "T-landed-cost")
     body.update(currency=currency, incoterm=incoterm, ship_date=ship_date)
-    body["origin"] = {**body["origin"], "country": origin}
-    body["destination"] = {**body["destination"], "country": dest}
+    body["origin"] = in_country(body["origin"], origin)
+    body["destination"] = in_country(body["destination"], dest)
     body["parcels"] = [{**body["parcels"][0], "weight_kg": weight_kg}]
     body["items"] = [
         {"sku": f"SKU-{i}", "description": "goods", "hs_code": hs, "quantity": qty, "unit_value": value,

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import load_example
+from tests.support import in_country, load_example
 from tradelane.decisions.marking import CarrierLimit, marking
 from tradelane.decisions.models import Severity
 from tradelane.enums import Packaging
@@ -32,6 +32,10 @@ def build(example: str, changes: dict[str, Any] | None = None) -> ShipmentReques
             node[int(last)] = value
         else:
             node[last] = value
+    for party in ("origin", "destination"):
+        if f"{party}.country" in (changes or {}) and f"{party}.postal_code" not in (changes or {}):
+            body[party] = in_country({**body[party], "country": load_example(example)[party]["country"]},
+                                     body[party]["country"])
     return ShipmentRequest.model_validate(body)
 
 
@@ -331,7 +335,7 @@ parcels = st.lists(
 def test_one_ispm15_hold_per_unmarked_solid_wood_parcel(parcel_rows, destination):
     body = load_example("pallet-cn-au.json")
     body.update(parcels=parcel_rows)
-    body["destination"]["country"] = destination
+    body["destination"] = in_country(body["destination"], destination)
     result = marking(ShipmentRequest.model_validate(body), BOOK)
     solid = [i for i, p in enumerate(parcel_rows) if p["packaging"] in ("wood_pallet", "wood_crate")]
     unmarked = [i for i in solid if parcel_rows[i]["ispm15_marked"] is not True]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import load_example
+from tests.support import in_country, load_example
 from tradelane.decisions.dangerous_goods import assess_dangerous_goods, leg_allowed
 from tradelane.decisions.fx import convert
 from tradelane.decisions.models import Quote
@@ -176,7 +176,8 @@ LANES = [("CN", "DE"), ("CN", "US"), ("CN", "AU"), ("US", "JP"), ("DE", "FR"), (
 def requests(draw: st.DrawFn) -> ShipmentRequest:
     body = load_example("basic-cn-de.json")
     origin, destination = draw(st.sampled_from(LANES))
-    body["origin"]["country"], body["destination"]["country"] = origin, destination
+    body["origin"] = in_country(body["origin"], origin)
+    body["destination"] = in_country(body["destination"], destination)
     body["service_level"] = draw(st.sampled_from(["economy", "standard", "express"]))
     body["preference"] = draw(st.sampled_from([p.value for p in Preference]))
     body["parcels"] = [

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import VALID_EXAMPLES, load_example
+from tests.support import VALID_EXAMPLES, in_country, load_example
 from tradelane.decisions.models import Severity
 from tradelane.decisions.restricted import check_restricted
 from tradelane.models import ShipmentRequest
@@ -20,8 +20,8 @@ def request(hs_code: str, description: str = "Widget", destination: str = "DE", 
             on: str = "2026-12-01") -> ShipmentRequest:
     body = load_example("basic-cn-de.json")
     body["ship_date"] = on
-    body["origin"] = {**body["origin"], "country": origin}
-    body["destination"] = {**body["destination"], "country": destination}
+    body["origin"] = in_country(body["origin"], origin)
+    body["destination"] = in_country(body["destination"], destination)
     body["items"] = [{**body["items"][0], "hs_code": hs_code, "description": description}]
     return ShipmentRequest.model_validate(body)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support import VALID_EXAMPLES, load_example
+from tests.support import VALID_EXAMPLES, in_country, load_example
 from tradelane.decisions.models import Severity
 from tradelane.decisions.sanctions import POLICY, check_sanctions, region_key, transit_block
 from tradelane.models import ShipmentRequest
@@ -22,8 +22,8 @@ def request(country: str = "DE", region: str | None = None, city: str = "Berlin"
             origin: str = "CN", goods_origin: str = "CN") -> ShipmentRequest:
     body = load_example("basic-cn-de.json")
     body["ship_date"] = on
-    body["origin"] = {**body["origin"], "country": origin}
-    body["destination"] = {**body["destination"], "country": country, "city": city, "region": region}
+    body["origin"] = in_country(body["origin"], origin)
+    body["destination"] = in_country(body["destination"], country, city=city, region=region)
     body["items"] = [{**item, "origin_country": goods_origin} for item in body["items"]]
     return ShipmentRequest.model_validate(body)
 

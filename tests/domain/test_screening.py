@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from tests.support import VALID_EXAMPLES, load_example
+from tests.support import VALID_EXAMPLES, in_country, load_example
 from tradelane.decisions.models import Severity
 from tradelane.decisions.screening import (
     ScreeningEntry,
@@ -31,7 +31,7 @@ SAMPLE = ScreeningList.load(CSV_SAMPLE)
 def request(destination_name: str = "Jonas Becker", company: str | None = None, country: str = "DE"
             ) -> ShipmentRequest:
     body = load_example("basic-cn-de.json")
-    body["destination"] = {**body["destination"], "name": destination_name, "company": company, "country": country}
+    body["destination"] = in_country(body["destination"], country, name=destination_name, company=company)
     return ShipmentRequest.model_validate(body)
 
 

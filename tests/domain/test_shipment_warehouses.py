@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import load_example
+from tests.support import in_country, load_example
 from tradelane.inventory.models import Warehouse
 from tradelane.inventory.warehouses import shipment_warehouse_problems
 from tradelane.models import ShipmentRequest
@@ -11,7 +11,7 @@ BASIC = load_example("basic-cn-de.json", "wh-1")  # acme-store, CN -> DE
 
 
 def warehouse(warehouse_id: str, merchant_id: str, country: str) -> Warehouse:
-    party = {**BASIC["origin"], "country": country}
+    party = in_country(BASIC["origin"], country)
     return Warehouse.model_validate({"warehouse_id": warehouse_id, "merchant_id": merchant_id, "name": warehouse_id,
                                      "address": party})
 
