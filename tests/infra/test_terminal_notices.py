@@ -145,7 +145,8 @@ def test_an_ending_promises_no_arrival_to_the_merchant_or_ops(engine):
                             reason_code="RESTRICTED_GOODS")
 
     hook = shipment.row(ended, "webhook", "merchant")
-    assert hook is not None and hook.payload["eta"] == {"expected": None, "earliest": None, "latest": None, "promised": None}
+    assert hook is not None
+    assert hook.payload["eta"] == {"expected": None, "earliest": None, "latest": None, "promised": None}
     alert = shipment.row(ended, "email", "ops")
     assert alert is not None and "2026-12-16" not in alert.body_text
 

@@ -88,6 +88,15 @@ def make_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str,
                     os.kill(pid, signal.SIGKILL)
 
 
+def printed_worker_pid(process: subprocess.Popen[bytes], log: Path) -> int | None:
+    """The worker's pid once the stack has printed where everything is (after the worker is ready, so a little
+    after its `/readyz` first answers)."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while (pid := worker_pid(log)) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return pid
+
+
 def worker_pid(log: Path) -> int | None:
     found = re.search(r"Worker +pid (\d+)", log.read_text())
     return int(found[1]) if found else None
@@ -101,6 +110,7 @@ def test_the_worker_of_make_up_serves_its_health_and_metrics_endpoints(tmp_path)
         assert ready["ready"] and {c["name"] for c in ready["checks"]} >= {"temporal", "database", "worker"}
         metrics = wait_for(f"http://127.0.0.1:{ports['metrics']}/metrics", stack, log).text
         assert "temporal_" in metrics, metrics[:500]  # the SDK's own metrics: the worker's runtime exports them
+        assert printed_worker_pid(stack, log) is not None, log.read_text()[-3000:]
         banner = log.read_text()
         assert f"health http://127.0.0.1:{ports['health']}/readyz" in banner
         assert f"metrics http://127.0.0.1:{ports['metrics']}/metrics" in banner
@@ -117,7 +127,7 @@ def test_the_stack_stops_and_says_so_when_its_worker_dies(tmp_path):
     """Nobody would work the task queue: the stack does not run on as if it were up."""
     with make_up(tmp_path) as (stack, ports, log):
         wait_for(f"http://127.0.0.1:{ports['health']}/readyz", stack, log)
-        pid = worker_pid(log)
+        pid = printed_worker_pid(stack, log)
         assert pid is not None, log.read_text()[-3000:]
         os.kill(pid, signal.SIGKILL)
         assert stack.wait(timeout=90) == 1
