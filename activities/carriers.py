@@ -8,7 +8,9 @@ import structlog
 from temporalio import activity
 
 from activities.http import PartnerGateway
-from activities.lookup import undo_by_key
+from activities.lookup import Replay, find_or_replay, undo_by_key
+from activities.protocols.base import replays_create
+from tradelane.connections import connection
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
 
 log = structlog.stdlib.get_logger(__name__)
@@ -34,8 +36,8 @@ class CarrierActivities:
     @activity.defn(name="carrier.cancel_booking_by_key")
     async def cancel_booking_by_key(self, call: PartnerCall) -> PartnerRecord:
         """Cancel the booking made under the step's key, if the carrier made one (the outcome was unknown)."""
-        return await undo_by_key(call, "booking", lambda key: self._find(call.partner, "booking", key),
-                                 self.cancel_booking)
+        find = find_or_replay(lambda key: self._find(call.partner, "booking", key), self._replay_booking(call))
+        return await undo_by_key(call, "booking", find, self.cancel_booking)
 
     @activity.defn(name="carrier.create_label")
     async def create_label(self, call: PartnerCall) -> PartnerRecord:
@@ -58,6 +60,17 @@ class CarrierActivities:
         """Hand the goods to the carrier; where it pushes tracking events, they go to `events_url`."""
         gw = self._partners
         await gw.carrier(call.partner).handover(gw.http, gw.endpoint(call.partner), call)
+
+    def _replay_booking(self, call: PartnerCall) -> Replay | None:
+        """The booking sent again under the step's key, where the carrier's create is idempotent by that key and
+        the undo carries the request (`find_or_replay`)."""
+        if call.request is None or not replays_create(connection(call.partner).protocol):
+            return None
+
+        async def replay(key: str) -> PartnerRecord:
+            return await self.book(call.model_copy(update={"idempotency_key": key, "ref": None}))
+
+        return replay
 
     async def _find(self, partner: str, kind: str, key: str) -> PartnerRecord | None:
         gw = self._partners

@@ -8,7 +8,8 @@ delivery is the slot. The others speak Tradelane's dialect.
 from temporalio import activity
 
 from activities.http import PartnerGateway
-from activities.lookup import undo_by_key
+from activities.lookup import find_or_replay, undo_by_key
+from activities.protocols.base import replays_create
 from activities.protocols.tradelane_dialect import find_or_fence
 from tradelane.connections import PartnerProtocol, connection
 from tradelane.partner_api import parse_record, slot_body
@@ -45,9 +46,15 @@ class LastMileActivities:
     async def release_by_key(self, call: PartnerCall) -> PartnerRecord:
         """Release the slot (a Karrio courier's delivery) made under the step's key, if the partner made one."""
         gw = self._partners
-        if connection(call.partner).protocol is not PartnerProtocol.TRADELANE:
-            async def find(key: str) -> PartnerRecord | None:
+        protocol = connection(call.partner).protocol
+        if protocol is not PartnerProtocol.TRADELANE:
+            async def lookup(key: str) -> PartnerRecord | None:
                 return await gw.carrier(call.partner).find(gw.http, gw.endpoint(call.partner), "booking", key)
+
+            async def replay(key: str) -> PartnerRecord:
+                return await self.schedule(call.model_copy(update={"idempotency_key": key, "ref": None}))
+
+            find = find_or_replay(lookup, replay if call.request is not None and replays_create(protocol) else None)
         else:
             async def find(key: str) -> PartnerRecord | None:
                 return await find_or_fence(gw, call.partner, "slot", key)

@@ -14,6 +14,7 @@ from typing import Protocol
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from tradelane.connections import PartnerProtocol
 from tradelane.decisions.models import Quote
 from tradelane.models import ShipmentRequest
 from tradelane.shipment.calls import PartnerCall, PartnerRecord
@@ -39,6 +40,19 @@ class Endpoint:
     credentials: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
+
+
+IDEMPOTENT_CREATE = frozenset({PartnerProtocol.KARRIO})
+"""Protocols without a lookup by key whose create Tradelane can send again under the step's key and get the same
+record back: the Karrio carriers, through the transaction header each carries the key in (UPS `transId`, FedEx
+`x-customer-transaction-id`, DHL `Message-Reference`), the same assumption every retry of their steps rests on.
+Not DCSA: Booking 2.0 defines no idempotency, so a second create is a second booking."""
+
+
+def replays_create(protocol: PartnerProtocol) -> bool:
+    """Whether a step of `protocol` whose outcome is unknown may be sent again under its key to learn what it made
+    (`activities.lookup.find_or_replay`)."""
+    return protocol in IDEMPOTENT_CREATE
 
 
 def lookup_unsupported(partner: str, kind: str, why: str) -> ApplicationError:

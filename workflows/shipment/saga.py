@@ -101,8 +101,9 @@ class Saga:
             return
         if not workflow.patched(UNCERTAIN_OUTCOMES):  # shipments started before the change
             return
-        undo_call = call.model_copy(update={"ref": None, "request": None,
-                                            "idempotency_key": undo_key(call.idempotency_key)})
+        # The request stays: a partner with no lookup by key but an idempotent create is asked by sending the step
+        # again under its key (`activities.lookup.find_or_replay`). Only the activity's input changes, no patch.
+        undo_call = call.model_copy(update={"ref": None, "idempotency_key": undo_key(call.idempotency_key)})
         self.push(LookupUndo(action=BY_KEY[undo], call=undo_call,
                              description=f"{undo_text} made under {call.idempotency_key} at {call.partner}, if any"))
         workflow.logger.warning("partner step outcome unknown: its undo looks it up by key",
