@@ -342,6 +342,10 @@ class NotificationActivities:
         for row in exhausted:
             report.failed.append(row.id)
             await self._dead_letter(row, ClaimsExhausted(row.last_error or "claims exhausted"))
+        # Given up earlier by a deliverer that died before recording the dead letter: recorded now.
+        for row in await asyncio.to_thread(dead_letters.failed_unrecorded, self._engine, shipment_id=shipment_id):
+            report.failed.append(row.id)
+            await self._dead_letter(row, DeliveryFailed(row.last_error or "given up", permanent=True))
         while True:
             rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=shipment_id,
                                            lease=self._lease, limit=self._batch, max_attempts=self._max_attempts,

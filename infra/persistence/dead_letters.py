@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from infra.persistence.outbox import Channel, OutboxMessage, enqueue
+from infra.persistence.outbox import Channel, OutboxMessage, OutboxRow, OutboxState, enqueue
 
 MAX_ERROR_CHARS = 300
 ALERT_KIND = "dead_letter"
@@ -144,6 +144,19 @@ def alert_message(row: DeadLetterRow, ops_email: str, now: datetime) -> OutboxMe
         notice_id=f"{row.shipment_id}:dead-letter:{row.id}"[:120], kind=ALERT_KIND, channel=Channel.EMAIL,
         audience="ops", recipient=ops_email, locale="en", subject=subject, body_text=body,
         not_before=now, created_at=now)
+
+
+def failed_unrecorded(engine: Engine, *, shipment_id: str | None = None, limit: int = 100) -> list[OutboxRow]:
+    """Outbox rows that ended `failed` without their dead letter: the row's failure and its dead letter are two
+    writes, and a deliverer killed between them (the fault matrix's SIGKILL found one) left a message given up
+    that nobody was told of. The next delivery of the shipment, or the relay's next round, records them."""
+    recorded = select(DeadLetterRow.id).where(col(DeadLetterRow.kind) == DeadLetterKind.NOTIFICATION,
+                                              col(DeadLetterRow.message_key) == col(OutboxRow.id))
+    query = select(OutboxRow).where(col(OutboxRow.state) == OutboxState.FAILED, ~recorded.exists())
+    if shipment_id is not None:
+        query = query.where(col(OutboxRow.shipment_id) == shipment_id)
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(query.limit(limit)))
 
 
 def open_letters(engine: Engine, *, kind: DeadLetterKind | None = None, shipment_id: str | None = None,

@@ -18,7 +18,7 @@ from activities.poison import DEAD_LETTERED, deterministic
 from activities.read_model import ReadModelActivities
 from infra.persistence.db import ShipmentRow, make_engine
 from infra.persistence.dead_letters import DeadLetterRow, describe, open_letters
-from infra.persistence.outbox import OutboxRow, OutboxState, claim_due
+from infra.persistence.outbox import OutboxRow, OutboxState, claim_due, mark_failed
 from infra.platform.notice_config import NoticeConfig
 from tests.activities.test_notifications import (  # noqa: F401  (fixtures)
     activities,
@@ -103,6 +103,30 @@ async def test_a_row_whose_claims_all_expired_is_not_claimed_forever(engine, act
     [letter] = letters(engine, shipment_id)
     assert (report.failed, letter.error_type, letter.attempts) == ([message.id], "ClaimsExhausted", 10)
     assert rows(engine, shipment_id)[message.id].state == OutboxState.FAILED
+
+
+async def test_a_row_failed_by_a_deliverer_killed_before_its_dead_letter_is_recorded_next_time(
+        engine, activities, clock, mail_server, shipment_id):
+    """The fault matrix SIGKILLed a worker between the row's `failed` and its dead letter (two writes): the message
+    was given up and nobody told. The shipment's next delivery records it, with its one ops alert."""
+    mail_server.start()
+    poison = email(shipment_id, clock).model_copy(update={"subject": "Order PO-1\r\nBcc: everyone@example.com"})
+    add(engine, poison)
+    [claimed] = claim_due(engine, clock(), shipment_id=shipment_id, max_attempts=10)
+    assert mark_failed(engine, claimed.id, "the email cannot be built: ValueError", clock(), max_attempts=10,
+                       permanent=True, attempt=claimed.attempts) is OutboxState.FAILED
+    assert letters(engine, shipment_id) == []  # killed here
+
+    report = await deliver(activities(ops_email=OPS), shipment_id)
+
+    [letter] = letters(engine, shipment_id)
+    assert (report.failed, letter.message_key) == ([poison.id], poison.id)
+    assert "ValueError" in letter.error
+    assert report.sent == [f"{shipment_id}:dead-letter:{letter.id}:email:ops"]
+    [alert] = mail_server.messages()
+    assert alert["To"] == OPS
+    await deliver(activities(ops_email=OPS), shipment_id)
+    assert len(letters(engine, shipment_id)) == 1 and len(mail_server.messages()) == 1, "recorded and told once"
 
 
 @pytest.mark.parametrize(("error", "expected"), [
