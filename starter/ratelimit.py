@@ -33,7 +33,7 @@ from infra.platform.settings import Settings
 from starter.auth import CALLER_STATE, KeyDirectory, Role, _presented_key
 from starter.errors import ApiError
 from starter.limits import ASGIApp, Receive, Scope, Send
-from starter.web.tracking_page import render_too_many_requests_page
+from starter.web.tracking_page import render_too_many_requests_page, security_headers
 
 __all__ = ["DEFAULT_LIMITS", "TRACKING_PATH", "RateLimit", "RatePolicy", "client_address"]
 
@@ -148,7 +148,7 @@ class RateLimit:
             wait = await self._over(self.policy.tracking_page, "tracking-page", who)
             if wait is not None:
                 await HTMLResponse(render_too_many_requests_page(), status_code=429, headers={
-                    "Retry-After": wait, "Cache-Control": "no-store"})(scope, receive, send)
+                    "Retry-After": wait, "Cache-Control": "no-store", **security_headers(None)})(scope, receive, send)
                 return
         else:
             presented = _presented_key(headers.get("authorization"), headers.get("x-api-key"))

@@ -45,6 +45,10 @@ def client_from(url: str, address: str) -> httpx.AsyncClient:
 
 def assert_html_429(response: httpx.Response, window_s: int) -> None:
     assert response.status_code == 429, response.text
+    # The tracking page's own policy: no script, no image, its stylesheet only (it was missing on the 429 page).
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "img-src 'none'" in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["content-type"].startswith("text/html")
     assert 1 <= int(response.headers["Retry-After"]) <= window_s
     assert "Too many requests" in response.text
