@@ -61,9 +61,10 @@ test-fast: $(STAMP)
 reliability: temporal
 	$(BIN)/python -m reliability $(ARGS)
 
-# Shipments (A) against bare Temporal running the same history shape (B), side by side on one dev server:
-# throughput, latency, history events, worker RSS; bench.json and bench.png in .tradelane/bench.
-# Last line: throughput_ratio=<A/B>. ARGS="--profile" also records the Tradelane worker with py-spy.
+# Tradelane (A) against a minimal hand-written Temporal workflow (M) and bare Temporal (B0), on one dev server:
+# closed-loop throughput, an open-loop rate sweep, CPU ms per shipment per process, 1 and 2 workers, worker RSS
+# with open shipments; bench.json and bench.png in .tradelane/bench (docs/benchmark.md). About 15 minutes.
+# Last line: throughput_ratio=<A/M>. ARGS="--profile" also records the Tradelane worker with py-spy.
 bench: temporal
 	$(BIN)/python -m bench $(ARGS)
 

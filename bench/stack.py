@@ -1,13 +1,16 @@
-"""The processes of `make bench`: one dev server and one worker configuration, all real.
+"""The processes of `make bench`: one dev server, the three workloads' workers, all real, each its own process.
 
 The Temporal dev server (headless, history in memory, warn log level) runs under this program; the carrier
-sandbox (tracking played at zero seconds per virtual day, no faults), the API and the two workers are child
-processes, so the benchmark's own loop does not share an interpreter with what it measures, and each worker's peak
-RSS is its own. Worker A is the real `python -m worker` on the shipment task queue; worker B is
-`python -m bench.bare_worker` on its own queue with the same settings. The debugging SMTP server runs in-process.
+sandbox (tracking played at zero seconds per virtual day, no faults), the debugging SMTP server, the API and the
+workers are child processes, so the benchmark's own loop does not share an interpreter with what it measures and
+each process's CPU (`bench.cpu`) and peak RSS are its own. Worker A is the real `python -m worker` on the shipment
+task queue (a second one is started for the two-worker measurement); worker B0 is `python -m bench.bare_worker` on
+its own queue with the same settings; M has its worker (`bench.minimal_worker`) and its webhook ingress
+(`bench.minimal_ingress`), which its shipments give the sandbox as their events URL.
 """
 
 import asyncio
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,16 +19,26 @@ import httpx
 import yaml
 from pydantic import BaseModel
 
+from bench.cpu import children_of
 from devstack.devserver import DevServer, start_dev_server
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import free_port
 from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
 from infra.platform.settings import Settings, get_settings
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
+from tradelane.tracking_codes import EVENTS_PATH
 
 HOST = "127.0.0.1"
 QUEUE_A = "bench-shipments"
 QUEUE_B = "bench-bare"
+QUEUE_M = "bench-minimal"
+ROLES = {"devserver": "temporal", "worker-A": "tradelane", "worker-A2": "tradelane", "api": "tradelane",
+         "worker-B0": "ceiling", "worker-M": "minimal", "ingress-M": "minimal", "sandbox": "partners", "mail": "mail",
+         "driver": "driver"}
+"""What each measured process is; `partners`, `mail` and `driver` are reported apart (`bench.cpu.APART`)."""
+CHILDREN = {"shipment": "worker-A", "shipment2": "worker-A2", "api": "api", "bare": "worker-B0",
+            "minimal": "worker-M", "ingress": "ingress-M", "sandbox": "sandbox", "mail": "mail"}
+"""Child process name -> its name in the CPU report."""
 
 PRODUCTION_TIMINGS = ("partner_timeout_s", "activity_timeout_s", "retry_initial_interval_s",
                       "retry_maximum_interval_s", "retry_maximum_attempts", "transit_timeout_s", "last_mile_timeout_s",
@@ -63,16 +76,32 @@ class BenchStack:
         self.run_dir = run_dir
         self.settings = settings or get_settings()
         self.temporal_port, self.api_port, self.sandbox_port = free_port(), free_port(), free_port()
+        self.mail_port, self.ingress_port = free_port(), free_port()
         self.server: DevServer | None = None
-        self.mail: DevMailServer | None = None
         self.children: dict[str, ChildProcess] = {}
-        self.metrics_ports = {"shipment": free_port(), "bare": free_port()}
+        self.metrics_ports = {"shipment": free_port(), "bare": free_port(), "shipment2": free_port()}
+        self._base_env: dict[str, str] = {}
 
     @property
     def urls(self) -> StackUrls:
-        assert self.mail is not None, "start() first"
         return StackUrls(temporal=f"{HOST}:{self.temporal_port}", api=f"http://{HOST}:{self.api_port}",
-                         sandbox=f"http://{HOST}:{self.sandbox_port}", smtp_port=self.mail.port)
+                         sandbox=f"http://{HOST}:{self.sandbox_port}", smtp_port=self.mail_port)
+
+    @property
+    def ingress_url(self) -> str:
+        """Where M's shipments have the partners post their events."""
+        return f"http://{HOST}:{self.ingress_port}{EVENTS_PATH}"
+
+    def pids(self) -> dict[str, int]:
+        """Every measured process by its report name: the children running now, the dev server and this driver."""
+        pids = {CHILDREN[name]: child.pid for name, child in self.children.items()
+                if child.running and child.pid is not None}
+        servers = [line.pid for line in children_of(os.getpid())
+                   if line.pid not in pids.values() and line.comm.startswith("temporal")]
+        if servers:  # the dev server the SDK started: the Temporal CLI binary, a child of the driver
+            pids["devserver"] = servers[0]
+        pids["driver"] = os.getpid()
+        return pids
 
     @property
     def workers(self) -> Workers:
@@ -85,7 +114,6 @@ class BenchStack:
         with output_to(self.run_dir / "temporal.log"):
             self.server = await start_dev_server(port=self.temporal_port, ui_port=None, db_file=None,
                                                  log_level="warn", startup_timeout=timedelta(minutes=3))
-        self.mail = await asyncio.to_thread(DevMailServer(self.run_dir / "mail", HOST, free_port()).start)
         config = sandbox_config(self.settings).model_copy(update={
             "seconds_per_day": TIMINGS.seconds_per_day, "faults": []})
         config_file = self.run_dir / "sandbox.yaml"
@@ -95,15 +123,22 @@ class BenchStack:
                                                               "health": health_port})
         base["TRADELANE_TASK_QUEUE"] = QUEUE_A
         base["TRADELANE_REPLENISHMENT_CRON"] = ""  # no schedule firing in the middle of a measurement
+        self._base_env = base
         bare = {**base, "TRADELANE_TASK_QUEUE": QUEUE_B, "TRADELANE_METRICS_PORT": str(self.metrics_ports["bare"]),
                 "TRADELANE_WORKER_HEALTH_PORT": ""}
+        minimal = {**bare, "TRADELANE_TASK_QUEUE": QUEUE_M, "TRADELANE_METRICS_PORT": ""}
         python = sys.executable
         specs = {
+            "mail": ([python, "-m", "devstack.mailserver", "--dir", str(self.run_dir / "mail"), "--host", HOST,
+                      "--port", str(self.mail_port)], base),
             "sandbox": ([python, "-m", "sandbox", "--host", HOST, "--port", str(self.sandbox_port), "--config",
                          str(config_file), "--log-level", "warning"], base),
             "api": ([python, "-m", "devstack.cli", "api"], base),
             "shipment": ([python, "-m", "worker"], base),
             "bare": ([python, "-m", "bench.bare_worker"], bare),
+            "minimal": ([python, "-m", "bench.minimal_worker"], minimal),
+            "ingress": ([python, "-m", "bench.minimal_ingress", "--host", HOST, "--port", str(self.ingress_port)],
+                        minimal),
         }
         for name, (argv, env) in specs.items():
             self.children[name] = ChildProcess(name, argv, env, self.run_dir / f"{name}.log")
@@ -111,8 +146,24 @@ class BenchStack:
         await self._wait_ok(f"{self.urls.sandbox}/_inspect/bookings", "sandbox")
         await self._wait_ok(f"{self.urls.api}/healthz", "api")
         await self._wait_ok(f"http://{HOST}:{health_port}/readyz", "shipment")
+        await self._wait_ok(f"http://{HOST}:{self.ingress_port}{EVENTS_PATH}", "ingress", any_answer=True)
 
-    async def _wait_ok(self, url: str, name: str, timeout_s: float = 120) -> None:
+    async def start_second_worker(self) -> None:
+        """A second `python -m worker` on the shipment queue, with ports of its own; returns once it is ready."""
+        health_port = free_port()
+        env = {**self._base_env, "TRADELANE_METRICS_PORT": str(self.metrics_ports["shipment2"]),
+               "TRADELANE_WORKER_HEALTH_PORT": str(health_port)}
+        self.children["shipment2"] = ChildProcess("shipment2", [sys.executable, "-m", "worker"], env,
+                                                  self.run_dir / "shipment2.log")
+        await self.children["shipment2"].start()
+        await self._wait_ok(f"http://{HOST}:{health_port}/readyz", "shipment2")
+
+    async def stop_second_worker(self) -> None:
+        child = self.children.pop("shipment2", None)
+        if child is not None:
+            await child.terminate()
+
+    async def _wait_ok(self, url: str, name: str, timeout_s: float = 120, any_answer: bool = False) -> None:
         child = self.children[name]
         deadline = asyncio.get_running_loop().time() + timeout_s
         async with httpx.AsyncClient(timeout=2) as http:
@@ -120,7 +171,7 @@ class BenchStack:
                 if not child.running:
                     raise RuntimeError(f"the {name} process exited; see {self.run_dir / f'{name}.log'}")
                 try:
-                    if (await http.get(url)).status_code == 200:
+                    if (await http.get(url)).status_code == 200 or any_answer:
                         return
                 except httpx.TransportError:
                     pass  # not listening yet
@@ -132,8 +183,6 @@ class BenchStack:
         """Stop everything that was started, in reverse order; safe after a partial start."""
         for child in reversed(list(self.children.values())):
             await child.terminate()
-        if self.mail is not None:
-            await asyncio.to_thread(self.mail.stop)
         if self.server is not None:
             await self.server.stop()
 

@@ -1,16 +1,18 @@
-"""The two workloads of `make bench` and the closed loop that drives them.
+"""The three workloads of `make bench` and the closed loop that drives them.
 
 A: real shipments, started through the API like a backend does; the sandbox pushes their tracking events to the
-API's webhook; a gate (the high-value approval) is approved through the API as ops would, by update, as soon as the
-shipment's `TradelanePendingGate` attribute shows it. B: `BareWorkflow` with the shape of the same example, its
-signals and updates sent by this process. Both are timed from the start request to the fetched result.
+API's webhook (or is polled); a gate (the high-value approval) is approved through the API as ops would, by update,
+once the shipment's `TradelanePendingGate` attribute shows it (described with a backoff of seconds). M:
+`MinimalWorkflow` (bench/minimal.py) with the partner calls of the same example, its events posted by the sandbox
+to M's own ingress. B0: `BareWorkflow` with the ceiling shape (bench/ceiling.py), its signals sent one by one by
+this process. Each is timed from the start request to the fetched result.
 """
 
 import asyncio
 import copy
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -18,14 +20,29 @@ from pydantic import BaseModel, Field, computed_field
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from bench.bare import SIGNAL, UPDATE, WORKFLOW_NAME, BareInput, chars
+from bench.minimal import WORKFLOW_NAME as MINIMAL
+from bench.minimal import MinimalInput, Step, rebind
+from bench.minimal import workflow_id as minimal_workflow_id
 from bench.shape import Shape
 from workflows import visibility as sa
 
 RESULT_TIMEOUT_S = 300.0
 """A workflow without a result this long after its start counts as failed (the run never hangs on one)."""
 NO_RESULT = f"no result within {RESULT_TIMEOUT_S:g} s"
-GATE_POLL_S = 0.05
-"""How often a shipment that will wait for ops is described until its gate shows (one RPC, no workflow task)."""
+GATE_FIRST_LOOK_S = 0.5
+GATE_BACKOFF = 2.0
+GATE_LONGEST_WAIT_S = 2.0
+"""A shipment that will wait for ops is described (one RPC, no workflow task) first after half a second, then
+with a doubling wait of at most two seconds, until its gate shows: a handful of describes per gated shipment,
+where a 50 ms poll cost the dev server about a hundred."""
+
+
+def gate_waits() -> Iterator[float]:
+    """Seconds to wait before each look at a shipment's gate: 0.5, 1, 2, 2, ..."""
+    wait = GATE_FIRST_LOOK_S
+    while True:
+        yield wait
+        wait = min(wait * GATE_BACKOFF, GATE_LONGEST_WAIT_S)
 
 
 class Outcome(BaseModel):
@@ -37,10 +54,15 @@ class Outcome(BaseModel):
 
 
 class Rep(BaseModel):
-    """One closed-loop run of one workload."""
+    """One run of one workload, closed loop (`in_flight`) or open loop (`offered_rate`)."""
 
     workload: str
     in_flight: int
+    """Workflows kept running (closed loop); 0 in an open loop."""
+    offered_rate: float | None = None
+    """Shipments per second offered (open loop); None in a closed loop."""
+    workers: int = 1
+    """Tradelane worker processes during the repetition."""
     started: int
     completed: int
     failed: int
@@ -48,6 +70,8 @@ class Rep(BaseModel):
     latency_ms: dict[str, float]
     """p50, p95, p99 of start-to-result."""
     notes: list[str]
+    cpu_ms: dict[str, float] = Field(default_factory=dict)
+    """CPU milliseconds per completed workflow, per process (bench/cpu.py)."""
     workflow_ids: list[str] = Field(exclude=True)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -136,7 +160,8 @@ class ShipmentWorkload:
 
     async def _approve(self, handle: WorkflowHandle[Any, Any], shipment_id: str) -> str:
         """Approve the shipment's gate through the API once it shows; '' when done (or none ever opened)."""
-        while True:
+        for wait in gate_waits():
+            await asyncio.sleep(wait)
             description = await handle.describe()
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return ""
@@ -145,11 +170,12 @@ class ShipmentWorkload:
                 response = await self._ops.post(f"/v1/shipments/{shipment_id}/approvals", json={
                     "gate": gate, "decision": "approve", "actor": "bench@tradelane", "comment": "benchmark"})
                 return "" if response.status_code == 200 else f"approval refused: HTTP {response.status_code}"
-            await asyncio.sleep(GATE_POLL_S)
+        return ""  # not reached: the waits never end
 
 
 class BareWorkload:
-    """Workload B: `BareWorkflow` with the shape of the example A runs at the same index.
+    """Workload B0 (or a shape taken from a history): `BareWorkflow` with the shape of the example A runs at the
+    same index.
 
     Args:
         client: Temporal client with the same converter as A's.
@@ -175,6 +201,38 @@ class BareWorkload:
             await handle.signal(SIGNAL, "x" * chars(size, self._overhead))
         for size, _ in shape.update_bytes:
             await handle.execute_update(UPDATE, "x" * chars(size, self._overhead))
+        if await result_within(handle) is None:
+            return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=NO_RESULT)
+        return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started, ok=True)
+
+
+class MinimalWorkload:
+    """Workload M: `MinimalWorkflow` making the partner calls Tradelane made for the same example.
+
+    Args:
+        client: Temporal client (the same converter as A's).
+        steps: Example name -> the partner steps of its warm-up shipment (`bench.minimal.partner_steps`) and that
+            shipment's id, which `rebind` replaces.
+        events_url: M's ingress, where the partners post the shipments' events.
+        task_queue: M's worker's queue.
+        poll_interval_s: How often a partner without webhooks is polled (Tradelane's interval).
+        tag: Makes this run's shipment ids unique.
+    """
+
+    def __init__(self, client: Client, steps: dict[str, tuple[str, list[Step]]], events_url: str, task_queue: str,
+                 poll_interval_s: float, tag: str) -> None:
+        self._client, self._steps, self._names = client, steps, list(steps)
+        self._events_url, self._queue, self._interval, self._tag = events_url, task_queue, poll_interval_s, tag
+
+    async def one(self, index: int) -> Outcome:
+        name = self._names[index % len(self._names)]
+        old_id, steps = self._steps[name]
+        shipment_id = f"M-{self._tag}-{index:05d}"
+        started = time.perf_counter()
+        handle = await self._client.start_workflow(
+            MINIMAL, MinimalInput(shipment_id=shipment_id, steps=rebind(steps, old_id, shipment_id, self._events_url),
+                                  poll_interval_s=self._interval),
+            id=minimal_workflow_id(shipment_id), task_queue=self._queue)
         if await result_within(handle) is None:
             return Outcome(workflow_id=handle.id, example=name, latency_s=0, ok=False, note=NO_RESULT)
         return Outcome(workflow_id=handle.id, example=name, latency_s=time.perf_counter() - started, ok=True)
