@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -135,6 +135,14 @@ async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
                     "if it persists, tell ops").response()
 
 
+async def _rpc_timeout(request: Request, exc: RPCTimeoutOrCancelledError) -> JSONResponse:
+    """The SDK gave up waiting for Temporal's answer (an update not confirmed within its RPC deadline, under load):
+    503 with Retry-After, not a 500. An update may still be applied after this; deciding again is safe (a gate
+    already decided answers 409 `GATE_NOT_PENDING`)."""
+    log.warning("temporal call timed out", path=request.url.path, error=type(exc).__name__)
+    return temporal_unavailable(f"{request.method} {request.url.path}").response()
+
+
 # --- the handlers --------------------------------------------------------------------------------------------------
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -161,3 +169,4 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RPCError, _rpc_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _rpc_timeout)  # type: ignore[arg-type]
