@@ -7,29 +7,37 @@ SQLAlchemy URL (PostgreSQL) through `TRADELANE_DATABASE_URL`. The schema is owne
 
 import fcntl
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Index, UniqueConstraint, event
+from sqlalchemy import Index, Table, UniqueConstraint, case, event, literal, or_
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, create_engine, select
+from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.merchants  # noqa: F401  (and the merchants' profiles)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
 import infra.persistence.receipts  # noqa: F401  (so are the webhook receipts)
 import infra.persistence.reconciliation  # noqa: F401  (and the reconciliation list)
+import infra.persistence.tracking_tokens  # noqa: F401  (and the tracking page's tokens, which projections write)
 from infra.persistence.errors import unique_violation
 from infra.persistence.notices import enqueue_notices
-from infra.persistence.tracking_tokens import record_token
 from infra.platform.notice_config import NoticeConfig
 from tradelane.notify import recipient_timezone
 from tradelane.partners import kind_of
-from tradelane.shipment.projection import ProjectionUpdate
-from tradelane.shipment.state import ShipmentState
+from tradelane.shipment.calls import PartnerRecord
+from tradelane.shipment.events import CarrierEvent
+from tradelane.shipment.projection import ProjectionUpdate, shown
+from tradelane.shipment.state import Gate, Transition
+from tradelane.tracking_page import token_digest, tracking_token
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -146,26 +154,14 @@ def shipments_with_booking(engine: Engine, partner: str, ref: str) -> list[str]:
             PartnerBookingRow.ref == ref))))
 
 
-def _add_events(session: Session, row: ShipmentRow, update: ProjectionUpdate) -> None:
-    """Insert events not stored yet (a retried projection may carry some again) and keep the newest status."""
-    if not update.events:
-        return
-    known = set(session.exec(select(TrackingEventRow.event_id).where(
-        TrackingEventRow.shipment_id == row.shipment_id,
-        col(TrackingEventRow.event_id).in_([e.event_id for e in update.events]))))
-    for e in update.events:
-        if e.event_id not in known:
-            session.add(TrackingEventRow(
-                shipment_id=row.shipment_id, event_id=e.event_id, partner=e.partner, code=e.code, status=e.status,
-                description=e.description, location=e.location, occurred_at=e.occurred_at,
-                received_seq=e.received_seq, sequence=e.sequence, via=e.via, tracking_number=e.tracking_number,
-                booking_ref=e.booking_ref))
-        if row.latest_event_at is None or e.occurred_at >= row.latest_event_at:
-            row.latest_event_at, row.latest_status = e.occurred_at, e.status
-
-
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets its directory created, WAL and a busy timeout for concurrent writers."""
+    """An engine for `url`; SQLite gets its directory created, WAL and a busy timeout for concurrent writers.
+
+    SQLite runs with `synchronous=NORMAL`, a durability choice (docs/visibility.md, "Durability of the read model"):
+    in WAL mode a commit no longer waits for an fsync, so a power loss or an OS crash (not a process crash) may lose
+    the last transactions, never corrupt the file. The workflows hold the truth: a shipment's next snapshot finds an
+    older version stored and writes its row, transitions, gates and records whole again; the events and notices that
+    travelled with the lost snapshots are not sent again."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -175,6 +171,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
@@ -213,11 +210,17 @@ def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeCo
     """Write one workflow snapshot, its new tracking events and its notices' outbox messages in one transaction;
     older snapshots than the stored one change nothing.
 
-    Safe with concurrent writers of one shipment (a timed-out local activity still writing in its thread while
-    its fallback activity writes the same snapshot): the transaction first claims the stored row for its version
-    with a conditional update, which waits for the other writer's lock and so cannot overwrite a newer snapshot
-    written meanwhile; a writer that loses a race to insert the same new key (the shipment, an event, a transition)
-    starts again and reads what the other one wrote.
+    Core statements, no reads in the usual case: the shipment's row is claimed and written by one `UPDATE ...
+    WHERE version < :v` (an older or repeated snapshot matches nothing, so a retry is harmless), and only the rows
+    that changed follow. When the snapshot says what changed since one the read model accepted (`update.since`) and
+    the row still holds that one, only those transitions, gates and records are written; otherwise every one is
+    upserted where it differs from what is stored and what the snapshot lacks is deleted.
+
+    Safe with concurrent writers of one shipment (a timed-out local activity still writing in its thread while its
+    fallback activity writes the same snapshot): the conditional update waits for the other writer's lock and is
+    evaluated again on the row it committed, so it cannot overwrite a newer snapshot written meanwhile; a first
+    snapshot is inserted with `ON CONFLICT DO NOTHING`, so the writer that loses that race finds the row taken and
+    writes nothing. A duplicate key that still surfaces (the outbox's ORM inserts) starts the transaction again.
 
     Returns:
         True when the snapshot was newer and written.
@@ -231,106 +234,182 @@ def apply_projection(engine: Engine, update: ProjectionUpdate, notices: NoticeCo
     return _write_snapshot(engine, update, notices)
 
 
+class _Claim(Enum):
+    """How a snapshot took the shipment's row, which says what its other rows must do."""
+
+    SINCE = "since"
+    """The row held the snapshot `update.since` names: only what changed since is written."""
+    STORED = "stored"
+    """The row held an older, unknown snapshot: every row is compared with what is stored."""
+    NEW = "new"
+    """The shipment's first row: everything is inserted."""
+
+
+_TABLES = SQLModel.metadata.tables
+SHIPMENTS, EVENTS, TRANSITIONS = _TABLES["shipments"], _TABLES["tracking_events"], _TABLES["stage_transitions"]
+APPROVALS, BOOKINGS, TOKENS = _TABLES["approvals"], _TABLES["partner_bookings"], _TABLES["tracking_tokens"]
+
+
 def _write_snapshot(engine: Engine, update: ProjectionUpdate, notices: NoticeConfig | None) -> bool:
-    shipment_id = update.state.shipment_id
-    with Session(engine) as session:
-        claimed = session.connection().execute(
-            sa_update(ShipmentRow)
-            .where(col(ShipmentRow.shipment_id) == shipment_id, col(ShipmentRow.version) < update.version)
-            .values(version=update.version)).rowcount
-        row = session.get(ShipmentRow, shipment_id)
-        if row is not None and not claimed:
+    state, since = update.state, update.since
+    with engine.begin() as conn:
+        claim = _claim(conn, update)
+        if claim is None:
             return False  # this snapshot or a newer one is stored
-        first = row is None
-        row = _shipment_row(row, update)
-        session.add(row)
-        _add_events(session, row, update)
-        if notices is not None and notices.tracking_secret is not None and (first or update.notices):
+        _insert_events(conn, update)
+        transitions = [_transition_values(state.shipment_id, t) for t in state.transitions]
+        gates = [_gate_values(state.shipment_id, index, gate) for index, gate in enumerate(state.gates)]
+        records = [_record_values(state.shipment_id, record) for record in state.records]
+        if claim is _Claim.SINCE:
+            assert since is not None
+            transitions = transitions[since.transitions:]
+            gates, records = [gates[i] for i in since.gates], [records[i] for i in since.records]
+        _upsert(conn, TRANSITIONS, transitions, ("shipment_id", "seq"), ("stage", "status", "at", "note"))
+        _upsert(conn, APPROVALS, gates, ("shipment_id", "gate_index"), _GATE_FIELDS)
+        _upsert(conn, BOOKINGS, records, ("shipment_id", "kind", "partner", "ref"), ("state", "tracking_number"))
+        if claim is _Claim.STORED:
+            # A transition never changes once its workflow task completed, but a local-activity projection runs
+            # inside the task: when the worker dies before the task completes, what it projected is not in the
+            # history, and the task run again may make other transitions and gates under the same numbers (the fault
+            # matrix found a delivered shipment whose read model still said `delayed`, `on_hold`). This snapshot is
+            # the truth: the upserts above corrected them, and those it lacks go. (`since` is never taken across
+            # such a task: the projector names only snapshots the read model accepted in its completed tasks.)
+            _delete_phantoms(conn, TRANSITIONS, state.shipment_id, "seq", len(state.transitions))
+            _delete_phantoms(conn, APPROVALS, state.shipment_id, "gate_index", len(state.gates))
+        if notices is not None and notices.tracking_secret is not None and (claim is _Claim.NEW or update.notices):
             # A link is handed out with the shipment's first state and in its e-mails; a snapshot without either
-            # need not look the token up again (after a secret rotation, the next e-mail records the new one).
-            record_token(session, row.shipment_id, notices.tracking_secret.get_secret_value())
+            # need not record the token again (after a secret rotation, the next e-mail records the new one).
+            digest = token_digest(tracking_token(notices.tracking_secret.get_secret_value(), state.shipment_id))
+            _insert_new(conn, TOKENS, [{"token_digest": digest, "shipment_id": state.shipment_id}], ("token_digest",))
         if notices is not None and update.notices:
-            enqueue_notices(session, update, notices)
-        _add_transitions(session, update.state)
-        _write_approvals(session, update.state)
-        _write_bookings(session, update.state)
-        session.commit()
+            # The outbox's rules work in an ORM session, here on this snapshot's transaction (a transactional outbox).
+            with Session(bind=conn) as session:
+                enqueue_notices(session, update, notices)
+                session.flush()
         return True
 
 
-def _shipment_row(row: ShipmentRow | None, update: ProjectionUpdate) -> ShipmentRow:
-    """The shipment's row (a new one for its first snapshot) with the snapshot's fields."""
-    state = update.state
-    # The workflow records its first transition before anything is projected.
-    first_at, last_at = state.transitions[0].at, state.transitions[-1].at
-    if row is None:
-        row = ShipmentRow(shipment_id=state.shipment_id, workflow_id=state.workflow_id,
-                          merchant_id=state.merchant_id, origin_country=state.origin_country,
-                          destination_country=state.destination_country,
-                          declared_value=str(state.declared_value), currency=state.currency,
-                          created_at=first_at)
-    row.stage, row.status = state.stage, state.status
-    # What lists show: the carrier once booked and the ETA while the shipment can still arrive (the state keeps
-    # the planned carrier and the last estimate).
-    row.carrier, row.mode, row.tracking_number = state.booked_carrier, state.mode, state.tracking_number
-    row.pending_gates = ",".join(gate.kind for gate in state.pending_gates)
-    row.failure, row.version, row.updated_at = state.failure, update.version, last_at
-    eta = state.live_eta
-    row.eta_expected, row.eta_earliest, row.eta_latest = (
-        (eta.expected, eta.earliest, eta.latest) if eta else (None, None, None))
-    row.promised_date = state.promised_date
-    row.open_exceptions = ",".join(sorted({e.kind for e in state.open_exceptions}))
-    row.events_count = state.events_received
-    if update.recipient is not None:
-        row.recipient_locale = update.recipient.locale
-        row.recipient_timezone = recipient_timezone(update.recipient.country, update.recipient.region)
-    return row
+def _claim(conn: Connection, update: ProjectionUpdate) -> _Claim | None:
+    """Write the shipment's row for this snapshot, unless it holds this snapshot or a newer one (None)."""
+    shipment_id, version, since = update.state.shipment_id, update.version, update.since
+    match = SHIPMENTS.c.shipment_id == shipment_id
+    if since is not None and conn.execute(sa_update(SHIPMENTS).where(
+            match, SHIPMENTS.c.version == since.version).values(_mutable_values(update, since.shown))).rowcount:
+        return _Claim.SINCE
+    everything = {**_shipment_values(update), **_mutable_values(update)}
+    if conn.execute(sa_update(SHIPMENTS).where(match, SHIPMENTS.c.version < version).values(everything)).rowcount:
+        return _Claim.STORED
+    newest = _newest(update.events)
+    first = {**everything, "shipment_id": shipment_id, "created_at": update.state.transitions[0].at,
+             "latest_status": newest.status if newest else None,
+             "latest_event_at": newest.occurred_at if newest else None}
+    return _Claim.NEW if _insert_new(conn, SHIPMENTS, [first], ("shipment_id",)) else None
 
 
-def _add_transitions(session: Session, state: ShipmentState) -> None:
-    """Make the stored stage transitions the snapshot's: insert new ones, and correct or delete any the snapshot does
-    not have. A transition never changes once its workflow task completed, but a local-activity projection runs
-    inside the task: when the worker dies before the task completes, what it projected is not in the history, and
-    the task run again may make other transitions under the same numbers (the fault matrix found a delivered
-    shipment whose read model still said `delayed`, `on_hold`)."""
-    stored = {row.seq: row for row in session.exec(select(StageTransitionRow).where(
-        StageTransitionRow.shipment_id == state.shipment_id))}
-    for t in state.transitions:
-        row = stored.pop(t.seq, None) or StageTransitionRow(shipment_id=state.shipment_id, seq=t.seq, stage=t.stage,
-                                                            status=t.status, at=t.at, note=t.note)
-        if (row.stage, row.status, row.at, row.note) != (t.stage, t.status, t.at, t.note):
-            row.stage, row.status, row.at, row.note = t.stage, t.status, t.at, t.note
-        session.add(row)
-    for phantom in stored.values():
-        session.delete(phantom)
+def _shipment_values(update: ProjectionUpdate) -> dict[str, Any]:
+    """The row's columns that a shipment keeps from its first snapshot (written again only when the stored row's
+    snapshot is unknown)."""
+    state, recipient = update.state, update.recipient
+    values: dict[str, Any] = {
+        "workflow_id": state.workflow_id, "merchant_id": state.merchant_id,
+        "origin_country": state.origin_country, "destination_country": state.destination_country,
+        "declared_value": str(state.declared_value), "currency": state.currency}
+    if recipient is not None:
+        values["recipient_locale"] = recipient.locale
+        values["recipient_timezone"] = recipient_timezone(recipient.country, recipient.region)
+    return values
 
 
-def _write_approvals(session: Session, state: ShipmentState) -> None:
+def _mutable_values(update: ProjectionUpdate, columns: list[str] | None = None) -> dict[str, Any]:
+    """The row's columns that follow the workflow (`shown`, or those of them in `columns`), the version that claims
+    the row, and the newest tracking status by when it happened, kept when this snapshot's events are older than the
+    stored one."""
+    values = shown(update.state)
+    if columns is not None:
+        values = {name: values[name] for name in columns}
+    values["version"] = update.version
+    newest = _newest(update.events)
+    if newest is not None:
+        stored_at = SHIPMENTS.c.latest_event_at
+        newer = or_(stored_at.is_(None), stored_at <= newest.occurred_at)
+        values["latest_event_at"] = case((newer, literal(newest.occurred_at, stored_at.type)), else_=stored_at)
+        values["latest_status"] = case((newer, str(newest.status)), else_=SHIPMENTS.c.latest_status)
+    return values
+
+
+def _newest(events: list[CarrierEvent]) -> CarrierEvent | None:
+    """The event that happened last (of those at the same time, the last one listed)."""
+    newest: CarrierEvent | None = None
+    for event_ in events:
+        if newest is None or event_.occurred_at >= newest.occurred_at:
+            newest = event_
+    return newest
+
+
+def _insert_events(conn: Connection, update: ProjectionUpdate) -> None:
+    """Insert the events not stored yet (a retried projection may carry some again)."""
+    shipment_id = update.state.shipment_id
+    _insert_new(conn, EVENTS, [
+        {"shipment_id": shipment_id, "event_id": e.event_id, "partner": e.partner, "code": e.code,
+         "status": e.status, "description": e.description, "location": e.location, "occurred_at": e.occurred_at,
+         "received_seq": e.received_seq, "sequence": e.sequence, "via": e.via, "tracking_number": e.tracking_number,
+         "booking_ref": e.booking_ref} for e in update.events], ("shipment_id", "event_id"))
+
+
+def _transition_values(shipment_id: str, t: Transition) -> dict[str, Any]:
+    return {"shipment_id": shipment_id, "seq": t.seq, "stage": t.stage, "status": t.status, "at": t.at,
+            "note": t.note}
+
+
+_GATE_FIELDS = ("gate", "stage", "reason", "opened_at", "escalated_at", "decision", "actor", "comment", "decided_at",
+                "via")
+
+
+def _gate_values(shipment_id: str, index: int, gate: Gate) -> dict[str, Any]:
     """One row per gate, by its index: opened once, then escalation and decision as they happen."""
-    approvals = {a.gate_index: a for a in session.exec(select(ApprovalRow).where(
-        ApprovalRow.shipment_id == state.shipment_id))}
-    for index, gate in enumerate(state.gates):
-        approval = approvals.pop(index, None) or ApprovalRow(shipment_id=state.shipment_id, gate_index=index,
-                                                             gate=gate.kind, stage=gate.stage, reason=gate.reason,
-                                                             opened_at=gate.opened_at)
-        # A gate opened by a workflow task that never completed (see `_add_transitions`) is corrected or removed.
-        approval.gate, approval.stage, approval.reason = gate.kind, gate.stage, gate.reason
-        approval.opened_at = gate.opened_at
-        approval.escalated_at, approval.decision = gate.escalated_at, gate.decision
-        approval.actor, approval.comment = gate.actor, gate.comment
-        approval.decided_at, approval.via = gate.decided_at, gate.via
-        session.add(approval)
-    for phantom in approvals.values():
-        session.delete(phantom)
+    return {"shipment_id": shipment_id, "gate_index": index, "gate": gate.kind, "stage": gate.stage,
+            "reason": gate.reason, "opened_at": gate.opened_at, "escalated_at": gate.escalated_at,
+            "decision": gate.decision, "actor": gate.actor, "comment": gate.comment, "decided_at": gate.decided_at,
+            "via": gate.via}
 
 
-def _write_bookings(session: Session, state: ShipmentState) -> None:
+def _record_values(shipment_id: str, record: PartnerRecord) -> dict[str, Any]:
     """One row per partner record (booking, label, filing, slot), its state and tracking number kept current."""
-    bookings = {(b.kind, b.partner, b.ref): b for b in session.exec(select(PartnerBookingRow).where(
-        PartnerBookingRow.shipment_id == state.shipment_id))}
-    for record in state.records:
-        booking = bookings.get((record.kind, record.partner, record.ref)) or PartnerBookingRow(
-            shipment_id=state.shipment_id, kind=record.kind, partner=record.partner, ref=record.ref,
-            partner_kind=kind_of(record.partner), state=record.state)
-        booking.state, booking.tracking_number = record.state, record.tracking_number
-        session.add(booking)
+    return {"shipment_id": shipment_id, "kind": record.kind, "partner_kind": kind_of(record.partner),
+            "partner": record.partner, "ref": record.ref, "state": record.state,
+            "tracking_number": record.tracking_number}
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    """`INSERT` with `ON CONFLICT`, in the dialect of `conn` (SQLite and PostgreSQL both have it)."""
+    dialects = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+    if conn.dialect.name not in dialects:
+        raise RuntimeError(f"the read model runs on SQLite or PostgreSQL, not {conn.dialect.name}: "
+                           f"set TRADELANE_DATABASE_URL to one of them")
+    return dialects[conn.dialect.name](table)
+
+
+def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...]) -> int:
+    """Insert the rows whose key is not stored yet; how many were."""
+    if not rows:
+        return 0
+    # Counted from RETURNING: drivers do not agree on the rowcount of a skipped insert (psycopg answers -1).
+    statement = _dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(key)).returning(
+        table.c[key[0]])
+    return len(conn.execute(statement, rows[0] if len(rows) == 1 else rows).all())
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: tuple[str, ...],
+            fields: tuple[str, ...]) -> None:
+    """Insert the rows, or update the stored ones where one of `fields` differs (an equal row is not written)."""
+    if not rows:
+        return
+    insert = _dialect_insert(conn, table)
+    conn.execute(insert.on_conflict_do_update(
+        index_elements=list(key), set_={name: insert.excluded[name] for name in fields},
+        where=or_(*(table.c[name].is_distinct_from(insert.excluded[name]) for name in fields))), rows)
+
+
+def _delete_phantoms(conn: Connection, table: Table, shipment_id: str, index: str, count: int) -> None:
+    """Delete the shipment's rows numbered `count` or more by `index` (the snapshot has fewer)."""
+    conn.execute(sa_delete(table).where(table.c.shipment_id == shipment_id, table.c[index] >= count))

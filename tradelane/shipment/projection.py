@@ -1,6 +1,8 @@
 """What the workflow sends the read model: a snapshot of its state with the events and notices not yet written.
 """
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from tradelane.shipment.events import CarrierEvent
@@ -14,6 +16,25 @@ class Recipient(BaseModel):
     locale: str | None = None
     country: str
     region: str | None = None
+
+
+class Since(BaseModel):
+    """What a snapshot changes since an earlier one of the same run that the read model accepted (`version`).
+
+    A writer that finds the stored shipment still at `version` writes only these; any other stored version (the
+    first snapshot, one given up as a dead letter, a workflow task that never completed, a concurrent writer) gets
+    the whole snapshot compared with what is stored.
+    """
+
+    version: int
+    transitions: int
+    """The transitions before this index were stored with `version`, as they are now (a completed run only appends)."""
+    gates: list[int] = Field(default_factory=list)
+    """Indices of the gates opened or changed since (escalated, decided)."""
+    records: list[int] = Field(default_factory=list)
+    """Indices of the partner records made or changed since (a booking cancelled, a label's tracking number)."""
+    shown: list[str] = Field(default_factory=list)
+    """The shipment row's columns (`shown`) whose values changed since."""
 
 
 class ProjectionUpdate(BaseModel):
@@ -30,3 +51,23 @@ class ProjectionUpdate(BaseModel):
     notices: list[Notice] = Field(default_factory=list)
     recipient: Recipient | None = None
     order_ref: str = ""
+    since: Since | None = None
+    """What changed since the last snapshot the read model accepted; None: compare everything with what is stored."""
+
+
+def shown(state: ShipmentState) -> dict[str, Any]:
+    """The columns of the read model's shipment row that follow the workflow, as lists show them: the carrier once
+    booked and the ETA while the shipment can still arrive (the state keeps the planned carrier and the last
+    estimate). The newest tracking status is the writer's to keep (snapshots carry only new events)."""
+    eta = state.live_eta
+    return {
+        "stage": state.stage, "status": state.status, "carrier": state.booked_carrier, "mode": state.mode,
+        "tracking_number": state.tracking_number,
+        "pending_gates": ",".join(gate.kind for gate in state.pending_gates), "failure": state.failure,
+        # The workflow records its first transition before anything is projected.
+        "updated_at": state.transitions[-1].at if state.transitions else None,
+        "eta_expected": eta.expected if eta else None, "eta_earliest": eta.earliest if eta else None,
+        "eta_latest": eta.latest if eta else None, "promised_date": state.promised_date,
+        "open_exceptions": ",".join(sorted({e.kind for e in state.open_exceptions})),
+        "events_count": state.events_received,
+    }

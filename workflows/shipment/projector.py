@@ -2,14 +2,17 @@
 
 The workflow is the truth and the tables follow, without the shipment waiting for them. Snapshots asked for while
 one is being written are folded into the next; only events and notices not yet written travel with a snapshot, so
-payloads stay small on long voyages. A snapshot the database refuses for good is a dead letter (the activity fails
-non-retryable `DeadLettered`): the projector counts it as done, so the workflow never waits for it, and the next
-snapshot is tried afresh (the events and notices of the refused one are not sent again).
+payloads stay small on long voyages, and each snapshot names what changed since the last one the read model accepted
+(`Since`: transitions, gates, records, the row's columns), so the writer writes only that. A snapshot the database
+refuses for good is a dead letter (the activity fails non-retryable `DeadLettered`): the projector counts it as
+done, so the workflow never waits for it, and the next snapshot is tried afresh (the events and notices of the
+refused one are not sent again).
 """
 
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -18,9 +21,10 @@ from temporalio.exceptions import ApplicationError, FailureError, is_cancelled_e
 with workflow.unsafe.imports_passed_through():
     from activities.poison import DEAD_LETTERED
     from activities.read_model import ReadModelActivities
-    from tradelane.shipment.projection import ProjectionUpdate, Recipient
+    from tradelane.shipment.calls import PartnerRecord
+    from tradelane.shipment.projection import ProjectionUpdate, Recipient, Since, shown
     from tradelane.shipment.run import Resume, ShipmentInput
-    from tradelane.shipment.state import ShipmentState
+    from tradelane.shipment.state import Gate, ShipmentState
     from workflows.shipment.activation import Activation
     from workflows.shipment.patches import DEAD_LETTERS
 
@@ -69,6 +73,8 @@ class Projector:
         self.events_projected = 0 if resume is None else resume.events_projected
         self.notices_projected = 0 if resume is None else resume.notices_projected
         self._task: asyncio.Task[None] | None = None
+        # The last snapshot of this run the read model accepted: its version, transitions, gates, records and row.
+        self._accepted: tuple[int, int, list[Gate], list[PartnerRecord], dict[str, Any]] | None = None
 
     def request(self) -> None:
         """Ask for the read model to catch up, without waiting."""
@@ -90,45 +96,63 @@ class Projector:
             target, state = self.wanted, self._state
             events = [e for e in state.events if e.received_seq > self.events_projected]
             notices = state.notices[self.notices_projected:]
-            update = ProjectionUpdate(version=target, state=state.model_copy(update={"events": []}, deep=True),
-                                      events=[e.model_copy() for e in events],
-                                      notices=[n.model_copy() for n in notices],
-                                      recipient=recipient, order_ref=req.order_ref)
-            written = await self._write(update)
+            snapshot = state.model_copy(update={"events": []}, deep=True)
+            row = shown(snapshot)
+            update = ProjectionUpdate(version=target, state=snapshot, events=[e.model_copy() for e in events],
+                                      notices=[n.model_copy() for n in notices], recipient=recipient,
+                                      order_ref=req.order_ref, since=self._since(snapshot, row))
+            accepted = await self._write(update)
             self.written = target
             self.events_projected = max([self.events_projected, *(e.received_seq for e in events)])
             self.notices_projected += len(notices)
-            if not written:
+            # Only a snapshot the read model took is a base for the next one's changes (`Since`).
+            self._accepted = ((target, len(snapshot.transitions), snapshot.gates, snapshot.records, row) if accepted
+                              else None)
+            if accepted is None:
                 if self._on_dead_letter is not None:
                     self._on_dead_letter()
             elif notices:
                 self._on_notices_written()
 
-    async def _write(self, update: ProjectionUpdate) -> bool:
-        """Write one snapshot; False when it was given up as a dead letter."""
+    def _since(self, snapshot: ShipmentState, row: dict[str, Any]) -> Since | None:
+        """What `snapshot` (whose shipment row is `row`) changes since the last snapshot the read model accepted
+        (None: none yet this run)."""
+        if self._accepted is None:
+            return None
+        version, transitions, gates, records, accepted_row = self._accepted
+        if len(snapshot.transitions) < transitions or len(snapshot.gates) < len(gates) or len(
+                snapshot.records) < len(records):
+            return None  # never in a run's completed tasks; the whole snapshot is compared then
+        return Since(version=version, transitions=transitions,
+                     gates=[i for i, gate in enumerate(snapshot.gates) if i >= len(gates) or gate != gates[i]],
+                     records=[i for i, record in enumerate(snapshot.records)
+                              if i >= len(records) or record != records[i]],
+                     shown=[name for name, value in row.items() if accepted_row.get(name) != value])
+
+    async def _write(self, update: ProjectionUpdate) -> bool | None:
+        """Write one snapshot: whether the read model took it (False: it held this version or a newer one), None
+        when it was given up as a dead letter."""
         try:
             if self._lean:
-                await self._write_locally(update)
-            else:
-                await workflow.execute_activity_method(
-                    ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=PROJECTION_RETRY)
+                return await self._write_locally(update)
+            return await workflow.execute_activity_method(
+                ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=PROJECTION_RETRY)
         except FailureError as err:
             # Only an activity of today's code fails this way; asked here, so older histories never see the patch.
             if not dead_lettered(err) or not workflow.patched(DEAD_LETTERS):
                 raise
             workflow.logger.error("read model snapshot given up as a dead letter",
                                   extra={"version": update.version, "error": str(err)})
-            return False
-        return True
+            return None
 
-    async def _write_locally(self, update: ProjectionUpdate) -> None:
+    async def _write_locally(self, update: ProjectionUpdate) -> bool:
         """A local activity: one marker in the history, and usually no workflow task of its own. When the database
         does not answer within its few quick tries, a normal activity takes over the same snapshot and retries it
         without limit on the server: an outage of any length adds a bounded number of events, holds no workflow
         task open, and the shipment goes on meanwhile."""
         try:
-            await workflow.execute_local_activity_method(
+            return await workflow.execute_local_activity_method(
                 ReadModelActivities.project, update, start_to_close_timeout=LOCAL_PROJECTION_TIMEOUT,
                 retry_policy=LOCAL_PROJECTION_RETRY, local_retry_threshold=LOCAL_PROJECTION_RETRY_THRESHOLD)
         except FailureError as err:  # a local activity's failure arrives as its cause (ApplicationError, timeout)
@@ -138,6 +162,6 @@ class Projector:
                 raise  # the database refused this snapshot for good: another try as an activity would too
             workflow.logger.warning("read model unavailable, projection retried as an activity",
                                     extra={"version": update.version, "error": str(err)})
-            await workflow.execute_activity_method(
+            return await workflow.execute_activity_method(
                 ReadModelActivities.project, update, start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=PROJECTION_RETRY)
