@@ -182,14 +182,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 def outbox_relay(settings: Settings, engine: Engine, http: httpx.AsyncClient,
                  stop: asyncio.Event) -> asyncio.Task[None] | None:
     """The outbox relay's rounds in this worker (`TRADELANE_OUTBOX_RELAY_EVERY_S`), or None when turned off: it
-    sends the messages that came due after their shipment's workflow closed. Each worker may run one: claims are
-    exclusive."""
+    delivers the outbox's notifications in batches. Each worker may run one: claims are exclusive."""
     if settings.outbox_relay_every_s is None:
         return None
     notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
                                            ops_email=settings.ops_email)
     relay = OutboxRelay(notifications, every=timedelta(seconds=settings.outbox_relay_every_s),
-                        overdue=timedelta(seconds=settings.outbox_relay_overdue_s))
+                        overdue=timedelta(seconds=settings.outbox_relay_overdue_s),
+                        batch=settings.outbox_relay_batch)
     return asyncio.create_task(relay.run(stop), name="outbox-relay")
 
 

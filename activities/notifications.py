@@ -1,4 +1,4 @@
-"""Notification delivery activity: sends a shipment's due outbox rows by e-mail and signed webhook.
+"""Notification delivery: the outbox relay sends due outbox rows by e-mail and signed webhook, in batches.
 
 At-least-once with stable ids: every send carries the outbox id (e-mail Message-ID, webhook ``Tradelane-Event-Id``)
 so a message sent again after a crash between sending and recording can be dropped by its receiver.
@@ -7,16 +7,19 @@ Outcomes, per row:
 - accepted (SMTP 250, HTTP 2xx): `sent`;
 - refused for good (SMTP 5xx for the recipient or the content; HTTP 4xx other than 408 and 429): `failed` at once,
   reported in `DeliveryReport.failed` and not raised, since retrying cannot help;
-- anything else (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429/3xx): back to pending, and the activity
-  raises a retryable `NOTIFICATION_UNDELIVERED` error *after* recording, so Temporal retries with backoff; after
-  `max_attempts` claims the row is `failed` instead;
+- anything else (connection refused, timeouts, SMTP 4xx, HTTP 5xx/408/429/3xx): back to pending, due again after
+  `retry_delay` for the relay (the activity instead raises a retryable `NOTIFICATION_UNDELIVERED` error *after*
+  recording, so Temporal retries with backoff); after `max_attempts` claims the row is `failed` instead;
 - a message that cannot be built (a line break in a header: `ValueError`) fails the same way every time: `failed`
   at once, like a permanent refusal.
 
-Two deliverers share this code: the `notifications.deliver` activity, which a running shipment workflow runs after
-each snapshot with notices and when held messages come due, and the `OutboxRelay`, which each worker runs to send
-the messages that came due after their workflow closed (a delivered or compensated shipment's e-mail held for the
-recipient's quiet hours). Claims are exclusive, so both may run at once.
+The `OutboxRelay` is the delivery path: each round it claims many due rows in one statement, sends their e-mails
+over one SMTP connection per batch and their webhooks side by side, and records the batch's outcomes in one
+transaction; it runs every `TRADELANE_OUTBOX_RELAY_EVERY_S` (half a second) and goes again at once after a full
+batch. A transient failure puts the row back with a backoff (`retry_delay`), since the relay has no Temporal retry.
+The `notifications.deliver` activity remains for shipments whose history predates the relay (`RELAY_DELIVERS`):
+their workflows still have it send their rows, through the same batch code. Claims are exclusive, so both, and any
+number of relays, may run at once.
 
 Every row that ends `failed` becomes a dead letter (`infra.persistence.dead_letters`) with one ops alert, so nothing
 is retried forever and nothing is dropped silently; a row whose every claim expired without an outcome (the
@@ -49,11 +52,11 @@ from infra.persistence.outbox import (
     Channel,
     OutboxRow,
     OutboxState,
+    SendFailure,
     claim_due,
     give_up_exhausted,
-    mark_failed,
-    mark_sent,
     next_due,
+    record_outcomes,
 )
 from infra.platform.notice_config import MailSettings
 from infra.platform.webhooks import MerchantSecrets, NoWebhookSecret, signed_headers
@@ -67,6 +70,14 @@ MESSAGE_ID_DOMAIN = "tradelane"
 
 UNKNOWN_ERROR_ATTEMPTS = 20
 """Attempts of the activity after which an error neither known transient nor known deterministic is given up."""
+
+WEBHOOK_CONCURRENCY = 8
+"""Webhooks of one batch posted at a time (over the shared HTTP client's kept-alive connections)."""
+
+RETRY_FIRST = timedelta(seconds=2)
+RETRY_MAX = timedelta(minutes=5)
+"""The relay's backoff after a transient failure: 2 s, doubling per attempt, at most 5 minutes (as the workflow's
+delivery activity was retried); with 10 attempts a message is given up after about 13 minutes of failures."""
 
 DEAD_LETTERS_METRIC = "tradelane_dead_letters_recorded"
 """Counter of dead letters recorded by the worker, by `kind` (the API's gauge counts the open ones)."""
@@ -168,6 +179,82 @@ def smtp_failure(row: OutboxRow, relay: str, err: aiosmtplib.SMTPException) -> D
     return DeliveryFailed(f"{row.id}: SMTP {relay}: {type(err).__name__}: {err}", permanent=False)
 
 
+def retry_delay(attempt: int) -> timedelta:
+    """How long a row waits after the transient failure of its `attempt`-th claim (1-based) before the relay tries
+    it again."""
+    return min(RETRY_FIRST * 2 ** max(attempt - 1, 0), RETRY_MAX)
+
+
+class SmtpBatch:
+    """One SMTP connection shared by a batch's e-mails, opened at the first and closed with the batch.
+
+    A refusal of one message (its recipient, its content) leaves the connection usable for the next. A failure of
+    the connection itself (refused, dropped, timed out, a relay answering out of turn) ends it: the batch's later
+    e-mails are not tried, and fail transiently with the same cause, instead of each waiting for its own timeout.
+
+    Args:
+        mail: The SMTP relay.
+        deadline_s: Time limit of one e-mail, connecting included.
+    """
+
+    def __init__(self, mail: MailSettings, deadline_s: float) -> None:
+        self._mail = mail
+        self._deadline_s = deadline_s
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._broken: str | None = None
+        self.connections = 0
+        """Connections opened so far (for logs and tests)."""
+
+    @property
+    def relay(self) -> str:
+        return f"{self._mail.host}:{self._mail.port}"
+
+    async def send(self, row: OutboxRow, message: EmailMessage) -> None:
+        """Send one built e-mail.
+
+        Raises:
+            DeliveryFailed: Not accepted (see `DeliveryFailed.permanent`), or not tried: the connection had failed.
+        """
+        if self._broken is not None:
+            raise DeliveryFailed(f"{row.id}: not tried: {self._broken}", permanent=False)
+        mail = self._mail
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                if self._smtp is None:
+                    self._smtp = aiosmtplib.SMTP(
+                        hostname=mail.host, port=mail.port, username=mail.username,
+                        password=mail.password.get_secret_value() if mail.password else None,
+                        start_tls=mail.start_tls, timeout=mail.timeout_s)
+                    self.connections += 1
+                    await self._smtp.connect()
+                await self._smtp.send_message(message, sender=parseaddr(mail.sender)[1], recipients=[row.recipient])
+        except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as err:
+            raise smtp_failure(row, self.relay, err) from err  # about this message: the connection goes on
+        except aiosmtplib.SMTPException as err:
+            raise self._break(smtp_failure(row, self.relay, err)) from err
+        except TimeoutError as err:  # before OSError, its base class
+            raise self._break(DeliveryFailed(f"{row.id}: SMTP {self.relay}: no answer within "
+                                             f"{self._deadline_s:.0f} s", permanent=False)) from err
+        except OSError as err:  # refused connection, unreachable host: aiosmtplib lets some through unwrapped
+            raise self._break(DeliveryFailed(f"{row.id}: SMTP {self.relay}: {err}", permanent=False)) from err
+
+    def _break(self, failure: DeliveryFailed) -> DeliveryFailed:
+        """The connection is unusable after `failure`: later e-mails of the batch are not tried."""
+        self._broken = f"SMTP {self.relay} failed earlier in this batch: {str(failure).split(': ', 1)[-1]}"
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            smtp.close()  # in an unknown state: dropped, not reused
+        return failure
+
+    async def aclose(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await asyncio.wait_for(smtp.quit(), self._mail.timeout_s)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                smtp.close()  # the messages are recorded already; a relay that drops QUIT changes nothing
+
+
 class NotificationActivities:
     """Delivers outbox rows.
 
@@ -178,7 +265,8 @@ class NotificationActivities:
         webhook_secrets: Each merchant's HMAC secrets (its own, never another's), which it verifies signatures with.
         max_attempts: Claims of a row before a transient failure gives up on it.
         lease: How long a claim holds before another deliverer may take the row over.
-        batch: Rows claimed at a time; `lease` must cover sending all of them.
+        batch: Rows the `deliver` activity claims at a time; `lease` must cover sending all of them (the relay's
+            batches are bigger: a row whose send could outlast the claim is not started, see `send_batch`).
         webhook_timeout_s: Timeout of each webhook request step.
         clock: Current time (UTC); tests move it to expire leases.
         ops_email: Where a dead letter's alert goes; no alert when None (the dead letter is still recorded).
@@ -221,48 +309,87 @@ class NotificationActivities:
                              f"{self._send_deadline_s:.0f} s each; raise lease, or lower batch or the timeouts")
 
     async def send(self, row: OutboxRow) -> None:
-        """Send one claimed row by its channel, within the per-send time limit; records nothing.
+        """Send one claimed row by its channel, within the per-send time limit (on a connection of its own for an
+        e-mail); records nothing.
 
         Raises:
             DeliveryFailed: The receiver did not accept it (see `DeliveryFailed.permanent`).
         """
+        smtp = SmtpBatch(self._mail, self._send_deadline_s)
         try:
-            async with asyncio.timeout(self._send_deadline_s):
+            failure = await self._send_guarded(row, smtp)
+        finally:
+            await smtp.aclose()
+        if failure is not None:
+            raise failure
+
+    async def send_batch(self, rows: list[OutboxRow], *, lease_left: Callable[[], float] | None = None,
+                         ) -> list[DeliveryFailed | None]:
+        """Send claimed rows: the e-mails one after another over one SMTP connection, the webhooks alongside,
+        `WEBHOOK_CONCURRENCY` at a time. Records nothing.
+
+        Args:
+            rows: Claimed rows.
+            lease_left: Seconds left of the batch's claim; a row is not started when its send could outlast it (it
+                fails transiently instead), so no live deliverer sends a row another may have claimed since.
+
+        Returns:
+            Per row, in order: None when accepted, else why not.
+        """
+        outcomes: list[DeliveryFailed | None] = [None] * len(rows)
+        smtp = SmtpBatch(self._mail, self._send_deadline_s)
+        webhooks = asyncio.Semaphore(WEBHOOK_CONCURRENCY)
+
+        async def one(index: int) -> None:
+            row = rows[index]
+            if lease_left is not None and lease_left() <= self._send_deadline_s:
+                outcomes[index] = DeliveryFailed(f"{row.id}: not tried: the batch's claim would expire before a "
+                                                 "send could end", permanent=False)
+                return
+            if activity.in_activity():
+                activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
+            outcomes[index] = await self._send_guarded(row, smtp)
+
+        async def emails() -> None:
+            for index, row in enumerate(rows):
                 if row.channel == Channel.EMAIL:
-                    await self._send_email(row)
-                elif row.channel == Channel.WEBHOOK:
+                    await one(index)
+
+        async def webhook(index: int) -> None:
+            async with webhooks:
+                await one(index)
+
+        try:
+            await asyncio.gather(emails(), *(webhook(i) for i, row in enumerate(rows) if row.channel != Channel.EMAIL))
+        finally:
+            await smtp.aclose()
+        return outcomes
+
+    async def _send_guarded(self, row: OutboxRow, smtp: SmtpBatch) -> DeliveryFailed | None:
+        """Send one row; its failure returned, not raised."""
+        try:
+            if row.channel == Channel.EMAIL:
+                # Built first: a message that cannot be built fails alone, not the connection.
+                await smtp.send(row, build_email(row, self._mail.sender, self._clock()))
+                return None
+            async with asyncio.timeout(self._send_deadline_s):
+                if row.channel == Channel.WEBHOOK:
                     await self._post_webhook(row)
                 else:
                     raise DeliveryFailed(f"{row.id}: channel {row.channel!r} is not one of "
                                          f"{', '.join(Channel)}", permanent=True)
-        except TimeoutError as err:
-            raise DeliveryFailed(f"{row.id}: no answer within {self._send_deadline_s:.0f} s",
-                                 permanent=False) from err
+        except DeliveryFailed as failure:
+            return failure
+        except TimeoutError:
+            return DeliveryFailed(f"{row.id}: no answer within {self._send_deadline_s:.0f} s", permanent=False)
         except (ValueError, TypeError) as err:
             # The message itself cannot be built or encoded (a header holding a line break): every retry would
             # fail the same way, so it is refused for good, like a receiver's permanent refusal.
-            raise DeliveryFailed(f"{row.id}: the {row.channel} cannot be built: {type(err).__name__}: {err}",
-                                 permanent=True) from err
-
-    async def _send_email(self, row: OutboxRow) -> None:
-        mail = self._mail
-        message = build_email(row, mail.sender, self._clock())
-        try:
-            await aiosmtplib.send(
-                message,
-                sender=parseaddr(mail.sender)[1],
-                recipients=[row.recipient],
-                hostname=mail.host,
-                port=mail.port,
-                username=mail.username,
-                password=mail.password.get_secret_value() if mail.password else None,
-                start_tls=mail.start_tls,
-                timeout=mail.timeout_s,
-            )
-        except aiosmtplib.SMTPException as err:
-            raise smtp_failure(row, f"{mail.host}:{mail.port}", err) from err
-        except OSError as err:  # refused connection, unreachable host: aiosmtplib lets some through unwrapped
-            raise DeliveryFailed(f"{row.id}: SMTP {mail.host}:{mail.port}: {err}", permanent=False) from err
+            unbuildable = DeliveryFailed(f"{row.id}: the {row.channel} cannot be built: {type(err).__name__}: {err}",
+                                         permanent=True)
+            unbuildable.__cause__ = err  # the dead letter names the cause's type
+            return unbuildable
+        return None
 
     async def _post_webhook(self, row: OutboxRow) -> None:
         body = webhook_body(row)
@@ -292,7 +419,8 @@ class NotificationActivities:
 
     @activity.defn(name="notifications.deliver")
     async def deliver(self, req: DeliverRequest) -> DeliveryReport:
-        """Send the shipment's due rows and record each outcome.
+        """Send the shipment's due rows and record each outcome: the workflows of shipments from before the relay
+        delivered (`RELAY_DELIVERS`) run this after each snapshot with notices.
 
         Raises:
             ApplicationError: Retryable `NOTIFICATION_UNDELIVERED` when some rows failed transiently; raised after
@@ -302,7 +430,14 @@ class NotificationActivities:
         report = DeliveryReport()
         retrying: list[str] = []
         try:
-            await self._deliver_due(req.shipment_id, report, retrying)
+            await self._sweep(req.shipment_id, report)
+            while True:
+                claimed = await self._deliver_batch(req.shipment_id, report, retrying, limit=self._batch)
+                # A full batch may mean more are due; a retrying row would only be claimed again at once.
+                if claimed < self._batch or retrying:
+                    break
+            # Dead letters' alerts enqueued in this run are due now: the workflow comes back for them at once.
+            report.next_due = await asyncio.to_thread(next_due, self._engine, req.shipment_id)
         except Exception as err:
             attempt = activity.info().attempt if activity.in_activity() else 1
             if deterministic(err, attempt=attempt, max_attempts=UNKNOWN_ERROR_ATTEMPTS):
@@ -321,22 +456,33 @@ class NotificationActivities:
             )
         return report
 
-    async def relay(self, *, overdue: timedelta = timedelta(0)) -> DeliveryReport:
-        """Send every shipment's rows due at least `overdue` ago and record each outcome (the `OutboxRelay`'s
-        round). A row that fails transiently stays pending for the next round, until `max_attempts` claims.
+    async def relay(self, *, overdue: timedelta = timedelta(0), batch: int = 50, sweep: bool = True,
+                    ) -> DeliveryReport:
+        """One round of the `OutboxRelay`: send every shipment's rows due at least `overdue` ago, `batch` at a time
+        until fewer than a batch are due, and record each batch's outcomes. A row that fails transiently is due
+        again after `retry_delay`, until `max_attempts` claims.
+
+        Args:
+            overdue: Only rows due at least this long ago.
+            batch: Rows claimed (in one statement) and sent per batch.
+            sweep: Also give up rows whose claims are exhausted and record dead letters a killed deliverer left.
 
         Returns:
             What this round did (`next_due` is not computed: the relay looks again every round).
         """
         report = DeliveryReport()
         retrying: list[str] = []
-        await self._deliver_due(None, report, retrying, overdue=overdue)
+        if sweep:
+            await self._sweep(None, report)
+        while await self._deliver_batch(None, report, retrying, limit=batch, overdue=overdue,
+                                        backoff=True) >= batch:
+            pass
         if report.sent or report.failed or retrying:
             log.info("outbox_relayed", sent=len(report.sent), failed=len(report.failed), retrying=len(retrying))
         return report
 
-    async def _deliver_due(self, shipment_id: str | None, report: DeliveryReport, retrying: list[str], *,
-                           overdue: timedelta = timedelta(0)) -> None:
+    async def _sweep(self, shipment_id: str | None, report: DeliveryReport) -> None:
+        """Dead letters for rows whose every claim expired, and for rows a killed deliverer failed unrecorded."""
         exhausted = await asyncio.to_thread(give_up_exhausted, self._engine, self._clock(),
                                             max_attempts=self._max_attempts, shipment_id=shipment_id)
         for row in exhausted:
@@ -346,20 +492,45 @@ class NotificationActivities:
         for row in await asyncio.to_thread(dead_letters.failed_unrecorded, self._engine, shipment_id=shipment_id):
             report.failed.append(row.id)
             await self._dead_letter(row, DeliveryFailed(row.last_error or "given up", permanent=True))
-        while True:
-            rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=shipment_id,
-                                           lease=self._lease, limit=self._batch, max_attempts=self._max_attempts,
-                                           overdue=overdue)
-            for row in rows:
-                if activity.in_activity():
-                    activity.heartbeat(row.id)  # a worker killed mid-batch is noticed in a minute, not at the limit
-                await self._deliver_one(row, report, retrying)
-            # A full batch may mean more are due; a retrying row would only be claimed again at once.
-            if len(rows) < self._batch or retrying:
-                break
-        # Dead letters' alerts enqueued in this run are due now: the workflow comes back for them at once.
-        if shipment_id is not None:
-            report.next_due = await asyncio.to_thread(next_due, self._engine, shipment_id)
+
+    async def _deliver_batch(self, shipment_id: str | None, report: DeliveryReport, retrying: list[str], *,
+                             limit: int, overdue: timedelta = timedelta(0), backoff: bool = False) -> int:
+        """Claim up to `limit` due rows in one statement, send them, and record their outcomes in one transaction;
+        `backoff`: a transient failure waits `retry_delay` (else it is due again at once, for Temporal's retry).
+
+        Returns:
+            How many rows were claimed.
+        """
+        loop = asyncio.get_running_loop()
+        claimed_at = loop.time()
+        rows = await asyncio.to_thread(claim_due, self._engine, self._clock(), shipment_id=shipment_id,
+                                       lease=self._lease, limit=limit, max_attempts=self._max_attempts,
+                                       overdue=overdue)
+        if not rows:
+            return 0
+        lease_s = self._lease.total_seconds()
+        outcomes = await self.send_batch(rows, lease_left=lambda: lease_s - (loop.time() - claimed_at))
+        now = self._clock()
+        failures = {row.id: (row, failure) for row, failure in zip(rows, outcomes, strict=True) if failure is not None}
+        sent = [row.id for row, failure in zip(rows, outcomes, strict=True) if failure is None]
+        states = await asyncio.to_thread(
+            record_outcomes, self._engine, now, sent=sent, max_attempts=self._max_attempts,
+            failed=[SendFailure(row.id, row.attempts, str(failure), failure.permanent,
+                                retry_at=now + retry_delay(row.attempts) if backoff else None)
+                    for row, failure in failures.values()])
+        report.sent.extend(sent)
+        for row_id, (row, failure) in failures.items():
+            state = states[row_id]
+            log.warning("notification_failed", shipment_id=row.shipment_id, message_id=row.id,
+                        channel=row.channel, attempt=row.attempts, permanent=failure.permanent, state=state,
+                        error=str(failure))
+            if state is OutboxState.FAILED:
+                report.failed.append(row.id)
+                await self._dead_letter(row, failure)
+            elif state is OutboxState.PENDING:
+                retrying.append(row.id)
+            # None: our lease expired and another deliverer took the row over; its outcome is the one recorded.
+        return len(rows)
 
     async def _dead_letter(self, row: OutboxRow, err: BaseException) -> None:
         """Record a failed row as a dead letter, alerting ops unless the row is itself a dead letter's alert."""
@@ -374,54 +545,49 @@ class NotificationActivities:
             activity.metric_meter().create_counter(
                 DEAD_LETTERS_METRIC, "Dead letters recorded").add(1, {"kind": DeadLetterKind.NOTIFICATION.value})
 
-    async def _deliver_one(self, row: OutboxRow, report: DeliveryReport, retrying: list[str]) -> None:
-        try:
-            await self.send(row)
-        except DeliveryFailed as err:
-            state = await asyncio.to_thread(mark_failed, self._engine, row.id, str(err), self._clock(),
-                                            max_attempts=self._max_attempts, permanent=err.permanent,
-                                            attempt=row.attempts)
-            log.warning("notification_failed", shipment_id=row.shipment_id, message_id=row.id,
-                        channel=row.channel, attempt=row.attempts, permanent=err.permanent, state=state,
-                        error=str(err))
-            if state is OutboxState.FAILED:
-                report.failed.append(row.id)
-                await self._dead_letter(row, err)
-            elif state is OutboxState.PENDING:
-                retrying.append(row.id)
-            # None: our lease expired and another deliverer took the row over; its outcome is the one recorded.
-            return
-        await asyncio.to_thread(mark_sent, self._engine, row.id, self._clock())
-        report.sent.append(row.id)
-
 
 class OutboxRelay:
-    """Sends the outbox's messages that no workflow waits for: each round, every shipment's rows due at least
-    `overdue` ago (a running workflow delivers its own rows when they come due; a closed one left them here).
+    """Delivers the outbox: every shipment's due rows, in batches, round after round.
+
+    A round with nothing due costs one indexed read; after an empty or partial round the relay waits `every`
+    (half a second by default, so a notice goes out within about that of being due), after a full one it goes on.
 
     Args:
         notifications: The deliverer (SMTP relay, webhook secrets, attempt limits) the rounds use.
-        every: Time between rounds.
-        overdue: How long past its due time a row is left to its shipment's workflow.
+        every: Time between rounds that found less than a batch.
+        overdue: Only rows due at least this long ago (0: as soon as they are due).
+        batch: Rows claimed and sent together.
+        sweep_every: How often a round also gives up rows whose claims are exhausted and records dead letters a
+            killed deliverer left (the first round always does).
     """
 
     def __init__(self, notifications: NotificationActivities, *, every: timedelta,
-                 overdue: timedelta = timedelta(0)) -> None:
+                 overdue: timedelta = timedelta(0), batch: int = 50,
+                 sweep_every: timedelta = timedelta(seconds=10)) -> None:
         if every <= timedelta(0):
             raise ValueError(f"every: {every.total_seconds()} s; the relay needs a positive interval")
+        if batch < 1:
+            raise ValueError(f"batch: {batch}; the relay claims at least one row at a time")
         self._notifications = notifications
         self._every = every
         self._overdue = overdue
+        self._batch = batch
+        self._sweep_every = sweep_every.total_seconds()
+        self._swept_at: float | None = None
 
     async def round(self) -> DeliveryReport:
         """One round: send what is due now."""
-        return await self._notifications.relay(overdue=self._overdue)
+        now = asyncio.get_running_loop().time()
+        sweep = self._swept_at is None or now - self._swept_at >= self._sweep_every
+        if sweep:
+            self._swept_at = now
+        return await self._notifications.relay(overdue=self._overdue, batch=self._batch, sweep=sweep)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop` is set. A round that fails (the database unreachable, say) is logged and the next
         round tries again: the rows stay in the outbox meanwhile, and the worker goes on serving workflows."""
         log.info("outbox_relay_started", every_s=self._every.total_seconds(),
-                 overdue_s=self._overdue.total_seconds())
+                 overdue_s=self._overdue.total_seconds(), batch=self._batch)
         while not stop.is_set():
             try:
                 await self.round()

@@ -15,12 +15,14 @@ Row life cycle::
 
     pending or sending --withdraw--> withdrawn   (a send already under way that succeeds is still recorded sent)
 
-Who delivers: while a shipment's workflow runs, it has its rows delivered right after each snapshot and when quiet
-hours end; once its business outcome is final the workflow closes, and the rows still waiting are the relay's
-(`activities.notifications.OutboxRelay`), which sends every shipment's overdue rows.
+Who delivers: the outbox relay (`activities.notifications.OutboxRelay`), which claims every shipment's due rows in
+batches (`claim_due`, one statement) and records each batch's outcomes in one transaction (`record_outcomes`).
+Shipments from before the relay delivered still have their workflow deliver their own rows while they run
+(`notifications.deliver`, the same code); claims are exclusive, so both may run at once.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -156,16 +158,26 @@ def _due(now: datetime, overdue: timedelta = timedelta(0)) -> ColumnElement[bool
     )
 
 
-def _claim_one(connection: Connection, row_id: str, seen_attempts: int, now: datetime, lease_until: datetime,
-               overdue: timedelta = timedelta(0)) -> bool:
-    # The row must still be due and untouched since we read it: `attempts` grows with every claim, so of two
-    # deliverers that read the same row only the first UPDATE matches; the other changes nothing.
-    result = connection.execute(
-        update(OutboxRow)
-        .where(col(OutboxRow.id) == row_id, col(OutboxRow.attempts) == seen_attempts, _due(now, overdue))
-        .values(state=OutboxState.SENDING, lease_until=lease_until, attempts=seen_attempts + 1)
-    )
-    return result.rowcount == 1
+def _claimable(now: datetime, *, shipment_id: str | None, max_attempts: int | None,
+               overdue: timedelta) -> list[ColumnElement[bool]]:
+    conditions = [_due(now, overdue)]
+    if max_attempts is not None:
+        conditions.append(col(OutboxRow.attempts) < max_attempts)
+    if shipment_id is not None:
+        conditions.append(col(OutboxRow.shipment_id) == shipment_id)
+    return conditions
+
+
+OLDEST_FIRST = (col(OutboxRow.not_before), col(OutboxRow.created_at), col(OutboxRow.id))
+
+
+def _oldest_first(row: "OutboxRow") -> tuple[datetime, datetime, str]:
+    return row.not_before, row.created_at, row.id
+
+
+def _detached(rows: Iterable[Any]) -> list[OutboxRow]:
+    """Rows a RETURNING clause gave back, as detached `OutboxRow`s, oldest `not_before` first."""
+    return sorted((OutboxRow(**dict(row._mapping)) for row in rows), key=_oldest_first)
 
 
 def claim_due(
@@ -178,11 +190,13 @@ def claim_due(
     max_attempts: int | None = None,
     overdue: timedelta = timedelta(0),
 ) -> list[OutboxRow]:
-    """Claim due rows for sending until `now + lease`, oldest `not_before` first.
+    """Claim due rows for sending until `now + lease`, oldest `not_before` first, in one UPDATE ... RETURNING.
 
-    Due means pending with `not_before <= now`, or sending with an expired lease. Each row is claimed by its own
-    conditional UPDATE, so concurrent deliverers never claim the same row; a row taken by another deliverer
-    between our read and our UPDATE is simply left out.
+    Due means pending with `not_before <= now`, or sending with an expired lease. The UPDATE itself checks that each
+    row is still due, so concurrent deliverers never claim the same row: on PostgreSQL it picks its rows with
+    `FOR UPDATE SKIP LOCKED` (a row another deliverer is claiming is skipped, not waited for); elsewhere (SQLite,
+    one writer at a time) a plain read picks the candidates first, so a round with nothing due takes no write lock,
+    and a candidate another deliverer took in between is no longer due and is left out.
 
     Args:
         engine: The read-model database.
@@ -192,62 +206,51 @@ def claim_due(
         limit: At most this many rows.
         max_attempts: Rows claimed this often already are not claimed again (`give_up_exhausted` fails them):
             a message whose every deliverer died or overran its lease must not be claimed forever.
-        overdue: Only pending rows due at least this long ago (the relay leaves a running workflow the time to
-            deliver its own rows first; a claim held by a crashed deliverer is freed by its lease as always).
+        overdue: Only pending rows due at least this long ago (a claim held by a crashed deliverer is freed by its
+            lease as always).
 
     Returns:
         The claimed rows (state `sending`, `attempts` counting this claim), detached from any session.
     """
-    query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now, overdue))
-    if max_attempts is not None:
-        query = query.where(col(OutboxRow.attempts) < max_attempts)
-    if shipment_id is not None:
-        query = query.where(col(OutboxRow.shipment_id) == shipment_id)
-    query = query.order_by(col(OutboxRow.not_before), col(OutboxRow.created_at), col(OutboxRow.id)).limit(limit)
-    with Session(engine) as session:
-        candidates = list(session.exec(query))
-    lease_until = now + lease
-    claimed: list[str] = []
-    for row_id, attempts in candidates:
-        # One short transaction per row: a writer lock is never held across the whole batch.
+    claimable = _claimable(now, shipment_id=shipment_id, max_attempts=max_attempts, overdue=overdue)
+    chosen = select(OutboxRow.id).where(*claimable).order_by(*OLDEST_FIRST).limit(limit)
+    # `attempts` grows with every claim: it is the fencing token each outcome is recorded against.
+    claim = (update(OutboxRow)
+             .values(state=OutboxState.SENDING, lease_until=now + lease, attempts=col(OutboxRow.attempts) + 1)
+             .returning(*OutboxRow.__table__.columns))  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            if _claim_one(connection, row_id, attempts, now, lease_until, overdue):
-                claimed.append(row_id)
-    if not claimed:
+            return _detached(connection.execute(
+                claim.where(col(OutboxRow.id).in_(chosen.with_for_update(skip_locked=True)), *claimable)))
+    with engine.connect() as connection:
+        candidates = list(connection.execute(chosen).scalars())
+    if not candidates:
         return []
-    with Session(engine, expire_on_commit=False) as session:
-        rows = {r.id: r for r in session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(claimed)))}
-    return [rows[row_id] for row_id in claimed]
+    with engine.begin() as connection:
+        return _detached(connection.execute(claim.where(col(OutboxRow.id).in_(candidates), *claimable)))
 
 
 def give_up_exhausted(engine: Engine, now: datetime, *, max_attempts: int,
                       shipment_id: str | None = None) -> list[OutboxRow]:
     """Fail the due rows already claimed `max_attempts` times (each claim's deliverer died or overran its lease,
-    so no outcome was recorded): they are not claimed again.
+    so no outcome was recorded): they are not claimed again. One read, and one UPDATE when there is any.
 
     Returns:
         The rows failed now (state `failed`), detached, for the caller to record as dead letters.
     """
-    query = select(OutboxRow.id, OutboxRow.attempts).where(_due(now), col(OutboxRow.attempts) >= max_attempts)
+    exhausted = [_due(now), col(OutboxRow.attempts) >= max_attempts]
     if shipment_id is not None:
-        query = query.where(col(OutboxRow.shipment_id) == shipment_id)
-    with Session(engine) as session:
-        candidates = list(session.exec(query))
-    failed: list[str] = []
-    for row_id, attempts in candidates:
-        with engine.begin() as connection:
-            result = connection.execute(
-                update(OutboxRow)
-                .where(col(OutboxRow.id) == row_id, col(OutboxRow.attempts) == attempts, _due(now))
-                .values(state=OutboxState.FAILED, lease_until=None, last_error_at=now,
-                        last_error=f"claimed {attempts} times without an outcome recorded (the deliverer died or "
-                                   "overran its lease each time); given up"))
-            if result.rowcount == 1:
-                failed.append(row_id)
-    if not failed:
-        return []
-    with Session(engine, expire_on_commit=False) as session:
-        return list(session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(failed))))
+        exhausted.append(col(OutboxRow.shipment_id) == shipment_id)
+    with engine.connect() as connection:
+        if connection.execute(select(OutboxRow.id).where(*exhausted).limit(1)).first() is None:
+            return []
+    with engine.begin() as connection:
+        return _detached(connection.execute(
+            update(OutboxRow).where(*exhausted)
+            .values(state=OutboxState.FAILED, lease_until=None, last_error_at=now,
+                    last_error=f"claimed {max_attempts} or more times without an outcome recorded (the deliverer "
+                               "died or overran its lease each time); given up")
+            .returning(*OutboxRow.__table__.columns)))  # type: ignore[attr-defined]
 
 
 def _require(connection: Connection, message_id: str) -> str:
@@ -318,6 +321,50 @@ def mark_failed(
             .values(state=state, lease_until=None, last_error=error[:MAX_ERROR_CHARS], last_error_at=now)
         )
         return state if result.rowcount == 1 else None
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """A claimed row that did not go out, for `record_outcomes`."""
+
+    id: str
+    attempt: int
+    """The `attempts` value of the claim: the outcome is recorded only if nobody claimed the row since."""
+    error: str
+    permanent: bool
+    retry_at: datetime | None = None
+    """When a transient failure may be tried again (the row's new `not_before`); None: at once."""
+
+
+def record_outcomes(engine: Engine, now: datetime, *, sent: Sequence[str], failed: Sequence[SendFailure],
+                    max_attempts: int) -> dict[str, OutboxState | None]:
+    """Record a batch's outcomes in one transaction: what was accepted is `sent` (one UPDATE, unfenced like
+    `mark_sent`), what failed goes back to `pending` (from `retry_at`) or ends `failed`, like `mark_failed`.
+
+    Returns:
+        Each failed row's new state, None when it was no longer ours (sent, or claimed again since).
+    """
+    states: dict[str, OutboxState | None] = {}
+    with engine.begin() as connection:
+        if sent:
+            connection.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id).in_(list(sent)), col(OutboxRow.state) != OutboxState.SENT)
+                .values(state=OutboxState.SENT, sent_at=now, lease_until=None))
+        for failure in failed:
+            state = (OutboxState.FAILED if failure.permanent or failure.attempt >= max_attempts
+                     else OutboxState.PENDING)
+            values: dict[str, Any] = dict(state=state, lease_until=None, last_error=failure.error[:MAX_ERROR_CHARS],
+                                          last_error_at=now)
+            if state is OutboxState.PENDING and failure.retry_at is not None:
+                values["not_before"] = failure.retry_at
+            result = connection.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == failure.id, col(OutboxRow.state) == OutboxState.SENDING,
+                       col(OutboxRow.attempts) == failure.attempt)
+                .values(**values))
+            states[failure.id] = state if result.rowcount == 1 else None
+    return states
 
 
 def next_due(engine: Engine, shipment_id: str) -> datetime | None:

@@ -199,12 +199,14 @@ class Settings(BaseSettings):
     """For merchants not listed; in development the sandbox's merchant receiver."""
     quiet_hours: str | None = "21:00-08:00"
     """Recipient-local hours in which customer e-mails wait; empty to send at any hour."""
-    outbox_relay_every_s: float | None = Field(default=30.0, gt=0)
-    """How often each worker's outbox relay sends the messages that came due after their shipment's workflow closed
-    (customer e-mails held for quiet hours); empty to run no relay in this worker."""
-    outbox_relay_overdue_s: float = Field(default=30.0, ge=0)
-    """The relay leaves a message this long past its due time to the shipment's running workflow, which delivers
-    its own messages when they come due."""
+    outbox_relay_every_s: float | None = Field(default=0.5, gt=0)
+    """How long each worker's outbox relay waits after a round that found less than a batch due: a notice goes out
+    within about this of being due. The relay delivers every notification (shipments from before it also deliver
+    their own); empty to run no relay in this worker, and then some other worker must run one."""
+    outbox_relay_overdue_s: float = Field(default=0.0, ge=0)
+    """The relay sends only messages this long past their due time (0: as soon as they are due)."""
+    outbox_relay_batch: int = Field(default=50, ge=1)
+    """Messages the relay claims in one statement and sends together (the e-mails over one SMTP connection)."""
 
     # Access control: API keys with roles, partners' webhook signatures
     api_keys: list[ApiKey] = Field(default_factory=_dev_api_keys)

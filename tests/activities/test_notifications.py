@@ -344,3 +344,52 @@ def test_only_a_final_smtp_refusal_of_this_message_is_permanent(error, permanent
     failure = smtp_failure(email_row(), "relay.test:25", error)
     assert failure.permanent is permanent
     assert str(failure).startswith("S-1:1:email:customer: SMTP relay.test:25: ")
+
+
+class RecordingRelay:
+    """An aiosmtpd handler noting the connection (client address) each message came over; refuses `nobody@`."""
+
+    def __init__(self) -> None:
+        self.peers: list[tuple[str, int]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802, ANN001, ANN201
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001, ANN201
+        self.peers.append(session.peer)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def recording_relay() -> Iterator[tuple[RecordingRelay, int]]:
+    from aiosmtpd.controller import Controller
+
+    from devstack.mailserver import free_port
+
+    handler = RecordingRelay()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+async def test_a_batch_of_emails_shares_one_smtp_connection_even_past_a_refusal(engine, http, clock, shipment_id,
+                                                                               recording_relay):
+    """Issue 20: each e-mail opened its own SMTP connection (connect, EHLO, QUIT per message). A relay round now
+    sends a batch over one connection; a recipient refused for good fails alone and the connection goes on."""
+    handler, port = recording_relay
+    mail = MailSettings(host="127.0.0.1", port=port, sender=SENDER, timeout_s=2)
+    acts = NotificationActivities(engine, mail, http, MerchantSecrets({}, derive_from=SANDBOX_SECRET), clock=clock)
+    refused = outbox_message(shipment_id, 5, Channel.EMAIL, "nobody@example.de", clock())
+    add(engine, *(email(shipment_id, clock, seq=seq) for seq in range(12) if seq != 5), refused)
+
+    report = await acts.relay(batch=50)
+
+    assert (len(report.sent), report.failed) == (11, [refused.id])
+    assert len(handler.peers) == 11 and len(set(handler.peers)) == 1, handler.peers
+    stored = rows(engine, shipment_id)
+    assert (stored[refused.id].state, "550" in (stored[refused.id].last_error or "")) == (OutboxState.FAILED, True)
+    assert {r.state for r in stored.values() if r.id != refused.id} == {OutboxState.SENT}

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from activities.notifications import NotificationActivities, OutboxRelay, message_id
+from activities.notifications import NotificationActivities, OutboxRelay, message_id, retry_delay
 from devstack.mailserver import DevMailServer
 from infra.persistence.db import make_engine, migrate
+from infra.persistence.dead_letters import open_letters
 from infra.persistence.outbox import Channel, OutboxState, messages_of
 from infra.platform.settings import Settings
 from tests.activities.test_notifications import add, outbox_message
@@ -87,3 +88,89 @@ async def test_the_relay_leaves_a_message_just_due_to_its_running_workflow(engin
 def test_the_relay_needs_a_positive_interval():
     with pytest.raises(ValueError, match="every: 0.0 s"):
         OutboxRelay(None, every=timedelta(0))  # type: ignore[arg-type]
+
+
+async def test_the_worker_relay_sends_a_due_message_within_a_second_by_default(engine, mail_server):
+    """Issue 20: the relay is the delivery path, so by default it looks every half second and takes a message as
+    soon as it is due; before, it looked every 30 s at messages 30 s overdue (the workflow sent the rest)."""
+    shipment_id = unique_id("R")
+    settings = Settings(environment="test", smtp_host=mail_server.host, smtp_port=mail_server.port)
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(timeout=5) as http:
+        relay = outbox_relay(settings, engine, http, stop)
+        assert relay is not None
+        try:
+            await asyncio.sleep(0.3)  # the relay is between rounds, as it mostly is
+            due = outbox_message(shipment_id, 0, Channel.EMAIL, CUSTOMER, datetime.now(UTC))
+            loop = asyncio.get_running_loop()
+            added = loop.time()
+            add(engine, due)
+            while states(engine, shipment_id)[due.id] != OutboxState.SENT and loop.time() - added < 5:
+                await asyncio.sleep(0.02)
+            latency = loop.time() - added
+        finally:
+            stop.set()
+            await asyncio.wait_for(relay, 10)
+    assert states(engine, shipment_id) == {due.id: OutboxState.SENT}
+    assert latency < 1.0, f"sent {latency:.2f} s after it came due"
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_transient_failure_waits_for_its_backoff_instead_of_the_next_round(engine):
+    """The relay has no Temporal retry behind it: without a backoff, an SMTP outage would use up a message's
+    attempts in a few half-second rounds and make it a dead letter."""
+    from devstack.mailserver import free_port
+
+    shipment_id = unique_id("R")
+    clock = Clock(datetime.now(UTC))
+    message = outbox_message(shipment_id, 0, Channel.EMAIL, CUSTOMER, clock())
+    add(engine, message)
+    settings = Settings(environment="test", smtp_port=free_port())  # nothing listens there
+    async with httpx.AsyncClient(timeout=5) as http:
+        notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
+                                               clock=clock)
+        relay = OutboxRelay(notifications, every=timedelta(seconds=0.1))
+
+        def row() -> tuple[str, int, datetime]:
+            [stored] = messages_of(engine, shipment_id)
+            return stored.state, stored.attempts, stored.not_before
+
+        start = clock()
+        await relay.round()
+        assert row() == (OutboxState.PENDING, 1, start + retry_delay(1))
+        await relay.round()
+        assert row()[1] == 1, "not tried again before its backoff ends"
+        clock.now = start + retry_delay(1)
+        await relay.round()
+        assert row() == (OutboxState.PENDING, 2, clock.now + retry_delay(2))
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 9, 10)] == [2, 4, 8, 300, 300]
+
+
+async def test_the_relay_gives_up_a_poisoned_email_and_sends_its_one_ops_alert(engine, mail_server):
+    shipment_id = unique_id("R")
+    now = datetime.now(UTC)
+    poison = outbox_message(shipment_id, 0, Channel.EMAIL, CUSTOMER, now).model_copy(
+        update={"subject": "Order PO-1\r\nBcc: everyone@example.com"})
+    add(engine, poison)
+    settings = Settings(environment="test", smtp_host=mail_server.host, smtp_port=mail_server.port,
+                        ops_email="ops@tradelane.test")
+    async with httpx.AsyncClient(timeout=5) as http:
+        notifications = NotificationActivities(engine, settings.mail(), http, settings.merchant_secrets(),
+                                               ops_email=settings.ops_email)
+        relay = OutboxRelay(notifications, every=timedelta(seconds=0.1))
+        first = await relay.round()
+        second = await relay.round()
+        third = await relay.round()
+    [letter] = open_letters(engine, shipment_id=shipment_id)
+    alert_id = f"{shipment_id}:dead-letter:{letter.id}:email:ops"
+    assert (first.failed, second.sent, third.sent) == ([poison.id], [alert_id], [])
+    assert states(engine, shipment_id) == {poison.id: OutboxState.FAILED, alert_id: OutboxState.SENT}
+    [alert] = mail_server.messages()
+    assert alert["To"] == "ops@tradelane.test" and "everyone@example.com" not in alert.get_content()
