@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +18,8 @@ from temporalio.client import Client, WorkflowHandle
 from devstack.devserver import DevServer, start_dev_server
 from devstack.mailserver import DevMailServer, free_port
 from infra.persistence.db import make_engine, migrate
+from infra.persistence.dead_letters import failed_unrecorded
+from infra.persistence.outbox import OutboxRow, OutboxState, messages_of
 from infra.platform.http_server import ServedApp
 from infra.platform.logging import configure_logging
 from infra.platform.settings import Settings
@@ -29,7 +31,7 @@ from tests.support import SECONDS_PER_DAY, DevCallers
 from tradelane.enums import Status
 from tradelane.keys import workflow_id
 from tradelane.shipment.state import ShipmentState
-from worker import build_worker
+from worker import build_worker, outbox_relay
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -162,6 +164,25 @@ class Harness:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def until_notified(self, shipment_id: str, timeout: float = 30) -> list[OutboxRow]:
+        """Wait until the outbox relay has done what it can with the shipment's messages: none due or being sent,
+        and every failed one recorded as a dead letter (whose ops alert is then due, and waited for too). Returns
+        the shipment's rows."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            rows = messages_of(self.engine, shipment_id)
+            now = datetime.now(UTC)
+            busy = [r.id for r in rows if r.state == OutboxState.SENDING or (
+                r.state == OutboxState.PENDING and r.not_before.replace(tzinfo=r.not_before.tzinfo or UTC) <= now)]
+            unrecorded = [r.id for r in failed_unrecorded(self.engine, shipment_id=shipment_id)]
+            if not busy and not unrecorded:
+                return rows
+            if loop.time() > deadline:
+                raise AssertionError(f"the relay left {shipment_id}'s messages due or being sent: {busy}; failed "
+                                     f"without a dead letter: {unrecorded}")
+            await asyncio.sleep(0.05)
+
     async def wait_until(self, shipment_id: str, predicate: Any, timeout: float = 30) -> ShipmentState:
         """Poll the workflow's query until `predicate(state)` holds."""
         loop = asyncio.get_running_loop()
@@ -181,7 +202,8 @@ def fast_settings(task_queue: str, events_base: str, sandbox_url: str, smtp_port
         environment="test", task_queue=task_queue, public_url=events_base, partners_base_url=sandbox_url,
         partner_timeout_s=1.0, retry_initial_interval_s=0.1, retry_maximum_interval_s=0.5,
         retry_maximum_attempts=8, gate_escalate_after_s=60, transit_timeout_s=30, last_mile_timeout_s=30,
-        smtp_port=smtp_port, quiet_hours="", poll_interval_s=0.2,
+        smtp_port=smtp_port, quiet_hours="", poll_interval_s=0.2, outbox_relay_every_s=0.1,
+        outbox_relay_overdue_s=0,
     )
     values.update(overrides)
     return Settings(**values)
@@ -209,9 +231,17 @@ def harness_factory(temporal_client: Client, sandbox: ServedApp, webhook_api: Se
         ):
             worker = build_worker(client, task_queue=settings.task_queue, http=partner_http,
                                   partners_base_url=partners, engine=engine, settings=settings)
-            async with worker:
-                yield Harness(settings=settings, client=client, api=api, sandbox=sandbox_http,
-                              engine=engine)
+            # The outbox relay delivers notifications, as each worker process runs it.
+            stop = asyncio.Event()
+            relay = outbox_relay(settings, engine, partner_http, stop)
+            try:
+                async with worker:
+                    yield Harness(settings=settings, client=client, api=api, sandbox=sandbox_http,
+                                  engine=engine)
+            finally:
+                stop.set()
+                if relay is not None:
+                    await asyncio.wait_for(relay, 30)
 
     return factory
 

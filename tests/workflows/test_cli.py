@@ -127,6 +127,7 @@ async def test_track_prints_the_timeline_eta_and_notifications(harness):
         shipment_id = unique_id("cli-track")
         await harness.start(load_example("basic-cn-de.json", shipment_id))
         state = await harness.result(shipment_id)
+        await harness.until_notified(shipment_id)  # sent by the outbox relay
         code, out = await cli("track", shipment_id, "--api", api.url)
         assert code == 0, out
         assert f"tracking {state.tracking_number}" in out and "last_mile / delivered" in out

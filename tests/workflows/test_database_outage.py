@@ -63,6 +63,7 @@ async def test_projections_catch_up_after_a_database_outage(harness_factory, pg)
         cluster.start()
         state = await h.result(shipment_id, timeout=90)
         assert state.status is Status.DELIVERED
+        await h.until_notified(shipment_id)  # the outbox relay sends what the late snapshots enqueued
         with Session(engine) as session:
             row = session.get(ShipmentRow, shipment_id)
             assert row is not None and row.status == "delivered"

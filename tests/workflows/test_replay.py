@@ -31,6 +31,7 @@ from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
 from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
 from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
 from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
+from workflows.shipment.patches import RELAY_DELIVERS as PATCH_RELAY_DELIVERS
 
 pytestmark = pytest.mark.temporal
 
@@ -89,6 +90,9 @@ async def test_fresh_histories_replay(harness, request):
                and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
     # Core writes the patch id as plain JSON in the marker (no user data, so no codec).
     patches = [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers]
+    # The outbox relay delivers notices (issue 20): asked at the first notice, the booking's, after the step's own.
+    assert patches[patches.index(PATCH_FINISH_STEP_ON_CANCEL) + 1] == PATCH_RELAY_DELIVERS
+    patches.remove(PATCH_RELAY_DELIVERS)  # the others, in their order:
     assert patches == [PATCH_LEAN_HISTORY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE, PATCH_ENDING_NOTICES]
     stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
                      async for e in harness.handle(ids["stock"]).fetch_history_events()

@@ -77,6 +77,8 @@ async def test_a_delivered_shipment_closes_while_its_held_emails_wait_for_the_re
         assert [r.kind for r in held] == [n.kind.value for n in state.notices]
         assert {r.state for r in held} == {OutboxState.PENDING}
         assert all(r.not_before.replace(tzinfo=UTC) == end for r in held)
+        await h.until_notified(shipment_id)  # the worker's relay sends what is due (the webhooks)
+        assert {r.state for r in rows(h, shipment_id, audience="customer")} == {OutboxState.PENDING}
         assert {r.state for r in rows(h, shipment_id, channel="webhook")} == {OutboxState.SENT}
         assert mails_of(mail_server, shipment_id, CUSTOMER) == []
 
@@ -105,6 +107,7 @@ async def test_a_compensated_shipment_withdraws_its_held_booked_email_and_tells_
         assert [n.kind for n in state.notices] == [NoticeKind.BOOKED, NoticeKind.COMPENSATED]
         assert await closed(h, shipment_id) is WorkflowExecutionStatus.COMPLETED
 
+        await h.until_notified(shipment_id)
         [booked] = rows(h, shipment_id, audience="customer")
         assert (booked.kind, booked.state) == ("booked", OutboxState.WITHDRAWN)
         report = await relay_at(h, http, clock=lambda: end + timedelta(hours=1)).round()
@@ -132,6 +135,7 @@ async def test_a_cancelled_shipment_tells_the_customer_who_was_told_before_in_th
     assert response.status_code == 202, response.text
     state = await harness.result(shipment_id)
     assert state.status is Status.CANCELLED and state.notices[-1].kind is NoticeKind.CANCELLED
+    await harness.until_notified(shipment_id)
 
     german = catalog("de")
     subjects = [m["Subject"] for m in mails_of(mail_server, shipment_id, CUSTOMER)]
@@ -156,6 +160,7 @@ async def test_a_shipment_rejected_before_booking_tells_merchant_and_ops_but_not
     assert state.status is Status.REJECTED
     [notice] = state.notices
     assert (notice.kind, notice.customer, notice.reason_code) == (NoticeKind.REJECTED, False, "EMBARGOED_DESTINATION")
+    await harness.until_notified(shipment_id)
 
     events = (await merchant_events(harness, shipment_id))["events"]
     assert [e["payload"]["type"] for e in events] == ["shipment.rejected"]

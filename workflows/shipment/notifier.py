@@ -1,5 +1,7 @@
-"""Notices: what the workflow decides to tell the customer, the merchant and ops, and the loop that has the outbox
-deliver them once the snapshot carrying them is committed (`projector.py`)."""
+"""Notices: what the workflow decides to tell the customer, the merchant and ops. The projection writes them to the
+outbox with the snapshot carrying them (`projector.py`), and the outbox relay delivers them
+(`activities.notifications.OutboxRelay`). Shipments from before the relay (`RELAY_DELIVERS`) keep their delivery
+loop: a `notifications.deliver` activity once each such snapshot is committed."""
 
 import asyncio
 from collections.abc import Callable
@@ -14,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import DeliverRequest, DeliveryReport, NotificationActivities
     from tradelane.enums import NoticeKind
     from tradelane.shipment.state import Notice, ShipmentState
-    from workflows.shipment.patches import CLOSE_WITH_HELD_MESSAGES, DEAD_LETTERS
+    from workflows.shipment.patches import CLOSE_WITH_HELD_MESSAGES, DEAD_LETTERS, RELAY_DELIVERS
     from workflows.shipment.projector import dead_lettered
 
 NOTIFIER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
@@ -24,13 +26,12 @@ dead letter), and an error that would repeat on every retry fails the activity n
 
 
 class Notifier:
-    """Records notices in the state and delivers what the outbox holds for the shipment, sleeping until quiet hours
-    end when the outbox says so while the shipment moves. `request_projection` asks the read model to take the new
-    notice.
+    """Records notices in the state; `request_projection` asks the read model to take the new notice, and the outbox
+    relay sends what it implies. The workflow issues no command of its own for a notice.
 
-    Once the shipment's outcome is final (`close`), what is due is delivered and the workflow closes: messages
-    still held for quiet hours are the outbox relay's (`activities.notifications.OutboxRelay`), so a delivered or
-    compensated shipment does not stay Running for hours only to send an e-mail.
+    Before the relay delivered (histories without `RELAY_DELIVERS`), the notifier also had the outbox deliver the
+    shipment's rows, sleeping until quiet hours ended while the shipment moved; once the outcome was final
+    (`close`), what was due was delivered and the workflow closed, leaving what was held to the relay.
     """
 
     def __init__(self, state: ShipmentState, *, request_projection: Callable[[], None]) -> None:
@@ -43,12 +44,14 @@ class Notifier:
         """When the outbox's earliest held message is due, as its last delivery reported."""
         self._leave_held: bool | None = None
         """Whether closing leaves held messages to the relay: asked once, and only when something is held."""
+        self._relayed: bool | None = None
+        """Whether the outbox relay delivers this shipment's notices: asked once, at the first notice (or close)."""
 
     def notify(self, kind: NoticeKind, *, customer: bool = True, ops: bool = False, **fields: Any) -> None:
         state = self._state
         state.notices.append(Notice(seq=len(state.notices), kind=kind, at=workflow.now(), customer=customer,
                                     ops=ops, eta=state.eta, promised_date=state.promised_date, **fields))
-        if self._task is None or self._task.done():
+        if not self._relay_delivers() and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run())
         self._request_projection()
 
@@ -56,25 +59,37 @@ class Notifier:
         if not any(n.kind is kind for n in self._state.notices):
             self.notify(kind, **fields)
 
+    def _relay_delivers(self) -> bool:
+        """Whether the outbox relay delivers this shipment's notices, not the workflow (`RELAY_DELIVERS`)."""
+        if self._relayed is None:
+            self._relayed = workflow.patched(RELAY_DELIVERS)
+        return self._relayed
+
     def request_delivery(self) -> None:
         """A snapshot with new notices is committed: the outbox has messages to send."""
         self._requested = True
 
     def deliver_alerts(self) -> None:
-        """A dead letter's ops alert is in the outbox: deliver it, even when no notice started the delivery loop."""
+        """A dead letter's ops alert is in the outbox: deliver it, even when no notice started the delivery loop
+        (the relay sends it when it delivers)."""
+        if self._relay_delivers():
+            return
         self._requested = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
 
     def resume(self) -> None:
         """A continued run delivers what the previous one left: messages held for quiet hours, or notices whose
-        snapshot was still being written."""
-        if self._state.notices:
+        snapshot was still being written (the relay sends them when it delivers)."""
+        if self._state.notices and not self._relay_delivers():
             self._requested = True
             self._task = asyncio.create_task(self._run())
 
     async def close(self) -> None:
-        """The last notices (delivered, say) go out before the workflow closes; held ones are the relay's."""
+        """The last notices (delivered, say) go out before the workflow closes; held ones are the relay's. When the
+        relay delivers, nothing is waited for: the outbox holds them once their snapshot is written."""
+        if self._task is None and self._relay_delivers():
+            return
         if self._held is not None and self._held > workflow.now():
             self._leaves_held()  # decided before the loop can wake on `_closing`
         self._closing = True

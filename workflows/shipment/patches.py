@@ -46,3 +46,9 @@ CLOSE_WITH_HELD_MESSAGES = "close-with-held-messages"
 """(2026-12) A shipment whose outcome is final closes once its due messages are delivered; messages held for quiet
 hours stay in the outbox for the relay, instead of the workflow sleeping until they are due. Deprecate once no
 shipment from before it runs."""
+
+RELAY_DELIVERS = "relay-delivers"
+"""(2026-12) The workflow only records notices (the projection writes them to the outbox in its transaction) and the
+outbox relay delivers them in batches; before, the workflow ran a `notifications.deliver` activity after each
+snapshot with notices and when held messages came due. Deprecate once no shipment from before it runs (the
+`notifications.deliver` activity goes with it)."""
