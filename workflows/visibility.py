@@ -24,7 +24,8 @@ ESCALATED = SearchAttributeKey.for_bool("TradelaneEscalated")
 EXCEPTIONS = SearchAttributeKey.for_keyword_list("TradelaneExceptions")
 """Open exceptions: stalled, late, customs_hold, delivery_failed, carrier_exception."""
 ETA = SearchAttributeKey.for_datetime("TradelaneEta")
-"""The expected delivery date (UTC midnight), revised on every tracking event."""
+"""The expected delivery date (UTC midnight) as of the last stage or status change: tracking events revise it in the
+state and the read model at once, here with the next upsert (`workflows/shipment/board.py`)."""
 
 FAILURE_CODE = SearchAttributeKey.for_keyword("TradelaneFailureCode")
 """Why a shipment was compensated, rejected or cancelled (a partner's or Tradelane's code), for ops to group by."""

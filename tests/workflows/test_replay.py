@@ -31,6 +31,7 @@ from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
 from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
 from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
 from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
+from workflows.shipment.patches import QUIET_ATTRIBUTES as PATCH_QUIET_ATTRIBUTES
 from workflows.shipment.patches import RELAY_DELIVERS as PATCH_RELAY_DELIVERS
 
 pytestmark = pytest.mark.temporal
@@ -93,13 +94,15 @@ async def test_fresh_histories_replay(harness, request):
     # The outbox relay delivers notices (issue 20): asked at the first notice, the booking's, after the step's own.
     assert patches[patches.index(PATCH_FINISH_STEP_ON_CANCEL) + 1] == PATCH_RELAY_DELIVERS
     patches.remove(PATCH_RELAY_DELIVERS)  # the others, in their order:
-    assert patches == [PATCH_LEAN_HISTORY, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE, PATCH_ENDING_NOTICES]
+    assert patches == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE,
+                       PATCH_ENDING_NOTICES]
     stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
                      async for e in harness.handle(ids["stock"]).fetch_history_events()
                      if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
                      and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
-    # The ledger steps run behind their patch (the lean history's is checked when the workflow is built).
-    assert stock_markers[:2] == [PATCH_LEAN_HISTORY, PATCH_INVENTORY]
+    # The ledger steps run behind their patch (the lean history's and the board's are checked when the workflow is
+    # built).
+    assert stock_markers[:3] == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_INVENTORY]
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
@@ -119,7 +122,7 @@ async def test_committed_histories_still_replay(name):
 
 def test_committed_histories_are_encrypted():
     """They were written as production writes them: no personal data in plaintext, every payload encrypted."""
-    for name in SCENARIOS:
+    for name in [*SCENARIOS, LEAN_HAPPY_PATH]:
         text = json.dumps(committed(name).to_json_dict())
         assert "Jonas" not in text and "example.de" not in text and "example.jp" not in text, name
         first = committed(name).events[0].workflow_execution_started_event_attributes.input.payloads[0]
@@ -131,5 +134,31 @@ async def test_the_failure_code_change_needs_its_patch(monkeypatch):
     run (the patch check forced true), it fails as nondeterministic; with the check, it replays (test above)."""
     monkeypatch.setattr(workflow, "patched", lambda patch_id: True)
     result = await replayer().replay_workflow(committed("compensation"), raise_on_replay_failure=False)
+    assert result.replay_failure is not None
+    assert "nondetermin" in str(result.replay_failure).lower()
+
+
+LEAN_HAPPY_PATH = "lean_happy_path"
+"""A happy path recorded with the lean history (2026-12-07), before search attributes waited for a stage or status
+change: a tracking event's new ETA was an upsert of its own."""
+
+
+async def test_a_lean_history_from_before_the_quiet_board_replays():
+    result = await replayer().replay_workflow(committed(LEAN_HAPPY_PATH), raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+async def test_the_quiet_board_needs_its_patch(monkeypatch):
+    """Replayed as if the board had always waited for stage or status changes (only its patch check forced true),
+    the lean happy path fails as nondeterministic: its ETA upserts are commands today's code does not issue."""
+    history = committed(LEAN_HAPPY_PATH)
+    patches = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+               for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+               and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
+    assert PATCH_LEAN_HISTORY in patches and PATCH_QUIET_ATTRIBUTES not in patches
+    patched = workflow.patched
+    monkeypatch.setattr(workflow, "patched",
+                        lambda patch_id: patch_id == PATCH_QUIET_ATTRIBUTES or patched(patch_id))
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert "nondetermin" in str(result.replay_failure).lower()

@@ -52,3 +52,9 @@ RELAY_DELIVERS = "relay-delivers"
 outbox relay delivers them in batches; before, the workflow ran a `notifications.deliver` activity after each
 snapshot with notices and when held messages came due. Deprecate once no shipment from before it runs (the
 `notifications.deliver` activity goes with it)."""
+
+QUIET_ATTRIBUTES = "attributes-on-stage-or-status"
+"""(2026-12) Search attributes are upserted when the stage or status changes (or a gate, an escalation, an exception,
+a failure code: what ops filter for attention); a revised ETA and the carrier chosen before booking go with the next
+such upsert instead of one of their own (`workflows/shipment/board.py`). Deprecate once no shipment from before it
+runs."""

@@ -6,7 +6,7 @@ customs, move leg by leg, deliver the last mile, and on an unrecoverable failure
 cancellation compensate. The mechanics are the work of collaborators it owns:
 - `Saga` (`saga.py`): typed undo steps pushed after every completed step and run in reverse;
 - `Projector` (`projector.py`): the read model, coalesced snapshots on a local activity with a fallback;
-- `SearchAttributeBoard` (`board.py`): what ops filter by in the Web UI, one upsert per activation;
+- `SearchAttributeBoard` (`board.py`): what ops filter by in the Web UI, one upsert per stage or status change;
 - `Timeline` (`timeline.py`): transitions checked against the stage machine, shown and projected;
 - `Tracker` (`tracker.py`): tracking events, ETA, exceptions and their clocks; `Notifier`: notices;
 - `StockSteps` (`stock.py`): the merchant's stock ledger; `Gates` (`gates.py`): where ops decide.
@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shipment.notifier import Notifier
     from workflows.shipment.outcomes import ContinueAsNew, ShipmentStopped, failure_of
     from workflows.shipment.partner_calls import partner_call, run_activity
-    from workflows.shipment.patches import ENDING_NOTICES, FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE
+    from workflows.shipment.patches import ENDING_NOTICES, FAILURE_CODE, LEAN_HISTORY, POLL_LAST_MILE, QUIET_ATTRIBUTES
     from workflows.shipment.projector import Projector
     from workflows.shipment.saga import Saga
     from workflows.shipment.stock import StockSteps
@@ -70,8 +70,9 @@ class ShipmentWorkflow:
         self._handed_over = False if resume is None else resume.handed_over
         # Checked first, so that histories recorded before it never take the new branches, wherever they are.
         lean = workflow.patched(LEAN_HISTORY)
+        quiet = lean and workflow.patched(QUIET_ATTRIBUTES)
         state, activation = self._state, Activation()
-        self._board = SearchAttributeBoard(lean=lean, activation=activation)
+        self._board = SearchAttributeBoard(lean=lean, activation=activation, quiet=quiet)
         self._projector = Projector(inp, state, lean=lean, activation=activation,
                                     on_notices_written=lambda: self._notifier.request_delivery(),
                                     on_dead_letter=lambda: self._notifier.deliver_alerts())
