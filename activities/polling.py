@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.http import PartnerGateway
 from activities.poison import deterministic, non_retryable, type_name
 from infra.persistence import dead_letters
+from infra.persistence.db import has_event
 from infra.persistence.dead_letters import DeadLetterKind
 from tradelane.connections import event_delivery
 from tradelane.enums import TrackingStatus
@@ -78,7 +80,10 @@ class TrackingActivities:
             polls += 1
             # A partner that also pushes may have delivered some already: ask first, so the history holds each once;
             # all questions before any signal, so the new ones still reach the workflow together in one task.
-            known = [pushes and await handle.query(KNOWS, event, result_type=bool) for event in events[seen:]]
+            # The read model answers first: the workflow's query could trip Core's local-activity race (see
+            # starter/event_intake.py), so it is asked only about events not projected yet.
+            known = [pushes and (await self._projected(req, event)
+                                 or await handle.query(KNOWS, event, result_type=bool)) for event in events[seen:]]
             for event, already in zip(events[seen:], known, strict=True):
                 if not already:
                     await handle.signal(SIGNAL, event)
@@ -89,6 +94,16 @@ class TrackingActivities:
                 return PollResult(events_seen=seen, polls=polls)
             activity.heartbeat(seen)
             await asyncio.sleep(req.interval.total_seconds())
+
+    async def _projected(self, req: PollRequest, event: CarrierEvent) -> bool:
+        """Whether the read model holds the event already (it was pushed and projected); False when unknown."""
+        if self._engine is None:
+            return False
+        try:
+            return await asyncio.to_thread(has_event, self._engine, req.shipment_id, event.partner, event.event_id)
+        except SQLAlchemyError as err:
+            log.warning("read model unavailable; asking the shipment", shipment_id=req.shipment_id, error=str(err))
+            return False
 
     async def _track(self, req: PollRequest) -> list[CarrierEvent]:
         gw = self._partners

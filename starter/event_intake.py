@@ -2,8 +2,9 @@
 (Tradelane's own format at `/v1/carrier-events`, DCSA subscription callbacks).
 
 The workflow accepts the event only from a partner holding one of the shipment's bookings, labels or delivery slots,
-and only when it names one of that partner's references (`tradelane.shipment.partner_events`); the API asks its
-`event_refusal` query first, so a refused event (403, 404, 422) changes nothing, not even the history. Each event is
+and only when it names one of that partner's references (`tradelane.shipment.partner_events`). The API checks that in
+the read model's partner records and, when they cannot confirm it, asks the workflow's `event_refusal` query, so a
+refused event (403, 404, 422) changes nothing, not even the history. Each event is
 acknowledged once per (shipment, partner, event id): a receipt (the digest of the event as received) is kept in the
 read model, so a retry is answered again without reaching the workflow again, and a reused id with another body is
 refused (409). An event of a polled partner the shipment already has (`knows_event`) is acknowledged, not signalled,
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
+from infra.persistence.db import has_event, holds_reference
 from infra.persistence.receipts import WebhookReceiptRow, receipt_of, record_receipt
 from starter.errors import ApiError, not_found_as
 from tradelane.connections import event_delivery
@@ -56,14 +58,20 @@ async def accept_event(client: Client, engine: Engine, event: CarrierEvent, dige
         return True
     handle = client.get_workflow_handle(workflow_id(event.shipment_id))
     with not_found_as("SHIPMENT_NOT_ACTIVE", f"no running shipment {event.shipment_id} for event {event.event_id}"):
-        # A shipment only ever gains references, so what the query accepts the signal may deliver.
-        refused = await handle.query(ShipmentWorkflow.event_refusal, event)
-        if refused:
-            raise _refused(EventRefusal(refused[0]), refused[1])
+        # A shipment only ever gains references, so what the read model or the query accepts the signal may
+        # deliver. The workflow is asked only when the read model cannot confirm the partner's reference (not
+        # projected yet, or a last-mile partner handed the goods before its slot is answered): a query that comes
+        # with a workflow task while a local activity runs trips Core's race (tests/workflows/
+        # test_local_activity_query_race.py), which loses the next task's signals at a continue-as-new.
+        if not _confirmed(engine, event):
+            refused = await handle.query(ShipmentWorkflow.event_refusal, event)
+            if refused:
+                raise _refused(EventRefusal(refused[0]), refused[1])
         # A partner that is also polled may have delivered it already: acknowledged, not signalled again, so the
         # history holds each event once. (For a push-only partner only a lost receipt repeats one, and the workflow
         # drops that itself: no second query on every push.)
-        known = event_delivery(event.partner).polled and await handle.query(ShipmentWorkflow.knows_event, event)
+        known = event_delivery(event.partner).polled and (
+            _projected(engine, event) or await handle.query(ShipmentWorkflow.knows_event, event))
         if not known:
             await handle.signal(ShipmentWorkflow.carrier_event, event)
     _record_receipt(engine, WebhookReceiptRow(event_id=event.event_id, partner=event.partner,
@@ -92,6 +100,25 @@ def _receipt(engine: Engine, shipment_id: str, partner: str, event_id: str) -> W
     except SQLAlchemyError as err:
         log.warning("webhook receipts unavailable; passing the event on", event_id=event_id, error=str(err))
         return None
+
+
+def _confirmed(engine: Engine, event: CarrierEvent) -> bool:
+    """Whether the read model shows the partner holding one of the references the event names on its shipment."""
+    named = {ref for ref in (event.tracking_number, event.booking_ref) if ref}
+    try:
+        return holds_reference(engine, event.shipment_id, event.partner, named)
+    except SQLAlchemyError as err:
+        log.warning("read model unavailable; asking the shipment", event_id=event.event_id, error=str(err))
+        return False
+
+
+def _projected(engine: Engine, event: CarrierEvent) -> bool:
+    """Whether the read model already holds the event (it reached the shipment by polling)."""
+    try:
+        return has_event(engine, event.shipment_id, event.partner, event.event_id)
+    except SQLAlchemyError as err:
+        log.warning("read model unavailable; asking the shipment", event_id=event.event_id, error=str(err))
+        return False
 
 
 def _record_receipt(engine: Engine, receipt: WebhookReceiptRow) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.merchants  # noqa: F401  (and the merchants' profiles)
@@ -152,6 +152,37 @@ def shipments_with_booking(engine: Engine, partner: str, ref: str) -> list[str]:
         return sorted(set(session.exec(select(PartnerBookingRow.shipment_id).where(
             PartnerBookingRow.partner == partner, PartnerBookingRow.kind == "booking",
             PartnerBookingRow.ref == ref))))
+
+
+def holds_reference(engine: Engine, shipment_id: str, partner: str, refs: set[str]) -> bool:
+    """Whether the read model shows `partner` holding a booking, label or delivery slot of the shipment under one of
+    `refs` (the record's id or tracking number, or for a slot the shipment's tracking number): the part of
+    `tradelane.shipment.partner_events.refusal` the read model can answer. A shipment only gains references, so a yes
+    stays true; a no may only mean the record is not projected yet, and is for the workflow to answer."""
+    if not refs:
+        return False
+    held = ("booking", "label", "slot")
+    with Session(engine) as session:
+        found = session.exec(select(PartnerBookingRow.id).where(
+            PartnerBookingRow.shipment_id == shipment_id, PartnerBookingRow.partner == partner,
+            col(PartnerBookingRow.kind).in_(held),
+            or_(col(PartnerBookingRow.ref).in_(refs), col(PartnerBookingRow.tracking_number).in_(refs)),
+        ).limit(1)).first()
+        if found is not None:
+            return True
+        slot_on_parcel = session.exec(select(PartnerBookingRow.id).join(
+            ShipmentRow, col(ShipmentRow.shipment_id) == col(PartnerBookingRow.shipment_id)).where(
+            PartnerBookingRow.shipment_id == shipment_id, PartnerBookingRow.partner == partner,
+            PartnerBookingRow.kind == "slot", col(ShipmentRow.tracking_number).in_(refs)).limit(1)).first()
+        return slot_on_parcel is not None
+
+
+def has_event(engine: Engine, shipment_id: str, partner: str, event_id: str) -> bool:
+    """Whether the read model holds this (partner, event id) of the shipment: it reached the workflow already."""
+    with Session(engine) as session:
+        return session.exec(select(TrackingEventRow.id).where(
+            TrackingEventRow.shipment_id == shipment_id, TrackingEventRow.partner == partner,
+            TrackingEventRow.event_id == event_id).limit(1)).first() is not None
 
 
 def make_engine(url: str) -> Engine:
