@@ -59,8 +59,9 @@ async def gather_quotes(gateway: PartnerGateway, request: ShipmentRequest,
 
 
 DECISION_METRIC = "tradelane_decision_duration"
-"""Histogram of the decision layer's time per assessment (planner, compliance, landed cost, ETA basis), quotes
-excluded: exported as `tradelane_decision_duration_seconds` on the worker's Prometheus endpoint."""
+"""Histogram of the decision layer's CPU time per assessment (planner, compliance, landed cost, ETA basis; the
+thread's CPU time, so a core shared with other work does not inflate it), quotes excluded: exported as
+`tradelane_decision_duration_seconds` on the worker's Prometheus endpoint."""
 
 
 def decision_time(meter: MetricMeter) -> MetricHistogramTimedelta:
@@ -80,7 +81,7 @@ class DecisionActivities:
         request = req.request
         legs = [leg for leg in candidate_legs(request, self._book) if leg.partner not in req.exclude_partners]
         quotes, declined, notes = await gather_quotes(self._partners, request, legs)
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU of this thread: what the decision costs, not the wait for a busy core
         result = assess(request, self._book, quotes=quotes, declined=declined,
                         exclude_partners=req.exclude_partners, screening=self._screening, notes=notes)
         log.info("assessed", shipment_id=request.shipment_id, plan=result.plan.plan_id if result.plan else None,
@@ -89,5 +90,5 @@ class DecisionActivities:
         # holidays library's version, and replays stay deterministic across upgrades.
         basis = None if result.plan is None else eta_basis(result.plan, result.last_mile.chosen, request, self._book)
         if activity.in_activity():  # also called directly (the reliability plan checks its facts with it)
-            decision_time(activity.metric_meter()).record(timedelta(seconds=time.perf_counter() - started))
+            decision_time(activity.metric_meter()).record(timedelta(seconds=time.thread_time() - started))
         return AssessResult(assessment=result, eta_basis=basis)

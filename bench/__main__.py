@@ -345,7 +345,7 @@ class Bench:
             self.events[rep.workload][example].append(len(history.events))
 
     async def _decision_ms(self) -> float | None:
-        """Mean decision-layer time per assessment, from the Tradelane worker's own histogram."""
+        """Mean decision-layer CPU time per assessment, from the Tradelane worker's own histogram."""
         url = f"http://{HOST}:{self.stack.metrics_ports['shipment']}/metrics"
         async with httpx.AsyncClient(timeout=5) as http:
             text = (await http.get(url)).text

@@ -6,8 +6,15 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import Session
 
-from infra.persistence.db import PartnerBookingRow, ShipmentRow, TrackingEventRow, has_event, holds_reference, \
-    make_engine, migrate
+from infra.persistence.db import (
+    PartnerBookingRow,
+    ShipmentRow,
+    TrackingEventRow,
+    has_event,
+    holds_reference,
+    make_engine,
+    migrate,
+)
 
 
 @pytest.fixture
