@@ -364,11 +364,17 @@ def sales_history(engine: Engine, sku: str, market: str, *, until: date) -> tupl
 
 
 def save_suggestions(engine: Engine, suggestions: list[Suggestion]) -> None:
-    """Insert or update suggestions (their state follows the replenishment workflow)."""
+    """Insert or update suggestions (their state follows the replenishment workflow).
+
+    A suggestion's id is its day, warehouse and SKU, so a later run of the same day proposes it again: that
+    proposal does not take back what ops decided on it (approved, rejected, started...)."""
     now = datetime.now(UTC)
     with Session(engine) as session:
         for s in suggestions:
-            row = session.get(SuggestionRow, s.suggestion_id) or SuggestionRow(
+            row = session.get(SuggestionRow, s.suggestion_id)
+            if row is not None and s.state is SuggestionState.PROPOSED and row.state != SuggestionState.PROPOSED:
+                continue
+            row = row or SuggestionRow(
                 suggestion_id=s.suggestion_id, run_id=s.run_id, as_of=s.as_of, warehouse_id=s.warehouse_id,
                 sku=s.sku, state=s.state, body={}, updated_at=now)
             row.state, row.body, row.updated_at = s.state, s.model_dump(mode="json"), now

@@ -187,7 +187,7 @@ async def test_a_workflow_stuck_on_it_goes_on_after_a_reset_to_the_task_that_rec
     [marker_task] = task_of(history, EventType.EVENT_TYPE_MARKER_RECORDED)
     async with race_worker(client, task_queue):  # a new worker: the workflow is replayed before it goes on
         await handle.signal(RaceWorkflow.finish)
-        for _ in range(100):
+        for _ in range(300):  # up to 30 s: a loaded machine's new worker takes a while to poll and replay
             if await nondeterminism_failures(handle):
                 break
             await asyncio.sleep(0.1)
