@@ -1,6 +1,6 @@
 """ETA: business calendars from the holidays library (holidays, weekends, subdivisions) and what they do to ETAs."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -105,3 +105,26 @@ def test_bad_calendars_are_refused(fields, message):
 def test_negative_business_days_are_refused():
     with pytest.raises(ValueError, match="n: -1 is negative"):
         calendar("DE").add_business_days(d("2026-11-02"), -1)
+
+
+def test_the_calendars_of_a_lane_and_day_are_built_once_per_worker(monkeypatch):
+    """Building a calendar from the holidays library cost more than the rest of the decision layer (issue 20): the
+    shipments of one lane and ship date share it."""
+    from tradelane.eta import basis
+
+    built: list[tuple[str, str | None]] = []
+    real = basis.business_calendar
+
+    def counting(country, subdivision, first_day, last_day):
+        built.append((country, subdivision))
+        return real(country, subdivision, first_day, last_day)
+
+    monkeypatch.setattr(basis, "business_calendar", counting)
+    basis._calendar.cache_clear()
+    first_day, last_day = date(2026, 3, 1), date(2026, 10, 1)
+    one = basis._calendar("DE", "BY", first_day, last_day)
+    again = basis._calendar("DE", "BY", first_day, last_day)
+    other = basis._calendar("DE", None, first_day, last_day)
+    assert built == [("DE", "BY"), ("DE", None)]
+    assert one is again and other.subdivision is None
+    basis._calendar.cache_clear()
