@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     workflow task it completes; None: a hash of the workflow code (`workflows/` and the `tradelane/` domain)."""
     max_concurrent_activities: int = 100
     max_concurrent_workflow_tasks: int = 100
-    max_cached_workflows: int = 200
+    max_cached_workflows: int = 100
     """The sticky cache, sized for busy shipments rather than open ones: a shipment waits days in transit or at a
     gate, and one evicted is replayed from its history (about 100 events) at its next task. Each cached shipment
     holds about a quarter of a MiB, so the SDK's default of 1,000 grew a worker by half from 100 to 1,000 open
