@@ -254,7 +254,7 @@ def test_un_number_rows(un, on, passenger, pis):
 def test_statuses_follow_the_reference():
     table = BOOK.table(DgRule)
     on = date(2026, 12, 3)
-    assert table.first(on, topic=DgTopic.OCEAN).status is RuleStatus.VERIFY
+    assert table.first(on, topic=DgTopic.OCEAN).status is RuleStatus.SOURCED
     assert table.first(on, topic=DgTopic.STATE_OF_CHARGE, packing_instruction="966").status is RuleStatus.VERIFY
     assert table.first(on, topic=DgTopic.STATE_OF_CHARGE, packing_instruction="965").status is RuleStatus.SOURCED
     assert table.first(on, topic=DgTopic.UN_NUMBER, un_number="UN3480").status is RuleStatus.SOURCED
