@@ -291,8 +291,8 @@ class DangerousGoods(_Contract):
 
     @property
     def loose_cells(self) -> bool:
-        """Whether the unit is a cell rather than a battery: cells counted per package and batteries not."""
-        return self.cells_per_package is not None and not self.batteries_per_package
+        """Whether the unit is a cell rather than a battery: cells counted per package and no batteries."""
+        return bool(self.cells_per_package) and not self.batteries_per_package
 
 
 class Item(_Contract):

@@ -11,8 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from tests.support import load_example
-from tradelane.decisions.dangerous_goods import assess_dangerous_goods
+from tradelane.decisions.dangerous_goods import assess_dangerous_goods, leg_allowed
 from tradelane.decisions.models import Severity
+from tradelane.enums import Aircraft, Mode
 from tradelane.models import ShipmentRequest
 from tradelane.rules import default_book
 
@@ -220,6 +221,8 @@ def test_package_count_undeclared_before_2022_says_which_field_would_allow_secti
     [finding] = result.findings
     assert (finding.code, finding.severity, finding.field) == (
         "DG_PACKAGE_COUNT_UNDECLARED", Severity.INFO, "items[0].dangerous_goods.batteries_per_package")
+    assert "with at most 8 cells or 2 batteries per package" in finding.message
+    assert "it would be Section II" in finding.message
 
 
 def test_powerbank_example_is_pi965_section_ib_cargo_aircraft_only_with_declaration():
@@ -262,3 +265,40 @@ def test_lithium_content_is_accepted_by_the_contract():
     dg = request.items[0].dangerous_goods
     assert dg is not None
     assert (dg.lithium_content_g, dg.batteries_per_package, dg.packing_configuration) == (0.65, 2, "standalone")
+
+
+# ---- by leg ----
+
+LEGS = {
+    "un3480-over-100-wh-section-ia-refused-on-passenger-aircraft": (ion(160), Mode.AIR_FREIGHT, Aircraft.PASSENGER,
+                                                                   "forbidden on passenger aircraft"),
+    "un3480-over-100-wh-section-ia-flies-on-cargo-aircraft": (ion(160), Mode.AIR_FREIGHT, Aircraft.CARGO, None),
+    "un3090-section-ib-refused-on-passenger-aircraft": (metal(1.5), Mode.AIR_EXPRESS, Aircraft.PASSENGER,
+                                                        "UN3090 (lithium metal batteries alone) is forbidden"),
+    "un3481-pi966-section-i-flies-on-passenger-aircraft": (
+        {"un_number": "UN3481", "packing_instruction": "966", "watt_hours": 160, "state_of_charge_pct": 30},
+        Mode.AIR_FREIGHT, Aircraft.PASSENGER, None),
+    "un3481-pi966-soc-over-30-2026-refused-on-cargo-aircraft": (
+        {"un_number": "UN3481", "packing_instruction": "966", "watt_hours": 50, "state_of_charge_pct": 31},
+        Mode.AIR_EXPRESS, Aircraft.CARGO, "31% is over the 30% limit"),
+    "un3481-pi966-soc-over-30-2026-goes-by-sea": (
+        {"un_number": "UN3481", "packing_instruction": "966", "watt_hours": 50, "state_of_charge_pct": 31},
+        Mode.OCEAN_LCL, None, None),
+}
+
+
+@pytest.mark.parametrize("case", LEGS.values(), ids=LEGS.keys())
+def test_leg_allowed_by_section_and_state_of_charge(case):
+    dg, mode, aircraft, refused = case
+    reason = leg_allowed(assess_dangerous_goods(shipment(dg), BOOK), mode, aircraft)
+    if refused is None:
+        assert reason is None
+    else:
+        assert reason is not None and refused in reason
+
+
+def test_per_cell_limit_unchecked_is_said():
+    result = assess_dangerous_goods(shipment(ion(60)), BOOK)
+    assert any("items[0].dangerous_goods.cell_watt_hours is not declared" in r for r in result.reasons)
+    result = assess_dangerous_goods(shipment(ion(60, cell_watt_hours=20)), BOOK)
+    assert not any("per-cell limit was not checked" in r for r in result.reasons)

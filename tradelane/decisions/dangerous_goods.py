@@ -316,6 +316,7 @@ def _classify(item: DgItem, unit: _Unit, pi: str | None, parcels: int, index: _I
                       f"regulated until a DG specialist classifies it")
         return
     held_back: list[str] = []  # fields whose absence kept the item out of a less regulated section
+    held_by: DgRule | None = None  # the first such section
     why = "the smaller sections' limits are not shown to be kept"
     chosen = rows[-1]
     for row in rows:
@@ -328,6 +329,7 @@ def _classify(item: DgItem, unit: _Unit, pi: str | None, parcels: int, index: _I
         if broken:
             why = "; ".join(broken)
         else:
+            held_by = held_by or row
             held_back.extend(name for name in unknown if name not in held_back)
     section_name = f"PI {pi} Section {chosen.section}"
     tally.reasons.append(f"items[{i}] {item.sku}: {section_name} ({why}) ({chosen.cite()})")
@@ -347,11 +349,11 @@ def _classify(item: DgItem, unit: _Unit, pi: str | None, parcels: int, index: _I
                       f"the {what} must be declared for {item.un_number} to tell its section of PI {pi}; treated as "
                       f"Section {chosen.section} until declared", chosen.cite())
     other = [name for name in held_back if name != unit.rating_field]
-    if other and chosen.section is not rows[0].section:
+    if other and held_by is not None and not rating_missing:
         tally.finding("DG_PACKAGE_COUNT_UNDECLARED", Severity.INFO, f"{where}.{other[0]}",
-                      f"not declared: {item.un_number} is classified {section_name}; within "
-                      f"{rows[0].package_limits or 'the smaller section limits'} it would be Section "
-                      f"{rows[0].section}", rows[0].cite())
+                      f"not declared: {item.un_number} is classified {section_name}; with "
+                      f"{held_by.package_limits or 'the smaller section limits'} it would be Section "
+                      f"{held_by.section}", held_by.cite())
     item.section = chosen.section
     item.fully_regulated = chosen.fully_regulated
     item.shipper_declaration = bool(chosen.documents)
