@@ -173,3 +173,14 @@ class NoticeKind(StrEnum):
     """The shipment was refused (compliance, stock, no plan, an ops rejection) and will not ship."""
     CANCELLED = "cancelled"
     """Ops or the merchant cancelled the shipment; what was booked is undone."""
+
+
+class PackingConfiguration(StrEnum):
+    """How lithium cells or batteries travel, as IATA's packing instructions split them."""
+
+    STANDALONE = "standalone"
+    """Cells or batteries on their own: UN3480 (PI 965), UN3090 (PI 968)."""
+    PACKED_WITH_EQUIPMENT = "packed_with_equipment"
+    """In the same package as the equipment they power, not installed: UN3481 (PI 966), UN3091 (PI 969)."""
+    CONTAINED_IN_EQUIPMENT = "contained_in_equipment"
+    """Installed in the equipment: UN3481 (PI 967), UN3091 (PI 970)."""

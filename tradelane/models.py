@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tradelane.enums import DeliveryMethod, Incoterm, Packaging, Preference, ServiceLevel
+from tradelane.enums import DeliveryMethod, Incoterm, Packaging, PackingConfiguration, Preference, ServiceLevel
 
 
 def _alpha_2(text: str) -> str | None:
@@ -259,12 +259,40 @@ class Parcel(_Contract):
     """Weight of the packaging material itself; estimated from the packaging type when absent."""
 
 
+WattHours = Annotated[float, Finite, Field(ge=0, le=1_000_000)]
+"""1 MWh is far above any battery shipped as one article (a car's pack is about 100 kWh)."""
+LithiumGrams = Annotated[float, Finite, Field(ge=0, le=100_000)]
+"""Lithium content in grams; 100 kg is far above any lithium metal battery shipped as one article."""
+PerPackage = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
 class DangerousGoods(_Contract):
+    """A lithium battery item as IATA's packing instructions read it. The figures are per unit: per battery, or per
+    cell when the item is loose cells (`cells_per_package` given, `batteries_per_package` not)."""
+
     un_number: Annotated[str, StringConstraints(max_length=6, pattern=r"^UN\d{4}$")]
     packing_instruction: ShortText | None = None
-    # Per unit; 1 MWh is far above any battery shipped as one article (a car's pack is about 100 kWh).
-    watt_hours: Annotated[float, Finite, Field(ge=0, le=1_000_000)] | None = None
+    watt_hours: WattHours | None = None
+    """Lithium ion: the watt-hour rating of one unit (a battery, or a cell for loose cells)."""
     state_of_charge_pct: Annotated[float, Finite, Field(ge=0, le=100)] | None = None
+    packing_configuration: PackingConfiguration | None = None
+    """Standalone, packed with or contained in equipment; read from the UN number or packing instruction when
+    absent."""
+    cell_watt_hours: WattHours | None = None
+    """Lithium ion: the rating of the largest cell in each battery, for IATA's per-cell limit (20 Wh)."""
+    lithium_content_g: LithiumGrams | None = None
+    """Lithium metal: the lithium content of one unit in grams (a battery, or a cell for loose cells)."""
+    cell_lithium_content_g: LithiumGrams | None = None
+    """Lithium metal: the lithium content of the largest cell in each battery, for IATA's per-cell limit (1 g)."""
+    cells_per_package: PerPackage | None = None
+    """Cells in one package (loose, or installed in the equipment for `contained_in_equipment`)."""
+    batteries_per_package: PerPackage | None = None
+    """Batteries in one package (loose, or installed in the equipment for `contained_in_equipment`)."""
+
+    @property
+    def loose_cells(self) -> bool:
+        """Whether the unit is a cell rather than a battery: cells counted per package and no batteries."""
+        return bool(self.cells_per_package) and not self.batteries_per_package
 
 
 class Item(_Contract):

@@ -37,60 +37,60 @@ def example(name: str) -> ShipmentRequest:
 
 
 # (dangerous_goods, ship_date, passenger forbidden, air forbidden, cargo only, fully regulated, marks, labels,
-#  findings as (code, severity, field))
+#  findings as (code, severity, field), Shipper's Declaration)
 CASES = {
-    "un3480-passenger-forbidden-2016-04-01": (
+    "un3480-pi965-section-ib-cargo-aircraft-only-2016-04-01": (
         {"un_number": "UN3480", "packing_instruction": "965", "watt_hours": 74, "state_of_charge_pct": 30},
-        None, True, False, True, False, [f"{MARK} (UN3480)"], [CAO], []),
-    "un3480-passenger-allowed-before-2016-04-01": (
+        None, True, False, True, False, [f"{MARK} (UN3480)"], [CLASS_9, CAO], [], True),
+    "un3480-passenger-allowed-before-2016-04-01-no-section-rows": (
         {"un_number": "UN3480", "packing_instruction": "965", "watt_hours": 74, "state_of_charge_pct": 60},
-        "2016-03-31", False, False, False, False, [], [], []),
+        "2016-03-31", False, False, False, True, [], [],
+        [("DG_SECTION_RULE_MISSING", Severity.HOLD, "items[0].dangerous_goods")], False),
     "un3480-soc-over-30": (
         {"un_number": "UN3480", "packing_instruction": "965", "watt_hours": 74, "state_of_charge_pct": 31},
-        None, True, True, True, False, [f"{MARK} (UN3480)"], [CAO],
-        [("DG_STATE_OF_CHARGE_OVER_LIMIT", Severity.BLOCK, "items[0].dangerous_goods.state_of_charge_pct")]),
+        None, True, True, True, False, [f"{MARK} (UN3480)"], [CLASS_9, CAO],
+        [("DG_STATE_OF_CHARGE_OVER_LIMIT", Severity.BLOCK, "items[0].dangerous_goods.state_of_charge_pct")], True),
     "un3480-soc-undeclared-hold": (
         {"un_number": "UN3480", "packing_instruction": "965", "watt_hours": 74},
-        None, True, False, True, False, [f"{MARK} (UN3480)"], [CAO],
-        [("DG_STATE_OF_CHARGE_MISSING", Severity.HOLD, "items[0].dangerous_goods.state_of_charge_pct")]),
-    "un3480-over-100-wh-fully-regulated": (
+        None, True, False, True, False, [f"{MARK} (UN3480)"], [CLASS_9, CAO],
+        [("DG_STATE_OF_CHARGE_MISSING", Severity.HOLD, "items[0].dangerous_goods.state_of_charge_pct")], True),
+    "un3480-over-100-wh-section-ia": (
         {"un_number": "UN3480", "packing_instruction": "965", "watt_hours": 160, "state_of_charge_pct": 25},
-        None, True, False, True, True, [], [CLASS_9, CAO], []),
-    "un3481-section-ii-mark": (
+        None, True, False, True, True, [], [CLASS_9, CAO], [], True),
+    "un3481-pi967-section-ii-mark": (
         {"un_number": "UN3481", "packing_instruction": "967", "watt_hours": 72},
-        None, False, False, False, False, [f"{MARK} (UN3481)"], [], []),
-    "un3481-100-wh-is-still-small": (
-        {"un_number": "UN3481", "packing_instruction": "966", "watt_hours": 100},
-        None, False, False, False, False, [f"{MARK} (UN3481)"], [], []),
-    "un3481-over-100-wh-class-9-label": (
+        None, False, False, False, False, [f"{MARK} (UN3481)"], [], [], False),
+    "un3481-pi966-100-wh-is-still-section-ii": (
+        {"un_number": "UN3481", "packing_instruction": "966", "watt_hours": 100, "state_of_charge_pct": 30},
+        None, False, False, False, False, [f"{MARK} (UN3481)"], [], [], False),
+    "un3481-over-100-wh-section-i-class-9-label": (
         {"un_number": "UN3481", "packing_instruction": "967", "watt_hours": 100.5},
-        None, False, False, False, True, [], [CLASS_9], []),
+        None, False, False, False, True, [], [CLASS_9], [], True),
     "un3481-watt-hours-undeclared-hold": (
         {"un_number": "UN3481", "packing_instruction": "967"},
         None, False, False, False, True, [], [CLASS_9],
-        [("DG_WATT_HOURS_MISSING", Severity.HOLD, "items[0].dangerous_goods.watt_hours")]),
-    "un3090-cargo-aircraft-only": (
+        [("DG_WATT_HOURS_MISSING", Severity.HOLD, "items[0].dangerous_goods.watt_hours")], True),
+    "un3090-lithium-content-undeclared-hold-section-ia-cargo-aircraft-only": (
         {"un_number": "UN3090", "packing_instruction": "968"},
-        None, True, False, True, False, [f"{MARK} (UN3090)"], [CAO],
-        [("DG_LITHIUM_CONTENT_UNDECLARED", Severity.INFO, "items[0].dangerous_goods")]),
-    "un3091-passenger-allowed": (
-        {"un_number": "UN3091", "packing_instruction": "970"},
-        None, False, False, False, False, [f"{MARK} (UN3091)"], [],
-        [("DG_LITHIUM_CONTENT_UNDECLARED", Severity.INFO, "items[0].dangerous_goods")]),
+        None, True, False, True, True, [], [CLASS_9, CAO],
+        [("DG_LITHIUM_CONTENT_MISSING", Severity.HOLD, "items[0].dangerous_goods.lithium_content_g")], True),
+    "un3091-pi970-section-ii-passenger-allowed": (
+        {"un_number": "UN3091", "packing_instruction": "970", "lithium_content_g": 0.5},
+        None, False, False, False, False, [f"{MARK} (UN3091)"], [], [], False),
     "unknown-un-number-needs-dg-specialist": (
         {"un_number": "UN1266"},
         None, False, False, False, False, [], [],
-        [("DG_UN_NUMBER_UNKNOWN", Severity.HOLD, "items[0].dangerous_goods.un_number")]),
+        [("DG_UN_NUMBER_UNKNOWN", Severity.HOLD, "items[0].dangerous_goods.un_number")], False),
     "packing-instruction-mismatch-hold": (
         {"un_number": "UN3480", "packing_instruction": "967", "watt_hours": 74, "state_of_charge_pct": 30},
-        None, True, False, True, False, [f"{MARK} (UN3480)"], [CAO],
-        [("DG_PACKING_INSTRUCTION_MISMATCH", Severity.HOLD, "items[0].dangerous_goods.packing_instruction")]),
+        None, True, False, True, False, [f"{MARK} (UN3480)"], [CLASS_9, CAO],
+        [("DG_PACKING_INSTRUCTION_MISMATCH", Severity.HOLD, "items[0].dangerous_goods.packing_instruction")], True),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_lithium_battery_rules(case):
-    dg, ship_date, passenger, air, cargo_only, fully, marks, labels, findings = case
+    dg, ship_date, passenger, air, cargo_only, fully, marks, labels, findings, declaration = case
     result = assess_dangerous_goods(powerbank(dg, ship_date), BOOK)
     assert (result.passenger_aircraft_forbidden, result.air_forbidden, result.cargo_aircraft_only,
             result.fully_regulated) == (passenger, air, cargo_only, fully)
@@ -98,7 +98,8 @@ def test_lithium_battery_rules(case):
     assert result.labels == labels
     assert [(f.code, f.severity, f.field) for f in result.findings] == findings
     assert all(f.check == "dangerous_goods" and f.message.startswith(f"{f.field}: ") for f in result.findings)
-    assert [d.code for d in result.documents] == (["dangerous_goods_declaration"] if fully else [])
+    assert result.shipper_declaration is declaration
+    assert [d.code for d in result.documents] == (["dangerous_goods_declaration"] if declaration else [])
 
 
 def test_soc_over_limit_blocks_air_only_and_names_field_and_limit():
@@ -152,7 +153,7 @@ def test_findings_name_the_item_they_concern():
     dg = assess_dangerous_goods(ShipmentRequest.model_validate(body), BOOK)
     assert [f.field for f in dg.findings] == ["items[1].dangerous_goods.state_of_charge_pct"]
     assert dg.marks == [f"{MARK} (UN3480, UN3481)"]
-    assert dg.labels == [CAO]
+    assert dg.labels == [CLASS_9, CAO]
 
 
 # ---- leg_allowed ----
@@ -212,9 +213,13 @@ def test_assessment_survives_serialisation_for_leg_allowed():
 def test_assessment_invariants(un, wh, soc):
     dg = assess_dangerous_goods(powerbank({"un_number": un, "watt_hours": wh, "state_of_charge_pct": soc}), BOOK)
     assert dg.cargo_aircraft_only == dg.passenger_aircraft_forbidden == (un in ("UN3480", "UN3090"))
-    assert dg.air_forbidden == (un == "UN3480" and soc is not None and soc > 30)
-    assert dg.fully_regulated == (un in ("UN3480", "UN3481") and (wh is None or wh > 100))
-    assert (CLASS_9 in dg.labels) == dg.fully_regulated
+    # UN3481 without a configuration is classified packed with equipment (PI 966): 30% mandatory above 2.7 Wh.
+    soc_limited = un == "UN3480" or (un == "UN3481" and (wh is None or wh > 2.7))
+    assert dg.air_forbidden == (soc_limited and soc is not None and soc > 30)
+    # Lithium metal without its lithium content is held and treated as fully regulated.
+    assert dg.fully_regulated == (un in ("UN3090", "UN3091") or wh is None or wh > 100)
+    # Every section but II asks for the Class 9 label and the declaration; standalone has no Section II since 2022.
+    assert (CLASS_9 in dg.labels) == dg.shipper_declaration == (dg.fully_regulated or un in ("UN3480", "UN3090"))
     for mode in (Mode.OCEAN, Mode.OCEAN_FCL, Mode.OCEAN_LCL, Mode.RAIL, Mode.ROAD):
         assert leg_allowed(dg, mode, None) is None
     assert (leg_allowed(dg, Mode.AIR_EXPRESS, Aircraft.CARGO) is None) == (not dg.air_forbidden)
@@ -226,32 +231,32 @@ def test_assessment_invariants(un, wh, soc):
 
 def test_every_row_loads_with_a_source():
     table = BOOK.table(DgRule)
-    assert len(table) == 10
-    assert all(len(row.source) >= 3 and row.valid_from for row in table)
+    assert len(table) == 27
+    assert all(len(row.source) >= 3 and row.valid_from and row.status for row in table)
     assert {row.un_number for row in table if row.topic is DgTopic.UN_NUMBER} == {"UN3480", "UN3481", "UN3090",
                                                                                   "UN3091"}
 
 
-@pytest.mark.parametrize("un, on, passenger, soc, pis", [
-    ("UN3480", date(2016, 4, 1), False, 30, ("965",)),
-    ("UN3480", date(2016, 3, 31), True, None, ("965",)),
-    ("UN3481", date(2026, 12, 3), True, None, ("966", "967")),
-    ("UN3090", date(2026, 12, 3), False, None, ("968",)),
-    ("UN3091", date(2026, 12, 3), True, None, ("969", "970")),
+@pytest.mark.parametrize("un, on, passenger, pis", [
+    ("UN3480", date(2016, 4, 1), False, ("965",)),
+    ("UN3480", date(2016, 3, 31), True, ("965",)),
+    ("UN3481", date(2026, 12, 3), True, ("966", "967")),
+    ("UN3090", date(2026, 12, 3), False, ("968",)),
+    ("UN3091", date(2026, 12, 3), True, ("969", "970")),
 ], ids=["un3480-pi965-forbidden-from-2016-04-01", "un3480-allowed-until-2016-03-31", "un3481-pi966-967",
         "un3090-pi968", "un3091-pi969-970"])
-def test_un_number_rows(un, on, passenger, soc, pis):
+def test_un_number_rows(un, on, passenger, pis):
     row = BOOK.table(DgRule).first(on, topic=DgTopic.UN_NUMBER, un_number=un)
     assert row is not None
-    assert (row.passenger_aircraft, row.max_state_of_charge_pct, row.packing_instructions) == (passenger, soc, pis)
+    assert (row.passenger_aircraft, row.packing_instructions) == (passenger, pis)
 
 
 def test_statuses_follow_the_reference():
     table = BOOK.table(DgRule)
     on = date(2026, 12, 3)
-    assert table.first(on, topic=DgTopic.FULLY_REGULATED).status is RuleStatus.GENERAL
-    assert table.first(on, topic=DgTopic.FULLY_REGULATED).above_wh == 100
-    assert table.first(on, topic=DgTopic.OCEAN).status is RuleStatus.VERIFY
+    assert table.first(on, topic=DgTopic.OCEAN).status is RuleStatus.SOURCED
+    assert table.first(on, topic=DgTopic.STATE_OF_CHARGE, packing_instruction="966").status is RuleStatus.VERIFY
+    assert table.first(on, topic=DgTopic.STATE_OF_CHARGE, packing_instruction="965").status is RuleStatus.SOURCED
     assert table.first(on, topic=DgTopic.UN_NUMBER, un_number="UN3480").status is RuleStatus.SOURCED
 
 

@@ -101,11 +101,20 @@ def test_dangerous_goods_declaration_when_fully_regulated(case):
     assert [d.name for d in docs if d.code == "dangerous_goods_declaration"] == names
 
 
-@pytest.mark.parametrize("name", ["high-value-us-jp.json", "lithium-powerbank-cn-us.json"],
-                         ids=["un3481-section-ii-no-declaration", "un3480-section-ii-no-declaration"])
-def test_no_declaration_for_small_lithium_batteries(name):
-    docs = required_documents(request(name), [Mode.AIR_EXPRESS, Mode.OCEAN_LCL], BOOK)
+def test_no_declaration_for_pi967_section_ii():
+    docs = required_documents(request("high-value-us-jp.json"), [Mode.AIR_EXPRESS, Mode.OCEAN_LCL], BOOK)
     assert "dangerous_goods_declaration" not in codes(docs)
+
+
+@pytest.mark.parametrize("modes, names", [
+    ([Mode.AIR_EXPRESS], ["Shipper's Declaration for Dangerous Goods (IATA)"]),
+    ([Mode.OCEAN_LCL], []),
+    ([], ["Shipper's Declaration for Dangerous Goods"]),
+], ids=["un3480-pi965-section-ib-declaration-by-air", "un3480-74-wh-no-imdg-declaration-by-sea",
+        "un3480-pi965-section-ib-no-plan-declaration"])
+def test_shipper_declaration_for_standalone_lithium_ion_section_ib(modes, names):
+    docs = required_documents(request("lithium-powerbank-cn-us.json"), modes, BOOK)
+    assert [d.name for d in docs if d.code == "dangerous_goods_declaration"] == names
 
 
 def test_given_assessment_and_computed_one_agree():

@@ -40,6 +40,9 @@ EORI_TERRITORIES = frozenset({"EU", "GB"})
 kept the scheme as GB EORI)."""
 
 
+_DG_CONDITIONS = (DocCondition.DG_FULLY_REGULATED, DocCondition.DG_SHIPPER_DECLARATION)
+
+
 def _rows(book: RuleBook) -> tuple[DocumentRule, ...]:
     return book.cached("documents.rows", lambda: book.table(DocumentRule).rows)
 
@@ -69,17 +72,19 @@ def required_documents(request: ShipmentRequest, modes: list[Mode], book: RuleBo
         reason = row.reason
         if row.when is DocCondition.CLAIM_PREFERENCE and not request.claim_preference:
             continue
-        if row.when in (DocCondition.MODE, DocCondition.DG_FULLY_REGULATED):
+        if row.when in (DocCondition.MODE, *_DG_CONDITIONS):
             if row.when is DocCondition.DG_FULLY_REGULATED and not dg.fully_regulated:
+                continue
+            if row.when is DocCondition.DG_SHIPPER_DECLARATION and not dg.shipper_declaration:
                 continue
             matched = [mode.value for mode in legs if mode in row.modes]
             if not matched:
                 continue
             reason = f"{reason} ({', '.join(matched)})"
-            dg_declared |= row.when is DocCondition.DG_FULLY_REGULATED
+            dg_declared |= row.when in _DG_CONDITIONS
         found.append(RequiredDocument(code=row.code, name=row.name, reason=reason, source=row.cite(),
                                       generated=row.generated))
-    if dg.fully_regulated and not dg_declared:
+    if not legs and (dg.fully_regulated or dg.shipper_declaration) and not dg_declared:
         # No leg matched a mode-specific declaration (e.g. no plan yet): the assessment's own document still holds.
         found.extend(doc.model_copy() for doc in dg.documents)
     return found

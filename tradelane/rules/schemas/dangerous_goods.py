@@ -1,5 +1,6 @@
-"""Rows of `dangerous_goods`: lithium battery UN numbers, the watt-hour line, the sections' marks and documents,
-and the IMDG class by sea."""
+"""Rows of `dangerous_goods`: lithium battery UN numbers, the sections of IATA's packing instructions 965-970 with
+their limits and what each asks for, state-of-charge limits, the Cargo Aircraft Only label and the IMDG class by
+sea."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tradelane.enums import PackingConfiguration
 from tradelane.rules.base import Rule
 
 
@@ -14,11 +16,14 @@ class DgTopic(StrEnum):
     """What a row of the `dangerous_goods` table is about."""
 
     UN_NUMBER = "un_number"
-    """What one UN number is, its packing instructions, passenger-aircraft rule and state-of-charge limit."""
-    FULLY_REGULATED = "fully_regulated"
-    """The watt-hour line above which a lithium-ion battery is fully regulated."""
+    """What one UN number is, its packing instructions and whether it may fly on passenger aircraft."""
     SECTION = "section"
-    """Marks, labels and documents of one kind of shipment (small, fully regulated, cargo aircraft only)."""
+    """One section of one packing instruction (PI 965 Section IB, ...): the limits an item must keep to fall in it
+    and the labels, marks and documents it asks for."""
+    STATE_OF_CHARGE = "state_of_charge"
+    """The state-of-charge limit of one packing instruction, mandatory or recommended."""
+    CARGO_AIRCRAFT_ONLY = "cargo_aircraft_only"
+    """The label of goods forbidden on passenger aircraft."""
     OCEAN = "ocean"
     """The IMDG class by sea."""
 
@@ -28,13 +33,19 @@ class Chemistry(StrEnum):
     LITHIUM_METAL = "lithium_metal"
 
 
-class DgSection(StrEnum):
-    SMALL = "small"
-    """Section II (and, as the reference groups it, IB): the lithium battery mark."""
-    FULLY_REGULATED = "fully_regulated"
-    """Class 9 lithium battery hazard label and a shipper's declaration."""
-    CARGO_AIRCRAFT_ONLY = "cargo_aircraft_only"
-    """Goods forbidden on passenger aircraft: the Cargo Aircraft Only label on air legs."""
+class PiSection(StrEnum):
+    """A section of an IATA lithium battery packing instruction."""
+
+    IA = "IA"
+    """PI 965 / 968: fully regulated Class 9 (cells or batteries above the small limits, or beyond Section IB's
+    quantity)."""
+    IB = "IB"
+    """PI 965 / 968: small cells and batteries as Class 9 without UN specification packaging."""
+    I = "I"  # noqa: E741 -- IATA's name for the section
+    """PI 966 / 967 / 969 / 970: fully regulated Class 9."""
+    II = "II"
+    """Small cells and batteries under the packing instruction's Section II: the lithium battery mark, no
+    declaration."""
 
 
 class DocumentRef(BaseModel):
@@ -50,10 +61,13 @@ class DocumentRef(BaseModel):
 _REQUIRED: dict[DgTopic, tuple[str, ...]] = {
     DgTopic.UN_NUMBER: ("un_number", "proper_shipping_name", "description", "chemistry", "packing_instructions",
                         "passenger_aircraft", "hazard_class"),
-    DgTopic.FULLY_REGULATED: ("chemistry", "above_wh"),
-    DgTopic.SECTION: ("section",),
+    DgTopic.SECTION: ("packing_instruction", "section", "configuration"),
+    DgTopic.STATE_OF_CHARGE: ("packing_instruction", "max_state_of_charge_pct", "mandatory"),
+    DgTopic.CARGO_AIRCRAFT_ONLY: ("labels",),
     DgTopic.OCEAN: ("hazard_class",),
 }
+
+Limit = Field(default=None, ge=0)
 
 
 class DgRule(Rule):
@@ -71,13 +85,39 @@ class DgRule(Rule):
     """IATA packing instruction numbers, digits only (`965`)."""
     passenger_aircraft: bool | None = None
     """Whether the UN number may fly as cargo on passenger aircraft (within its packing instruction's limits)."""
-    max_state_of_charge_pct: float | None = Field(default=None, ge=0, le=100)
     hazard_class: str | None = None
-    above_wh: float | None = Field(default=None, gt=0)
-    section: DgSection | None = None
+
+    packing_instruction: str | None = Field(default=None, pattern=r"^\d{3}$")
+    """Section and state-of-charge rows: the packing instruction they belong to."""
+    section: PiSection | None = None
+    configuration: PackingConfiguration | None = None
+    max_cell_wh: float | None = Limit
+    """A section row applies only when each stated limit holds; unstated limits do not restrict it."""
+    max_battery_wh: float | None = Limit
+    max_cell_lithium_g: float | None = Limit
+    max_battery_lithium_g: float | None = Limit
+    max_cells_per_package: int | None = Limit
+    max_batteries_per_package: int | None = Limit
+    mark_exempt_max_cells: int | None = Limit
+    """Section II contained in equipment: no lithium battery mark on packages holding at most this many cells (or
+    `mark_exempt_max_batteries` batteries), in a consignment of at most `mark_exempt_max_packages` packages."""
+    mark_exempt_max_batteries: int | None = Limit
+    mark_exempt_max_packages: int | None = Limit
+    package_limits: str = ""
+    """The per-package quantity limits the shipper must keep (net kg, number of spares), stated with the section;
+    Tradelane does not know the net battery mass per package, so they are said, not checked."""
+    fully_regulated: bool = False
+    """Section IA / I: beyond the small-battery limits (UN specification packaging; also the line past which
+    IMDG and ADR treat the batteries as Class 9 in full)."""
     marks: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     documents: tuple[DocumentRef, ...] = ()
+
+    max_state_of_charge_pct: float | None = Field(default=None, ge=0, le=100)
+    mandatory: bool | None = None
+    """State-of-charge rows: True when the limit must be kept, False when IATA recommends it."""
+    above_wh: float | None = Field(default=None, ge=0)
+    """State-of-charge rows: the limit applies only to cells and batteries rated above this (None: to all)."""
 
     @model_validator(mode="after")
     def _topic_fields_present(self) -> DgRule:
@@ -87,4 +127,5 @@ class DgRule(Rule):
         return self
 
     def key(self) -> tuple[object, ...]:
-        return (self.topic, self.un_number, self.chemistry, self.section)
+        return (self.topic, self.un_number, self.packing_instruction, self.section, self.max_battery_wh,
+                self.max_battery_lithium_g)

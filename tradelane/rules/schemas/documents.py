@@ -19,7 +19,10 @@ class DocCondition(StrEnum):
     MODE = "mode"
     """The plan has a leg of one of the row's modes."""
     DG_FULLY_REGULATED = "dg_fully_regulated"
-    """Fully regulated dangerous goods on a leg of one of the row's modes."""
+    """Fully regulated dangerous goods (beyond the small-battery limits) on a leg of one of the row's modes."""
+    DG_SHIPPER_DECLARATION = "dg_shipper_declaration"
+    """Dangerous goods whose IATA section asks for a Shipper's Declaration (IA, IB, I) on a leg of one of the row's
+    modes."""
 
 
 class InvoiceField(BaseModel):
@@ -47,7 +50,8 @@ class DocumentRule(Rule):
 
     @model_validator(mode="after")
     def _modes_match_condition(self) -> DocumentRule:
-        needs_modes = self.when in (DocCondition.MODE, DocCondition.DG_FULLY_REGULATED)
+        needs_modes = self.when in (DocCondition.MODE, DocCondition.DG_FULLY_REGULATED,
+                                   DocCondition.DG_SHIPPER_DECLARATION)
         if needs_modes != bool(self.modes):
             raise ValueError(f"when={self.when}: modes must be {'given' if needs_modes else 'empty'}")
         return self
