@@ -31,6 +31,14 @@ def worker() -> None:
 
 
 @app.command()
+def relay() -> None:
+    """Run the outbox relay alone (notifications out of the outbox, no workflow work)."""
+    from relay import main
+
+    main()
+
+
+@app.command()
 def sandbox() -> None:
     """Run the carrier sandbox on TRADELANE_SANDBOX_HOST:TRADELANE_SANDBOX_PORT."""
     import uvicorn

@@ -41,6 +41,11 @@ def _database_sync(engine: Engine) -> Check:
     return Check(name="database", ok=True)
 
 
+def database_check(engine: Engine) -> Check:
+    """The database answers a trivial query (blocking: run it in a thread)."""
+    return _database_sync(engine)
+
+
 async def check_readiness(client: Client, engine: Engine, timeout: float = 5.0,
                           extra: list[Check] | None = None) -> Readiness:
     """Temporal and the database, checked concurrently; `extra` adds the caller's own checks (the worker's)."""

@@ -174,3 +174,39 @@ async def test_the_relay_gives_up_a_poisoned_email_and_sends_its_one_ops_alert(e
     assert states(engine, shipment_id) == {poison.id: OutboxState.FAILED, alert_id: OutboxState.SENT}
     [alert] = mail_server.messages()
     assert alert["To"] == "ops@tradelane.test" and "everyone@example.com" not in alert.get_content()
+
+
+async def test_the_relay_runs_as_a_process_of_its_own_and_stops_on_sigterm(tmp_path, engine, mail_server):
+    """Issue 20, point 4: `python relay.py` delivers the outbox apart from any worker (the worker's relay can then
+    be turned off), and SIGTERM ends it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from devstack.mailserver import free_port
+
+    health_port = free_port()
+    shipment_id = unique_id("R")
+    due = outbox_message(shipment_id, 0, Channel.EMAIL, CUSTOMER, datetime.now(UTC))
+    add(engine, due)
+    env = {**os.environ, "TRADELANE_ENVIRONMENT": "test", "TRADELANE_DATABASE_URL": str(engine.url),
+           "TRADELANE_SMTP_HOST": mail_server.host, "TRADELANE_SMTP_PORT": str(mail_server.port),
+           "TRADELANE_OUTBOX_RELAY_EVERY_S": "0.2", "TRADELANE_WORKER_HEALTH_PORT": str(health_port)}
+    root = Path(__file__).resolve().parents[2]
+    relay = subprocess.Popen([sys.executable, "relay.py"], cwd=root, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            if states(engine, shipment_id)[due.id] == OutboxState.SENT or relay.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert states(engine, shipment_id) == {due.id: OutboxState.SENT}, relay.stdout and relay.stdout.read()
+        assert [m["Message-ID"] for m in mail_server.messages()] == [message_id(due.id)]
+        async with httpx.AsyncClient(timeout=5) as http:
+            ready = await http.get(f"http://127.0.0.1:{health_port}/readyz")
+        assert ready.status_code == 200 and {c["name"] for c in ready.json()["checks"]} == {"database", "relay"}
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        output = await asyncio.to_thread(relay.communicate, timeout=20)
+    assert relay.returncode == 0, output[0].decode()
