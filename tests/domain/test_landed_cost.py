@@ -113,9 +113,12 @@ CASES = [
      shipment("AU", [("691200", 1, "2000.00")], currency="AUD"), money("100", "AUD"),
      dict(duties="100.00", taxes="220.00", fees="25.00", buyer_pays="345.00", total="2445.00")),
     # Japan: <= JPY 10,000 exempt from duty and consumption tax; 0 decimals.
-    ("jp-under-10000-jpy-exempt",
+    ("jp-cif-at-10000-jpy-exempt",  # goods 9000 + freight 1000: CIF exactly JPY 10,000
+     shipment("JP", [("610910", 1, "9000")], currency="JPY"), money("1000", "JPY"),
+     dict(duties="0", taxes="0", fees="0", buyer_pays="0", total="10000")),
+    ("jp-cif-above-10000-jpy-goods-below-pays",  # CIF 10500 > 10000: 10.9% x 10500 = 1145; 10% x 11644.5 = 1164
      shipment("JP", [("610910", 1, "9000")], currency="JPY"), money("1500", "JPY"),
-     dict(duties="0", taxes="0", fees="0", buyer_pays="0", total="10500")),
+     dict(duties="1145", taxes="1164", fees="2000", buyer_pays="4309", total="14809")),
     ("jp-over-10000-jpy-duty-and-consumption-tax",  # 10.9% x 22000 = 2398; 10% x 24398 = 2440; JPY 2000
      shipment("JP", [("610910", 1, "20000")], currency="JPY"), money("2000", "JPY"),
      dict(duties="2398", taxes="2440", fees="2000", buyer_pays="6838", total="28838")),
@@ -127,16 +130,20 @@ CASES = [
     ("sg-under-400-gst-at-sale",  # 9% x 320
      shipment("SG", [("950300", 1, "300.00")], currency="SGD"), money("20", "SGD"),
      dict(duties="0.00", taxes="28.80", fees="0.00", buyer_pays="0.00", total="348.80")),
-    # Brazil: Remessa Conforme (DDP, collected at checkout) vs non-member (DAP); CIF; ICMS 17% on top.
-    ("br-remessa-conforme-under-50",  # 20% x 50 = 10; ICMS 17% x 60 = 10.20; fees 15 + min 10
+    # Brazil: Remessa Conforme (DDP, collected at checkout) vs non-member (DAP); thresholds on the CIF value; ICMS
+    # 17% "por dentro" (inside its own base): ICMS = (CIF + duty) / 0.83 x 17%.
+    ("br-remessa-conforme-cif-at-50",  # CIF 50: 20% x 50 = 10; ICMS 60 / 0.83 x 17% = 12.29; fees 15 + min 10
      shipment("BR", [("950300", 1, "40.00")], incoterm="DDP"), money("10", "USD"),
-     dict(duties="10.00", taxes="10.20", fees="25.00", buyer_pays="0.00", total="95.20")),
-    ("br-remessa-conforme-over-50",  # 60% x 120 - 20 = 52; ICMS 17% x 172 = 29.24
+     dict(duties="10.00", taxes="12.29", fees="25.00", buyer_pays="0.00", total="97.29")),
+    ("br-remessa-conforme-cif-above-50-goods-below",  # CIF 55 > 50: 60% x 55 - 20 = 13; ICMS 68 / 0.83 x 17%
+     shipment("BR", [("950300", 1, "45.00")], incoterm="DDP"), money("10", "USD"),
+     dict(duties="13.00", taxes="13.93", fees="25.00", buyer_pays="0.00", total="106.93")),
+    ("br-remessa-conforme-over-50",  # 60% x 120 - 20 = 52; ICMS 172 / 0.83 x 17% = 35.23
      shipment("BR", [("950300", 1, "100.00")], incoterm="DDP"), money("20", "USD"),
-     dict(duties="52.00", taxes="29.24", fees="25.00", buyer_pays="0.00", total="226.24")),
-    ("br-non-member-60pct",  # 60% x 120 = 72; ICMS 17% x 192 = 32.64
+     dict(duties="52.00", taxes="35.23", fees="25.00", buyer_pays="0.00", total="232.23")),
+    ("br-non-member-60pct",  # 60% x 120 = 72; ICMS 192 / 0.83 x 17% = 39.33
      shipment("BR", [("950300", 1, "100.00")], incoterm="DAP"), money("20", "USD"),
-     dict(duties="72.00", taxes="32.64", fees="15.00", buyer_pays="119.64", total="239.64")),
+     dict(duties="72.00", taxes="39.33", fees="15.00", buyer_pays="126.33", total="246.33")),
     # Mexico courier regime from 2025-08-15: global rates covering duty and VAT.
     ("mx-courier-non-agreement-33.5",  # 33.5% x 120 = 40.20
      shipment("MX", [("610910", 1, "100.00")], origin="CN"), money("20", "USD"),

@@ -155,20 +155,24 @@ class _Values:
     insurance: Decimal
 
     def basis(self, basis: ValueBasis) -> Decimal:
-        return self.goods if basis is ValueBasis.FOB else self.goods + self.freight + self.insurance
+        return self.goods + self.freight + self.insurance if basis is ValueBasis.CIF else self.goods
 
 
-def _band(sheet: _Sheet, row: ImportRegime, goods: Decimal) -> Band:
-    """The band the goods value falls in; says which threshold applied."""
-    value = sheet.foreign(goods, row.currency)
+BASIS_WORDS = {ValueBasis.GOODS: "goods", ValueBasis.FOB: "goods", ValueBasis.CIF: "CIF value"}
+"""How a reason names the value a threshold is measured on."""
+
+
+def _band(sheet: _Sheet, row: ImportRegime, values: _Values) -> Band:
+    """The band the value the row measures its thresholds on falls in; says which threshold applied."""
+    value = sheet.foreign(values.basis(row.measured_on), row.currency)
     i, band = row.band_for(value)
-    shown = _money(value, row.currency)
+    shown = f"{BASIS_WORDS[row.measured_on]} {_money(value, row.currency)}"
     if band.up_to is not None:
-        where = f"goods {shown} <= {_limit(band.up_to, row.currency)}"
+        where = f"{shown} <= {_limit(band.up_to, row.currency)}"
     elif i > 0:
-        where = f"goods {shown} > {_limit(row.bands[i - 1].up_to or ZERO, row.currency)}"
+        where = f"{shown} > {_limit(row.bands[i - 1].up_to or ZERO, row.currency)}"
     else:
-        where = f"goods {shown}"
+        where = shown
     sheet.reasons.append(f"{row.name}: {where}: {band.label}")
     return band
 
@@ -216,7 +220,7 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
 
 
 def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Decimal:
-    band = _band(sheet, row, values.goods)
+    band = _band(sheet, row, values)
     customs_value = values.basis(row.value_basis)
     if band.method is Method.EXEMPT:
         return ZERO
@@ -244,16 +248,21 @@ def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Deci
 
 def _tax(sheet: _Sheet, row: ImportRegime, values: _Values, duty: Decimal, payer: str) -> tuple[Decimal, bool]:
     """The tax and whether it is collected at import (so clearance fees apply)."""
-    band = _band(sheet, row, values.goods)
+    band = _band(sheet, row, values)
     if band.method not in (Method.IMPORT, Method.AT_SALE):
         return ZERO, False
-    rate = row.rate(band)
+    rate = row.rate(band) * band.rate_factor
     base = values.basis(row.value_basis) + duty
-    amount = base * rate / HUNDRED * band.rate_factor
+    shown_rate = f"{_pct(row.rate(band))}%" + (
+        f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
+    basis = f"{BASIS_WORDS[row.value_basis]} + duty = {_money(base, sheet.currency)}"
+    if row.tax_inclusive:
+        # "Por dentro": the tax is part of its own base, so base = (value + duty) / (1 - rate).
+        base = base / (1 - rate / HUNDRED)
+        basis = f"({basis}) / (1 - {_pct(rate)}%) = {_money(base, sheet.currency)}, the tax inside its own base"
+    amount = base * rate / HUNDRED
     dest = sheet.request.destination.country
-    shown_rate = f"{_pct(rate)}%" + (f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
-    basis = "goods" if row.value_basis is ValueBasis.FOB else "CIF value"
-    sheet.reasons.append(f"{row.tax_name} base: {basis} + duty = {_money(base, sheet.currency)}")
+    sheet.reasons.append(f"{row.tax_name} base: {basis}")
     if row.waive_up_to is not None:
         in_row_currency = sheet.foreign(amount, row.currency)
         if in_row_currency <= row.waive_up_to:

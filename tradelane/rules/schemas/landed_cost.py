@@ -56,10 +56,15 @@ METHODS = {
 
 
 class ValueBasis(StrEnum):
+    """Which value a threshold is measured on, or a duty or tax computed on."""
+
+    GOODS = "goods"
+    """The intrinsic value: the price of the goods alone, without transport and insurance (the EU's EUR 150 and the
+    UK's GBP 135 thresholds; the US de minimis' fair retail value)."""
     FOB = "fob"
-    """Goods value only (US, CA, AU customs value)."""
+    """Goods value free on board (US, CA, AU customs value); without inland costs Tradelane holds it equal to GOODS."""
     CIF = "cif"
-    """Goods + freight + insurance."""
+    """Goods + freight + insurance (EU, UK, JP, CN, BR customs value)."""
 
 
 class Band(BaseModel):
@@ -95,6 +100,12 @@ class ImportRegime(Rule):
     currency: Currency
     """Currency of the thresholds, deductions and amounts."""
     value_basis: ValueBasis = ValueBasis.CIF
+    """The value the measure is computed on (for a tax: the base the duty is added to)."""
+    threshold_basis: ValueBasis | None = None
+    """The value the bands' `up_to` limits are measured on, where it differs from `value_basis` (the EU measures
+    its EUR 150 on the intrinsic value, `goods`, and computes on CIF); `value_basis` when empty."""
+    tax_inclusive: bool = False
+    """The tax is part of its own base ("por dentro", Brazil's ICMS): base = (value + duty) / (1 - rate)."""
     tariff: str | None = None
     """duty_rates schedule (e.g. `EU`); the destination country when empty. Also its customs territory."""
     tax_name: str | None = None
@@ -125,6 +136,10 @@ class ImportRegime(Rule):
                 raise ValueError(f"{where}.amount: per_subheading needs an amount")
             if band.method in (Method.IMPORT, Method.AT_SALE) and not self.tax_name:
                 raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
+            if self.tax_inclusive and rated and self.rate(band) >= 100:
+                raise ValueError(f"{where}.rate_pct: a tax inside its own base needs a rate below 100%")
+        if self.tax_inclusive and self.measure is not Measure.TAX:
+            raise ValueError(f"{self.name}: tax_inclusive: only a tax is computed inside its own base")
         return self
 
     def key(self) -> tuple[Any, ...]:
@@ -143,6 +158,11 @@ class ImportRegime(Rule):
             if band.up_to is None or value <= band.up_to:
                 return i, band
         raise AssertionError("the last band is open")  # guaranteed by _check
+
+    @property
+    def measured_on(self) -> ValueBasis:
+        """The value the bands' limits are measured on."""
+        return self.threshold_basis or self.value_basis
 
     def rate(self, band: Band) -> Decimal:
         return band.rate_pct if band.rate_pct is not None else (self.rate_pct or ZERO)
