@@ -22,8 +22,9 @@ D = Decimal
 
 def shipment(dest: str, items: list[tuple[str, int, str]], *, origin: str = "CN", currency: str = "USD",
              incoterm: str = "DAP", ship_date: str = "2026-12-01", insured: bool = False,
-             weight_kg: float = 2.0, unit_weight_kg: float = 0.5) -> ShipmentRequest:
-    """A request from the basic example with the destination, goods and terms a case needs."""
+             weight_kg: float = 2.0, unit_weight_kg: float = 0.5, item_origin: str = "CN") -> ShipmentRequest:
+    """A request from the basic example with the destination, goods and terms a case needs; `item_origin` is every
+    item's country of origin (US cases use VN, so China-only measures stay out of the general rules' figures)."""
     body: dict[str, Any] = load_example("basic-cn-de.json", "T-landed-cost")
     body.update(currency=currency, incoterm=incoterm, ship_date=ship_date)
     body["origin"] = in_country(body["origin"], origin)
@@ -31,7 +32,7 @@ def shipment(dest: str, items: list[tuple[str, int, str]], *, origin: str = "CN"
     body["parcels"] = [{**body["parcels"][0], "weight_kg": weight_kg}]
     body["items"] = [
         {"sku": f"SKU-{i}", "description": "goods", "hs_code": hs, "quantity": qty, "unit_value": value,
-         "origin_country": "CN", "unit_weight_kg": unit_weight_kg}
+         "origin_country": item_origin, "unit_weight_kg": unit_weight_kg}
         for i, (hs, qty, value) in enumerate(items)
     ]
     if insured:
@@ -47,28 +48,30 @@ def money(amount: str, currency: str) -> Money:
 CASES = [
     # US: de minimis suspended for all countries from 2025-08-29 (EO 14324); FOB customs value.
     ("us-de-minimis-suspended-2025-08-29",  # 5.3% x 5.00 = 0.265 -> 0.27; brokerage USD 12
-     shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-29"), money("10", "USD"),
+     shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-29"), money("10", "USD"),
      dict(duties="0.27", taxes="0.00", fees="12.00", buyer_pays="12.27", total="27.27")),
     ("us-de-minimis-800-usd-5-parcel-2025-08-28",
-     shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="15.00")),
     ("us-de-minimis-800-at-the-limit-2025-08-28",
-     shipment("US", [("392690", 1, "800.00")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "800.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="810.00")),
     ("us-de-minimis-above-800-2025-08-28",  # 5.3% x 800.01 = 42.40
-     shipment("US", [("392690", 1, "800.01")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "800.01")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="42.40", taxes="0.00", fees="12.00", buyer_pays="54.40", total="864.41")),
     ("us-de-minimis-compares-converted-value-eur-780",  # EUR 780 x 1.0389 = USD 810.34 > 800; 5.3% x 780 = 41.34
-     shipment("US", [("392690", 1, "780.00")], currency="EUR", ship_date="2025-08-28"), money("10", "EUR"),
+     shipment("US", [("392690", 1, "780.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
+     money("10", "EUR"),
      dict(duties="41.34", taxes="0.00", fees="11.55", buyer_pays="52.89", total="842.89")),  # USD 12 / 1.0389
     ("us-de-minimis-compares-converted-value-eur-770",  # EUR 770 x 1.0389 = USD 799.95 <= 800
-     shipment("US", [("392690", 1, "770.00")], currency="EUR", ship_date="2025-08-28"), money("10", "EUR"),
+     shipment("US", [("392690", 1, "770.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
+     money("10", "EUR"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="780.00")),
     ("us-section-122-surcharge-10pct-2026-03-01",  # 5.3% + 10% of 100
-     shipment("US", [("392690", 1, "100.00")], ship_date="2026-03-01"), money("10", "USD"),
+     shipment("US", [("392690", 1, "100.00")], item_origin="VN", ship_date="2026-03-01"), money("10", "USD"),
      dict(duties="15.30", taxes="0.00", fees="12.00", buyer_pays="27.30", total="137.30")),
     ("us-section-122-ended-2026-07-24",
-     shipment("US", [("392690", 1, "100.00")], ship_date="2026-07-24"), money("10", "USD"),
+     shipment("US", [("392690", 1, "100.00")], item_origin="VN", ship_date="2026-07-24"), money("10", "USD"),
      dict(duties="5.30", taxes="0.00", fees="12.00", buyer_pays="17.30", total="127.30")),
     # EU: CIF customs value; IOSS VAT at sale <= EUR 150; flat EUR 3 per distinct subheading from 2026-07-01.
     ("eu-flat-3-eur-per-subheading-2026-07-01",  # 2 subheadings; VAT 19% x (62.30 + 10 + 6) = 14.88 at sale
@@ -183,8 +186,10 @@ def test_landed_cost_by_regime(request_, freight, expected):
 
 
 def test_usd_5_parcel_pays_duty_from_2025_08_29_and_none_the_day_before():
-    after = landed_cost(shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-29"), money("0", "USD"), BOOK)
-    before = landed_cost(shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-28"), money("0", "USD"), BOOK)
+    after = landed_cost(shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-29"),
+                        money("0", "USD"), BOOK)
+    before = landed_cost(shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"),
+                         money("0", "USD"), BOOK)
     assert after.duties == D("0.27") and before.duties == D("0.00")
     assert "every import pays duty" in " ".join(after.reasons)
     assert "goods USD 5.00 <= USD 800: within the USD 800 de minimis: no duty" in " ".join(before.reasons)
@@ -209,7 +214,7 @@ def test_at_sale_tax_is_the_sellers_under_dap_while_duty_is_the_buyers():
 
 
 def test_unknown_heading_uses_the_default_rate_and_says_so():
-    cost = landed_cost(shipment("US", [("420221", 1, "100.00")]), money("0", "USD"), BOOK)
+    cost = landed_cost(shipment("US", [("420221", 1, "100.00")], item_origin="VN"), money("0", "USD"), BOOK)
     assert cost.duties == D("5.00")
     duty = next(line for line in cost.lines if line.component == "duty")
     assert duty.label == "duty 5% on HS 4202 (US default rate)"
@@ -217,7 +222,7 @@ def test_unknown_heading_uses_the_default_rate_and_says_so():
 
 
 def test_customs_value_basis_is_stated():
-    us = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    us = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK)
     de = landed_cost(shipment("DE", [("392690", 1, "200.00")], currency="EUR"), money("10", "EUR"), BOOK)
     assert "customs value for US: goods value (FOB) = USD 100.00" in us.reasons
     assert "customs value for DE: goods + freight + insurance (CIF) = EUR 210.00" in de.reasons
@@ -227,7 +232,7 @@ def test_customs_value_basis_is_stated():
 
 
 def test_insurance_not_requested_is_zero_with_a_reason():
-    cost = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    cost = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK)
     assert cost.insurance == D("0.00") and "insurance not requested" in cost.reasons
     assert not [line for line in cost.lines if line.component == "insurance"]
 
@@ -238,7 +243,7 @@ def test_insurance_not_requested_is_zero_with_a_reason():
     ("100.00", "10", "0", "5.00"),  # 0.3% x 121 = 0.36, below the USD 5 minimum premium
 ], ids=["insurance-110pct-cif-0.3pct", "insurance-risk-loading-adds-points", "insurance-minimum-premium"])
 def test_insurance_premium(goods, freight, loading, premium):
-    request = shipment("US", [("392690", 1, goods)], insured=True)
+    request = shipment("US", [("392690", 1, goods)], item_origin="VN", insured=True)
     cost = landed_cost(request, money(freight, "USD"), BOOK, insurance_loading_pct=D(loading))
     assert cost.insurance == D(premium)
     line = next(line for line in cost.lines if line.component == "insurance")
@@ -260,9 +265,10 @@ def test_insurance_enters_the_cif_customs_value():
 def test_partner_fees_are_added_and_carried_by_the_seller_under_ddp():
     extra = [CostLine(component="fee", label="remote area surcharge (roadlink)", amount=D("7.50"), payer="buyer",
                       source="quote q-1")]
-    dap = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK, partner_fees=extra)
-    ddp = landed_cost(shipment("US", [("392690", 1, "100.00")], incoterm="DDP"), money("10", "USD"), BOOK,
+    dap = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK,
                       partner_fees=extra)
+    ddp = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN", incoterm="DDP"), money("10", "USD"),
+                      BOOK, partner_fees=extra)
     assert dap.fees == D("19.50") and dap.buyer_pays == D("5.30") + D("19.50")
     assert ddp.buyer_pays == D("0.00")
     assert ddp.lines[-1].label == "remote area surcharge (roadlink)" and ddp.lines[-1].payer == "seller"
@@ -275,24 +281,25 @@ def test_partner_fees_are_added_and_carried_by_the_seller_under_ddp():
 ], ids=["negative", "unknown-component", "unknown-payer"])
 def test_bad_partner_fees_name_the_field(fee, message):
     with pytest.raises(ValueError, match=message):
-        landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK, partner_fees=[fee])
+        landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK,
+                    partner_fees=[fee])
 
 
 def test_negative_freight_is_refused():
     with pytest.raises(ValueError, match="freight.amount: -1 is negative"):
-        landed_cost(shipment("US", [("392690", 1, "1.00")]), money("-1", "USD"), BOOK)
+        landed_cost(shipment("US", [("392690", 1, "1.00")], item_origin="VN"), money("-1", "USD"), BOOK)
 
 
 def test_freight_in_another_currency_is_converted_on_the_ship_date():
-    cost = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("117.50", "EUR"), BOOK)
+    cost = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("117.50", "EUR"), BOOK)
     assert cost.freight == D("138.06")  # 117.50 x 1.1750
     assert cost.fx == ["1 EUR = 1.1750 USD (ECB euro reference rates (illustrative sample figures) [sample], "
                        "2026-01-01)"]
 
 
 def test_no_rate_on_the_ship_date_raises_fx_unavailable():
-    with pytest.raises(FxUnavailable, match="no reference rate for USD on 2024-06-01"):
-        landed_cost(shipment("DE", [("392690", 1, "1.00")], currency="EUR", ship_date="2024-06-01"),
+    with pytest.raises(FxUnavailable, match="no reference rate for USD on 2022-12-31"):
+        landed_cost(shipment("DE", [("392690", 1, "1.00")], currency="EUR", ship_date="2022-12-31"),
                     money("1", "USD"), BOOK)
 
 
@@ -319,9 +326,10 @@ def test_example_high_value_us_jp_is_insured_and_pays_consumption_tax():
 
 
 def test_example_lithium_powerbank_cn_us_pays_duty_on_the_fob_value():
+    # 3.4% x 240 = 8.16, plus Section 301 on lithium-ion batteries of China origin, 25% x 240 = 60 (from 2026-01-01).
     _, cost = example_cost("lithium-powerbank-cn-us.json", money("95", "USD"))
-    assert (cost.duties, cost.taxes, cost.fees) == (D("8.16"), D("0.00"), D("12.00"))  # 3.4% x 240
-    assert cost.buyer_pays == D("20.16") and cost.seller_pays == D("95.00")
+    assert (cost.duties, cost.taxes, cost.fees) == (D("68.16"), D("0.00"), D("12.00"))
+    assert cost.buyer_pays == D("80.16") and cost.seller_pays == D("95.00")
 
 
 def test_example_pallet_cn_au_is_above_the_border_threshold():

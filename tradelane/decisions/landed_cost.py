@@ -219,9 +219,26 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
     return total
 
 
-def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Decimal:
+def _covered_share(sheet: _Sheet, row: ImportRegime) -> Decimal:
+    """The share of the goods value held by the items a row's origin and HS conditions cover; says which they are."""
+    items = sheet.request.items
+    covered = [item for item in items if row.covers(item)]
+    total = sum((item.unit_value * item.quantity for item in items), ZERO)
+    value = sum((item.unit_value * item.quantity for item in covered), ZERO)
+    share = value / total if total else Decimal(len(covered)) / len(items)
+    which = ", ".join(f"{item.sku} (HS {item.hs_code}, origin {item.origin_country})" for item in covered)
+    sheet.reasons.append(f"{row.name}: applies to {which}: {_pct((share * HUNDRED).quantize(Decimal('0.01')))}% of "
+                         "the goods value")
+    return share
+
+
+def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> tuple[Decimal, Band]:
+    """The duty (or surcharge) of one row and the band it fell in."""
     band = _band(sheet, row, values)
-    customs_value = values.basis(row.value_basis)
+    return _band_duty(sheet, row, band, values.basis(row.value_basis), payer), band
+
+
+def _band_duty(sheet: _Sheet, row: ImportRegime, band: Band, customs_value: Decimal, payer: str) -> Decimal:
     if band.method is Method.EXEMPT:
         return ZERO
     if band.method is Method.TARIFF:
@@ -236,6 +253,8 @@ def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Deci
         return amount
     # FLAT: a rate of the customs value, less a fixed deduction, never below zero.
     rate = row.rate(band)
+    if row.measure is Measure.SURCHARGE and (row.item_origins or row.hs_codes):
+        customs_value *= _covered_share(sheet, row)
     gross = rate / HUNDRED * customs_value
     deduction = sheet.local(band.deduction, row.currency) if band.deduction else ZERO
     amount = max(gross - deduction, ZERO)
@@ -346,17 +365,24 @@ def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, De
         sheet.reasons.append(f"{origin} -> {dest} stays in customs territory {territory}: no import duty or tax")
         return territory, ZERO
     duty_rows = regimes_for(request, dest, Measure.DUTY, book)
+    duty_band: Band | None = None
     if duty_rows:
         row = duty_rows[0]
-        basis = "goods value (FOB)" if row.value_basis is ValueBasis.FOB else "goods + freight + insurance (CIF)"
+        basis = "goods + freight + insurance (CIF)" if row.value_basis is ValueBasis.CIF else "goods value (FOB)"
         sheet.reasons.append(f"customs value for {dest}: {basis} = "
                              f"{_money(values.basis(row.value_basis), sheet.currency)}")
-        duty = _duty(sheet, row, values, payer)
+        duty, duty_band = _duty(sheet, row, values, payer)
     else:
         sheet.reasons.append(f"duty: no import_regimes duty row for {dest} on {on}: duty not computed")
         duty = ZERO
-    for row in regimes_for(request, dest, Measure.SURCHARGE, book):
-        duty += _duty(sheet, row, values, payer)
+    surcharges = regimes_for(request, dest, Measure.SURCHARGE, book)
+    if surcharges and duty_band is not None and duty_band.method is Method.EXEMPT:
+        # De minimis relief frees the consignment of every customs duty, additional duties included.
+        names = ", ".join(row.name for row in surcharges)
+        sheet.reasons.append(f"{names}: not due, the consignment is within {duty_rows[0].name}")
+        surcharges = []
+    for row in surcharges:
+        duty += _duty(sheet, row, values, payer)[0]
     if request.claim_preference and duty:
         sheet.reasons.append("preferential origin claimed: preferential rates are not tabulated, MFN rates applied")
     tax_rows = regimes_for(request, dest, Measure.TAX, book)

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradelane.enums import Incoterm
-from tradelane.models import ShipmentRequest
+from tradelane.models import Item, ShipmentRequest
 from tradelane.rules.base import Rule
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+HsPrefix = Annotated[str, StringConstraints(pattern=r"^\d{2,10}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 NonNegative = Annotated[Decimal, Field(ge=0)]
 
@@ -112,6 +113,13 @@ class ImportRegime(Rule):
     rate_pct: NonNegative | None = None
     ship_from: list[Country] | None = None
     """Only for goods shipped from these countries (e.g. CUSMA: US, MX)."""
+    item_origins: list[Country] | None = None
+    """Only for consignments holding goods of these origins (an item's `origin_country`), e.g. the US de minimis
+    ended for goods of China and Hong Kong before the others. A duty row then applies to the whole consignment; a
+    surcharge is charged on the matching items' share of the customs value only."""
+    hs_codes: list[HsPrefix] | None = None
+    """Only for goods under these HS chapters, headings or subheadings (prefixes of an item's `hs_code`), e.g. the
+    US Section 301 lists; like `item_origins`, a surcharge is charged on the matching items only."""
     incoterm: Incoterm | None = None
     """Only under this incoterm (Brazil: Remessa Conforme needs the taxes collected at checkout, i.e. DDP)."""
     waive_up_to: NonNegative | None = None
@@ -143,15 +151,23 @@ class ImportRegime(Rule):
         return self
 
     def key(self) -> tuple[Any, ...]:
-        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm)
+        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm,
+                tuple(self.item_origins or ()), tuple(self.hs_codes or ()))
 
     @property
     def specificity(self) -> int:
-        return (self.ship_from is not None) + (self.incoterm is not None)
+        return ((self.ship_from is not None) + (self.incoterm is not None) + (self.item_origins is not None)
+                + (self.hs_codes is not None))
+
+    def covers(self, item: Item) -> bool:
+        """Whether an item meets the row's origin and HS conditions (every item does when the row has none)."""
+        return ((self.item_origins is None or item.origin_country in self.item_origins)
+                and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes))))
 
     def applies(self, request: ShipmentRequest) -> bool:
         return ((self.ship_from is None or request.origin.country in self.ship_from)
-                and (self.incoterm is None or request.incoterm is self.incoterm))
+                and (self.incoterm is None or request.incoterm is self.incoterm)
+                and any(self.covers(item) for item in request.items))
 
     def band_for(self, value: Decimal) -> tuple[int, Band]:
         for i, band in enumerate(self.bands):
