@@ -171,8 +171,17 @@ CASES = [
     ("ch-import-vat-8.1",  # 8.1% x 110 = 8.91; USD 15 x 0.931 / 1.175 = 11.89
      shipment("CH", [("610910", 1, "100.00")], origin="DE", currency="CHF"), money("10", "CHF"),
      dict(duties="0.00", taxes="8.91", fees="11.89", buyer_pays="20.80", total="130.80")),
-    ("ch-duty-by-gross-weight-default-heading",  # CHF 30 per 100 kg x 2 kg = 0.60; 8.1% x 110.60 = 8.96
-     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0), money("10", "CHF"),
+    # Stale default: industrial tariffs abolished 2024-01-01, so the default row no longer charges by weight.
+    ("ch-duty-by-gross-weight-2023-12-31",  # CHF 30 per 100 kg x 2 kg = 0.60; 7.7% x 110.60 = 8.52; fee USD 15 =
+     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0,  # 15 x 0.9868 / 1.0666
+              ship_date="2023-12-31"), money("10", "CHF"),
+     dict(duties="0.60", taxes="8.52", fees="13.88", buyer_pays="23.00", total="133.00")),
+    ("ch-industrial-goods-duty-free-2024-01-01",  # 8.1% x 110 = 8.91; fee 15 x 0.9305 / 1.0956 = 12.74
+     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0,
+              ship_date="2024-01-01"), money("10", "CHF"),
+     dict(duties="0.00", taxes="8.91", fees="12.74", buyer_pays="21.65", total="131.65")),
+    ("ch-agricultural-chapter-keeps-duty-by-weight",  # HS 1806: CHF 30 per 100 kg x 2 kg = 0.60; 8.1% x 110.60
+     shipment("CH", [("180690", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0), money("10", "CHF"),
      dict(duties="0.60", taxes="8.96", fees="11.89", buyer_pays="21.45", total="131.45")),
 ]
 
@@ -399,7 +408,8 @@ def test_duty_rates_cover_the_required_headings_and_a_default_per_schedule():
     for schedule in ["US", "EU", "GB", "JP", "AU", "CA", "CN", "CH", "SG", "BR", "MX", "IN"]:
         for heading in ["3926", "8544", "8471", "8507", "6912", "7013", "6109", "6403", "9503", "3304", "*"]:
             assert table.first(on, schedule=schedule, heading=heading) is not None, (schedule, heading)
-    assert all(row.status is RuleStatus.SAMPLE for row in table)
+    # Sample rates, but for the Swiss default from 2024-01-01, which states the abolition of industrial tariffs.
+    assert [(row.schedule, row.heading) for row in table if row.status is not RuleStatus.SAMPLE] == [("CH", "*")]
 
 
 @pytest.mark.parametrize("country", ["US", "DE", "FR", "IT", "ES", "NL", "GB", "CA", "AU", "JP", "CN", "SG", "BR",

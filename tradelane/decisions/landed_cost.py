@@ -186,9 +186,9 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
     by_heading: dict[str, tuple[DutyRate, Decimal]] = {}
     for item in request.items:
         heading = item.hs_code[:4]
-        rate = _first(ix.duties.get((schedule, heading), ()), on)
-        if rate is None:
-            rate = _first(ix.duties.get((schedule, "*"), ()), on)
+        # The heading's own rate, else its chapter's, else the schedule's default.
+        rate = next((found for key in (heading, heading[:2], "*")
+                     if (found := _first(ix.duties.get((schedule, key), ()), on)) is not None), None)
         if rate is None:
             sheet.reasons.append(f"duty: no duty_rates row for HS {heading} nor a default in schedule {schedule} "
                                  f"on {on}: duty not computed")
@@ -210,7 +210,9 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
             what = f"{rate.currency} {_pct(rate.per_100kg)} per 100 kg gross" + (
                 f" + {what}" if rate.rate_pct else "")
         label = f"duty {what} on HS {heading} ({schedule} MFN)"
-        if rate.heading == "*":
+        if len(rate.heading) == 2:
+            label = f"duty {what} on HS {heading} ({schedule} rate of chapter {rate.heading})"
+        elif rate.heading == "*":
             label = f"duty {what} on HS {heading} ({schedule} default rate)"
             sheet.reasons.append(f"duty: HS {heading} has no {schedule} rate in duty_rates: the schedule's default "
                                  f"{what} applies ({rate.cite()})")

@@ -185,12 +185,13 @@ class ImportRegime(Rule):
 
 
 class DutyRate(Rule):
-    """A schedule's MFN duty for one 4-digit HS heading (`*`: the default for headings not tabulated)."""
+    """A schedule's MFN duty for one 4-digit HS heading, or a 2-digit chapter for the headings of that chapter not
+    tabulated (`*`: the default for headings and chapters not tabulated)."""
 
     table_name = "duty_rates"
 
     schedule: str = Field(min_length=2)
-    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\*)$")]
+    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\d{2}|\*)$")]
     rate_pct: NonNegative = ZERO
     per_100kg: NonNegative | None = None
     """Specific duty per 100 kg gross weight, in `currency`."""
