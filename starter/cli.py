@@ -125,6 +125,8 @@ def print_quote(q: dict[str, Any]) -> None:
         cost.add_row("total", "goods + freight + insurance + duties + taxes + fees", str(lc["total"]), "")
         print_table(console, cost)
         console.print(f"  seller pays {lc['seller_pays']}, buyer pays {lc['buyer_pays']} {lc['currency']}")
+        for finding in lc.get("findings", []):
+            console.print(f"  [yellow]{finding['code']}[/yellow]: {finding['message']}")
     findings = q.get("compliance", {}).get("findings", [])
     console.print(f"compliance: [bold]{q.get('compliance', {}).get('verdict', '-')}[/bold]")
     for f in findings:

@@ -212,7 +212,7 @@ def test_eu_reasons_name_the_threshold_and_the_subheadings():
     assert "EUR 3 x 2 subheadings (392690, 854442)" in reasons
     vat = next(line for line in cost.lines if line.component == "tax")
     assert vat.payer == "seller" and "collected at sale by the seller (IOSS)" in vat.label
-    assert vat.source == "Cross-border facts s.2 (EU VAT, DE 19%) [verify]"
+    assert vat.source == "European Commission, VAT rates applied in the Member States (TEDB)"
 
 
 def test_at_sale_tax_is_the_sellers_under_dap_while_duty_is_the_buyers():
@@ -427,14 +427,14 @@ def test_each_destination_has_one_duty_and_one_tax_row_for_any_shipment(country)
                     assert len(rows) == 1 or rows[0].specificity > rows[1].specificity, [r.name for r in rows]
 
 
-def test_eu_vat_rows_are_marked_verify():
+def test_eu_vat_rows_cite_the_commission_and_are_sourced():
     on = date(2026, 12, 1)
     members = {"DE", "FR", "IT", "ES", "NL"}
     rates = {row.countries[0]: (row.rate_pct, row.status) for row in BOOK.table(ImportRegime).where(
         on, measure=Measure.TAX) if row.countries[0] in members}
-    assert rates == {"DE": (D("19"), RuleStatus.VERIFY), "FR": (D("20"), RuleStatus.VERIFY),
-                     "IT": (D("22"), RuleStatus.VERIFY), "ES": (D("21"), RuleStatus.VERIFY),
-                     "NL": (D("21"), RuleStatus.VERIFY)}
+    assert rates == {"DE": (D("19"), RuleStatus.SOURCED), "FR": (D("20"), RuleStatus.SOURCED),
+                     "IT": (D("22"), RuleStatus.SOURCED), "ES": (D("21"), RuleStatus.SOURCED),
+                     "NL": (D("21"), RuleStatus.SOURCED)}
 
 
 @pytest.mark.parametrize(("bands", "message"), [

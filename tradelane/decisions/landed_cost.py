@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from babel.numbers import get_currency_precision
 
 from tradelane.decisions.fx import convert
-from tradelane.decisions.models import CostLine, LandedCost, Money
+from tradelane.decisions.models import CostLine, Finding, LandedCost, Money, Severity
 from tradelane.enums import Incoterm
 from tradelane.models import ShipmentRequest
 from tradelane.rules import Rule, RuleBook
@@ -123,6 +123,7 @@ class _Sheet:
     lines: list[CostLine] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     fx: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -367,6 +368,8 @@ def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, De
         sheet.reasons.append(f"{origin} -> {dest} stays in customs territory {territory}: no import duty or tax")
         return territory, ZERO
     duty_rows = regimes_for(request, dest, Measure.DUTY, book)
+    tax_rows = regimes_for(request, dest, Measure.TAX, book)
+    _coverage(sheet, [name for name, rows in (("duty", duty_rows), ("tax", tax_rows)) if not rows])
     duty_band: Band | None = None
     if duty_rows:
         row = duty_rows[0]
@@ -387,13 +390,29 @@ def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, De
         duty += _duty(sheet, row, values, payer)[0]
     if request.claim_preference and duty:
         sheet.reasons.append("preferential origin claimed: preferential rates are not tabulated, MFN rates applied")
-    tax_rows = regimes_for(request, dest, Measure.TAX, book)
     tax, tax_at_import = ZERO, False
     if tax_rows:
         tax, tax_at_import = _tax(sheet, tax_rows[0], values, duty, payer)
     else:
         sheet.reasons.append(f"tax: no import_regimes tax row for {dest} on {on}: import VAT/GST not computed")
     return territory, duty + (tax if tax_at_import else ZERO)
+
+
+UNKNOWN = {"duty": "duties", "tax": "import taxes"}
+
+
+def _coverage(sheet: _Sheet, missing: list[str]) -> None:
+    """A destination without duty or tax rows on the ship date is not covered: say so, never a silent zero."""
+    if not missing:
+        return
+    request = sheet.request
+    dest, on, what = request.destination.country, request.ship_date, " and ".join(missing)
+    unknown = " and ".join(UNKNOWN[measure] for measure in missing)
+    sheet.findings.append(Finding(
+        check="landed_cost", code="LANDED_COST_NOT_COVERED", severity=Severity.WARNING, field="destination.country",
+        message=(f"destination.country: {dest} has no import_regimes {what} rows in force on {on}: its {unknown} "
+                 "are not covered by the rule tables (shown as 0, not known to be 0)"),
+        details={"destination": dest, "ship_date": on.isoformat(), "missing": ",".join(missing)}))
 
 
 def _partner_fees(sheet: _Sheet, fees: list[CostLine]) -> None:
@@ -475,4 +494,4 @@ def _total(sheet: _Sheet) -> LandedCost:
         incoterm=sheet.request.incoterm.value, currency=sheet.currency, goods_value=goods,
         freight=sums["freight"], duties=sums["duty"], taxes=sums["tax"], insurance=sums["insurance"],
         fees=sums["fee"], total=goods + sum(sums.values(), zero), seller_pays=paid[SELLER], buyer_pays=paid[BUYER],
-        lines=lines, fx=sheet.fx, reasons=sheet.reasons)
+        lines=lines, fx=sheet.fx, reasons=sheet.reasons, findings=sheet.findings)

@@ -1,0 +1,102 @@
+"""Coverage (issue 21, point 4): the markets the import tables answer, from which ship date, and the explicit
+"not covered" finding for a market without rows, never a silent zero."""
+
+from datetime import date, timedelta
+
+import duty27_eu_vat
+import pytest
+
+from tests.domain.test_landed_cost import money, shipment
+from tradelane.decisions.landed_cost import landed_cost, regimes_for
+from tradelane.rules import default_book
+from tradelane.rules.schemas.landed_cost import ImportRegime, Measure, Method
+
+BOOK = default_book()
+
+EU27 = ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+        "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
+
+COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH"]
+"""Markets with a duty and a tax row on every ship date from 2023-01-01."""
+
+
+def _vat_rows(country: str, on: date) -> list[ImportRegime]:
+    return [row for row in BOOK.table(ImportRegime).where(on, measure=Measure.TAX) if country in row.countries]
+
+
+def _days() -> list[date]:
+    """The first of every month from 2023-01 to 2026-12, and the day before and the day of every EU rate change."""
+    days = [date(year, month, 1) for year in range(2023, 2027) for month in range(1, 13)]
+    for country in EU27:
+        for change in duty27_eu_vat.get_rate_changes(duty27_eu_vat.normalize_country(country)):
+            when = change.date
+            if date(2023, 1, 1) <= when <= date(2026, 12, 31):
+                days += [when - timedelta(days=1), when]
+    return sorted(set(days))
+
+
+@pytest.mark.parametrize("country", EU27)
+def test_eu_vat_rate_of_every_member_state_matches_the_duty27_dataset_on_every_day(country):
+    for on in _days():
+        rows = _vat_rows(country, on)
+        assert len(rows) == 1, (country, on, [r.name for r in rows])
+        expected = duty27_eu_vat.get_standard_rate(duty27_eu_vat.normalize_country(country), on)
+        assert rows[0].rate_pct == expected, (country, on)
+
+
+@pytest.mark.parametrize("country", EU27)
+def test_eu_ioss_rule_of_every_member_state(country):
+    """IOSS (VAT Directive arts. 369l-369x, from 2021-07-01): VAT at sale up to an intrinsic value of EUR 150, at
+    import above; no VAT de minimis, so the smallest consignment pays VAT."""
+    row = _vat_rows(country, date(2021, 7, 1))[0]
+    assert row.threshold_basis is not None and row.threshold_basis.value == "goods"
+    assert [(band.up_to, band.method) for band in row.bands] == [(150, Method.AT_SALE), (None, Method.IMPORT)]
+    assert _vat_rows(country, date(2021, 6, 30)) == []
+
+
+@pytest.mark.parametrize(("country", "day_before", "day_of", "before", "after"), [
+    ("EE", "2023-12-31", "2024-01-01", "20", "22"),
+    ("EE", "2025-06-30", "2025-07-01", "22", "24"),
+    ("FI", "2024-08-31", "2024-09-01", "24", "25.5"),
+    ("LU", "2022-12-31", "2023-01-01", "17", "16"),
+    ("LU", "2023-12-31", "2024-01-01", "16", "17"),
+    ("SK", "2024-12-31", "2025-01-01", "20", "23"),
+    ("RO", "2025-07-31", "2025-08-01", "19", "21"),
+], ids=lambda v: str(v))
+def test_eu_vat_rate_changes_the_day_before_and_the_day_of(country, day_before, day_of, before, after):
+    request = shipment(country, [("392690", 1, "100.00")], currency="EUR", ship_date=day_before)
+    then = landed_cost(request, money("0", "EUR"), BOOK)
+    now = landed_cost(request.model_copy(update={"ship_date": date.fromisoformat(day_of)}), money("0", "EUR"), BOOK)
+    assert then.lines[-1].label.startswith(f"VAT {before}% ({country})"), then.lines[-1].label
+    assert now.lines[-1].label.startswith(f"VAT {after}% ({country})"), now.lines[-1].label
+
+
+@pytest.mark.parametrize("country", COVERED_FROM_2023)
+def test_covered_markets_answer_every_ship_date_from_2023(country):
+    for on in ["2023-01-01", "2023-07-31", "2023-08-01", "2024-07-31", "2024-08-01", "2025-06-30", "2026-12-01"]:
+        for incoterm in ["DAP", "DDP"]:
+            request = shipment(country, [("392690", 1, "10.00")], incoterm=incoterm, ship_date=on)
+            for measure in (Measure.DUTY, Measure.TAX):
+                assert regimes_for(request, country, measure, BOOK), (country, measure, on, incoterm)
+
+
+@pytest.mark.parametrize("country", ["KE", "EG", "NG"])
+def test_a_market_without_rows_answers_not_covered_never_a_silent_zero(country):
+    cost = landed_cost(shipment(country, [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    assert [(f.code, f.severity.value, f.field) for f in cost.findings] == [
+        ("LANDED_COST_NOT_COVERED", "warning", "destination.country")]
+    assert cost.findings[0].message == (
+        f"destination.country: {country} has no import_regimes duty and tax rows in force on 2026-12-01: its duties "
+        "and import taxes are not covered by the rule tables (shown as 0, not known to be 0)")
+
+
+def test_a_market_with_a_duty_row_but_no_tax_row_names_the_missing_tax():
+    cost = landed_cost(shipment("DE", [("392690", 1, "100.00")], currency="EUR", ship_date="2021-06-30"),
+                       money("10", "EUR"), BOOK)
+    assert [(f.code, f.details["missing"]) for f in cost.findings] == [("LANDED_COST_NOT_COVERED", "tax")]
+
+
+@pytest.mark.parametrize("country", COVERED_FROM_2023)
+def test_a_covered_market_has_no_coverage_finding(country):
+    cost = landed_cost(shipment(country, [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    assert cost.findings == []
