@@ -100,3 +100,29 @@ def test_a_market_with_a_duty_row_but_no_tax_row_names_the_missing_tax():
 def test_a_covered_market_has_no_coverage_finding(country):
     cost = landed_cost(shipment(country, [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
     assert cost.findings == []
+
+
+def _in_province(province: str, *, origin: str = "CN", ship_date: str = "2026-12-01", value: str = "100.00"):
+    request = shipment("CA", [("610910", 1, value)], origin=origin, currency="CAD", ship_date=ship_date)
+    return request.model_copy(update={"destination": request.destination.model_copy(update={"region": province})})
+
+
+# (id, province, ship-from, ship date, expected duties, taxes, tax label). Duty 18% on HS 6109 (CA sample rate).
+CANADA = [
+    ("ca-hst-ontario-13", "ON", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),  # 13% x 118
+    ("ca-hst-ontario-lowercase-region", "on", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),
+    ("ca-hst-ontario-cusma-40-150", "ON", "US", "2026-12-01", "0.00", "13.00", "import HST 13% (CA)"),
+    ("ca-hst-new-brunswick-15", "NB", "CN", "2026-12-01", "18.00", "17.70", "import HST 15% (CA)"),
+    ("ca-hst-nova-scotia-15-2025-03-31", "NS", "CN", "2025-03-31", "18.00", "17.70", "import HST 15% (CA)"),
+    ("ca-hst-nova-scotia-14-2025-04-01", "NS", "CN", "2025-04-01", "18.00", "16.52", "import HST 14% (CA)"),
+    ("ca-gst-quebec-5", "QC", "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),  # QST not collected
+    ("ca-gst-no-province-5", None, "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),
+]
+
+
+@pytest.mark.parametrize(("province", "origin", "ship_date", "duties", "taxes", "label"), [c[1:] for c in CANADA],
+                         ids=[c[0] for c in CANADA])
+def test_canada_hst_by_province(province, origin, ship_date, duties, taxes, label):
+    cost = landed_cost(_in_province(province, origin=origin, ship_date=ship_date), money("0", "CAD"), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes)
+    assert [line.label for line in cost.lines if line.component == "tax"] == [label]

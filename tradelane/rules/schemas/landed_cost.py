@@ -113,6 +113,9 @@ class ImportRegime(Rule):
     rate_pct: NonNegative | None = None
     ship_from: list[Country] | None = None
     """Only for goods shipped from these countries (e.g. CUSMA: US, MX)."""
+    regions: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]] | None = None
+    """Only for deliveries to these subdivisions of the destination (`destination.region`, e.g. Canada's provinces
+    `ON`, `NS`: HST instead of GST)."""
     item_origins: list[Country] | None = None
     """Only for consignments holding goods of these origins (an item's `origin_country`), e.g. the US de minimis
     ended for goods of China and Hong Kong before the others. A duty row then applies to the whole consignment; a
@@ -152,12 +155,12 @@ class ImportRegime(Rule):
 
     def key(self) -> tuple[Any, ...]:
         return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm,
-                tuple(self.item_origins or ()), tuple(self.hs_codes or ()))
+                tuple(self.item_origins or ()), tuple(self.hs_codes or ()), tuple(self.regions or ()))
 
     @property
     def specificity(self) -> int:
         return ((self.ship_from is not None) + (self.incoterm is not None) + (self.item_origins is not None)
-                + (self.hs_codes is not None))
+                + (self.hs_codes is not None) + (self.regions is not None))
 
     def covers(self, item: Item) -> bool:
         """Whether an item meets the row's origin and HS conditions (every item does when the row has none)."""
@@ -165,8 +168,10 @@ class ImportRegime(Rule):
                 and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes))))
 
     def applies(self, request: ShipmentRequest) -> bool:
+        region = (request.destination.region or "").strip().upper()
         return ((self.ship_from is None or request.origin.country in self.ship_from)
                 and (self.incoterm is None or request.incoterm is self.incoterm)
+                and (self.regions is None or region in self.regions)
                 and any(self.covers(item) for item in request.items))
 
     def band_for(self, value: Decimal) -> tuple[int, Band]:
