@@ -16,7 +16,7 @@ BOOK = default_book()
 EU27 = ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
         "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
 
-COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH"]
+COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH", "LI", "NO", "NZ", "KR"]
 """Markets with a duty and a tax row on every ship date from 2023-01-01."""
 
 
@@ -126,3 +126,30 @@ def test_canada_hst_by_province(province, origin, ship_date, duties, taxes, labe
     cost = landed_cost(_in_province(province, origin=origin, ship_date=ship_date), money("0", "CAD"), BOOK)
     assert (str(cost.duties), str(cost.taxes)) == (duties, taxes)
     assert [line.label for line in cost.lines if line.component == "tax"] == [label]
+
+
+# (id, destination, ship-from, currency, goods, freight, expected duties, taxes, who pays the tax)
+MARKETS = [
+    # Norway, VOEC: VAT 25% at sale on goods under NOK 3,000; at import from NOK 3,000 (duty 0%, sample default).
+    ("no-voec-under-3000-at-sale", "NO", "CN", "NOK", "2999.99", "100", "0.00", "775.00", "seller"),
+    ("no-voec-3000-at-import", "NO", "CN", "NOK", "3000.00", "100", "0.00", "775.00", "buyer"),
+    # New Zealand: GST 15% at sale up to NZD 1,000 (customs value); above, duty 5% (sample) and GST on CIF + duty.
+    ("nz-low-value-1000-at-sale", "NZ", "CN", "NZD", "1000.00", "50", "0.00", "157.50", "seller"),
+    ("nz-above-1000-at-import", "NZ", "CN", "NZD", "1000.01", "50", "50.00", "165.00", "buyer"),
+    # South Korea: USD 150 (USD 200 shipped from the US) duty and VAT free; above, duty 8% (sample) on CIF.
+    ("kr-150-exempt", "KR", "CN", "USD", "150.00", "10", "0.00", "0.00", None),
+    ("kr-above-150-duty-and-vat", "KR", "CN", "USD", "150.01", "10", "12.80", "17.28", "buyer"),
+    ("kr-200-from-us-exempt", "KR", "US", "USD", "200.00", "10", "0.00", "0.00", None),
+    ("kr-above-200-from-us", "KR", "US", "USD", "200.01", "10", "16.80", "22.68", "buyer"),
+    # Liechtenstein: in the Swiss customs territory; Swiss VAT 8.1%.
+    ("li-swiss-vat", "LI", "DE", "CHF", "100.00", "10", "0.00", "8.91", "buyer"),
+]
+
+
+@pytest.mark.parametrize(("dest", "origin", "currency", "goods", "freight", "duties", "taxes", "payer"),
+                         [c[1:] for c in MARKETS], ids=[c[0] for c in MARKETS])
+def test_added_markets_thresholds_and_taxes(dest, origin, currency, goods, freight, duties, taxes, payer):
+    request = shipment(dest, [("610910", 1, goods)], origin=origin, currency=currency)
+    cost = landed_cost(request, money(freight, currency), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons
+    assert [line.payer for line in cost.lines if line.component == "tax"] == ([payer] if payer else [])
