@@ -16,7 +16,8 @@ BOOK = default_book()
 EU27 = ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
         "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
 
-COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH", "LI", "NO", "NZ", "KR"]
+COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH", "LI", "NO", "NZ", "KR",
+                     "IS", "MY", "SA", "AE", "CL"]
 """Markets with a duty and a tax row on every ship date from 2023-01-01."""
 
 
@@ -150,6 +151,34 @@ MARKETS = [
                          [c[1:] for c in MARKETS], ids=[c[0] for c in MARKETS])
 def test_added_markets_thresholds_and_taxes(dest, origin, currency, goods, freight, duties, taxes, payer):
     request = shipment(dest, [("610910", 1, goods)], origin=origin, currency=currency)
+    cost = landed_cost(request, money(freight, currency), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons
+    assert [line.payer for line in cost.lines if line.component == "tax"] == ([payer] if payer else [])
+
+
+# (id, destination, currency, goods, freight, ship date, expected duties, taxes, who pays the tax)
+MARKETS_BY_DATE = [
+    # Malaysia: MYR 500 free of duty and sales tax; from 2024-01-01 the 10% is charged at sale on low-value goods.
+    ("my-500-exempt-2023-12-31", "MY", "MYR", "500.00", "20", "2023-12-31", "0.00", "0.00", None),
+    ("my-500-low-value-goods-tax-2024-01-01", "MY", "MYR", "500.00", "20", "2024-01-01", "0.00", "52.00", "seller"),
+    ("my-above-500-at-import", "MY", "MYR", "500.01", "20", "2026-12-01", "26.00", "54.60", "buyer"),
+    # Saudi Arabia: duty 5% (sample) and VAT 15% on CIF + duty, no de minimis.
+    ("sa-vat-15-on-cif-and-duty", "SA", "SAR", "100.00", "10", "2026-12-01", "5.50", "17.33", "buyer"),
+    # UAE: no duty up to AED 1,000 (goods value); VAT 5% on every import.
+    ("ae-1000-duty-free-vat-5", "AE", "AED", "1000.00", "10", "2026-12-01", "0.00", "50.50", "buyer"),
+    ("ae-above-1000-duty-and-vat", "AE", "AED", "1000.01", "10", "2026-12-01", "50.50", "53.03", "buyer"),
+    # Chile: USD 41 CIF free of duty and IVA; from 2025-10-25 IVA charged at sale by foreign platforms.
+    ("cl-41-exempt-2025-10-24", "CL", "USD", "30.00", "10", "2025-10-24", "0.00", "0.00", None),
+    ("cl-iva-at-sale-2025-10-25", "CL", "USD", "30.00", "10", "2025-10-25", "0.00", "7.60", "seller"),
+    # Iceland: VAT 24% on every import (duty 0%, sample default).
+    ("is-vat-24-every-import", "IS", "ISK", "10000", "1000", "2026-12-01", "0", "2640", "buyer"),
+]
+
+
+@pytest.mark.parametrize(("dest", "currency", "goods", "freight", "ship_date", "duties", "taxes", "payer"),
+                         [c[1:] for c in MARKETS_BY_DATE], ids=[c[0] for c in MARKETS_BY_DATE])
+def test_added_markets_by_ship_date(dest, currency, goods, freight, ship_date, duties, taxes, payer):
+    request = shipment(dest, [("610910", 1, goods)], currency=currency, ship_date=ship_date)
     cost = landed_cost(request, money(freight, currency), BOOK)
     assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons
     assert [line.payer for line in cost.lines if line.component == "tax"] == ([payer] if payer else [])

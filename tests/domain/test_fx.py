@@ -11,13 +11,14 @@ from tradelane.decisions.fx import FxUnavailable, convert, rate_row
 from tradelane.rules import RuleBook, RuleStatus, default_book
 from tradelane.rules.schemas.fx import FxRate
 
-CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD", "NOK"]
+CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD", "NOK",
+              "MYR", "ISK", "CLP", "SAR", "AED"]
 BOOK = default_book()
 
 
 def test_every_fx_row_loads_with_a_source_and_sample_status():
     table = BOOK.table(FxRate)
-    assert len(table) == 60  # four yearly sets (2023 to 2026) of 15 currencies
+    assert len(table) == 80  # four yearly sets (2023 to 2026) of 20 currencies
     assert all(row.source.strip() and row.status is RuleStatus.SAMPLE for row in table)
 
 
