@@ -17,7 +17,7 @@ EU27 = ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", 
         "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"]
 
 COVERED_FROM_2023 = [*EU27, "US", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH", "LI", "NO", "NZ", "KR",
-                     "IS", "MY", "SA", "AE", "CL"]
+                     "IS", "MY", "SA", "AE", "CL", "TR", "ZA"]
 """Markets with a duty and a tax row on every ship date from 2023-01-01."""
 
 
@@ -182,3 +182,39 @@ def test_added_markets_by_ship_date(dest, currency, goods, freight, ship_date, d
     cost = landed_cost(request, money(freight, currency), BOOK)
     assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons
     assert [line.payer for line in cost.lines if line.component == "tax"] == ([payer] if payer else [])
+
+
+# (id, ship-from, goods, freight, ship date, expected duties, taxes): Turkey's single fixed tax on postal and express
+# goods (duty 10% and KDV on CIF + duty above the limit; sample default duty).
+TURKEY = [
+    ("tr-150-non-eu-30pct-2024-08-20", "CN", "100.00", "10", "2024-08-20", "33.00", "0.00"),
+    ("tr-30-non-eu-60pct-2024-08-21", "CN", "25.00", "4", "2024-08-21", "17.40", "0.00"),
+    ("tr-30-from-eu-30pct-2024-08-21", "DE", "25.00", "4", "2024-08-21", "8.70", "0.00"),
+    ("tr-30-on-goods-2024-12-26", "CN", "28.00", "4", "2024-12-26", "19.20", "0.00"),
+    ("tr-30-includes-transport-2024-12-27", "CN", "28.00", "4", "2024-12-27", "3.20", "7.04"),
+    ("tr-fixed-tax-ended-2026-02-06", "CN", "25.00", "4", "2026-02-06", "2.90", "6.38"),
+    ("tr-kdv-18-2023-07-09", "CN", "200.00", "10", "2023-07-09", "21.00", "41.58"),
+    ("tr-kdv-20-2023-07-10", "CN", "200.00", "10", "2023-07-10", "21.00", "46.20"),
+]
+
+
+@pytest.mark.parametrize(("origin", "goods", "freight", "ship_date", "duties", "taxes"), [c[1:] for c in TURKEY],
+                         ids=[c[0] for c in TURKEY])
+def test_turkey_single_fixed_tax_by_ship_date(origin, goods, freight, ship_date, duties, taxes):
+    request = shipment("TR", [("610910", 1, goods)], origin=origin, currency="EUR", ship_date=ship_date)
+    cost = landed_cost(request, money(freight, "EUR"), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons
+
+
+@pytest.mark.parametrize(("goods", "ship_date", "duties", "taxes"), [
+    ("500.00", "2024-08-31", "100.00", "0.00"),  # flat 20% of ZAR 500, no VAT
+    ("500.00", "2024-09-01", "100.00", "97.50"),  # 15% x (500 + 50 + 100)
+    ("1000.00", "2026-12-01", "150.00", "187.50"),  # duty 15% (sample); 15% x (1000 + 100 + 150)
+], ids=["za-low-value-relief-2024-08-31", "za-vat-on-every-consignment-2024-09-01", "za-above-500"])
+def test_south_africa_vat_on_the_added_tax_value(goods, ship_date, duties, taxes):
+    """South Africa: VAT on imports is 15% of the added tax value, "customs value, plus any duty levied on the goods,
+    plus 10 per cent of the customs value" (SARS FAQ "How is VAT calculated on imported goods?"; VAT Act s. 13(2));
+    consignments of ZAR 500 or less paid a flat 20% in lieu of duty and no VAT until SARS added VAT on 2024-09-01."""
+    request = shipment("ZA", [("610910", 1, goods)], currency="ZAR", ship_date=ship_date)
+    cost = landed_cost(request, money("50", "ZAR"), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes), cost.reasons

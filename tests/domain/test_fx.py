@@ -12,13 +12,13 @@ from tradelane.rules import RuleBook, RuleStatus, default_book
 from tradelane.rules.schemas.fx import FxRate
 
 CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD", "NOK",
-              "MYR", "ISK", "CLP", "SAR", "AED"]
+              "MYR", "ISK", "CLP", "SAR", "AED", "ZAR"]
 BOOK = default_book()
 
 
 def test_every_fx_row_loads_with_a_source_and_sample_status():
     table = BOOK.table(FxRate)
-    assert len(table) == 80  # four yearly sets (2023 to 2026) of 20 currencies
+    assert len(table) == 84  # four yearly sets (2023 to 2026) of 21 currencies
     assert all(row.source.strip() and row.status is RuleStatus.SAMPLE for row in table)
 
 

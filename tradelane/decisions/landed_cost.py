@@ -274,10 +274,15 @@ def _tax(sheet: _Sheet, row: ImportRegime, values: _Values, duty: Decimal, payer
     if band.method not in (Method.IMPORT, Method.AT_SALE):
         return ZERO, False
     rate = row.rate(band) * band.rate_factor
-    base = values.basis(row.value_basis) + duty
+    value = values.basis(row.value_basis)
+    uplift = value * row.base_uplift_pct / HUNDRED
+    base = value + uplift + duty
     shown_rate = f"{_pct(row.rate(band))}%" + (
         f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
-    basis = f"{BASIS_WORDS[row.value_basis]} + duty = {_money(base, sheet.currency)}"
+    words = BASIS_WORDS[row.value_basis]
+    if row.base_uplift_pct:
+        words += f" + {_pct(row.base_uplift_pct)}% of it"
+    basis = f"{words} + duty = {_money(base, sheet.currency)}"
     if row.tax_inclusive:
         # "Por dentro": the tax is part of its own base, so base = (value + duty) / (1 - rate).
         base = base / (1 - rate / HUNDRED)

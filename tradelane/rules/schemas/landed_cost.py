@@ -107,6 +107,9 @@ class ImportRegime(Rule):
     its EUR 150 on the intrinsic value, `goods`, and computes on CIF); `value_basis` when empty."""
     tax_inclusive: bool = False
     """The tax is part of its own base ("por dentro", Brazil's ICMS): base = (value + duty) / (1 - rate)."""
+    base_uplift_pct: NonNegative = ZERO
+    """Percent of the value added to a tax's base (South Africa's added tax value: customs value + duty + 10% of the
+    customs value)."""
     tariff: str | None = None
     """duty_rates schedule (e.g. `EU`); the destination country when empty. Also its customs territory."""
     tax_name: str | None = None
@@ -149,6 +152,8 @@ class ImportRegime(Rule):
                 raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
             if self.tax_inclusive and rated and self.rate(band) >= 100:
                 raise ValueError(f"{where}.rate_pct: a tax inside its own base needs a rate below 100%")
+        if self.base_uplift_pct and self.measure is not Measure.TAX:
+            raise ValueError(f"{self.name}: base_uplift_pct: only a tax base is uplifted")
         if self.tax_inclusive and self.measure is not Measure.TAX:
             raise ValueError(f"{self.name}: tax_inclusive: only a tax is computed inside its own base")
         return self
