@@ -364,7 +364,7 @@ def assert_invariants(cost: LandedCost, incoterm: str) -> None:
 
 
 DESTINATIONS = ["US", "DE", "FR", "IT", "ES", "NL", "AT", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH",
-                "NZ"]
+                "NZ", "NO", "IS", "LI", "KR", "MY", "SA", "AE", "CL", "TR", "ZA", "EE", "FI", "KE"]
 HS = ["392690", "854442", "847130", "850760", "691200", "701337", "610910", "640399", "950300", "330499",
       "420221"]
 CURRENCIES = ["USD", "EUR", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD"]
