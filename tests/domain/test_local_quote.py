@@ -38,3 +38,20 @@ def test_local_quote_reads_the_tables_of_tradelane_rules_dir(tmp_path, monkeypat
     monkeypatch.delenv("TRADELANE_RULES_DIR")
     packaged, _ = _local_quote(request("basic-cn-de.json", "2026-12-01"))
     assert not any("operator override tariff" in leg["cost_source"] for leg in packaged["plan"]["legs"])
+
+
+def test_local_quote_to_a_market_without_rows_says_not_covered(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import starter.cli
+
+    body = request("basic-cn-de.json", "2026-12-01")
+    body["destination"] = {**body["destination"], "country": "KE", "postal_code": "00100"}
+    quote, _ = _local_quote(body)
+    assert [f["code"] for f in quote["landed_cost"]["findings"]] == ["LANDED_COST_NOT_COVERED"]
+    out = io.StringIO()
+    monkeypatch.setattr(starter.cli, "console", Console(file=out, width=200, force_terminal=False, color_system=None))
+    starter.cli.print_quote(quote)
+    assert "LANDED_COST_NOT_COVERED: destination.country: KE has no import_regimes duty and tax rows" in out.getvalue()
