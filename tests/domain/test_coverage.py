@@ -112,11 +112,15 @@ def _in_province(province: str, *, origin: str = "CN", ship_date: str = "2026-12
 CANADA = [
     ("ca-hst-ontario-13", "ON", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),  # 13% x 118
     ("ca-hst-ontario-lowercase-region", "on", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),
+    ("ca-hst-ontario-by-name", "Ontario", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),
+    ("ca-hst-ontario-iso-3166-2", "CA-ON", "CN", "2026-12-01", "18.00", "15.34", "import HST 13% (CA)"),
+    ("ca-hst-nova-scotia-by-name-2025-04-01", "nova scotia", "CN", "2025-04-01", "18.00", "16.52",
+     "import HST 14% (CA)"),
     ("ca-hst-ontario-cusma-40-150", "ON", "US", "2026-12-01", "0.00", "13.00", "import HST 13% (CA)"),
     ("ca-hst-new-brunswick-15", "NB", "CN", "2026-12-01", "18.00", "17.70", "import HST 15% (CA)"),
     ("ca-hst-nova-scotia-15-2025-03-31", "NS", "CN", "2025-03-31", "18.00", "17.70", "import HST 15% (CA)"),
     ("ca-hst-nova-scotia-14-2025-04-01", "NS", "CN", "2025-04-01", "18.00", "16.52", "import HST 14% (CA)"),
-    ("ca-gst-quebec-5", "QC", "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),  # QST not collected
+    ("ca-gst-quebec-5", "QC", "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),  # QST not modelled
     ("ca-gst-no-province-5", None, "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),
 ]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
+import pycountry
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradelane.enums import Incoterm
@@ -19,6 +21,20 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 NonNegative = Annotated[Decimal, Field(ge=0)]
 
 ZERO = Decimal("0")
+
+
+@cache
+def _subdivisions(country: str) -> dict[str, str]:
+    """A country's subdivision names and ISO 3166-2 codes (casefolded) -> the code without the country prefix."""
+    found = pycountry.subdivisions.get(country_code=country) or []
+    names = {sub.name.casefold(): sub.code.split("-", 1)[1] for sub in found}
+    return names | {sub.code.casefold(): sub.code.split("-", 1)[1] for sub in found}
+
+
+def region_code(country: str, region: str | None) -> str:
+    """`destination.region` as the subdivision code the rows name: `Ontario`, `CA-ON` and `on` all give `ON`."""
+    text = (region or "").strip()
+    return _subdivisions(country).get(text.casefold(), text.upper())
 
 
 class Measure(StrEnum):
@@ -173,7 +189,7 @@ class ImportRegime(Rule):
                 and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes))))
 
     def applies(self, request: ShipmentRequest) -> bool:
-        region = (request.destination.region or "").strip().upper()
+        region = region_code(request.destination.country, request.destination.region)
         return ((self.ship_from is None or request.origin.country in self.ship_from)
                 and (self.incoterm is None or request.incoterm is self.incoterm)
                 and (self.regions is None or region in self.regions)
