@@ -74,18 +74,21 @@ def _local_quote(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     quote's view and the assessment."""
     from pydantic import ValidationError
 
+    from infra.platform.settings import RulesLocation
     from starter.errors import field_path
     from starter.routes.quotes import QuoteView
     from tradelane.decisions.assess import assess
     from tradelane.models import ShipmentRequest
-    from tradelane.rules import default_book
+    from tradelane.rules import RuleBook, default_book
 
     try:
         parsed = ShipmentRequest.model_validate(request)
     except ValidationError as err:
         fields = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in err.errors()]
         fail(TradelaneError(422, "INVALID_REQUEST", "invalid request", fields))
-    decided = assess(parsed, default_book(), notes=["offline: priced from the rate tables, no partner quotes"])
+    rules_dir = RulesLocation().rules_dir
+    book = RuleBook(rules_dir) if rules_dir else default_book()
+    decided = assess(parsed, book, notes=["offline: priced from the rate tables, no partner quotes"])
     return QuoteView.of(decided).model_dump(mode="json"), decided
 
 
@@ -122,6 +125,8 @@ def print_quote(q: dict[str, Any]) -> None:
         cost.add_row("total", "goods + freight + insurance + duties + taxes + fees", str(lc["total"]), "")
         print_table(console, cost)
         console.print(f"  seller pays {lc['seller_pays']}, buyer pays {lc['buyer_pays']} {lc['currency']}")
+        for finding in lc.get("findings", []):
+            console.print(f"  [yellow]{finding['code']}[/yellow]: {finding['message']}")
     findings = q.get("compliance", {}).get("findings", [])
     console.print(f"compliance: [bold]{q.get('compliance', {}).get('verdict', '-')}[/bold]")
     for f in findings:

@@ -605,3 +605,14 @@ class ApiAddress(BaseSettings):
     @property
     def url(self) -> str:
         return (self.api_url or local_url(self.api_host, self.api_port)).rstrip("/")
+
+
+class RulesLocation(BaseSettings):
+    """Where the rule tables are: all `quote --local` reads, so the offline quote honours `TRADELANE_RULES_DIR` as
+    the worker and the API do, and no server setting (production's checks, secrets) stops it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore",
+                                      env_parse_none_str="")
+
+    rules_dir: Path | None = None
+    """A directory of rule tables (YAML) overriding the packaged ones, table by table (`TRADELANE_RULES_DIR`)."""

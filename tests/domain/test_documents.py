@@ -159,7 +159,8 @@ def test_invoice_model_holds_every_141_86_field_the_table_lists():
 def test_a_mode_row_without_modes_is_refused(tmp_path):
     (tmp_path / "documents.yaml").write_text(
         "table: documents\nrules:\n"
-        "  - {code: cmr, name: CMR, when: mode, reason: r, source: test source, valid_from: 2020-01-01}\n")
+        "  - {code: cmr, name: CMR, when: mode, reason: r, source: test source, valid_from: 2020-01-01, "
+        "valid_to: null, status: sample}\n")
     with pytest.raises(RuleDataError, match="documents.yaml: rules.0.*when=mode: modes must be given"):
         RuleBook(tmp_path).table(DocumentRule)
     assert DocCondition.MODE == "mode"

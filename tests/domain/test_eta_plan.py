@@ -137,7 +137,7 @@ def test_every_allowance_row_has_a_source_and_every_step_a_default():
 
 
 def _book(directory: Path, rows: list[dict[str, Any]]) -> RuleBook:
-    defaults = {"source": "test allowance", "status": "general", "valid_from": "2020-01-01"}
+    defaults = {"source": "test allowance", "status": "general", "valid_from": "2020-01-01", "valid_to": None}
     document = {"table": "eta_allowances", "defaults": defaults, "rules": rows}
     (directory / "eta_allowances.yaml").write_text(yaml.safe_dump(document))
     return RuleBook(directory)

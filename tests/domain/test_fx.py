@@ -11,17 +11,19 @@ from tradelane.decisions.fx import FxUnavailable, convert, rate_row
 from tradelane.rules import RuleBook, RuleStatus, default_book
 from tradelane.rules.schemas.fx import FxRate
 
-CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD"]
+CURRENCIES = ["EUR", "USD", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD", "NOK",
+              "MYR", "ISK", "CLP", "SAR", "AED", "ZAR"]
 BOOK = default_book()
 
 
 def test_every_fx_row_loads_with_a_source_and_sample_status():
     table = BOOK.table(FxRate)
-    assert len(table) == 28
+    assert len(table) == 84  # four yearly sets (2023 to 2026) of 21 currencies
     assert all(row.source.strip() and row.status is RuleStatus.SAMPLE for row in table)
 
 
-@pytest.mark.parametrize("on", [date(2025, 6, 30), date(2026, 11, 2)], ids=["set-2025", "set-2026"])
+@pytest.mark.parametrize("on", [date(2023, 1, 1), date(2024, 12, 31), date(2025, 6, 30), date(2026, 11, 2)],
+                         ids=["set-2023", "set-2024", "set-2025", "set-2026"])
 def test_both_rate_sets_cover_every_currency(on):
     assert sorted(row.currency for row in BOOK.table(FxRate).in_force(on)) == sorted(CURRENCIES)
 
@@ -48,7 +50,7 @@ def test_same_currency_is_not_converted():
         Decimal("12.34"), "no conversion: already in USD")
 
 
-@pytest.mark.parametrize(("currency", "on"), [("XAU", date(2026, 1, 1)), ("USD", date(2024, 12, 31))],
+@pytest.mark.parametrize(("currency", "on"), [("XAU", date(2026, 1, 1)), ("USD", date(2022, 12, 31))],
                          ids=["unknown-currency", "before-the-first-rate-set"])
 def test_missing_rate_names_currency_and_date(currency, on):
     with pytest.raises(FxUnavailable, match=f"no reference rate for {currency} on {on}"):
@@ -59,8 +61,10 @@ def test_missing_rate_names_currency_and_date(currency, on):
 def test_a_book_on_another_directory_uses_its_own_rates(tmp_path):
     (tmp_path / "fx_rates.yaml").write_text(
         "table: fx_rates\nrules:\n"
-        "  - {currency: EUR, per_eur: '1', valid_from: 2026-01-01, source: 'test rates', status: sample}\n"
-        "  - {currency: USD, per_eur: '2', valid_from: 2026-01-01, source: 'test rates', status: sample}\n")
+        "  - {currency: EUR, per_eur: '1', valid_from: 2026-01-01, valid_to: null, source: 'test rates', "
+        "status: sample}\n"
+        "  - {currency: USD, per_eur: '2', valid_from: 2026-01-01, valid_to: null, source: 'test rates', "
+        "status: sample}\n")
     book = RuleBook(tmp_path)
     assert convert(Decimal("10"), "USD", "EUR", date(2026, 5, 1), book)[0] == Decimal("5")
     assert rate_row("USD", date(2026, 5, 1), book).per_eur == Decimal("2")

@@ -128,7 +128,8 @@ def _operator_dir(tmp_path: Path, subheadings: str) -> RuleBook:
 def test_operator_supplied_full_list_replaces_the_sample(tmp_path):
     book = _operator_dir(tmp_path, """
 table: hs_subheadings
-defaults: {edition: HS 2022, valid_from: 2022-01-01, valid_to: 2028-01-01, source: "Operator's licensed HS 2022 list"}
+defaults: {edition: HS 2022, valid_from: 2022-01-01, valid_to: 2028-01-01, source: "Operator's licensed HS 2022 list",
+           status: sourced}
 rules:
   - {code: "392690", description: "Other articles of plastics: other"}
   - {code: "392699", description: "Invented for the test"}
@@ -142,7 +143,7 @@ rules:
 def test_a_country_in_two_overlapping_length_rows_is_refused(tmp_path):
     (tmp_path / "hs_lengths.yaml").write_text("""
 table: hs_lengths
-defaults: {valid_from: 2020-01-01, source: "test rows"}
+defaults: {valid_from: 2020-01-01, valid_to: null, source: "test rows", status: sample}
 rules:
   - {countries: [US], system: HTS, lengths: [10]}
   - {countries: [CA, US], system: other, lengths: [8]}

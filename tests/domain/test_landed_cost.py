@@ -22,8 +22,9 @@ D = Decimal
 
 def shipment(dest: str, items: list[tuple[str, int, str]], *, origin: str = "CN", currency: str = "USD",
              incoterm: str = "DAP", ship_date: str = "2026-12-01", insured: bool = False,
-             weight_kg: float = 2.0, unit_weight_kg: float = 0.5) -> ShipmentRequest:
-    """A request from the basic example with the destination, goods and terms a case needs."""
+             weight_kg: float = 2.0, unit_weight_kg: float = 0.5, item_origin: str = "CN") -> ShipmentRequest:
+    """A request from the basic example with the destination, goods and terms a case needs; `item_origin` is every
+    item's country of origin (US cases use VN, so China-only measures stay out of the general rules' figures)."""
     body: dict[str, Any] = load_example("basic-cn-de.json", "T-landed-cost")
     body.update(currency=currency, incoterm=incoterm, ship_date=ship_date)
     body["origin"] = in_country(body["origin"], origin)
@@ -31,7 +32,7 @@ def shipment(dest: str, items: list[tuple[str, int, str]], *, origin: str = "CN"
     body["parcels"] = [{**body["parcels"][0], "weight_kg": weight_kg}]
     body["items"] = [
         {"sku": f"SKU-{i}", "description": "goods", "hs_code": hs, "quantity": qty, "unit_value": value,
-         "origin_country": "CN", "unit_weight_kg": unit_weight_kg}
+         "origin_country": item_origin, "unit_weight_kg": unit_weight_kg}
         for i, (hs, qty, value) in enumerate(items)
     ]
     if insured:
@@ -47,28 +48,30 @@ def money(amount: str, currency: str) -> Money:
 CASES = [
     # US: de minimis suspended for all countries from 2025-08-29 (EO 14324); FOB customs value.
     ("us-de-minimis-suspended-2025-08-29",  # 5.3% x 5.00 = 0.265 -> 0.27; brokerage USD 12
-     shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-29"), money("10", "USD"),
+     shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-29"), money("10", "USD"),
      dict(duties="0.27", taxes="0.00", fees="12.00", buyer_pays="12.27", total="27.27")),
     ("us-de-minimis-800-usd-5-parcel-2025-08-28",
-     shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="15.00")),
     ("us-de-minimis-800-at-the-limit-2025-08-28",
-     shipment("US", [("392690", 1, "800.00")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "800.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="810.00")),
     ("us-de-minimis-above-800-2025-08-28",  # 5.3% x 800.01 = 42.40
-     shipment("US", [("392690", 1, "800.01")], ship_date="2025-08-28"), money("10", "USD"),
+     shipment("US", [("392690", 1, "800.01")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="42.40", taxes="0.00", fees="12.00", buyer_pays="54.40", total="864.41")),
     ("us-de-minimis-compares-converted-value-eur-780",  # EUR 780 x 1.0389 = USD 810.34 > 800; 5.3% x 780 = 41.34
-     shipment("US", [("392690", 1, "780.00")], currency="EUR", ship_date="2025-08-28"), money("10", "EUR"),
+     shipment("US", [("392690", 1, "780.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
+     money("10", "EUR"),
      dict(duties="41.34", taxes="0.00", fees="11.55", buyer_pays="52.89", total="842.89")),  # USD 12 / 1.0389
     ("us-de-minimis-compares-converted-value-eur-770",  # EUR 770 x 1.0389 = USD 799.95 <= 800
-     shipment("US", [("392690", 1, "770.00")], currency="EUR", ship_date="2025-08-28"), money("10", "EUR"),
+     shipment("US", [("392690", 1, "770.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
+     money("10", "EUR"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="780.00")),
     ("us-section-122-surcharge-10pct-2026-03-01",  # 5.3% + 10% of 100
-     shipment("US", [("392690", 1, "100.00")], ship_date="2026-03-01"), money("10", "USD"),
+     shipment("US", [("392690", 1, "100.00")], item_origin="VN", ship_date="2026-03-01"), money("10", "USD"),
      dict(duties="15.30", taxes="0.00", fees="12.00", buyer_pays="27.30", total="137.30")),
     ("us-section-122-ended-2026-07-24",
-     shipment("US", [("392690", 1, "100.00")], ship_date="2026-07-24"), money("10", "USD"),
+     shipment("US", [("392690", 1, "100.00")], item_origin="VN", ship_date="2026-07-24"), money("10", "USD"),
      dict(duties="5.30", taxes="0.00", fees="12.00", buyer_pays="17.30", total="127.30")),
     # EU: CIF customs value; IOSS VAT at sale <= EUR 150; flat EUR 3 per distinct subheading from 2026-07-01.
     ("eu-flat-3-eur-per-subheading-2026-07-01",  # 2 subheadings; VAT 19% x (62.30 + 10 + 6) = 14.88 at sale
@@ -113,9 +116,12 @@ CASES = [
      shipment("AU", [("691200", 1, "2000.00")], currency="AUD"), money("100", "AUD"),
      dict(duties="100.00", taxes="220.00", fees="25.00", buyer_pays="345.00", total="2445.00")),
     # Japan: <= JPY 10,000 exempt from duty and consumption tax; 0 decimals.
-    ("jp-under-10000-jpy-exempt",
+    ("jp-cif-at-10000-jpy-exempt",  # goods 9000 + freight 1000: CIF exactly JPY 10,000
+     shipment("JP", [("610910", 1, "9000")], currency="JPY"), money("1000", "JPY"),
+     dict(duties="0", taxes="0", fees="0", buyer_pays="0", total="10000")),
+    ("jp-cif-above-10000-jpy-goods-below-pays",  # CIF 10500 > 10000: 10.9% x 10500 = 1145; 10% x 11644.5 = 1164
      shipment("JP", [("610910", 1, "9000")], currency="JPY"), money("1500", "JPY"),
-     dict(duties="0", taxes="0", fees="0", buyer_pays="0", total="10500")),
+     dict(duties="1145", taxes="1164", fees="2000", buyer_pays="4309", total="14809")),
     ("jp-over-10000-jpy-duty-and-consumption-tax",  # 10.9% x 22000 = 2398; 10% x 24398 = 2440; JPY 2000
      shipment("JP", [("610910", 1, "20000")], currency="JPY"), money("2000", "JPY"),
      dict(duties="2398", taxes="2440", fees="2000", buyer_pays="6838", total="28838")),
@@ -127,16 +133,20 @@ CASES = [
     ("sg-under-400-gst-at-sale",  # 9% x 320
      shipment("SG", [("950300", 1, "300.00")], currency="SGD"), money("20", "SGD"),
      dict(duties="0.00", taxes="28.80", fees="0.00", buyer_pays="0.00", total="348.80")),
-    # Brazil: Remessa Conforme (DDP, collected at checkout) vs non-member (DAP); CIF; ICMS 17% on top.
-    ("br-remessa-conforme-under-50",  # 20% x 50 = 10; ICMS 17% x 60 = 10.20; fees 15 + min 10
+    # Brazil: Remessa Conforme (DDP, collected at checkout) vs non-member (DAP); thresholds on the CIF value; ICMS
+    # 17% "por dentro" (inside its own base): ICMS = (CIF + duty) / 0.83 x 17%.
+    ("br-remessa-conforme-cif-at-50",  # CIF 50: 20% x 50 = 10; ICMS 60 / 0.83 x 17% = 12.29; fees 15 + min 10
      shipment("BR", [("950300", 1, "40.00")], incoterm="DDP"), money("10", "USD"),
-     dict(duties="10.00", taxes="10.20", fees="25.00", buyer_pays="0.00", total="95.20")),
-    ("br-remessa-conforme-over-50",  # 60% x 120 - 20 = 52; ICMS 17% x 172 = 29.24
+     dict(duties="10.00", taxes="12.29", fees="25.00", buyer_pays="0.00", total="97.29")),
+    ("br-remessa-conforme-cif-above-50-goods-below",  # CIF 55 > 50: 60% x 55 - 20 = 13; ICMS 68 / 0.83 x 17%
+     shipment("BR", [("950300", 1, "45.00")], incoterm="DDP"), money("10", "USD"),
+     dict(duties="13.00", taxes="13.93", fees="25.00", buyer_pays="0.00", total="106.93")),
+    ("br-remessa-conforme-over-50",  # 60% x 120 - 20 = 52; ICMS 172 / 0.83 x 17% = 35.23
      shipment("BR", [("950300", 1, "100.00")], incoterm="DDP"), money("20", "USD"),
-     dict(duties="52.00", taxes="29.24", fees="25.00", buyer_pays="0.00", total="226.24")),
-    ("br-non-member-60pct",  # 60% x 120 = 72; ICMS 17% x 192 = 32.64
+     dict(duties="52.00", taxes="35.23", fees="25.00", buyer_pays="0.00", total="232.23")),
+    ("br-non-member-60pct",  # 60% x 120 = 72; ICMS 192 / 0.83 x 17% = 39.33
      shipment("BR", [("950300", 1, "100.00")], incoterm="DAP"), money("20", "USD"),
-     dict(duties="72.00", taxes="32.64", fees="15.00", buyer_pays="119.64", total="239.64")),
+     dict(duties="72.00", taxes="39.33", fees="15.00", buyer_pays="126.33", total="246.33")),
     # Mexico courier regime from 2025-08-15: global rates covering duty and VAT.
     ("mx-courier-non-agreement-33.5",  # 33.5% x 120 = 40.20
      shipment("MX", [("610910", 1, "100.00")], origin="CN"), money("20", "USD"),
@@ -161,8 +171,17 @@ CASES = [
     ("ch-import-vat-8.1",  # 8.1% x 110 = 8.91; USD 15 x 0.931 / 1.175 = 11.89
      shipment("CH", [("610910", 1, "100.00")], origin="DE", currency="CHF"), money("10", "CHF"),
      dict(duties="0.00", taxes="8.91", fees="11.89", buyer_pays="20.80", total="130.80")),
-    ("ch-duty-by-gross-weight-default-heading",  # CHF 30 per 100 kg x 2 kg = 0.60; 8.1% x 110.60 = 8.96
-     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0), money("10", "CHF"),
+    # Stale default: industrial tariffs abolished 2024-01-01, so the default row no longer charges by weight.
+    ("ch-duty-by-gross-weight-2023-12-31",  # CHF 30 per 100 kg x 2 kg = 0.60; 7.7% x 110.60 = 8.52; fee USD 15 =
+     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0,  # 15 x 0.9868 / 1.0666
+              ship_date="2023-12-31"), money("10", "CHF"),
+     dict(duties="0.60", taxes="8.52", fees="13.88", buyer_pays="23.00", total="133.00")),
+    ("ch-industrial-goods-duty-free-2024-01-01",  # 8.1% x 110 = 8.91; fee 15 x 0.9305 / 1.0956 = 12.74
+     shipment("CH", [("420221", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0,
+              ship_date="2024-01-01"), money("10", "CHF"),
+     dict(duties="0.00", taxes="8.91", fees="12.74", buyer_pays="21.65", total="131.65")),
+    ("ch-agricultural-chapter-keeps-duty-by-weight",  # HS 1806: CHF 30 per 100 kg x 2 kg = 0.60; 8.1% x 110.60
+     shipment("CH", [("180690", 1, "100.00")], origin="DE", currency="CHF", weight_kg=2.0), money("10", "CHF"),
      dict(duties="0.60", taxes="8.96", fees="11.89", buyer_pays="21.45", total="131.45")),
 ]
 
@@ -176,8 +195,10 @@ def test_landed_cost_by_regime(request_, freight, expected):
 
 
 def test_usd_5_parcel_pays_duty_from_2025_08_29_and_none_the_day_before():
-    after = landed_cost(shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-29"), money("0", "USD"), BOOK)
-    before = landed_cost(shipment("US", [("392690", 1, "5.00")], ship_date="2025-08-28"), money("0", "USD"), BOOK)
+    after = landed_cost(shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-29"),
+                        money("0", "USD"), BOOK)
+    before = landed_cost(shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"),
+                         money("0", "USD"), BOOK)
     assert after.duties == D("0.27") and before.duties == D("0.00")
     assert "every import pays duty" in " ".join(after.reasons)
     assert "goods USD 5.00 <= USD 800: within the USD 800 de minimis: no duty" in " ".join(before.reasons)
@@ -191,7 +212,7 @@ def test_eu_reasons_name_the_threshold_and_the_subheadings():
     assert "EUR 3 x 2 subheadings (392690, 854442)" in reasons
     vat = next(line for line in cost.lines if line.component == "tax")
     assert vat.payer == "seller" and "collected at sale by the seller (IOSS)" in vat.label
-    assert vat.source == "Cross-border facts s.2 (EU VAT, DE 19%) [verify]"
+    assert vat.source == "European Commission, VAT rates applied in the Member States (TEDB)"
 
 
 def test_at_sale_tax_is_the_sellers_under_dap_while_duty_is_the_buyers():
@@ -202,7 +223,7 @@ def test_at_sale_tax_is_the_sellers_under_dap_while_duty_is_the_buyers():
 
 
 def test_unknown_heading_uses_the_default_rate_and_says_so():
-    cost = landed_cost(shipment("US", [("420221", 1, "100.00")]), money("0", "USD"), BOOK)
+    cost = landed_cost(shipment("US", [("420221", 1, "100.00")], item_origin="VN"), money("0", "USD"), BOOK)
     assert cost.duties == D("5.00")
     duty = next(line for line in cost.lines if line.component == "duty")
     assert duty.label == "duty 5% on HS 4202 (US default rate)"
@@ -210,7 +231,7 @@ def test_unknown_heading_uses_the_default_rate_and_says_so():
 
 
 def test_customs_value_basis_is_stated():
-    us = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    us = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK)
     de = landed_cost(shipment("DE", [("392690", 1, "200.00")], currency="EUR"), money("10", "EUR"), BOOK)
     assert "customs value for US: goods value (FOB) = USD 100.00" in us.reasons
     assert "customs value for DE: goods + freight + insurance (CIF) = EUR 210.00" in de.reasons
@@ -220,7 +241,7 @@ def test_customs_value_basis_is_stated():
 
 
 def test_insurance_not_requested_is_zero_with_a_reason():
-    cost = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK)
+    cost = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK)
     assert cost.insurance == D("0.00") and "insurance not requested" in cost.reasons
     assert not [line for line in cost.lines if line.component == "insurance"]
 
@@ -231,7 +252,7 @@ def test_insurance_not_requested_is_zero_with_a_reason():
     ("100.00", "10", "0", "5.00"),  # 0.3% x 121 = 0.36, below the USD 5 minimum premium
 ], ids=["insurance-110pct-cif-0.3pct", "insurance-risk-loading-adds-points", "insurance-minimum-premium"])
 def test_insurance_premium(goods, freight, loading, premium):
-    request = shipment("US", [("392690", 1, goods)], insured=True)
+    request = shipment("US", [("392690", 1, goods)], item_origin="VN", insured=True)
     cost = landed_cost(request, money(freight, "USD"), BOOK, insurance_loading_pct=D(loading))
     assert cost.insurance == D(premium)
     line = next(line for line in cost.lines if line.component == "insurance")
@@ -253,9 +274,10 @@ def test_insurance_enters_the_cif_customs_value():
 def test_partner_fees_are_added_and_carried_by_the_seller_under_ddp():
     extra = [CostLine(component="fee", label="remote area surcharge (roadlink)", amount=D("7.50"), payer="buyer",
                       source="quote q-1")]
-    dap = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK, partner_fees=extra)
-    ddp = landed_cost(shipment("US", [("392690", 1, "100.00")], incoterm="DDP"), money("10", "USD"), BOOK,
+    dap = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK,
                       partner_fees=extra)
+    ddp = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN", incoterm="DDP"), money("10", "USD"),
+                      BOOK, partner_fees=extra)
     assert dap.fees == D("19.50") and dap.buyer_pays == D("5.30") + D("19.50")
     assert ddp.buyer_pays == D("0.00")
     assert ddp.lines[-1].label == "remote area surcharge (roadlink)" and ddp.lines[-1].payer == "seller"
@@ -268,24 +290,25 @@ def test_partner_fees_are_added_and_carried_by_the_seller_under_ddp():
 ], ids=["negative", "unknown-component", "unknown-payer"])
 def test_bad_partner_fees_name_the_field(fee, message):
     with pytest.raises(ValueError, match=message):
-        landed_cost(shipment("US", [("392690", 1, "100.00")]), money("10", "USD"), BOOK, partner_fees=[fee])
+        landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("10", "USD"), BOOK,
+                    partner_fees=[fee])
 
 
 def test_negative_freight_is_refused():
     with pytest.raises(ValueError, match="freight.amount: -1 is negative"):
-        landed_cost(shipment("US", [("392690", 1, "1.00")]), money("-1", "USD"), BOOK)
+        landed_cost(shipment("US", [("392690", 1, "1.00")], item_origin="VN"), money("-1", "USD"), BOOK)
 
 
 def test_freight_in_another_currency_is_converted_on_the_ship_date():
-    cost = landed_cost(shipment("US", [("392690", 1, "100.00")]), money("117.50", "EUR"), BOOK)
+    cost = landed_cost(shipment("US", [("392690", 1, "100.00")], item_origin="VN"), money("117.50", "EUR"), BOOK)
     assert cost.freight == D("138.06")  # 117.50 x 1.1750
     assert cost.fx == ["1 EUR = 1.1750 USD (ECB euro reference rates (illustrative sample figures) [sample], "
                        "2026-01-01)"]
 
 
 def test_no_rate_on_the_ship_date_raises_fx_unavailable():
-    with pytest.raises(FxUnavailable, match="no reference rate for USD on 2024-06-01"):
-        landed_cost(shipment("DE", [("392690", 1, "1.00")], currency="EUR", ship_date="2024-06-01"),
+    with pytest.raises(FxUnavailable, match="no reference rate for USD on 2022-12-31"):
+        landed_cost(shipment("DE", [("392690", 1, "1.00")], currency="EUR", ship_date="2022-12-31"),
                     money("1", "USD"), BOOK)
 
 
@@ -312,9 +335,10 @@ def test_example_high_value_us_jp_is_insured_and_pays_consumption_tax():
 
 
 def test_example_lithium_powerbank_cn_us_pays_duty_on_the_fob_value():
+    # 3.4% x 240 = 8.16, plus Section 301 on lithium-ion batteries of China origin, 25% x 240 = 60 (from 2026-01-01).
     _, cost = example_cost("lithium-powerbank-cn-us.json", money("95", "USD"))
-    assert (cost.duties, cost.taxes, cost.fees) == (D("8.16"), D("0.00"), D("12.00"))  # 3.4% x 240
-    assert cost.buyer_pays == D("20.16") and cost.seller_pays == D("95.00")
+    assert (cost.duties, cost.taxes, cost.fees) == (D("68.16"), D("0.00"), D("12.00"))
+    assert cost.buyer_pays == D("80.16") and cost.seller_pays == D("95.00")
 
 
 def test_example_pallet_cn_au_is_above_the_border_threshold():
@@ -340,7 +364,7 @@ def assert_invariants(cost: LandedCost, incoterm: str) -> None:
 
 
 DESTINATIONS = ["US", "DE", "FR", "IT", "ES", "NL", "AT", "GB", "CA", "AU", "JP", "CN", "SG", "BR", "MX", "IN", "CH",
-                "NZ"]
+                "NZ", "NO", "IS", "LI", "KR", "MY", "SA", "AE", "CL", "TR", "ZA", "EE", "FI", "KE"]
 HS = ["392690", "854442", "847130", "850760", "691200", "701337", "610910", "640399", "950300", "330499",
       "420221"]
 CURRENCIES = ["USD", "EUR", "GBP", "CNY", "JPY", "AUD", "CAD", "CHF", "SGD", "BRL", "MXN", "INR", "KRW", "NZD"]
@@ -384,7 +408,8 @@ def test_duty_rates_cover_the_required_headings_and_a_default_per_schedule():
     for schedule in ["US", "EU", "GB", "JP", "AU", "CA", "CN", "CH", "SG", "BR", "MX", "IN"]:
         for heading in ["3926", "8544", "8471", "8507", "6912", "7013", "6109", "6403", "9503", "3304", "*"]:
             assert table.first(on, schedule=schedule, heading=heading) is not None, (schedule, heading)
-    assert all(row.status is RuleStatus.SAMPLE for row in table)
+    # Sample rates, but for the Swiss default from 2024-01-01, which states the abolition of industrial tariffs.
+    assert [(row.schedule, row.heading) for row in table if row.status is not RuleStatus.SAMPLE] == [("CH", "*")]
 
 
 @pytest.mark.parametrize("country", ["US", "DE", "FR", "IT", "ES", "NL", "GB", "CA", "AU", "JP", "CN", "SG", "BR",
@@ -402,14 +427,14 @@ def test_each_destination_has_one_duty_and_one_tax_row_for_any_shipment(country)
                     assert len(rows) == 1 or rows[0].specificity > rows[1].specificity, [r.name for r in rows]
 
 
-def test_eu_vat_rows_are_marked_verify():
+def test_eu_vat_rows_cite_the_commission_and_are_sourced():
     on = date(2026, 12, 1)
     members = {"DE", "FR", "IT", "ES", "NL"}
     rates = {row.countries[0]: (row.rate_pct, row.status) for row in BOOK.table(ImportRegime).where(
         on, measure=Measure.TAX) if row.countries[0] in members}
-    assert rates == {"DE": (D("19"), RuleStatus.VERIFY), "FR": (D("20"), RuleStatus.VERIFY),
-                     "IT": (D("22"), RuleStatus.VERIFY), "ES": (D("21"), RuleStatus.VERIFY),
-                     "NL": (D("21"), RuleStatus.VERIFY)}
+    assert rates == {"DE": (D("19"), RuleStatus.SOURCED), "FR": (D("20"), RuleStatus.SOURCED),
+                     "IT": (D("22"), RuleStatus.SOURCED), "ES": (D("21"), RuleStatus.SOURCED),
+                     "NL": (D("21"), RuleStatus.SOURCED)}
 
 
 @pytest.mark.parametrize(("bands", "message"), [

@@ -116,7 +116,7 @@ def test_no_partner(country, ship_date):
 
 
 def _book(directory: Path, rows: list[dict[str, Any]]) -> RuleBook:
-    defaults = {"source": "test card", "status": "sample", "valid_from": "2020-01-01"}
+    defaults = {"source": "test card", "status": "sample", "valid_from": "2020-01-01", "valid_to": None}
     document = {"table": "last_mile_options", "defaults": defaults, "rules": rows}
     (directory / "last_mile_options.yaml").write_text(yaml.safe_dump(document))
     return RuleBook(directory)

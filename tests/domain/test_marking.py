@@ -84,7 +84,8 @@ def test_only_solid_wood_counts_and_plywood_is_no_packaging_value():
 
 
 def _write_table(directory: Path, rows: list[dict[str, Any]]) -> RuleBook:
-    (directory / "marking_rules.yaml").write_text(yaml.safe_dump({"table": "marking_rules", "rules": rows}))
+    document = {"table": "marking_rules", "defaults": {"valid_to": None, "status": "sample"}, "rules": rows}
+    (directory / "marking_rules.yaml").write_text(yaml.safe_dump(document))
     return RuleBook(directory)
 
 

@@ -104,7 +104,7 @@ def test_a_row_that_matches_nothing_is_refused(tmp_path):
 table: restricted_goods
 rules:
   - {rule_id: empty, countries: ["*"], severity: prohibited, goods: x, requirement: y, source: test,
-     valid_from: 2020-01-01}
+     valid_from: 2020-01-01, valid_to: null, status: sample}
 """, encoding="utf-8")
     with pytest.raises(RuleDataError, match="give hs_prefixes, keywords or both"):
         check_restricted(request("392690"), RuleBook(tmp_path))

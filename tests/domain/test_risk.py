@@ -113,7 +113,8 @@ def test_unknown_origin_raises(book):
 
 
 def _register(tmp_path: Path, rows: str) -> RuleBook:
-    (tmp_path / "risk_register.yaml").write_text(f"table: risk_register\nrules:\n{rows}")
+    header = "table: risk_register\ndefaults: {valid_to: null, status: sample}\nrules:\n"
+    (tmp_path / "risk_register.yaml").write_text(header + rows)
     return RuleBook(tmp_path)
 
 

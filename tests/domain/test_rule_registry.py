@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 import tradelane.rules.schemas
-from tradelane.rules import DATA_DIR, TABLES, Rule
+from tradelane.rules import DATA_DIR, TABLES, Rule, RuleDataError, load_table
+from tradelane.rules.base import REQUIRED_KEYS
 from tradelane.rules.registry import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +65,38 @@ def test_load_all_loads_every_table_whatever_was_imported_first(first):
         computation = [m for m in result["modules"] if m.startswith(("tradelane.decisions.", "tradelane.eta"))
                        and m != "tradelane.decisions.models"]
         assert computation == []
+
+
+# ---- every row states source, valid_from, valid_to and status (issue 21, "must hold") ----
+
+ROW = {"table": "volumetric_divisors", "defaults": {},
+       "rules": [{"mode": "air_freight", "divisor_cm3_per_kg": 6000, "source": "IATA volumetric standard",
+                  "valid_from": "2020-01-01", "valid_to": None, "status": "sourced"}]}
+
+
+@pytest.mark.parametrize("key", REQUIRED_KEYS)
+def test_rule_rows_without_a_required_key_are_refused(tmp_path, key):
+    document = json.loads(json.dumps(ROW))
+    del document["rules"][0][key]
+    path = tmp_path / "volumetric_divisors.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(RuleDataError, match=rf"volumetric_divisors.yaml: rules.0: {key} missing"):
+        load_table(path, TABLES["volumetric_divisors"])
+
+
+@pytest.mark.parametrize("key", REQUIRED_KEYS)
+def test_rule_rows_may_state_a_required_key_in_the_file_defaults(tmp_path, key):
+    document = json.loads(json.dumps(ROW))
+    document["defaults"][key] = document["rules"][0].pop(key)
+    path = tmp_path / "volumetric_divisors.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert len(load_table(path, TABLES["volumetric_divisors"])) == 1
+
+
+@pytest.mark.parametrize("name", sorted(RULE_FILES))
+def test_rule_rows_of_every_packaged_table_state_source_validity_and_status(name):
+    document = yaml.safe_load((DATA_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    defaults = document.get("defaults") or {}
+    for i, row in enumerate(document["rules"]):
+        missing = [key for key in REQUIRED_KEYS if key not in {**defaults, **row}]
+        assert not missing, f"{name}.yaml rules.{i}: {missing} missing"

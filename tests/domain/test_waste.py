@@ -79,7 +79,7 @@ def test_a_packaging_type_without_a_row_in_force_names_the_parcel(tmp_path: Path
     (tmp_path / "packaging_materials.yaml").write_text("""table: packaging_materials
 rules:
   - {packaging: carton, material: board, kg_per_m2: 0.6, recyclable_share: 0.9, source: test table,
-     valid_from: 2020-01-01}
+     valid_from: 2020-01-01, valid_to: null, status: sample}
 """)
     request = request_with([parcel("carton", 1.8, (35, 25, 12)), parcel("polybag", 0.5, (30, 20, 5))])
     with pytest.raises(UnknownPackaging, match=r"parcels\[1\]\.packaging: no row for 'polybag'"):
@@ -88,6 +88,7 @@ rules:
 
 def test_rows_are_chosen_by_ship_date(tmp_path: Path):
     (tmp_path / "packaging_materials.yaml").write_text("""table: packaging_materials
+defaults: {valid_to: null, status: sample}
 rules:
   - {packaging: carton, material: virgin board, kg_fixed: 0.5, recyclable_share: 0.8, source: old spec,
      valid_from: 2020-01-01, valid_to: 2026-07-01}

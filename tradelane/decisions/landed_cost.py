@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from babel.numbers import get_currency_precision
 
 from tradelane.decisions.fx import convert
-from tradelane.decisions.models import CostLine, LandedCost, Money
+from tradelane.decisions.models import CostLine, Finding, LandedCost, Money, Severity
 from tradelane.enums import Incoterm
 from tradelane.models import ShipmentRequest
 from tradelane.rules import Rule, RuleBook
@@ -123,6 +123,7 @@ class _Sheet:
     lines: list[CostLine] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     fx: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def currency(self) -> str:
@@ -155,20 +156,24 @@ class _Values:
     insurance: Decimal
 
     def basis(self, basis: ValueBasis) -> Decimal:
-        return self.goods if basis is ValueBasis.FOB else self.goods + self.freight + self.insurance
+        return self.goods + self.freight + self.insurance if basis is ValueBasis.CIF else self.goods
 
 
-def _band(sheet: _Sheet, row: ImportRegime, goods: Decimal) -> Band:
-    """The band the goods value falls in; says which threshold applied."""
-    value = sheet.foreign(goods, row.currency)
+BASIS_WORDS = {ValueBasis.GOODS: "goods", ValueBasis.FOB: "goods", ValueBasis.CIF: "CIF value"}
+"""How a reason names the value a threshold is measured on."""
+
+
+def _band(sheet: _Sheet, row: ImportRegime, values: _Values) -> Band:
+    """The band the value the row measures its thresholds on falls in; says which threshold applied."""
+    value = sheet.foreign(values.basis(row.measured_on), row.currency)
     i, band = row.band_for(value)
-    shown = _money(value, row.currency)
+    shown = f"{BASIS_WORDS[row.measured_on]} {_money(value, row.currency)}"
     if band.up_to is not None:
-        where = f"goods {shown} <= {_limit(band.up_to, row.currency)}"
+        where = f"{shown} <= {_limit(band.up_to, row.currency)}"
     elif i > 0:
-        where = f"goods {shown} > {_limit(row.bands[i - 1].up_to or ZERO, row.currency)}"
+        where = f"{shown} > {_limit(row.bands[i - 1].up_to or ZERO, row.currency)}"
     else:
-        where = f"goods {shown}"
+        where = shown
     sheet.reasons.append(f"{row.name}: {where}: {band.label}")
     return band
 
@@ -182,9 +187,9 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
     by_heading: dict[str, tuple[DutyRate, Decimal]] = {}
     for item in request.items:
         heading = item.hs_code[:4]
-        rate = _first(ix.duties.get((schedule, heading), ()), on)
-        if rate is None:
-            rate = _first(ix.duties.get((schedule, "*"), ()), on)
+        # The heading's own rate, else its chapter's, else the schedule's default.
+        rate = next((found for key in (heading, heading[:2], "*")
+                     if (found := _first(ix.duties.get((schedule, key), ()), on)) is not None), None)
         if rate is None:
             sheet.reasons.append(f"duty: no duty_rates row for HS {heading} nor a default in schedule {schedule} "
                                  f"on {on}: duty not computed")
@@ -206,7 +211,9 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
             what = f"{rate.currency} {_pct(rate.per_100kg)} per 100 kg gross" + (
                 f" + {what}" if rate.rate_pct else "")
         label = f"duty {what} on HS {heading} ({schedule} MFN)"
-        if rate.heading == "*":
+        if len(rate.heading) == 2:
+            label = f"duty {what} on HS {heading} ({schedule} rate of chapter {rate.heading})"
+        elif rate.heading == "*":
             label = f"duty {what} on HS {heading} ({schedule} default rate)"
             sheet.reasons.append(f"duty: HS {heading} has no {schedule} rate in duty_rates: the schedule's default "
                                  f"{what} applies ({rate.cite()})")
@@ -215,9 +222,26 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
     return total
 
 
-def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Decimal:
-    band = _band(sheet, row, values.goods)
-    customs_value = values.basis(row.value_basis)
+def _covered_share(sheet: _Sheet, row: ImportRegime) -> Decimal:
+    """The share of the goods value held by the items a row's origin and HS conditions cover; says which they are."""
+    items = sheet.request.items
+    covered = [item for item in items if row.covers(item)]
+    total = sum((item.unit_value * item.quantity for item in items), ZERO)
+    value = sum((item.unit_value * item.quantity for item in covered), ZERO)
+    share = value / total if total else Decimal(len(covered)) / len(items)
+    which = ", ".join(f"{item.sku} (HS {item.hs_code}, origin {item.origin_country})" for item in covered)
+    sheet.reasons.append(f"{row.name}: applies to {which}: {_pct((share * HUNDRED).quantize(Decimal('0.01')))}% of "
+                         "the goods value")
+    return share
+
+
+def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> tuple[Decimal, Band]:
+    """The duty (or surcharge) of one row and the band it fell in."""
+    band = _band(sheet, row, values)
+    return _band_duty(sheet, row, band, values.basis(row.value_basis), payer), band
+
+
+def _band_duty(sheet: _Sheet, row: ImportRegime, band: Band, customs_value: Decimal, payer: str) -> Decimal:
     if band.method is Method.EXEMPT:
         return ZERO
     if band.method is Method.TARIFF:
@@ -232,6 +256,8 @@ def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Deci
         return amount
     # FLAT: a rate of the customs value, less a fixed deduction, never below zero.
     rate = row.rate(band)
+    if row.measure is Measure.SURCHARGE and (row.item_origins or row.hs_codes):
+        customs_value *= _covered_share(sheet, row)
     gross = rate / HUNDRED * customs_value
     deduction = sheet.local(band.deduction, row.currency) if band.deduction else ZERO
     amount = max(gross - deduction, ZERO)
@@ -244,16 +270,26 @@ def _duty(sheet: _Sheet, row: ImportRegime, values: _Values, payer: str) -> Deci
 
 def _tax(sheet: _Sheet, row: ImportRegime, values: _Values, duty: Decimal, payer: str) -> tuple[Decimal, bool]:
     """The tax and whether it is collected at import (so clearance fees apply)."""
-    band = _band(sheet, row, values.goods)
+    band = _band(sheet, row, values)
     if band.method not in (Method.IMPORT, Method.AT_SALE):
         return ZERO, False
-    rate = row.rate(band)
-    base = values.basis(row.value_basis) + duty
-    amount = base * rate / HUNDRED * band.rate_factor
+    rate = row.rate(band) * band.rate_factor
+    value = values.basis(row.value_basis)
+    uplift = value * row.base_uplift_pct / HUNDRED
+    base = value + uplift + duty
+    shown_rate = f"{_pct(row.rate(band))}%" + (
+        f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
+    words = BASIS_WORDS[row.value_basis]
+    if row.base_uplift_pct:
+        words += f" + {_pct(row.base_uplift_pct)}% of it"
+    basis = f"{words} + duty = {_money(base, sheet.currency)}"
+    if row.tax_inclusive:
+        # "Por dentro": the tax is part of its own base, so base = (value + duty) / (1 - rate).
+        base = base / (1 - rate / HUNDRED)
+        basis = f"({basis}) / (1 - {_pct(rate)}%) = {_money(base, sheet.currency)}, the tax inside its own base"
+    amount = base * rate / HUNDRED
     dest = sheet.request.destination.country
-    shown_rate = f"{_pct(rate)}%" + (f" x {_pct(band.rate_factor * HUNDRED)}%" if band.rate_factor != 1 else "")
-    basis = "goods" if row.value_basis is ValueBasis.FOB else "CIF value"
-    sheet.reasons.append(f"{row.tax_name} base: {basis} + duty = {_money(base, sheet.currency)}")
+    sheet.reasons.append(f"{row.tax_name} base: {basis}")
     if row.waive_up_to is not None:
         in_row_currency = sheet.foreign(amount, row.currency)
         if in_row_currency <= row.waive_up_to:
@@ -337,26 +373,51 @@ def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, De
         sheet.reasons.append(f"{origin} -> {dest} stays in customs territory {territory}: no import duty or tax")
         return territory, ZERO
     duty_rows = regimes_for(request, dest, Measure.DUTY, book)
+    tax_rows = regimes_for(request, dest, Measure.TAX, book)
+    _coverage(sheet, [name for name, rows in (("duty", duty_rows), ("tax", tax_rows)) if not rows])
+    duty_band: Band | None = None
     if duty_rows:
         row = duty_rows[0]
-        basis = "goods value (FOB)" if row.value_basis is ValueBasis.FOB else "goods + freight + insurance (CIF)"
+        basis = "goods + freight + insurance (CIF)" if row.value_basis is ValueBasis.CIF else "goods value (FOB)"
         sheet.reasons.append(f"customs value for {dest}: {basis} = "
                              f"{_money(values.basis(row.value_basis), sheet.currency)}")
-        duty = _duty(sheet, row, values, payer)
+        duty, duty_band = _duty(sheet, row, values, payer)
     else:
         sheet.reasons.append(f"duty: no import_regimes duty row for {dest} on {on}: duty not computed")
         duty = ZERO
-    for row in regimes_for(request, dest, Measure.SURCHARGE, book):
-        duty += _duty(sheet, row, values, payer)
+    surcharges = regimes_for(request, dest, Measure.SURCHARGE, book)
+    if surcharges and duty_band is not None and duty_band.method is Method.EXEMPT:
+        # De minimis relief frees the consignment of every customs duty, additional duties included.
+        names = ", ".join(row.name for row in surcharges)
+        sheet.reasons.append(f"{names}: not due, the consignment is within {duty_rows[0].name}")
+        surcharges = []
+    for row in surcharges:
+        duty += _duty(sheet, row, values, payer)[0]
     if request.claim_preference and duty:
         sheet.reasons.append("preferential origin claimed: preferential rates are not tabulated, MFN rates applied")
-    tax_rows = regimes_for(request, dest, Measure.TAX, book)
     tax, tax_at_import = ZERO, False
     if tax_rows:
         tax, tax_at_import = _tax(sheet, tax_rows[0], values, duty, payer)
     else:
         sheet.reasons.append(f"tax: no import_regimes tax row for {dest} on {on}: import VAT/GST not computed")
     return territory, duty + (tax if tax_at_import else ZERO)
+
+
+UNKNOWN = {"duty": "duties", "tax": "import taxes"}
+
+
+def _coverage(sheet: _Sheet, missing: list[str]) -> None:
+    """A destination without duty or tax rows on the ship date is not covered: say so, never a silent zero."""
+    if not missing:
+        return
+    request = sheet.request
+    dest, on, what = request.destination.country, request.ship_date, " and ".join(missing)
+    unknown = " and ".join(UNKNOWN[measure] for measure in missing)
+    sheet.findings.append(Finding(
+        check="landed_cost", code="LANDED_COST_NOT_COVERED", severity=Severity.WARNING, field="destination.country",
+        message=(f"destination.country: {dest} has no import_regimes {what} rows in force on {on}: its {unknown} "
+                 "are not covered by the rule tables (shown as 0, not known to be 0)"),
+        details={"destination": dest, "ship_date": on.isoformat(), "missing": ",".join(missing)}))
 
 
 def _partner_fees(sheet: _Sheet, fees: list[CostLine]) -> None:
@@ -438,4 +499,4 @@ def _total(sheet: _Sheet) -> LandedCost:
         incoterm=sheet.request.incoterm.value, currency=sheet.currency, goods_value=goods,
         freight=sums["freight"], duties=sums["duty"], taxes=sums["tax"], insurance=sums["insurance"],
         fees=sums["fee"], total=goods + sum(sums.values(), zero), seller_pays=paid[SELLER], buyer_pays=paid[BUYER],
-        lines=lines, fx=sheet.fx, reasons=sheet.reasons)
+        lines=lines, fx=sheet.fx, reasons=sheet.reasons, findings=sheet.findings)

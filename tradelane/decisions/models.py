@@ -234,6 +234,9 @@ class LandedCost(BaseModel):
     fx: list[str] = Field(default_factory=list)
     """Conversions used, e.g. `1 USD = 0.9234 EUR (sample ECB reference, 2026-11-02)`."""
     reasons: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    """What the computation could not answer, e.g. `LANDED_COST_NOT_COVERED`: a destination with no import rows on
+    the ship date, whose duties or taxes are unknown (shown as 0, never to be read as 0)."""
 
 
 # ---- documents, marks, packaging ------------------------------------------------------------------------------

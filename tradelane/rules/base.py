@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 DATA_DIR = Path(__file__).parent / "data"
 
+REQUIRED_KEYS = ("source", "valid_from", "valid_to", "status")
+"""Keys every row states, in the row itself or in its file's `defaults`; `valid_to: null` says open-ended."""
 
 class RuleStatus(StrEnum):
     """How firm a rule's figure is, as the reference marks it."""
@@ -106,6 +108,16 @@ class RuleTable(Generic[R]):
                     )
 
 
+def _check_required_keys(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Every row states source, valid_from, valid_to and status (a model default would hide a forgotten one)."""
+    for i, row in enumerate(rows):
+        missing = [key for key in REQUIRED_KEYS if key not in row]
+        if missing:
+            raise RuleDataError(f"{path.name}: rules.{i}: {', '.join(missing)} missing: every row states "
+                                f"{', '.join(REQUIRED_KEYS)} (valid_to: null when open-ended), in the row or in "
+                                "the file's defaults")
+
+
 def load_table(path: Path, model: type[R]) -> RuleTable[R]:
     """Read and validate one rule file; errors name the file, the row and the field."""
     try:
@@ -116,6 +128,7 @@ def load_table(path: Path, model: type[R]) -> RuleTable[R]:
         raise RuleDataError(f"{path}: expected a mapping with a 'rules' list")
     defaults = document.get("defaults") or {}
     rows = [{**defaults, **row} for row in document["rules"]]
+    _check_required_keys(path, rows)
     try:
         # list[model] is built at run time from the model passed in, which mypy cannot read as a type expression.
         parsed = TypeAdapter(list[model]).validate_python(rows)  # type: ignore[valid-type]

@@ -5,19 +5,36 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Any
 
+import pycountry
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tradelane.enums import Incoterm
-from tradelane.models import ShipmentRequest
+from tradelane.models import Item, ShipmentRequest
 from tradelane.rules.base import Rule
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+HsPrefix = Annotated[str, StringConstraints(pattern=r"^\d{2,10}$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 NonNegative = Annotated[Decimal, Field(ge=0)]
 
 ZERO = Decimal("0")
+
+
+@cache
+def _subdivisions(country: str) -> dict[str, str]:
+    """A country's subdivision names and ISO 3166-2 codes (casefolded) -> the code without the country prefix."""
+    found = pycountry.subdivisions.get(country_code=country) or []
+    names = {sub.name.casefold(): sub.code.split("-", 1)[1] for sub in found}
+    return names | {sub.code.casefold(): sub.code.split("-", 1)[1] for sub in found}
+
+
+def region_code(country: str, region: str | None) -> str:
+    """`destination.region` as the subdivision code the rows name: `Ontario`, `CA-ON` and `on` all give `ON`."""
+    text = (region or "").strip()
+    return _subdivisions(country).get(text.casefold(), text.upper())
 
 
 class Measure(StrEnum):
@@ -56,10 +73,15 @@ METHODS = {
 
 
 class ValueBasis(StrEnum):
+    """Which value a threshold is measured on, or a duty or tax computed on."""
+
+    GOODS = "goods"
+    """The intrinsic value: the price of the goods alone, without transport and insurance (the EU's EUR 150 and the
+    UK's GBP 135 thresholds; the US de minimis' fair retail value)."""
     FOB = "fob"
-    """Goods value only (US, CA, AU customs value)."""
+    """Goods value free on board (US, CA, AU customs value); without inland costs Tradelane holds it equal to GOODS."""
     CIF = "cif"
-    """Goods + freight + insurance."""
+    """Goods + freight + insurance (EU, UK, JP, CN, BR customs value)."""
 
 
 class Band(BaseModel):
@@ -95,12 +117,31 @@ class ImportRegime(Rule):
     currency: Currency
     """Currency of the thresholds, deductions and amounts."""
     value_basis: ValueBasis = ValueBasis.CIF
+    """The value the measure is computed on (for a tax: the base the duty is added to)."""
+    threshold_basis: ValueBasis | None = None
+    """The value the bands' `up_to` limits are measured on, where it differs from `value_basis` (the EU measures
+    its EUR 150 on the intrinsic value, `goods`, and computes on CIF); `value_basis` when empty."""
+    tax_inclusive: bool = False
+    """The tax is part of its own base ("por dentro", Brazil's ICMS): base = (value + duty) / (1 - rate)."""
+    base_uplift_pct: NonNegative = ZERO
+    """Percent of the value added to a tax's base (South Africa's added tax value: customs value + duty + 10% of the
+    customs value)."""
     tariff: str | None = None
     """duty_rates schedule (e.g. `EU`); the destination country when empty. Also its customs territory."""
     tax_name: str | None = None
     rate_pct: NonNegative | None = None
     ship_from: list[Country] | None = None
     """Only for goods shipped from these countries (e.g. CUSMA: US, MX)."""
+    regions: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]] | None = None
+    """Only for deliveries to these subdivisions of the destination (`destination.region`, e.g. Canada's provinces
+    `ON`, `NS`: HST instead of GST)."""
+    item_origins: list[Country] | None = None
+    """Only for consignments holding goods of these origins (an item's `origin_country`), e.g. the US de minimis
+    ended for goods of China and Hong Kong before the others. A duty row then applies to the whole consignment; a
+    surcharge is charged on the matching items' share of the customs value only."""
+    hs_codes: list[HsPrefix] | None = None
+    """Only for goods under these HS chapters, headings or subheadings (prefixes of an item's `hs_code`), e.g. the
+    US Section 301 lists; like `item_origins`, a surcharge is charged on the matching items only."""
     incoterm: Incoterm | None = None
     """Only under this incoterm (Brazil: Remessa Conforme needs the taxes collected at checkout, i.e. DDP)."""
     waive_up_to: NonNegative | None = None
@@ -125,18 +166,34 @@ class ImportRegime(Rule):
                 raise ValueError(f"{where}.amount: per_subheading needs an amount")
             if band.method in (Method.IMPORT, Method.AT_SALE) and not self.tax_name:
                 raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
+            if self.tax_inclusive and rated and self.rate(band) >= 100:
+                raise ValueError(f"{where}.rate_pct: a tax inside its own base needs a rate below 100%")
+        if self.base_uplift_pct and self.measure is not Measure.TAX:
+            raise ValueError(f"{self.name}: base_uplift_pct: only a tax base is uplifted")
+        if self.tax_inclusive and self.measure is not Measure.TAX:
+            raise ValueError(f"{self.name}: tax_inclusive: only a tax is computed inside its own base")
         return self
 
     def key(self) -> tuple[Any, ...]:
-        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm)
+        return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm,
+                tuple(self.item_origins or ()), tuple(self.hs_codes or ()), tuple(self.regions or ()))
 
     @property
     def specificity(self) -> int:
-        return (self.ship_from is not None) + (self.incoterm is not None)
+        return ((self.ship_from is not None) + (self.incoterm is not None) + (self.item_origins is not None)
+                + (self.hs_codes is not None) + (self.regions is not None))
+
+    def covers(self, item: Item) -> bool:
+        """Whether an item meets the row's origin and HS conditions (every item does when the row has none)."""
+        return ((self.item_origins is None or item.origin_country in self.item_origins)
+                and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes))))
 
     def applies(self, request: ShipmentRequest) -> bool:
+        region = region_code(request.destination.country, request.destination.region)
         return ((self.ship_from is None or request.origin.country in self.ship_from)
-                and (self.incoterm is None or request.incoterm is self.incoterm))
+                and (self.incoterm is None or request.incoterm is self.incoterm)
+                and (self.regions is None or region in self.regions)
+                and any(self.covers(item) for item in request.items))
 
     def band_for(self, value: Decimal) -> tuple[int, Band]:
         for i, band in enumerate(self.bands):
@@ -144,17 +201,23 @@ class ImportRegime(Rule):
                 return i, band
         raise AssertionError("the last band is open")  # guaranteed by _check
 
+    @property
+    def measured_on(self) -> ValueBasis:
+        """The value the bands' limits are measured on."""
+        return self.threshold_basis or self.value_basis
+
     def rate(self, band: Band) -> Decimal:
         return band.rate_pct if band.rate_pct is not None else (self.rate_pct or ZERO)
 
 
 class DutyRate(Rule):
-    """A schedule's MFN duty for one 4-digit HS heading (`*`: the default for headings not tabulated)."""
+    """A schedule's MFN duty for one 4-digit HS heading, or a 2-digit chapter for the headings of that chapter not
+    tabulated (`*`: the default for headings and chapters not tabulated)."""
 
     table_name = "duty_rates"
 
     schedule: str = Field(min_length=2)
-    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\*)$")]
+    heading: Annotated[str, StringConstraints(pattern=r"^(\d{4}|\d{2}|\*)$")]
     rate_pct: NonNegative = ZERO
     per_100kg: NonNegative | None = None
     """Specific duty per 100 kg gross weight, in `currency`."""

@@ -1,0 +1,83 @@
+"""Origin-aware duties (issue 21, point 3): rows that apply to goods of some origins or HS codes only, chosen by ship
+date like every other row: the US de minimis windows by origin and the Section 301 additional duties on goods of
+China origin, the day before and the day of each change."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.domain.test_landed_cost import money, shipment
+from tradelane.decisions.landed_cost import landed_cost
+from tradelane.models import ShipmentRequest
+from tradelane.rules import default_book
+
+BOOK = default_book()
+D = Decimal
+
+
+def mixed(items: list[tuple[str, str, str]], ship_date: str) -> ShipmentRequest:
+    """A US shipment whose items (HS code, value, origin) have origins of their own."""
+    request = shipment("US", [(hs, 1, value) for hs, value, _ in items], ship_date=ship_date)
+    return request.model_copy(update={"items": [
+        item.model_copy(update={"origin_country": origin}) for item, (_, _, origin) in zip(request.items, items)]})
+
+
+# (id, HS, value, item origin, ship date, expected duties). MFN: 6109 16.5%, 3926 5.3%, 8507 3.4% (duty_rates).
+CASES = [
+    # US de minimis ended for goods of China and Hong Kong origin on 2025-05-02 (EO 14256), for all on 2025-08-29.
+    ("us-de-minimis-china-origin-2025-05-01", "610910", "100.00", "CN", "2025-05-01", "0.00"),
+    ("us-de-minimis-ended-china-origin-2025-05-02", "610910", "100.00", "CN", "2025-05-02", "44.00"),  # +7.5 +20
+    ("us-de-minimis-ended-hong-kong-origin-2025-05-02", "610910", "100.00", "HK", "2025-05-02", "36.50"),  # no 301
+    ("us-de-minimis-other-origin-2025-05-02", "610910", "100.00", "VN", "2025-05-02", "0.00"),
+    ("us-de-minimis-other-origin-2025-08-28", "610910", "100.00", "VN", "2025-08-28", "0.00"),
+    ("us-de-minimis-ended-other-origin-2025-08-29", "610910", "100.00", "VN", "2025-08-29", "16.50"),
+    ("us-de-minimis-china-origin-at-800-2025-05-01", "610910", "800.00", "CN", "2025-05-01", "0.00"),
+    ("us-section-301-china-origin-above-800-2025-05-01", "610910", "800.01", "CN", "2025-05-01", "352.00"),  # 44%
+    # IEEPA fentanyl duty on goods of China and Hong Kong origin (verify): 10% from 2025-02-04, 20% from 2025-03-04,
+    # 10% from 2025-11-10, struck down 2026-02-20; not due within de minimis (before 2025-05-02).
+    ("us-ieepa-china-origin-above-800-2025-02-03", "610910", "1000.00", "CN", "2025-02-03", "240.00"),  # 16.5 + 7.5
+    ("us-ieepa-10-china-origin-2025-02-04", "610910", "1000.00", "CN", "2025-02-04", "340.00"),
+    ("us-ieepa-20-china-origin-2025-03-04", "610910", "1000.00", "CN", "2025-03-04", "440.00"),
+    ("us-ieepa-20-hong-kong-origin-2025-11-09", "610910", "1000.00", "HK", "2025-11-09", "365.00"),  # 16.5 + 20
+    ("us-ieepa-10-china-origin-2025-11-10", "610910", "1000.00", "CN", "2025-11-10", "340.00"),
+    ("us-ieepa-10-china-origin-2026-02-19", "610910", "1000.00", "CN", "2026-02-19", "340.00"),
+    ("us-ieepa-struck-down-2026-02-20", "610910", "1000.00", "CN", "2026-02-20", "240.00"),
+    ("us-ieepa-not-due-within-de-minimis-2025-03-04", "610910", "100.00", "CN", "2025-03-04", "0.00"),
+    # Section 301 List 3 (25%) on 392690 of China origin; 2023 ship dates answered.
+    ("us-section-301-list-3-china-origin-2023-01-02", "392690", "1000.00", "CN", "2023-01-02", "303.00"),
+    ("us-section-301-list-3-not-for-vietnam-origin-2023-01-02", "392690", "1000.00", "VN", "2023-01-02", "53.00"),
+    # Lithium-ion batteries of China origin: 7.5% until 2025-12-31, 25% from 2026-01-01 (89 FR 76581).
+    ("us-section-301-li-ion-7.5-2025-12-31", "850760", "100.00", "CN", "2025-12-31", "20.90"),  # 3.4 + 7.5 + 10
+    ("us-section-301-li-ion-25-2026-01-01", "850760", "100.00", "CN", "2026-01-01", "38.40"),  # 3.4 + 25 + 10
+    ("us-section-301-li-ion-25-after-ieepa-2026-03-01", "850760", "100.00", "CN", "2026-03-01", "38.40"),  # + s.122
+]
+
+
+@pytest.mark.parametrize(("hs", "value", "origin", "ship_date", "duties"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_us_duties_by_item_origin_and_hs_code(hs, value, origin, ship_date, duties):
+    cost = landed_cost(mixed([(hs, value, origin)], ship_date), money("0", "USD"), BOOK)
+    assert cost.duties == D(duties), cost.reasons
+
+
+def test_us_section_301_is_charged_on_the_china_origin_items_only():
+    # 2025-09-01: 5.3% x 100 = 5.30 on both items; Section 301 List 3 25% x 50 = 12.50 and IEEPA 20% x 50 = 10 on the
+    # CN item only.
+    cost = landed_cost(mixed([("392690", "50.00", "CN"), ("392690", "50.00", "VN")], "2025-09-01"),
+                       money("0", "USD"), BOOK)
+    assert cost.duties == D("27.80")
+    assert "US Section 301 List 3 (China origin): applies to SKU-0 (HS 392690, origin CN): 50% of the goods value" \
+        in cost.reasons
+
+
+def test_us_de_minimis_window_says_which_origin_ended_it():
+    cost = landed_cost(mixed([("610910", "100.00", "CN")], "2025-05-02"), money("0", "USD"), BOOK)
+    assert any(r.startswith("US de minimis ended for goods of China and Hong Kong: goods USD 100.00: de minimis "
+                            "ended for goods of China and Hong Kong origin from 2025-05-02") for r in cost.reasons)
+
+
+def test_additional_duties_are_not_due_within_de_minimis():
+    cost = landed_cost(mixed([("392690", "100.00", "CN")], "2024-06-03"), money("0", "USD"), BOOK)
+    assert cost.duties == D("0.00")
+    assert "US Section 301 List 3 (China origin): not due, the consignment is within US de minimis (USD 800)" \
+        in cost.reasons
