@@ -263,7 +263,8 @@ def test_statuses_follow_the_reference():
 def test_a_row_missing_its_topic_fields_is_refused(tmp_path):
     (tmp_path / "dangerous_goods.yaml").write_text(
         "table: dangerous_goods\nrules:\n"
-        "  - {topic: un_number, un_number: UN3480, source: test source, valid_from: 2020-01-01}\n")
+        "  - {topic: un_number, un_number: UN3480, source: test source, valid_from: 2020-01-01, valid_to: null,"
+        " status: sourced}\n")
     with pytest.raises(RuleDataError, match="dangerous_goods.yaml: rules.0.*needs proper_shipping_name"):
         RuleBook(tmp_path).table(DgRule)
 
