@@ -1,5 +1,6 @@
 """Packaging and marking by destination: ISPM 15, US origin marking, label language, carrier limits (reference s.5)."""
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def codes(result) -> list[tuple[str, str | None]]:
 
 def test_every_marking_row_loads_with_a_source():
     table = BOOK.table(MarkingRule)
-    assert len(table) == 43
+    assert len(table) == 44
     assert all(len(row.source) >= 3 for row in table)
     raw = yaml.safe_load((DATA_DIR / "marking_rules.yaml").read_text())
     # No defaults carry a source: each row names its own.
@@ -56,16 +57,17 @@ def test_every_marking_row_loads_with_a_source():
 
 
 @pytest.mark.parametrize(("kind", "country", "region", "status"), [
-    (MarkingKind.ISPM15, "AU", None, RuleStatus.VERIFY),  # "(verify list)" in the reference
-    (MarkingKind.ISPM15, "DE", None, RuleStatus.VERIFY),
+    (MarkingKind.ISPM15, "AU", None, RuleStatus.SOURCED),  # BICON (issue 21 audit)
+    (MarkingKind.ISPM15, "DE", None, RuleStatus.SOURCED),  # Implementing Regulation (EU) 2019/2072
     (MarkingKind.ORIGIN_MARKING, "US", None, RuleStatus.SOURCED),
     (MarkingKind.LABEL_LANGUAGE, "CA", "QC", RuleStatus.SOURCED),
     (MarkingKind.LABEL_LANGUAGE, "CA", None, RuleStatus.GENERAL),
     (MarkingKind.LABEL_LANGUAGE, "DE", None, RuleStatus.GENERAL),
-], ids=["ispm15-au-verify", "ispm15-eu-verify", "us-19cfr134-sourced", "quebec-bill96-sourced",
+], ids=["ispm15-au-sourced", "ispm15-eu-sourced", "us-19cfr134-sourced", "quebec-bill96-sourced",
         "canada-bilingual-general", "main-language-general"])
 def test_rows_carry_the_reference_status(kind, country, region, status):
-    rows = [r for r in BOOK.table(MarkingRule) if r.kind is kind and country in r.countries and r.region == region]
+    rows = [r for r in BOOK.table(MarkingRule).where(date(2026, 12, 1))
+            if r.kind is kind and country in r.countries and r.region == region]
     assert len(rows) == 1 and rows[0].status is status
 
 
@@ -154,7 +156,8 @@ def test_ispm15_violation_names_the_parcel_and_the_rule():
     result = marking(build("pallet-cn-au.json", {"parcels.1.ispm15_marked": False}), BOOK)
     [finding] = result.violations
     assert finding.message.startswith("parcels[1].ispm15_marked: wood_pallet going to AU")
-    assert finding.source == "IPPC ISPM 15, Regulation of wood packaging material in international trade [verify]"
+    assert finding.source == ("IPPC ISPM 15 (Annex 1 treatments, Annex 2 mark); Australia: Biosecurity Act 2015, BICON "
+                              "import conditions for timber packaging and dunnage")
     assert any("ISPM 15 (AU)" in r and "plywood" in r for r in result.reasons)
 
 
@@ -204,8 +207,8 @@ LANGUAGE_CASES = [
     ("CA", "QC", None, "2026-12-01", ["fr"], "fr", "en"),
     ("CA", "Québec", None, "2026-12-01", ["en"], "fr", "fr"),
     ("CA", "CA-QC", None, "2026-12-01", None, "fr", None),
-    ("CA", "QC", None, "2025-05-31", ["en"], "en", "fr"),
-    ("CA", "QC", None, "2025-05-31", ["en", "fr"], "en", None),
+    ("CA", "QC", None, "2025-05-31", ["en"], "fr", "fr"),
+    ("CA", "QC", None, "2025-05-31", ["en", "fr"], "fr", None),
     ("CA", "ON", None, "2026-12-01", ["en"], "en", "fr"),
     ("US", None, None, "2026-12-01", ["en"], "en", None),
     ("DE", None, None, "2026-12-01", ["en"], "de", "de"),
@@ -224,7 +227,7 @@ LANGUAGE_CASES = [
     "quebec-french-only-misses-federal-english",
     "quebec-spelled-out-with-accent",
     "quebec-iso-3166-2-code-label-listed",
-    "quebec-before-bill96-federal-bilingual-only",
+    "quebec-charter-french-before-bill96",
     "quebec-before-bill96-bilingual-passes",
     "canada-federal-bilingual-ontario",
     "us-english",
@@ -263,13 +266,15 @@ def test_quebec_rule_cites_bill96_and_the_federal_rule():
     assert result.labels[0] == "items[0] (CASE-IP15-BLK): product text and labels in French and English (fr, en)"
 
 
-def test_before_bill96_the_reasons_say_the_quebec_rule_is_not_in_force():
+def test_before_bill96_the_charter_of_the_french_language_applies():
+    # Issue 21 audit: French on products is required in Quebec since the Charter (1977); Bill 96 only narrowed the
+    # trademark exception from 2025-06-01. Before, Quebec had no French rule before that day.
     request = build("basic-cn-de.json", {"destination.country": "CA", "destination.region": "QC",
                                           "ship_date": "2025-05-31", "items.0.label_languages": ["en"]})
     result = marking(request, BOOK)
-    assert any("applies from 2025-06-01, not on 2025-05-31" in r for r in result.reasons)
-    assert any("English and French (en, fr)" in r and "[general]" in r for r in result.reasons)
-    assert "Bill 96" not in result.violations[0].source
+    [finding] = result.violations
+    assert "Charter of the French Language (CQLR c C-11), s. 51" in finding.source
+    assert "Bill 96" not in finding.source and "Consumer Packaging and Labelling Act" in finding.source
 
 
 # ---- carrier limits ----

@@ -93,7 +93,7 @@ def test_messages_name_the_field_programme_and_policy():
     assert finding.source == "Reference section 7: US comprehensive embargoes (Cuba); OFAC 31 CFR Part 515"
     region = check_sanctions(request("UA", "Krym"), BOOK)[0]
     assert region.message.startswith("destination.region: 'Krym' lies in UA-43, UA-40, under a comprehensive ")
-    assert region.source.endswith("[verify]")
+    assert region.source.startswith("EO 13685 of 2014-12-19")  # sourced (issue 21 audit)
     sectoral = check_sanctions(request("RU"), BOOK)[0]
     assert "licence check" in sectoral.message and sectoral.field == "destination.country"
 
@@ -142,10 +142,10 @@ def test_table_loads_with_sources_valid_codes_and_statuses():
         assert len(row.source) >= 3
         assert pycountry.countries.get(alpha_2=row.country) is not None
         assert all(pycountry.subdivisions.get(code=code) is not None for code in row.regions)
-    # The reference marks the US region embargoes (verify).
+    # The reference marks the US region embargoes (verify); the issue 21 audit confirmed them against EO 13685 / 14065.
     assert {row.programme_id for row in table if row.regions and row.authority == "US"} == {
         "us-crimea", "us-dnr", "us-lnr"}
-    assert all(row.status is RuleStatus.VERIFY for row in table if row.regions and row.authority == "US")
+    assert all(row.status is RuleStatus.SOURCED for row in table if row.regions and row.authority == "US")
     syria = table.first(date(2025, 6, 30), programme_id="us-sy")
     assert syria is not None and syria.valid_to == date(2025, 7, 1)
 
