@@ -330,6 +330,9 @@ def _claim(conn: Connection, update: ProjectionUpdate) -> _Claim | None:
     everything = {**_shipment_values(update), **_mutable_values(update)}
     if conn.execute(sa_update(SHIPMENTS).where(match, SHIPMENTS.c.version < version).values(everything)).rowcount:
         return _Claim.STORED
+    if update.overwrite and conn.execute(sa_update(SHIPMENTS).where(
+            match, SHIPMENTS.c.version >= version).values(everything)).rowcount:
+        return _Claim.STORED  # what the row holds came from a lost task: this snapshot is the truth
     newest = _newest(update.events)
     first = {**everything, "shipment_id": shipment_id, "created_at": update.state.transitions[0].at,
              "latest_status": newest.status if newest else None,

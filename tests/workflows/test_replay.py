@@ -31,6 +31,7 @@ from workflows.shipment.patches import FAILURE_CODE as PATCH_FAILURE_CODE
 from workflows.shipment.patches import FINISH_STEP_ON_CANCEL as PATCH_FINISH_STEP_ON_CANCEL
 from workflows.shipment.patches import INVENTORY as PATCH_INVENTORY
 from workflows.shipment.patches import LEAN_HISTORY as PATCH_LEAN_HISTORY
+from workflows.shipment.patches import OVERWRITE_PHANTOMS as PATCH_OVERWRITE_PHANTOMS
 from workflows.shipment.patches import QUIET_ATTRIBUTES as PATCH_QUIET_ATTRIBUTES
 from workflows.shipment.patches import RELAY_DELIVERS as PATCH_RELAY_DELIVERS
 
@@ -94,15 +95,16 @@ async def test_fresh_histories_replay(harness, request):
     # The outbox relay delivers notices (issue 20): asked at the first notice, the booking's, after the step's own.
     assert patches[patches.index(PATCH_FINISH_STEP_ON_CANCEL) + 1] == PATCH_RELAY_DELIVERS
     patches.remove(PATCH_RELAY_DELIVERS)  # the others, in their order:
-    assert patches == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE,
-                       PATCH_ENDING_NOTICES]
+    assert patches == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_OVERWRITE_PHANTOMS,
+                       PATCH_FINISH_STEP_ON_CANCEL, PATCH_FAILURE_CODE, PATCH_ENDING_NOTICES]
     stock_markers = [json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
                      async for e in harness.handle(ids["stock"]).fetch_history_events()
                      if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
                      and e.marker_recorded_event_attributes.marker_name == PATCH_MARKER]
     # The ledger steps run behind their patch (the lean history's and the board's are checked when the workflow is
-    # built).
-    assert stock_markers[:3] == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_INVENTORY]
+    # built, the phantom overwrite's at the first projection request).
+    assert stock_markers[:4] == [PATCH_LEAN_HISTORY, PATCH_QUIET_ATTRIBUTES, PATCH_OVERWRITE_PHANTOMS,
+                                 PATCH_INVENTORY]
     for name, shipment_id in ids.items():
         history = await harness.handle(shipment_id).fetch_history()
         result = await replayer().replay_workflow(history, raise_on_replay_failure=False)

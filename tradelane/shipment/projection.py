@@ -53,6 +53,9 @@ class ProjectionUpdate(BaseModel):
     order_ref: str = ""
     since: Since | None = None
     """What changed since the last snapshot the read model accepted; None: compare everything with what is stored."""
+    overwrite: bool = False
+    """The row holds this version or a newer one that no completed task of this shipment wrote (a local-activity
+    projection of a task lost with its worker): write this snapshot over it, whole, phantoms deleted."""
 
 
 def shown(state: ShipmentState) -> dict[str, Any]:

@@ -58,3 +58,11 @@ QUIET_ATTRIBUTES = "attributes-on-stage-or-status"
 a failure code: what ops filter for attention); a revised ETA and the carrier chosen before booking go with the next
 such upsert instead of one of their own (`workflows/shipment/board.py`). Deprecate once no shipment from before it
 runs."""
+
+OVERWRITE_PHANTOMS = "overwrite-phantom-snapshots"
+"""(2026-12) A snapshot the read model refuses because it holds that version or a newer one is written again over
+it (`ProjectionUpdate.overwrite`): within a shipment's completed tasks versions only grow, so what the row holds came
+from a local-activity projection of a task lost with its worker, and the run again may number other content the
+same. Before, the refused snapshot counted as written and the read model kept the lost task's state (the fault
+matrix found a cancelled shipment shown `delayed`, its cancellation notice never in the outbox). Asked at the
+run's first projection request. Deprecate once no shipment from before it runs."""

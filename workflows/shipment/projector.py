@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from tradelane.shipment.run import Resume, ShipmentInput
     from tradelane.shipment.state import Gate, ShipmentState
     from workflows.shipment.activation import Activation
-    from workflows.shipment.patches import DEAD_LETTERS
+    from workflows.shipment.patches import DEAD_LETTERS, OVERWRITE_PHANTOMS
 
 PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                                maximum_attempts=0)
@@ -75,9 +75,14 @@ class Projector:
         self._task: asyncio.Task[None] | None = None
         # The last snapshot of this run the read model accepted: its version, transitions, gates, records and row.
         self._accepted: tuple[int, int, list[Gate], list[PartnerRecord], dict[str, Any]] | None = None
+        self._overwrites: bool | None = None
+        """Whether a refused snapshot is written again over a lost task's (`OVERWRITE_PHANTOMS`), asked at the run's
+        first request: a deterministic point, never right after a local activity's result."""
 
     def request(self) -> None:
         """Ask for the read model to catch up, without waiting."""
+        if self._overwrites is None:
+            self._overwrites = workflow.patched(OVERWRITE_PHANTOMS)
         self.wanted += 1
         self._activation.changed()
         if self._task is None or self._task.done():
@@ -102,6 +107,11 @@ class Projector:
                                       notices=[n.model_copy() for n in notices], recipient=recipient,
                                       order_ref=req.order_ref, since=self._since(snapshot, row))
             accepted = await self._write(update)
+            if accepted is False and self._overwrites:
+                # The row holds this version or a newer one, which no completed task of ours wrote: a lost task's.
+                workflow.logger.warning("read model held a lost task's snapshot; writing this one over it",
+                                        extra={"version": target})
+                accepted = await self._write(update.model_copy(update={"since": None, "overwrite": True}))
             self.written = target
             self.events_projected = max([self.events_projected, *(e.received_seq for e in events)])
             self.notices_projected += len(notices)
