@@ -326,7 +326,8 @@ class NotificationActivities:
     async def send_batch(self, rows: list[OutboxRow], *, lease_left: Callable[[], float] | None = None,
                          ) -> list[DeliveryFailed | None]:
         """Send claimed rows: the e-mails one after another over one SMTP connection, the webhooks alongside,
-        `WEBHOOK_CONCURRENCY` at a time. Records nothing.
+        `WEBHOOK_CONCURRENCY` at a time, each shipment's to one merchant in the rows' order (oldest first). Records
+        nothing.
 
         Args:
             rows: Claimed rows.
@@ -355,12 +356,24 @@ class NotificationActivities:
                 if row.channel == Channel.EMAIL:
                     await one(index)
 
-        async def webhook(index: int) -> None:
-            async with webhooks:
-                await one(index)
+        async def in_order(indexes: list[int]) -> None:
+            # One merchant's webhooks of one shipment go one after another, oldest first: `shipment.delivered` never
+            # overtakes `shipment.out_for_delivery`. Other shipments' go alongside.
+            for index in indexes:
+                async with webhooks:
+                    await one(index)
+
+        streams: dict[tuple[str, str], list[int]] = {}
+        for index, row in enumerate(rows):
+            if row.channel != Channel.EMAIL:
+                streams.setdefault((row.shipment_id, row.recipient), []).append(index)
+        def age(index: int) -> tuple[datetime, datetime, int]:
+            row = rows[index]  # a notice's sequence number, not its id's text: notice 10 comes after notice 9
+            seq = row.notice_id.rsplit(":", 1)[-1]
+            return row.not_before, row.created_at, int(seq) if seq.isdigit() else 0
 
         try:
-            await asyncio.gather(emails(), *(webhook(i) for i, row in enumerate(rows) if row.channel != Channel.EMAIL))
+            await asyncio.gather(emails(), *(in_order(sorted(indexes, key=age)) for indexes in streams.values()))
         finally:
             await smtp.aclose()
         return outcomes

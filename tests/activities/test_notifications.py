@@ -1,6 +1,7 @@
 """The delivery activity against real services: a migrated SQLite outbox, the development SMTP server, and the
 carrier sandbox's merchant webhook receiver served on loopback. Run through Temporal's own ActivityEnvironment."""
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -393,3 +394,40 @@ async def test_a_batch_of_emails_shares_one_smtp_connection_even_past_a_refusal(
     stored = rows(engine, shipment_id)
     assert (stored[refused.id].state, "550" in (stored[refused.id].last_error or "")) == (OutboxState.FAILED, True)
     assert {r.state for r in stored.values() if r.id != refused.id} == {OutboxState.SENT}
+
+
+async def test_one_shipments_webhooks_reach_its_merchant_in_order_within_a_batch(activities, engine, clock,
+                                                                                 shipment_id):
+    """Found by CI (issue 20): the relay sent a batch's webhooks side by side, so `shipment.delivered` could reach
+    the merchant before `shipment.out_for_delivery`. One shipment's webhooks to one merchant now go one after
+    another, oldest first (notice 10 after notice 9); other shipments' still go alongside."""
+    from fastapi import FastAPI, Request
+
+    from infra.platform.http_server import ServedApp
+    from infra.platform.webhooks import EVENT_ID_HEADER
+
+    arrived: list[str] = []
+    app = FastAPI()
+
+    @app.post("/hook")
+    async def hook(request: Request) -> dict[str, str]:
+        message = request.headers[EVENT_ID_HEADER]
+        if message.endswith(":8:webhook:merchant"):
+            await asyncio.sleep(0.3)  # the oldest is the slowest to be taken
+        arrived.append(message)
+        return {}
+
+    served = await ServedApp(app).start()
+    try:
+        other = unique_id("N")
+        ours = [outbox_message(shipment_id, seq, Channel.WEBHOOK, f"{served.url}/hook", clock(), audience="merchant")
+                for seq in (8, 9, 10, 11)]
+        theirs = [outbox_message(other, 1, Channel.WEBHOOK, f"{served.url}/hook", clock(), audience="merchant")]
+        add(engine, *ours)
+        add(engine, *theirs)
+        report = await activities().relay(batch=50)
+    finally:
+        await served.stop()
+    assert sorted(report.sent) == sorted(m.id for m in [*ours, *theirs])
+    assert [m for m in arrived if m.startswith(f"{shipment_id}:")] == [m.id for m in ours]
+    assert arrived.index(theirs[0].id) < arrived.index(ours[0].id), "another shipment's does not wait for ours"
