@@ -120,7 +120,7 @@ CANADA = [
     ("ca-hst-new-brunswick-15", "NB", "CN", "2026-12-01", "18.00", "17.70", "import HST 15% (CA)"),
     ("ca-hst-nova-scotia-15-2025-03-31", "NS", "CN", "2025-03-31", "18.00", "17.70", "import HST 15% (CA)"),
     ("ca-hst-nova-scotia-14-2025-04-01", "NS", "CN", "2025-04-01", "18.00", "16.52", "import HST 14% (CA)"),
-    ("ca-gst-quebec-5", "QC", "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),  # QST not modelled
+    ("ca-gst-alberta-5", "AB", "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),
     ("ca-gst-no-province-5", None, "CN", "2026-12-01", "18.00", "5.90", "import GST 5% (CA)"),
 ]
 
@@ -131,6 +131,52 @@ def test_canada_hst_by_province(province, origin, ship_date, duties, taxes, labe
     cost = landed_cost(_in_province(province, origin=origin, ship_date=ship_date), money("0", "CAD"), BOOK)
     assert (str(cost.duties), str(cost.taxes)) == (duties, taxes)
     assert [line.label for line in cost.lines if line.component == "tax"] == [label]
+
+
+# (id, province, ship-from, ship date, goods value, expected duties, taxes, [(tax line, payer)]). PST beside GST,
+# on value for duty + duty; duty 18% on HS 6109. QST at sale by the registered supplier, on the price.
+PROVINCIAL = [
+    ("ca-pst-british-columbia-7", "BC", "CN", "2026-12-01", "100.00", "18.00", "14.16",  # 5.90 + 7% x 118
+     [("import GST 5% (CA)", "buyer"), ("import PST 7% (CA)", "buyer")]),
+    ("ca-rst-manitoba-7", "MB", "CN", "2026-12-01", "100.00", "18.00", "14.16",
+     [("import GST 5% (CA)", "buyer"), ("import PST 7% (CA)", "buyer")]),
+    ("ca-pst-saskatchewan-6", "SK", "CN", "2026-12-01", "100.00", "18.00", "12.98",  # 5.90 + 6% x 118
+     [("import GST 5% (CA)", "buyer"), ("import PST 6% (CA)", "buyer")]),
+    ("ca-pst-other-origins-at-20-exempt", "BC", "CN", "2026-12-01", "20.00", "0.00", "0.00", []),
+    ("ca-pst-other-origins-above-20", "BC", "CN", "2026-12-01", "20.01", "3.60", "2.83",  # 5%, 7% x 23.61
+     [("import GST 5% (CA)", "buyer"), ("import PST 7% (CA)", "buyer")]),
+    ("ca-pst-cusma-at-40-exempt", "SK", "US", "2026-12-01", "40.00", "0.00", "0.00", []),
+    ("ca-pst-cusma-40-150-duty-free", "SK", "US", "2026-12-01", "100.00", "0.00", "11.00",  # 5% + 6% of 100
+     [("import GST 5% (CA)", "buyer"), ("import PST 6% (CA)", "buyer")]),
+    ("ca-qst-quebec-at-sale", "QC", "CN", "2026-12-01", "100.00", "18.00", "15.88",  # 5.90 + 9.975% x 100
+     [("import GST 5% (CA)", "buyer"),
+      ("QST 9.975% (CA), collected at sale by the seller (QST specified supplier): seller pays whatever the "
+       "incoterm", "seller")]),
+    ("ca-qst-quebec-at-sale-below-20", "QC", "CN", "2026-12-01", "20.00", "0.00", "2.00",
+     [("QST 9.975% (CA), collected at sale by the seller (QST specified supplier): seller pays whatever the "
+       "incoterm", "seller")]),
+]
+
+
+@pytest.mark.parametrize(("province", "origin", "ship_date", "value", "duties", "taxes", "lines"),
+                         [c[1:] for c in PROVINCIAL], ids=[c[0] for c in PROVINCIAL])
+def test_canada_provincial_sales_tax_beside_gst(province, origin, ship_date, value, duties, taxes, lines):
+    request = _in_province(province, origin=origin, ship_date=ship_date, value=value)
+    cost = landed_cost(request, money("0", "CAD"), BOOK)
+    assert (str(cost.duties), str(cost.taxes)) == (duties, taxes)
+    assert [(line.label, line.payer) for line in cost.lines if line.component == "tax"] == lines
+
+
+@pytest.mark.parametrize(("ship_date", "charged"), [("2018-12-31", False), ("2019-01-01", True)])
+def test_canada_qst_specified_supplier_regime_from_2019_01_01(ship_date, charged):
+    rows = regimes_for(_in_province("QC", ship_date=ship_date), "CA", Measure.REGIONAL_TAX, BOOK)
+    assert [row.tax_name for row in rows] == (["QST"] if charged else [])
+
+
+def test_a_regional_tax_row_must_name_its_regions():
+    row = next(r for r in BOOK.table(ImportRegime) if r.measure is Measure.REGIONAL_TAX)
+    with pytest.raises(ValueError, match="regions: a regional tax names the subdivisions"):
+        ImportRegime.model_validate({**row.model_dump(), "regions": None})
 
 
 # (id, destination, ship-from, currency, goods, freight, expected duties, taxes, who pays the tax)

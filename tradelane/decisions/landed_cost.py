@@ -400,7 +400,21 @@ def _import_charges(sheet: _Sheet, values: _Values, payer: str) -> tuple[str, De
         tax, tax_at_import = _tax(sheet, tax_rows[0], values, duty, payer)
     else:
         sheet.reasons.append(f"tax: no import_regimes tax row for {dest} on {on}: import VAT/GST not computed")
-    return territory, duty + (tax if tax_at_import else ZERO)
+    collected = duty + (tax if tax_at_import else ZERO)
+    for row in _most_specific_per_tax(regimes_for(request, dest, Measure.REGIONAL_TAX, book)):
+        # A province's own sales tax beside GST, never on it: at import on value + duty; at sale on the price.
+        at_sale = row.band_for(sheet.foreign(values.basis(row.measured_on), row.currency))[1].method is Method.AT_SALE
+        regional, at_import = _tax(sheet, row, values, ZERO if at_sale else duty, payer)
+        collected += regional if at_import else ZERO
+    return territory, collected
+
+
+def _most_specific_per_tax(rows: list[ImportRegime]) -> list[ImportRegime]:
+    """One row per tax: the most specific (rows come most specific first), as for the national tax."""
+    chosen: dict[str | None, ImportRegime] = {}
+    for row in rows:
+        chosen.setdefault(row.tax_name, row)
+    return list(chosen.values())
 
 
 UNKNOWN = {"duty": "duties", "tax": "import taxes"}

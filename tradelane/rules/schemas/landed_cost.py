@@ -42,6 +42,9 @@ class Measure(StrEnum):
     SURCHARGE = "surcharge"
     """Extra duty on top of the regular one (e.g. the US Section 122 surcharge); every matching row applies."""
     TAX = "tax"
+    REGIONAL_TAX = "regional_tax"
+    """A subdivision's sales tax levied beside the national one (Canada's PST in British Columbia, Manitoba and
+    Saskatchewan, Quebec's QST); every matching row applies, on its own base (the national tax is not in it)."""
 
 
 class Method(StrEnum):
@@ -69,6 +72,7 @@ METHODS = {
     Measure.DUTY: {Method.EXEMPT, Method.TARIFF, Method.FLAT, Method.PER_SUBHEADING},
     Measure.SURCHARGE: {Method.EXEMPT, Method.FLAT},
     Measure.TAX: {Method.EXEMPT, Method.IMPORT, Method.AT_SALE, Method.INCLUDED, Method.NONE},
+    Measure.REGIONAL_TAX: {Method.EXEMPT, Method.IMPORT, Method.AT_SALE},
 }
 
 
@@ -168,8 +172,10 @@ class ImportRegime(Rule):
                 raise ValueError(f"{self.name}: tax_name: needed for {band.method} bands")
             if self.tax_inclusive and rated and self.rate(band) >= 100:
                 raise ValueError(f"{where}.rate_pct: a tax inside its own base needs a rate below 100%")
-        if self.base_uplift_pct and self.measure is not Measure.TAX:
+        if self.base_uplift_pct and self.measure not in (Measure.TAX, Measure.REGIONAL_TAX):
             raise ValueError(f"{self.name}: base_uplift_pct: only a tax base is uplifted")
+        if self.measure is Measure.REGIONAL_TAX and not self.regions:
+            raise ValueError(f"{self.name}: regions: a regional tax names the subdivisions it is levied in")
         if self.tax_inclusive and self.measure is not Measure.TAX:
             raise ValueError(f"{self.name}: tax_inclusive: only a tax is computed inside its own base")
         return self
