@@ -7,8 +7,10 @@ resource; errors are answered by `starter.errors`.
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -20,6 +22,7 @@ from infra.platform.settings import Settings
 from infra.platform.telemetry import tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect, key_ring
 from starter.auth import KeyDirectory, PartnerSecrets, Role, require
+from starter.console import routes as console
 from starter.cors import CodecCors
 from starter.deadlines import with_deadline
 from starter.docs import TAGS, add_docs
@@ -102,6 +105,9 @@ def create_app(settings: Settings, client: Client | None = None, engine: Engine 
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # The ops console (`/console`): pages over the same models and updates, for ops keys only.
+    app.include_router(console.router)
+    app.mount("/console/static", StaticFiles(directory=Path(console.__file__).parent / "static"), name="console")
     app.include_router(metrics_router(registry), dependencies=[Depends(require(Role.OPS))], tags=["operations"])
     # The Web UI's codec server: decoding shows personal data, so only an ops key may call it, in every environment
     # (the UI forwards its user's access token: TEMPORAL_CODEC_PASS_ACCESS_TOKEN). The UI calls it from the browser,

@@ -84,6 +84,10 @@ class KeyDirectory:
         self._keys = [(_digest(k.key.get_secret_value()), Caller(name=k.name, role=Role(k.role), merchants=_scope(k)))
                       for k in keys]
 
+    def named(self, name: str) -> Caller | None:
+        """The holder of the key called `name` (a console session names its key; a revoked key ends it)."""
+        return next((caller for _, caller in self._keys if caller.name == name), None)
+
     def caller(self, presented: str) -> Caller | None:
         digest = _digest(presented)
         found = None

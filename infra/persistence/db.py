@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
+import infra.persistence.console_sessions  # noqa: F401  (the ops console's sessions)
 import infra.persistence.dead_letters  # noqa: F401  (so are the dead letters)
 import infra.persistence.merchants  # noqa: F401  (and the merchants' profiles)
 import infra.persistence.outbox  # noqa: F401  (the outbox table is part of the read model's schema)
@@ -44,6 +45,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class ShipmentRow(SQLModel, table=True):
     __tablename__ = "shipments"
+    # Lists are newest first and paged by (updated_at, shipment_id), so a page costs the same at 100,000 shipments.
+    __table_args__ = (Index("ix_shipments_updated_at_shipment_id", "updated_at", "shipment_id"),)
 
     shipment_id: str = Field(primary_key=True, max_length=64)
     workflow_id: str = Field(max_length=80)
@@ -57,7 +60,7 @@ class ShipmentRow(SQLModel, table=True):
     tracking_number: str | None = Field(default=None, index=True, max_length=64)
     declared_value: str = Field(max_length=32)
     currency: str = Field(max_length=3)
-    pending_gates: str = Field(default="", max_length=200)
+    pending_gates: str = Field(default="", index=True, max_length=200)
     failure: str | None = Field(default=None)
     version: int = 0
     created_at: datetime
@@ -75,6 +78,8 @@ class ShipmentRow(SQLModel, table=True):
     recipient_locale: str | None = Field(default=None, max_length=35)
     """For the public tracking page's language; the only recipient detail kept here."""
     recipient_timezone: str | None = Field(default=None, max_length=64)
+    order_ref: str | None = Field(default=None, index=True, max_length=64)
+    """The merchant's order reference (the console finds a shipment by it)."""
 
 
 class TrackingEventRow(SQLModel, table=True):
@@ -347,7 +352,8 @@ def _shipment_values(update: ProjectionUpdate) -> dict[str, Any]:
     values: dict[str, Any] = {
         "workflow_id": state.workflow_id, "merchant_id": state.merchant_id,
         "origin_country": state.origin_country, "destination_country": state.destination_country,
-        "declared_value": str(state.declared_value), "currency": state.currency}
+        "declared_value": str(state.declared_value), "currency": state.currency,
+        "order_ref": update.order_ref or None}
     if recipient is not None:
         values["recipient_locale"] = recipient.locale
         values["recipient_timezone"] = recipient_timezone(recipient.country, recipient.region)

