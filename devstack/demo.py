@@ -138,6 +138,15 @@ def web_ui_lines(settings: Settings) -> list[str]:
             "exceptions)"]
 
 
+def console_line(settings: Settings) -> str:
+    """The ops console's address and how to sign in (the development ops key, when it is the configured one)."""
+    url = f"http://{settings.api_host}:{settings.api_port}/console"
+    dev_key = DEV_API_KEYS["ops"]
+    configured = any(k.role == "ops" and k.key.get_secret_value() == dev_key for k in settings.api_keys)
+    how = f"sign in with the development ops key: {dev_key}" if configured else "sign in with an ops key"
+    return f"Ops console: {url}  ({how})"
+
+
 def start_stack(settings: Settings) -> subprocess.Popen[bytes]:
     STATE_DIR.mkdir(exist_ok=True)
     log = (STATE_DIR / "stack.log").open("ab")
@@ -317,6 +326,7 @@ def run_demo(keep: bool = False, timeout_s: float = 240) -> int:
             console.print(f"[red]{len(failed)} shipment(s) did not end as expected[/red]")
             return 1
         console.print("[green]every shipment ended as expected[/green]")
+        console.print(console_line(settings), highlight=False, markup=False)
         if keep and process is not None:
             console.print("The stack keeps running; Ctrl-C stops it.")
             process.wait()

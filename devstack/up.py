@@ -156,7 +156,8 @@ async def run_stack(settings: Settings, stop: asyncio.Event) -> None:
         if not stop.is_set():
             log.info("tradelane is up", api=api.url, sandbox=sandbox.url, temporal=server.address,
                      web_ui=server.ui_url, database=settings.database_url, worker_pid=worker.pid)
-            print(f"\n  Tradelane API   {api_url}/docs\n  Temporal Web UI {server.ui_url}\n"
+            print(f"\n  Tradelane API   {api_url}/docs\n  Ops console     {api_url}/console (an ops key signs in)\n"
+                  f"  Temporal Web UI {server.ui_url}\n"
                   f"  Sandbox         {sandbox.url}/_inspect/bookings\n"
                   f"  Tracking page   {api_url}/track/<token> (linked from the recipient's e-mails)\n"
                   f"  E-mails         {settings.mail_dir}/new (SMTP on {settings.smtp_host}:{settings.smtp_port})\n"

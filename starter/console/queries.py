@@ -11,8 +11,9 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import literal, or_, tuple_
+from sqlalchemy import func, literal, or_, tuple_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -51,26 +52,36 @@ class PendingGate:
         return (now - _aware(self.opened_at)).total_seconds() / 3600
 
 
-def pending_gates(engine: Engine, shipment_id: str | None = None) -> list[PendingGate]:
-    """Every approval gate waiting for a decision, escalated first, then oldest first.
+def _pending_query(columns: Any, shipment_id: str | None) -> Any:
+    """Approval rows without a decision whose gate the shipment row lists as pending (`pending_gates`, which the
+    workflow projects and which is indexed, so the inbox does not scan every shipment)."""
+    listed = (literal(",") + col(ShipmentRow.pending_gates) + literal(",")).contains(
+        literal(",") + col(ApprovalRow.gate) + literal(","))
+    query = select(*columns).select_from(ApprovalRow).join(
+        ShipmentRow, col(ShipmentRow.shipment_id) == col(ApprovalRow.shipment_id)).where(
+        col(ShipmentRow.pending_gates) > "", col(ApprovalRow.decision).is_(None), listed)
+    return query if shipment_id is None else query.where(col(ShipmentRow.shipment_id) == shipment_id)
 
-    A gate is pending when the shipment row lists its kind (`pending_gates`, which the workflow projects) and its
-    approval row has no decision yet; the row's `pending_gates` is indexed, so the inbox does not scan every
-    shipment."""
+
+def pending_gates(engine: Engine, shipment_id: str | None = None, *, limit: int | None = None,
+                  offset: int = 0) -> list[PendingGate]:
+    """The approval gates waiting for a decision, escalated first, then the longest waiting."""
+    query = _pending_query((ApprovalRow, ShipmentRow), shipment_id).order_by(
+        col(ApprovalRow.escalated_at).is_(None), col(ApprovalRow.opened_at), col(ApprovalRow.shipment_id),
+        col(ApprovalRow.gate_index)).offset(offset).limit(limit)
     with Session(engine) as session:
-        query = select(ApprovalRow, ShipmentRow).join(
-            ShipmentRow, col(ShipmentRow.shipment_id) == col(ApprovalRow.shipment_id)).where(
-            col(ShipmentRow.pending_gates) > "", col(ApprovalRow.decision).is_(None))
-        if shipment_id is not None:
-            query = query.where(col(ShipmentRow.shipment_id) == shipment_id)
         rows = session.exec(query).all()
-    found = [PendingGate(
+    return [PendingGate(
         shipment_id=ship.shipment_id, gate=gate.gate, stage=gate.stage, reason=gate.reason,
         opened_at=_aware(gate.opened_at), escalated_at=_aware(gate.escalated_at) if gate.escalated_at else None,
         merchant_id=ship.merchant_id, destination_country=ship.destination_country,
         declared_value=Decimal(ship.declared_value), currency=ship.currency, order_ref=ship.order_ref)
-        for gate, ship in rows if gate.gate in ship.pending_gates.split(",")]
-    return sorted(found, key=lambda g: (g.escalated_at is None, g.opened_at, g.shipment_id))
+        for gate, ship in rows]
+
+
+def count_pending_gates(engine: Engine) -> int:
+    with Session(engine) as session:
+        return int(session.exec(_pending_query((func.count(),), None)).one())
 
 
 def proposed_suggestions(engine: Engine) -> list[Suggestion]:

@@ -161,16 +161,30 @@ async def logout(request: Request) -> Response:
 # ---- the approvals inbox ------------------------------------------------------------------------------------------
 
 
+INBOX_PAGE = 100
+"""Gates per inbox page: escalated first, then the longest waiting; the rest are a click away."""
+
+
+async def _inbox(request: Request, who: Operator, *, page: int = 1, done: str = "", error: str = "",
+                 status_code: int = 200) -> Response:
+    engine = request.app.state.engine
+    total, suggestions = await asyncio.gather(asyncio.to_thread(queries.count_pending_gates, engine),
+                                              asyncio.to_thread(queries.proposed_suggestions, engine))
+    pages = max(1, -(-total // INBOX_PAGE))
+    page = min(max(page, 1), pages)
+    shown = await asyncio.to_thread(queries.pending_gates, engine, limit=INBOX_PAGE, offset=(page - 1) * INBOX_PAGE)
+    return render(request, "inbox.html.j2", {
+        "who": who, "gates": shown, "total": total, "page": page, "pages": pages,
+        "first": (page - 1) * INBOX_PAGE + 1, "suggestions": suggestions, "now": datetime.now(UTC), "done": done,
+        "error": error}, status_code=status_code)
+
+
 @router.get("", response_class=HTMLResponse)
-async def inbox(request: Request, done: str = "") -> Response:
+async def inbox(request: Request, done: str = "", page: int = 1) -> Response:
     who = _who(request)
     if isinstance(who, Response):
         return who
-    engine = request.app.state.engine
-    gates, suggestions = await asyncio.gather(asyncio.to_thread(queries.pending_gates, engine),
-                                              asyncio.to_thread(queries.proposed_suggestions, engine))
-    return render(request, "inbox.html.j2", {"who": who, "gates": gates, "suggestions": suggestions,
-                                             "now": datetime.now(UTC), "done": done[:200]})
+    return await _inbox(request, who, page=page, done=done[:200])
 
 
 @router.post("/shipments/{shipment_id}/decide")
@@ -211,11 +225,7 @@ async def _decision_refused(request: Request, who: Operator, shipment_id: str, b
     error = f"{shipment_id}: {message}. Nothing was changed."
     if back.startswith(f"{PATH}/shipments/"):
         return await _shipment_page(request, who, shipment_id, error=error, status_code=status_code)
-    engine = request.app.state.engine
-    gates, suggestions = await asyncio.gather(asyncio.to_thread(queries.pending_gates, engine),
-                                              asyncio.to_thread(queries.proposed_suggestions, engine))
-    return render(request, "inbox.html.j2", {"who": who, "gates": gates, "suggestions": suggestions,
-                                             "now": datetime.now(UTC), "error": error}, status_code=status_code)
+    return await _inbox(request, who, error=error, status_code=status_code)
 
 
 @router.post("/replenishments/{run_id}/decide")
@@ -243,12 +253,8 @@ async def decide_suggestion(request: Request, run_id: str) -> Response:
         message = err.message if isinstance(err, ApiError) else str(err)
         audit.warning("console decision", key_name=who.key_name, run_id=run_id, suggestion_id=suggestion,
                       outcome="refused", reason=message)
-        engine = request.app.state.engine
-        return render(request, "inbox.html.j2", {
-            "who": who, "gates": await asyncio.to_thread(queries.pending_gates, engine),
-            "suggestions": await asyncio.to_thread(queries.proposed_suggestions, engine), "now": datetime.now(UTC),
-            "error": f"{suggestion}: {message}. Nothing was changed."},
-            status_code=err.status if isinstance(err, ApiError) else 422)
+        return await _inbox(request, who, error=f"{suggestion}: {message}. Nothing was changed.",
+                            status_code=err.status if isinstance(err, ApiError) else 422)
     audit.info("console decision", key_name=who.key_name, run_id=run_id, suggestion_id=suggestion,
                decision=choice, outcome="accepted")
     return RedirectResponse(f"{PATH}?{urlencode({'done': f'{suggestion}: {choice}d'})}", status_code=303)

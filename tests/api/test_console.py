@@ -341,3 +341,45 @@ def test_every_text_of_the_console_is_marked_for_translation():
         words = [w for w in re.findall(r">\s*([A-Za-z][A-Za-z ,.'()]{2,})\s*<", source)
                  if w.strip() not in PRODUCT_NAMES]
         assert words == [], f"{template.name}: text outside _(): {words}"
+
+
+def seed_gates(engine, count: int) -> None:
+    seed(engine, [shipment_row(i, status="on_hold", pending_gates="high_value") for i in range(count)])
+    from infra.persistence.db import ApprovalRow
+
+    with Session(engine) as session:
+        for i in range(count):
+            session.add(ApprovalRow(shipment_id=f"S-{i:05d}", gate_index=0, gate="high_value", stage="booking",
+                                    reason=f"value {i}", opened_at=AT + timedelta(minutes=i),
+                                    escalated_at=AT + timedelta(hours=1) if i == 40 else None))
+        session.commit()
+
+
+def test_the_inbox_lists_pending_gates_escalated_first_then_the_longest_waiting(engine):
+    seed_gates(engine, 5)
+    from infra.persistence.db import ApprovalRow
+
+    with Session(engine) as session:
+        decided = session.exec(select(ApprovalRow).where(ApprovalRow.shipment_id == "S-00001")).one()
+        decided.decision = "approve"  # decided: no longer waiting
+        other = ApprovalRow(shipment_id="S-00002", gate_index=1, gate="packaging", stage="packaging_check",
+                            reason="not pending on the row", opened_at=AT)
+        session.add_all([decided, other])
+        escalated = session.exec(select(ApprovalRow).where(ApprovalRow.shipment_id == "S-00004")).one()
+        escalated.escalated_at = AT + timedelta(hours=2)
+        session.add(escalated)
+        session.commit()
+    gates = queries.pending_gates(engine)
+    assert [(g.shipment_id, g.gate) for g in gates] == [
+        ("S-00004", "high_value"), ("S-00000", "high_value"), ("S-00002", "high_value"), ("S-00003", "high_value")]
+    assert queries.count_pending_gates(engine) == 4
+
+
+async def test_the_inbox_shows_a_hundred_gates_a_page(signed_in, engine):
+    seed_gates(engine, 130)
+    first = await signed_in.get("/console")
+    assert first.text.count("<tr class=") == 100 and "Showing 1–100 of 130" in first.text
+    second = await signed_in.get("/console", params={"page": 2})
+    assert second.text.count("<tr class=") == 30 and "Showing 101–130 of 130" in second.text
+    # The escalated gate leads the first page.
+    assert first.text.index('data-shipment="S-00040"') < first.text.index('data-shipment="S-00000"')

@@ -19,7 +19,7 @@ from activities.decisions import DecisionActivities
 from activities.http import PartnerGateway
 from activities.inventory import analyse
 from devstack import demo_inventory
-from devstack.demo import DemoShipment, plan_demo, summary_table, web_ui_lines
+from devstack.demo import DemoShipment, console_line, plan_demo, summary_table, web_ui_lines
 from infra.persistence import inventory as ledger
 from infra.persistence.db import make_engine, migrate
 from infra.persistence.inventory import NewMovement
@@ -189,3 +189,14 @@ def test_the_readme_quotes_the_web_ui_lines_the_demo_prints():
     printed = web_ui_lines(Settings(_env_file=None, environment="development"))
     block = next(b for b in readme_blocks() if b.startswith("Temporal Web UI:"))
     assert block.rstrip("\n").splitlines() == printed
+
+
+def test_the_demo_ends_with_the_ops_consoles_address_and_the_development_ops_key():
+    """Issue 22: `make demo` ends by printing where the console is and the key that signs in there; the README
+    quotes the line. With other ops keys configured, the development key is not offered."""
+    line = console_line(Settings(_env_file=None, environment="development"))
+    assert line == "Ops console: http://127.0.0.1:8000/console  (sign in with the development ops key: dev-ops-key)"
+    assert line in (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    own = Settings(_env_file=None, environment="development",
+                   api_keys=[{"name": "ops-anna", "role": "ops", "key": "anna-" + "k" * 40}])
+    assert console_line(own).endswith("(sign in with an ops key)")
