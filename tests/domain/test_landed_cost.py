@@ -47,22 +47,22 @@ def money(amount: str, currency: str) -> Money:
 # (id, request, freight, expected duties / taxes / fees / buyer_pays / total), every figure computed by hand.
 CASES = [
     # US: de minimis suspended for all countries from 2025-08-29 (EO 14324); FOB customs value.
-    ("us-de-minimis-suspended-2025-08-29",  # 5.3% x 5.00 = 0.265 -> 0.27; brokerage USD 12
+    ("us-de-minimis-suspended-2025-08-29",  # 5.3% x 5.00 = 0.265 + Vietnam's reciprocal 20% = 1.00; brokerage 12
      shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-29"), money("10", "USD"),
-     dict(duties="0.27", taxes="0.00", fees="12.00", buyer_pays="12.27", total="27.27")),
+     dict(duties="1.27", taxes="0.00", fees="12.00", buyer_pays="13.27", total="28.27")),
     ("us-de-minimis-800-usd-5-parcel-2025-08-28",
      shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="15.00")),
     ("us-de-minimis-800-at-the-limit-2025-08-28",
      shipment("US", [("392690", 1, "800.00")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
      dict(duties="0.00", taxes="0.00", fees="0.00", buyer_pays="0.00", total="810.00")),
-    ("us-de-minimis-above-800-2025-08-28",  # 5.3% x 800.01 = 42.40
+    ("us-de-minimis-above-800-2025-08-28",  # 5.3% x 800.01 = 42.40 + Vietnam's reciprocal 20% = 160.00
      shipment("US", [("392690", 1, "800.01")], item_origin="VN", ship_date="2025-08-28"), money("10", "USD"),
-     dict(duties="42.40", taxes="0.00", fees="12.00", buyer_pays="54.40", total="864.41")),
+     dict(duties="202.40", taxes="0.00", fees="12.00", buyer_pays="214.40", total="1024.41")),
     ("us-de-minimis-compares-converted-value-eur-780",  # EUR 780 x 1.0389 = USD 810.34 > 800; 5.3% x 780 = 41.34
      shipment("US", [("392690", 1, "780.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
-     money("10", "EUR"),
-     dict(duties="41.34", taxes="0.00", fees="11.55", buyer_pays="52.89", total="842.89")),  # USD 12 / 1.0389
+     money("10", "EUR"),  # + Vietnam's reciprocal 20% x 780 = 156.00; brokerage USD 12 / 1.0389
+     dict(duties="197.34", taxes="0.00", fees="11.55", buyer_pays="208.89", total="998.89")),
     ("us-de-minimis-compares-converted-value-eur-770",  # EUR 770 x 1.0389 = USD 799.95 <= 800
      shipment("US", [("392690", 1, "770.00")], item_origin="VN", currency="EUR", ship_date="2025-08-28"),
      money("10", "EUR"),
@@ -199,7 +199,7 @@ def test_usd_5_parcel_pays_duty_from_2025_08_29_and_none_the_day_before():
                         money("0", "USD"), BOOK)
     before = landed_cost(shipment("US", [("392690", 1, "5.00")], item_origin="VN", ship_date="2025-08-28"),
                          money("0", "USD"), BOOK)
-    assert after.duties == D("0.27") and before.duties == D("0.00")
+    assert after.duties == D("1.27") and before.duties == D("0.00")  # 5.3% + Vietnam's reciprocal 20%
     assert "every import pays duty" in " ".join(after.reasons)
     assert "goods USD 5.00 <= USD 800: within the USD 800 de minimis: no duty" in " ".join(before.reasons)
 

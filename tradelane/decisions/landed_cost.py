@@ -180,19 +180,17 @@ def _band(sheet: _Sheet, row: ImportRegime, values: _Values) -> Band:
 
 def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer: str) -> Decimal:
     """Duty at each HS heading's rate, on the item's share of the customs value (and gross weight, where specific)."""
-    request, ix = sheet.request, _index(sheet.book)
-    schedule, on = row.tariff or request.destination.country, request.ship_date
+    request = sheet.request
+    schedule = row.tariff or request.destination.country
     goods = request.declared_value
     net_kg = sum(item.unit_weight_kg * item.quantity for item in request.items)
     by_heading: dict[str, tuple[DutyRate, Decimal]] = {}
     for item in request.items:
         heading = item.hs_code[:4]
-        # The heading's own rate, else its chapter's, else the schedule's default.
-        rate = next((found for key in (heading, heading[:2], "*")
-                     if (found := _first(ix.duties.get((schedule, key), ()), on)) is not None), None)
+        rate = _mfn(sheet, schedule, heading)
         if rate is None:
             sheet.reasons.append(f"duty: no duty_rates row for HS {heading} nor a default in schedule {schedule} "
-                                 f"on {on}: duty not computed")
+                                 f"on {request.ship_date}: duty not computed")
             continue
         value = item.unit_value * item.quantity
         share = value / goods if goods else Decimal(1) / len(request.items)
@@ -220,6 +218,31 @@ def _tariff_duty(sheet: _Sheet, row: ImportRegime, customs_value: Decimal, payer
         sheet.add("duty", label, duty, payer, rate.cite())
         total += duty
     return total
+
+
+def _mfn(sheet: _Sheet, schedule: str, heading: str) -> DutyRate | None:
+    """A heading's MFN row on the ship date: its own, else its chapter's, else the schedule's default."""
+    ix, on = _index(sheet.book), sheet.request.ship_date
+    return next((found for key in (heading, heading[:2], "*")
+                 if (found := _first(ix.duties.get((schedule, key), ()), on)) is not None), None)
+
+
+def _all_in_surcharge(sheet: _Sheet, row: ImportRegime, rate: Decimal, customs_value: Decimal) -> Decimal:
+    """An all-in rate (`less_mfn`): each covered item pays the rate less its own MFN rate, never below zero."""
+    request = sheet.request
+    goods, schedule = request.declared_value, row.tariff or request.destination.country
+    amount = ZERO
+    for item in request.items:
+        if not row.covers(item):
+            continue
+        mfn = _mfn(sheet, schedule, item.hs_code[:4])
+        mfn_pct = mfn.rate_pct if mfn is not None else ZERO
+        extra = max(rate - mfn_pct, ZERO)
+        share = item.unit_value * item.quantity / goods if goods else Decimal(1) / len(request.items)
+        sheet.reasons.append(f"{row.name}: {item.sku} (HS {item.hs_code}) pays {_pct(rate)}% all-in: "
+                             f"{_pct(extra)}% on top of its MFN {_pct(mfn_pct)}%")
+        amount += extra / HUNDRED * customs_value * share
+    return amount
 
 
 def _covered_share(sheet: _Sheet, row: ImportRegime) -> Decimal:
@@ -256,7 +279,12 @@ def _band_duty(sheet: _Sheet, row: ImportRegime, band: Band, customs_value: Deci
         return amount
     # FLAT: a rate of the customs value, less a fixed deduction, never below zero.
     rate = row.rate(band)
-    if row.measure is Measure.SURCHARGE and (row.item_origins or row.hs_codes):
+    if row.measure is Measure.SURCHARGE and row.less_mfn:
+        gross = _all_in_surcharge(sheet, row, rate, customs_value)
+        sheet.add("duty", f"{row.name}: {_pct(rate)}% all-in (less each item's MFN rate) of the "
+                          f"{row.value_basis.upper()} value", gross, payer, row.cite())
+        return gross
+    if row.measure is Measure.SURCHARGE and row.per_item:
         customs_value *= _covered_share(sheet, row)
     gross = rate / HUNDRED * customs_value
     deduction = sheet.local(band.deduction, row.currency) if band.deduction else ZERO

@@ -146,6 +146,14 @@ class ImportRegime(Rule):
     hs_codes: list[HsPrefix] | None = None
     """Only for goods under these HS chapters, headings or subheadings (prefixes of an item's `hs_code`), e.g. the
     US Section 301 lists; like `item_origins`, a surcharge is charged on the matching items only."""
+    except_origins: list[Country] | None = None
+    """Not for goods of these origins (the US reciprocal duties spared Canada and Mexico, and rate China apart)."""
+    except_hs_codes: list[HsPrefix] | None = None
+    """Not for goods under these HS prefixes (the exemptions of the US reciprocal duties: Annex II, Section 232
+    goods, the electronics clarification)."""
+    less_mfn: bool = False
+    """The rate is all-in: each covered item pays the rate less its own MFN duty rate, never below zero (the US
+    reciprocal duty of 15 % on goods of the EU and Japan from 2025-08-07)."""
     incoterm: Incoterm | None = None
     """Only under this incoterm (Brazil: Remessa Conforme needs the taxes collected at checkout, i.e. DDP)."""
     waive_up_to: NonNegative | None = None
@@ -176,13 +184,18 @@ class ImportRegime(Rule):
             raise ValueError(f"{self.name}: base_uplift_pct: only a tax base is uplifted")
         if self.measure is Measure.REGIONAL_TAX and not self.regions:
             raise ValueError(f"{self.name}: regions: a regional tax names the subdivisions it is levied in")
+        if self.less_mfn and self.measure is not Measure.SURCHARGE:
+            raise ValueError(f"{self.name}: less_mfn: only a surcharge is charged less the MFN rate")
         if self.tax_inclusive and self.measure is not Measure.TAX:
             raise ValueError(f"{self.name}: tax_inclusive: only a tax is computed inside its own base")
         return self
 
     def key(self) -> tuple[Any, ...]:
         return (tuple(self.countries), self.measure, tuple(self.ship_from or ()), self.incoterm,
-                tuple(self.item_origins or ()), tuple(self.hs_codes or ()), tuple(self.regions or ()))
+                tuple(self.item_origins or ()), tuple(self.hs_codes or ()), tuple(self.regions or ()),
+                tuple(self.except_origins or ()), tuple(self.except_hs_codes or ()),
+                # Surcharges stack: two of the same goods are two measures, told apart by name.
+                self.name if self.measure is Measure.SURCHARGE else "")
 
     @property
     def specificity(self) -> int:
@@ -192,7 +205,15 @@ class ImportRegime(Rule):
     def covers(self, item: Item) -> bool:
         """Whether an item meets the row's origin and HS conditions (every item does when the row has none)."""
         return ((self.item_origins is None or item.origin_country in self.item_origins)
-                and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes))))
+                and (self.hs_codes is None or item.hs_code.startswith(tuple(self.hs_codes)))
+                and (self.except_origins is None or item.origin_country not in self.except_origins)
+                and (self.except_hs_codes is None or not item.hs_code.startswith(tuple(self.except_hs_codes))))
+
+    @property
+    def per_item(self) -> bool:
+        """Whether the row's conditions pick items, so a surcharge is charged on theirs only."""
+        return bool(self.item_origins or self.hs_codes or self.except_origins or self.except_hs_codes
+                    or self.less_mfn)
 
     def applies(self, request: ShipmentRequest) -> bool:
         region = region_code(request.destination.country, request.destination.region)
