@@ -8,6 +8,7 @@ the inbox without reloading, and finds a shipment by its order reference. Screen
 """
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -83,7 +84,9 @@ async def decide(page: Page, shipment_id: str, button: str, comment: str) -> Non
     await row.get_by_role("button", name=button).click()
 
 
-async def test_an_operator_approves_rejects_is_refused_and_finds_a_shipment(harness, webhook_api, browser, shots):
+async def test_an_operator_approves_rejects_is_refused_and_finds_a_shipment(harness, webhook_api, browser, shots,
+                                                                               caplog):
+    caplog.set_level(logging.INFO)
     base = webhook_api.url.replace("127.0.0.1", "localhost")  # a secure context: the cookie is Secure outside dev
     approve_id, _ = await held(harness, "con-ok")
     reject_id, reject_ref = await held(harness, "con-no")
@@ -120,6 +123,14 @@ async def test_an_operator_approves_rejects_is_refused_and_finds_a_shipment(harn
     await page.screenshot(path=str(shots / "decision-refused.png"), full_page=True)
     gate = gate_of(await harness.state(raced_id))
     assert (gate.decision, gate.actor) == (Decision.APPROVE, "ops@api")
+
+    # One audit line per decision, accepted or refused, naming the key's holder (never the key).
+    audit = [r.msg for r in caplog.records if r.name == "tradelane.audit" and isinstance(r.msg, dict)
+             and r.msg.get("event") == "console decision"]
+    assert [(e["shipment_id"], e["decision"], e["outcome"], e["key_name"]) for e in audit] == [
+        (approve_id, "approve", "accepted", "dev-ops"), (reject_id, "reject", "accepted", "dev-ops"),
+        (raced_id, "reject", "refused", "dev-ops")]
+    assert "dev-ops-key" not in str(audit)
 
     # A new shipment waiting for a decision appears in the open inbox, without a reload.
     await page.goto(f"{base}/console")
