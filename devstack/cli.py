@@ -1,5 +1,6 @@
 """`tradelane`: the command line. The operational commands of `starter.cli` (shipments, inventory, `api`) plus
-those that run the other services (`worker`, `sandbox`), the whole stack (`up`, `demo`), and find the Temporal CLI.
+those that run the other services (`worker`, `sandbox`), the whole stack (`up`, `demo`, `cluster` on a real Temporal
+cluster), and find the Temporal CLI.
 
 Lives above the services in the import layers because its commands start each of them, or all together.
 """
@@ -18,6 +19,16 @@ def up() -> None:
     """Run the whole stack in the foreground: dev server + Web UI, sandbox, API, and the worker as its own process
     (its metrics and health ports open, as in production)."""
     from devstack.up import serve_forever
+
+    serve_forever(service_settings())
+
+
+@app.command()
+def cluster() -> None:
+    """Run the stack on a real Temporal cluster in the foreground: PostgreSQL, then Temporal's frontend, two history
+    hosts, matching and worker as processes of their own (built with Go the first time), then the API, sandbox and
+    two workers. Ctrl-C stops everything."""
+    from devstack.cluster import serve_forever
 
     serve_forever(service_settings())
 
