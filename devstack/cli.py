@@ -24,12 +24,22 @@ def up() -> None:
 
 
 @app.command()
-def cluster() -> None:
+def cluster(
+    binaries_only: Annotated[bool, typer.Option("--binaries-only", help="find or build the Temporal server and its "
+                                                "schema tool, print where they are, and exit")] = False,
+) -> None:
     """Run the stack on a real Temporal cluster in the foreground: PostgreSQL, then Temporal's frontend, two history
     hosts, matching and worker as processes of their own (built with Go the first time), then the API, sandbox and
     two workers. Ctrl-C stops everything."""
     from devstack.cluster import serve_forever
 
+    if binaries_only:
+        from devstack.cluster.binaries import ensure_binaries
+        from devstack.cluster.config import ClusterSettings
+
+        found = ensure_binaries(ClusterSettings())
+        console.print(f"temporal-server: {found.server}\ntemporal-sql-tool: {found.sql_tool}")
+        return
     serve_forever(service_settings())
 
 

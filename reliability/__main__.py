@@ -27,7 +27,7 @@ from infra.platform.logging import configure_logging
 from reliability.audit import AuditResult, Evidence, audit
 from reliability.config import TIMINGS
 from reliability.driver import DriverOptions, run_batch
-from reliability.plan import batch_disruptions, build_plan
+from reliability.plan import build_plan
 from reliability.processes import ReliabilityStack
 from reliability.report import disruption_table, kind_table, ledger_table, mismatch_table, mix_table, retry_table
 
@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deadline", type=float, default=420.0,
                         help="seconds a shipment may run after it was acknowledged (default 420)")
     parser.add_argument("--json", type=Path, default=None, help="also write the full report as JSON here")
+    parser.add_argument("--cluster", action="store_true",
+                        help="on a multi-service Temporal cluster on PostgreSQL (make cluster's), with its faults: a "
+                             "history host, a Tradelane worker and the frontend lost or restarted, a rolling restart")
     args = parser.parse_args(argv)
     if args.shipments < 1:
         parser.error("--shipments: at least 1")
@@ -80,9 +83,14 @@ def _log_to_file(path: Path) -> None:
 async def _run(args: argparse.Namespace, console: Console) -> tuple[Evidence, AuditResult, float]:
     only = frozenset(args.only.split(",")) if args.only else None
     plan = build_plan(args.shipments, args.seed, only=only)
-    console.print(mix_table(plan, batch_disruptions(not args.no_crashes)))
-    stack = ReliabilityStack(args.run_dir, TIMINGS.model_copy(update={
-        "temporal_down_s": args.temporal_down, "database_lock_s": args.database_lock}))
+    timings = TIMINGS.model_copy(update={"temporal_down_s": args.temporal_down, "database_lock_s": args.database_lock})
+    if args.cluster:
+        from reliability.cluster import ClusterReliabilityStack
+
+        stack: ReliabilityStack = ClusterReliabilityStack(args.run_dir, timings)
+    else:
+        stack = ReliabilityStack(args.run_dir, timings)
+    console.print(mix_table(plan, stack.disruptions(not args.no_crashes)))
     started = time.monotonic()
     try:
         await stack.start()

@@ -355,7 +355,7 @@ FAULTED: tuple[Scenario, ...] = (
 
 
 DisruptionKind = Literal["worker_kill", "server_restart", "api_restart", "temporal_down", "partner_outage",
-                         "database_lock"]
+                         "database_lock", "history_kill", "frontend_restart", "workers_rolling_restart"]
 
 
 class Disruption(BaseModel):
@@ -399,3 +399,20 @@ DISRUPTIONS: tuple[Disruption, ...] = (
 )
 """In order of share: two worker SIGKILLs, the read model locked for longer than its busy timeout, a dev-server
 restart, the dev server down for a minute (`RunTimings.temporal_down_s`), an API restart, three partner outages."""
+
+CLUSTER_DISRUPTIONS: tuple[Disruption, ...] = (
+    Disruption(kind="history_kill", at_share=0.10),
+    Disruption(kind="partner_outage", at_share=0.20, partner=CUSTOMS_BROKER, outage_s=3.0),
+    Disruption(kind="worker_kill", at_share=0.25),
+    Disruption(kind="frontend_restart", at_share=0.35),
+    Disruption(kind="partner_outage", at_share=0.40, partner="ups", outage_s=3.0),
+    Disruption(kind="workers_rolling_restart", at_share=0.45),
+    Disruption(kind="api_restart", at_share=0.55),
+    Disruption(kind="history_kill", at_share=0.65),
+)
+"""On a multi-service cluster (`--cluster`), all within the first two thirds of the batch so each hits shipments in
+flight (the cluster finishes shipments faster than the dev server): a history host SIGKILLed mid-batch and started
+again once its shards moved to the other host (twice, one host then the other), one of the two Tradelane workers
+SIGKILLed, the frontend restarted, a rolling restart of the Tradelane workers (one at a time, SIGTERM, the next once
+the first polls again), an API restart, two partner outages. The dev server's own faults (restart, a minute down, a
+locked SQLite file) are not cluster faults: the read model is PostgreSQL here."""

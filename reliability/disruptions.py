@@ -88,6 +88,15 @@ class Disruptor:
             down = stack.timings.temporal_down_s
             await stack.stop_server_for(down)
             return f"dev server stopped for {down:g} s, started again on the same history file", []
+        if disruption.kind in ("history_kill", "frontend_restart", "workers_rolling_restart"):
+            from reliability.cluster import ClusterReliabilityStack  # only a cluster run imports the cluster
+
+            assert isinstance(stack, ClusterReliabilityStack), f"{disruption.kind} is a cluster's fault"
+            if disruption.kind == "history_kill":
+                return await stack.kill_history_host(), []
+            if disruption.kind == "frontend_restart":
+                return await stack.restart_frontend(), []
+            return await stack.rolling_restart_workers(), []
         if disruption.kind == "database_lock":
             held = stack.timings.database_lock_s
             await stack.lock_database(held)
@@ -106,7 +115,7 @@ class Disruptor:
             await asyncio.sleep(SUPERVISE_INTERVAL_S)
             if self._busy:
                 continue
-            for child in (stack.worker, stack.api):
+            for child in stack.supervised():
                 if child is None or child.running:
                     continue
                 started = time.monotonic()

@@ -32,7 +32,7 @@ from reliability.catalogue import OpsAction, load_request
 from reliability.disruptions import AckCounter, Disruptor
 from reliability.intrusions import poison_notice, probe_events, pushed_event, submit_poison
 from reliability.ledgers import read_ledgers, retry_reconciliation
-from reliability.plan import PlannedShipment, batch_disruptions, shipment_glob
+from reliability.plan import PlannedShipment, shipment_glob
 from reliability.processes import ReliabilityStack
 from sandbox.models import InspectOut
 from tradelane.enums import Decision, GateKind, Stage
@@ -85,7 +85,7 @@ class Driver:
         self._acknowledged = AckCounter()
         self._finished = 0
         self._started = time.monotonic()
-        self._disruptor = Disruptor(stack, batch_disruptions(options.crashes), shipment_glob(options.seed), len(plan),
+        self._disruptor = Disruptor(stack, stack.disruptions(options.crashes), shipment_glob(options.seed), len(plan),
                                     self._acknowledged, self._now, self._progress)
         self._client: Client | None = None
         self._evidence: dict[str, ShipmentEvidence] = {

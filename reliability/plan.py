@@ -291,16 +291,18 @@ def shipment_glob(seed: int) -> str:
     return shipment_id(seed, 0).removesuffix("0") + "*"
 
 
-def batch_disruptions(crashes: bool, timings: RunTimings = TIMINGS) -> list[Disruption]:
-    """The batch-wide disruptions in order: partner outages always, crashes and restarts when `crashes`.
+def batch_disruptions(crashes: bool, timings: RunTimings = TIMINGS,
+                      catalogue: tuple[Disruption, ...] = DISRUPTIONS) -> list[Disruption]:
+    """The batch-wide disruptions in order: partner outages always, crashes and restarts when `crashes`
+    (`catalogue`: the dev server's, or `CLUSTER_DISRUPTIONS` on a cluster).
 
     Raises:
         PlanError: When an outage is too long to be transient.
     """
-    for d in DISRUPTIONS:
+    for d in catalogue:
         if d.kind == "partner_outage" and (d.outage_s is None or d.outage_s > timings.max_outage_s):
             raise PlanError(f"{d.partner} outage of {d.outage_s} s: at most {timings.max_outage_s:g} s is transient")
-    return sorted((d for d in DISRUPTIONS if crashes or not d.crash), key=lambda d: d.at_share)
+    return sorted((d for d in catalogue if crashes or not d.crash), key=lambda d: d.at_share)
 
 
 def build_plan(n: int, seed: int, timings: RunTimings = TIMINGS,

@@ -27,7 +27,9 @@ from devstack.mailserver import DevMailServer, free_port
 from devstack.up import sandbox_config
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import Settings, get_settings
+from reliability.catalogue import Disruption
 from reliability.config import TIMINGS, RunTimings
+from reliability.plan import batch_disruptions
 from sandbox.app import create_app as create_sandbox_app
 from sandbox.context import Sandbox
 from sandbox.faults import ActiveRule, FaultBook, FaultContext
@@ -208,6 +210,10 @@ class ReliabilityStack:
         self.worker: ChildProcess | None = None
         self.api: ChildProcess | None = None
 
+    def disruptions(self, crashes: bool) -> list[Disruption]:
+        """What this stack's batch suffers: the dev server's catalogue (a cluster has its own)."""
+        return batch_disruptions(crashes, self.timings)
+
     @property
     def urls(self) -> StackUrls:
         assert self.sandbox_app is not None and self.mail is not None, "start() first"
@@ -238,7 +244,7 @@ class ReliabilityStack:
         # Counting wrapper around the same matching logic; rules still arrive through POST /_faults.
         self.sandbox.faults = self.faults
         self.sandbox_app = await ServedApp(app, HOST, 0).start()
-        env = service_env(self.urls, self.run_dir, self.timings, self._ports)
+        env = self.service_env(self._ports)
         self.worker = ChildProcess("worker", [sys.executable, "-m", "worker"], env, self.run_dir / "worker.log")
         self.api = ChildProcess("api", [sys.executable, "-m", "devstack.cli", "api"], env, self.run_dir / "api.log")
         await self.worker.start()
@@ -330,6 +336,14 @@ class ReliabilityStack:
                 connection.close()
 
         await asyncio.to_thread(hold)
+
+    def service_env(self, ports: dict[str, int]) -> dict[str, str]:
+        """The environment of a worker or the API of this stack (`ports`: its metrics and health ports)."""
+        return service_env(self.urls, self.run_dir, self.timings, ports)
+
+    def supervised(self) -> list[ChildProcess | None]:
+        """The child processes a supervisor restarts when they exit on their own."""
+        return [self.worker, self.api]
 
     async def restart_api(self) -> float:
         """SIGTERM the API, start it again on the same port; returns seconds until it answered again."""

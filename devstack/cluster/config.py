@@ -8,6 +8,7 @@ Pure: nothing here starts a process, so the template's contract is tested withou
 import os
 import random
 import socket
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -266,3 +267,11 @@ def server_env(spec: ServerSpec, ports: ClusterPorts, temporal_password: str,
         "WORKER_MEMBERSHIP_PORT": str(worker.membership_port),
         "DYNAMIC_CONFIG_FILE_PATH": str(DYNAMIC_CONFIG),
     }
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new directory for a throwaway cluster (tests, benchmarks) that the PostgreSQL server user can reach: under
+    the system temporary directory, open for others to traverse (pytest's own temporary directories are not)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path

@@ -104,7 +104,19 @@ class LocalPostgres:
         return subprocess.run([*self._as_user, pg_tool(tool), *args], input=stdin, capture_output=True, text=True,
                               check=False, start_new_session=new_session)
 
+    def _reachable(self, directory: Path) -> None:
+        """Fail in one line when the server user cannot reach `directory` (a parent without search permission for
+        others, like pytest's private temporary directories): initdb's own error names no way out."""
+        if not self._as_user:
+            return
+        for parent in directory.resolve().parents:
+            if parent.exists() and not parent.stat().st_mode & 0o001:
+                raise ClusterError(f"PostgreSQL runs as the user postgres, which cannot reach {directory}: {parent} "
+                                   "is closed to other users; put the cluster's directory elsewhere "
+                                   "(TRADELANE_CLUSTER_DIR) or open it (chmod o+x)")
+
     def _give_to_server_user(self, directory: Path) -> None:
+        self._reachable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if self._as_user:
             shutil.chown(directory, "postgres", "postgres")
