@@ -38,10 +38,10 @@ def _free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster_env() -> Iterator[Path]:
     """The cluster's directory (one PostgreSQL can reach); the workers, their own processes, read their settings
-    from the environment."""
+    from the environment, which is restored after this module (the rest of the suite runs as `test`)."""
     folder = scratch_dir("tradelane-test-cluster-")
     saved = dict(os.environ)
     os.environ.update({"TRADELANE_QUIET_HOURS": "", "TRADELANE_MAIL_DIR": str(folder / "mail"),
@@ -52,7 +52,7 @@ def cluster_env() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def cluster(cluster_env: Path) -> AsyncIterator[Cluster]:
     settings = Settings(_env_file=None, environment="development", api_port=free_run(1), sandbox_port=free_run(1),
                         smtp_port=free_run(1), worker_health_port=free_run(2), metrics_port=free_run(2),

@@ -492,3 +492,44 @@ def test_every_command_is_an_installed_entry_point_whose_module_exists():
         entry = service.get("entrypoint")
         if entry is not None:
             assert entry == ["/bin/sh", "-c"], name
+
+
+# --- Issue 23: Temporal as a cluster, from the template make cluster runs --------------------------------------------
+
+TEMPORAL_SERVICES = {"temporal": "frontend", "temporal-history": "history", "temporal-matching": "matching",
+                     "temporal-worker": "worker"}
+
+
+def test_temporal_runs_as_a_cluster_of_services_from_the_make_cluster_template():
+    """Each Temporal service is its own container, started from the configuration template that `make cluster`
+    renders for its processes on loopback, with at least two history hosts."""
+    from devstack.cluster.config import REPO_ROOT
+
+    template = REPO_ROOT / "deploy" / "temporal" / "config.yaml.template"
+    assert template.read_text().startswith("# enable-template")
+    for name, role in TEMPORAL_SERVICES.items():
+        service = SERVICES[name]
+        assert service["image"] == f"temporalio/server:{TESTED_CLI.server}", name
+        assert service["environment"]["TEMPORAL_SERVICE"] == role, name
+        assert service["volumes"] == ["./deploy/temporal:/etc/temporal/tradelane:ro"], name
+        command = service["command"][0]
+        assert "--config-file /etc/temporal/tradelane/config.yaml.template start" in command, name
+        assert "TEMPORAL_BROADCAST_ADDRESS=$$(hostname -i)" in command, name  # membership reaches each container
+        env = service["environment"]
+        assert env["DYNAMIC_CONFIG_FILE_PATH"] == "/etc/temporal/tradelane/dynamicconfig.yaml"
+        assert env["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true"  # internode and clients: mTLS
+        assert env["NUM_HISTORY_SHARDS"] == "8"
+    assert SERVICES["temporal-history"]["deploy"]["replicas"] >= 2
+    # Every process reads the same variables: the secrets each needs are mounted in each.
+    for name in TEMPORAL_SERVICES:
+        for variable in ("TEMPORAL_TLS_SERVER_CA_CERT", "TEMPORAL_TLS_SERVER_CERT", "TEMPORAL_TLS_SERVER_KEY"):
+            secret_path(SERVICES[name], SERVICES[name]["environment"][variable])
+
+
+def test_the_template_names_every_variable_the_compose_file_sets_for_the_servers():
+    from devstack.cluster.config import REPO_ROOT
+
+    template = (REPO_ROOT / "deploy" / "temporal" / "config.yaml.template").read_text()
+    used = set(re.findall(r'env "([A-Z0-9_]+)"', template))
+    image_only = {"DB", "TEMPORAL_SERVICE"}  # the image's own (which store plugin), and the command's
+    assert set(SERVICES["temporal"]["environment"]) - image_only <= used
