@@ -5,6 +5,8 @@ is needed: a database at the schema's newest version is left alone, an older one
 this release's schema is accepted, as the server accepts it (a rollback after an upgrade).
 """
 
+import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,21 @@ def current_version(port: int, password: str, database: str) -> Version | None:
     return parse_version(row[0]) if row else None
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def tool_reason(log_text: str) -> str:
+    """The schema tool's reason for failing: the `error` of its last log line (a zap line: time, level, message and
+    JSON fields), or the whole line without its colours when it is not one."""
+    line = ANSI_ESCAPE.sub("", last_line(log_text))
+    fields = line[line.find("{"):] if "{" in line else ""
+    try:
+        error = json.loads(fields).get("error") if fields else None
+    except json.JSONDecodeError:
+        error = None
+    return str(error) if error else line
+
+
 class SchemaTool:
     """`temporal-sql-tool` against the cluster's PostgreSQL as the `temporal` user (its password in the
     environment, never on the command line), its output appended to `log_path`."""
@@ -78,8 +95,8 @@ class SchemaTool:
             done = subprocess.run(argv, env={"SQL_PASSWORD": self.password}, stdout=out, stderr=subprocess.STDOUT,
                                   check=False)
         if done.returncode != 0:
-            raise ClusterError(f"`temporal-sql-tool {' '.join(command)}` failed on database {database}: "
-                               f"{last_line(self.log_path.read_text())} (its log: {self.log_path})")
+            raise ClusterError(f"`temporal-sql-tool {command[0]}` failed on database {database}: "
+                               f"{tool_reason(self.log_path.read_text())} (its log: {self.log_path})")
 
 
 def ensure_schemas(tool: SchemaTool, schema_dir: Path | None, pgdata: Path) -> None:
@@ -88,7 +105,7 @@ def ensure_schemas(tool: SchemaTool, schema_dir: Path | None, pgdata: Path) -> N
 
     Raises:
         ClusterError: A schema must be set up or may be out of date and there are no schema files to do it with,
-            or the tool failed (naming the database and the tool's last line).
+            or the tool failed (naming the database, the versions, the tool's reason and what to do).
     """
     for target in TARGETS:
         current = current_version(tool.port, tool.password, target.database)
@@ -108,7 +125,13 @@ def ensure_schemas(tool: SchemaTool, schema_dir: Path | None, pgdata: Path) -> N
             tool.run(target.database, "setup-schema", "-v", "0.0")
         log.info("upgrading the Temporal schema", database=target.database,
                  from_version=_dotted(current) if current else "none", to_version=_dotted(newest))
-        tool.run(target.database, "update-schema", "-d", str(versioned))
+        try:
+            tool.run(target.database, "update-schema", "-d", str(versioned))
+        except ClusterError as failed:
+            raise ClusterError(f"the schema of database {target.database} could not be brought from "
+                               f"{_dotted(current) if current else 'none'} to {_dotted(newest)}, the version this "
+                               f"server needs: {failed}; restore the database from a backup taken before the "
+                               f"failed upgrade, or start from an empty cluster (remove {pgdata})") from None
         reached = current_version(tool.port, tool.password, target.database)
         if reached is None or reached < newest:
             raise ClusterError(f"the schema of database {target.database} is at "
