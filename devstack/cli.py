@@ -5,6 +5,7 @@ cluster), and find the Temporal CLI.
 Lives above the services in the import layers because its commands start each of them, or all together.
 """
 
+import sys
 from typing import Annotated
 
 import typer
@@ -35,9 +36,13 @@ def cluster(
 
     if binaries_only:
         from devstack.cluster.binaries import ensure_binaries
-        from devstack.cluster.config import ClusterSettings
+        from devstack.cluster.config import ClusterError, load_cluster_settings
 
-        found = ensure_binaries(ClusterSettings())
+        try:
+            found = ensure_binaries(load_cluster_settings())
+        except ClusterError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         console.print(f"temporal-server: {found.server}\ntemporal-sql-tool: {found.sql_tool}")
         return
     serve_forever(service_settings())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.platform.settings import STATE_DIR
@@ -74,6 +74,24 @@ class ClusterSettings(BaseSettings):
     sql_tool_path: Path | None = Field(default=None, validation_alias="TEMPORAL_SQL_TOOL_PATH")
     schema_dir: Path | None = Field(default=None, validation_alias="TEMPORAL_SCHEMA_DIR")
     """The server module's `schema/postgresql/v12` directory; found in Go's module cache when unset."""
+
+
+def load_cluster_settings() -> ClusterSettings:
+    """The environment's cluster settings; a value they refuse is one line naming its variable.
+
+    Raises:
+        ClusterError: `TRADELANE_CLUSTER_TEMPORAL_PORT=35339: Input should be less than or equal to 32000 (fix it or
+            unset it)`, for the first refused value.
+    """
+    try:
+        return ClusterSettings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        field = ClusterSettings.model_fields.get(name)
+        alias = field.validation_alias if field is not None else None
+        variable = alias if isinstance(alias, str) else name if name.isupper() else f"TRADELANE_CLUSTER_{name.upper()}"
+        raise ClusterError(f"{variable}={first.get('input')}: {first['msg']} (fix it or unset it)") from None
 
 
 class Role(StrEnum):

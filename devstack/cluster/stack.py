@@ -24,6 +24,7 @@ from devstack.cluster.config import (
     ClusterSettings,
     PortUse,
     check_ports_free,
+    load_cluster_settings,
 )
 from devstack.cluster.processes import ManagedProcess, answers_200
 from devstack.cluster.servers import TemporalCluster, running_temporal_cluster
@@ -231,7 +232,8 @@ async def supervise(processes: list[ManagedProcess], stop: asyncio.Event) -> Non
 def serve_forever(settings: Settings, cluster_settings: ClusterSettings | None = None) -> None:
     """`tradelane cluster`: the whole cluster in the foreground; a ClusterError ends it with its one line."""
     try:
-        run_until_signalled(lambda stop: serve(settings, cluster_settings or ClusterSettings(), stop))
+        chosen = cluster_settings or load_cluster_settings()
+        run_until_signalled(lambda stop: serve(settings, chosen, stop))
     except ClusterError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None

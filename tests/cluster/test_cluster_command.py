@@ -27,9 +27,10 @@ READY_LINE = "Ctrl-C stops everything."
 
 
 def free_temporal_layout() -> tuple[int, int]:
-    """A frontend port whose whole standard layout (F-300 to F+21) is free, and a free PostgreSQL port."""
+    """A frontend port whose whole standard layout (F-300 to F+21) is free, and a free PostgreSQL port (the frontend's
+    at most 32000, as the setting requires)."""
     for _ in range(200):
-        frontend, postgres = random.randrange(21000, 40000), random.randrange(41000, 50000)
+        frontend, postgres = random.randrange(21000, 32000), random.randrange(41000, 50000)
         try:
             check_ports_free(ClusterPorts.standard(frontend, postgres).uses())
         except ClusterError:
@@ -170,3 +171,14 @@ def test_ctrl_c_stops_everything_and_a_second_start_reuses_what_was_built(comman
                             "namespace registered", "search attributes registered"):
         assert first_time_only not in second, first_time_only
     assert processes_using(folder) == []
+
+
+def test_a_refused_setting_is_one_line_naming_its_variable(command_env):
+    env, folder, _ = command_env
+    for command in (["cluster"], ["cluster", "--binaries-only"]):
+        done = subprocess.run([sys.executable, "-m", "devstack.cli", *command], cwd=folder,
+                              env={**env, "TRADELANE_CLUSTER_TEMPORAL_PORT": "35339"}, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 1, done.stderr[-2000:]
+        assert done.stderr == ("error: TRADELANE_CLUSTER_TEMPORAL_PORT=35339: Input should be less than or equal to "
+                               "32000 (fix it or unset it)\n"), done.stderr[-2000:]

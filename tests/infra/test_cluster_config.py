@@ -21,6 +21,7 @@ from devstack.cluster.config import (
     PortUse,
     Role,
     check_ports_free,
+    load_cluster_settings,
     server_argv,
     server_env,
 )
@@ -146,3 +147,16 @@ def test_the_server_renders_the_template_for_the_second_history_host(tmp_path):
     assert config["services"]["history"]["rpc"]["grpcPort"] == 7244
     assert config["services"]["frontend"]["rpc"]["grpcPort"] == 7233
     assert config["clusterMetadata"]["clusterInformation"]["active"]["rpcAddress"] == "127.0.0.1:7233"
+
+
+@pytest.mark.parametrize(("variable", "value", "reason"), [
+    ("TRADELANE_CLUSTER_TEMPORAL_PORT", "35339", "Input should be less than or equal to 32000"),
+    ("TRADELANE_CLUSTER_HISTORY_HOSTS", "0", "Input should be greater than or equal to 1"),
+    ("TRADELANE_CLUSTER_POSTGRES_PORT", "five",
+     "Input should be a valid integer, unable to parse string as an integer"),
+])
+def test_a_refused_cluster_setting_is_one_line_naming_its_variable(monkeypatch, variable, value, reason):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ClusterError) as err:
+        load_cluster_settings()
+    assert str(err.value) == f"{variable}={value}: {reason} (fix it or unset it)"
