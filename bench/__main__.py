@@ -57,6 +57,7 @@ from bench.report import (
 from bench.shape import Shape, shape_of
 from bench.stack import HOST, QUEUE_B, QUEUE_M, ROLES, TIMINGS, BenchStack, peak_rss_mib
 from bench.workloads import BareWorkload, MinimalWorkload, Outcome, Rep, ShipmentWorkload, closed_loop
+from devstack.cluster.config import ended_by_cluster_errors
 from devstack.devserver import find_cli, version_of
 from infra.platform.logging import configure_logging
 from infra.platform.temporal import connect
@@ -394,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream((args.run_dir / "bench.log").open("a", encoding="utf-8"))
-    result = asyncio.run(_run(args, out))
+    with ended_by_cluster_errors():  # a cluster that cannot start (--cluster) says why in one line
+        result = asyncio.run(_run(args, out))
     (args.run_dir / "bench.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
     (args.run_dir / "bench.png").write_bytes(plot_png(result))
     for line in table(result):

@@ -26,7 +26,7 @@ from bench.cpu import children_of
 from devstack.devserver import DevServer, start_dev_server
 from devstack.mailserver import free_port
 from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
-from infra.platform.settings import STATE_DIR, Settings, get_settings
+from infra.platform.settings import Settings, get_settings
 from reliability.config import RunTimings
 from reliability.processes import ChildProcess, StackUrls, output_to, service_env
 from tradelane.tracking_codes import EVENTS_PATH
@@ -125,14 +125,12 @@ class BenchStack:
     async def start(self) -> None:
         """Start everything; returns when the API answers and the shipment worker is ready."""
         if self.cluster:
-            from devstack.cluster.config import ClusterPorts, ClusterSettings, scratch_dir
+            from devstack.cluster.config import ClusterPorts, load_cluster_settings, scratch_dir
             from devstack.cluster.servers import running_temporal_cluster
 
             folder = scratch_dir("tradelane-bench-cluster-")
             self._cluster_exit.callback(shutil.rmtree, folder, True)
-            settings = ClusterSettings().model_copy(update={
-                "dir": folder, "bin_dir": (STATE_DIR / "cluster" / "bin").resolve(),
-                "server_log_level": "warn"})
+            settings = load_cluster_settings(dir=folder, server_log_level="warn")
             self._temporal = await self._cluster_exit.enter_async_context(
                 running_temporal_cluster(settings, ports=ClusterPorts.free()))
         else:

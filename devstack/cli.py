@@ -5,7 +5,6 @@ cluster), and find the Temporal CLI.
 Lives above the services in the import layers because its commands start each of them, or all together.
 """
 
-import sys
 from typing import Annotated
 
 import typer
@@ -36,13 +35,10 @@ def cluster(
 
     if binaries_only:
         from devstack.cluster.binaries import ensure_binaries
-        from devstack.cluster.config import ClusterError, load_cluster_settings
+        from devstack.cluster.config import ended_by_cluster_errors, load_cluster_settings
 
-        try:
+        with ended_by_cluster_errors():
             found = ensure_binaries(load_cluster_settings())
-        except ClusterError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
-            raise SystemExit(1) from None
         console.print(f"temporal-server: {found.server}\ntemporal-sql-tool: {found.sql_tool}")
         return
     serve_forever(service_settings())

@@ -23,6 +23,7 @@ from typing import TextIO
 
 from rich.console import Console
 
+from devstack.cluster.config import ended_by_cluster_errors
 from infra.platform.logging import configure_logging
 from reliability.audit import AuditResult, Evidence, audit
 from reliability.config import TIMINGS
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.run_dir, ignore_errors=True)
     args.run_dir.mkdir(parents=True)
     _log_to_file(args.run_dir / "driver.log")
-    evidence, result, took = asyncio.run(_run(args, console))
+    with ended_by_cluster_errors():  # a cluster that cannot start (--cluster) says why in one line
+        evidence, result, took = asyncio.run(_run(args, console))
     console.print(kind_table(evidence, result))
     if evidence.disruptions:
         console.print(disruption_table(evidence))

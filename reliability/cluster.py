@@ -14,10 +14,10 @@ import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from devstack.cluster.config import ClusterPorts, ClusterSettings, scratch_dir
+from devstack.cluster.config import ClusterPorts, load_cluster_settings, scratch_dir
 from devstack.cluster.servers import TemporalCluster, running_temporal_cluster
 from devstack.mailserver import free_port
-from infra.platform.settings import STATE_DIR, Settings
+from infra.platform.settings import Settings
 from reliability.catalogue import CLUSTER_DISRUPTIONS, Disruption
 from reliability.config import TIMINGS, RunTimings
 from reliability.plan import batch_disruptions
@@ -61,9 +61,7 @@ class ClusterReliabilityStack(ReliabilityStack):
         # or built once.
         self._cluster_dir = scratch_dir("tradelane-reliability-cluster-")
         self._exit.callback(shutil.rmtree, self._cluster_dir, True)
-        settings = ClusterSettings().model_copy(update={"dir": self._cluster_dir,
-                                             "bin_dir": (STATE_DIR / "cluster" / "bin").resolve(),
-                                             "server_log_level": "warn"})
+        settings = load_cluster_settings(dir=self._cluster_dir, server_log_level="warn")
         self.cluster = await self._exit.enter_async_context(
             running_temporal_cluster(settings, ports=ClusterPorts.free()))
 

@@ -8,7 +8,10 @@ Pure: nothing here starts a process, so the template's contract is tested withou
 import os
 import random
 import socket
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +44,16 @@ POSTGRES_PORT_SETTING = "TRADELANE_CLUSTER_POSTGRES_PORT"
 
 class ClusterError(Exception):
     """Why the cluster cannot start, in one line that names what to do."""
+
+
+@contextmanager
+def ended_by_cluster_errors() -> Iterator[None]:
+    """For a command: a ClusterError ends it with its one line on stderr and exit code 1, not a traceback."""
+    try:
+        yield
+    except ClusterError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 def last_line(text: str) -> str:
@@ -76,21 +89,21 @@ class ClusterSettings(BaseSettings):
     """The server module's `schema/postgresql/v12` directory; found in Go's module cache when unset."""
 
 
-def load_cluster_settings() -> ClusterSettings:
-    """The environment's cluster settings; a value they refuse is one line naming its variable.
+def load_cluster_settings(**overrides: object) -> ClusterSettings:
+    """The environment's cluster settings with `overrides` on top (a private cluster's `dir`, say); a value they
+    refuse is one line naming its variable.
 
     Raises:
         ClusterError: `TRADELANE_CLUSTER_TEMPORAL_PORT=35339: Input should be less than or equal to 32000 (fix it or
             unset it)`, for the first refused value.
     """
     try:
-        return ClusterSettings()
+        return ClusterSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         first = err.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "?"
-        field = ClusterSettings.model_fields.get(name)
-        alias = field.validation_alias if field is not None else None
-        variable = alias if isinstance(alias, str) else name if name.isupper() else f"TRADELANE_CLUSTER_{name.upper()}"
+        name = str(first["loc"][0])
+        # A field read by its own name (TEMPORAL_SERVER_PATH) is reported by that name, the others by the field's.
+        variable = name if name.isupper() else f"{ClusterSettings.model_config['env_prefix']}{name.upper()}"
         raise ClusterError(f"{variable}={first.get('input')}: {first['msg']} (fix it or unset it)") from None
 
 

@@ -34,6 +34,7 @@ from devstack.cluster.config import (
     ClusterSettings,
     Role,
     check_ports_free,
+    load_cluster_settings,
     server_argv,
     server_env,
 )
@@ -104,7 +105,7 @@ async def running_temporal_cluster(settings: ClusterSettings | None = None, *, p
         ClusterError: A reason in one line (a port taken, PostgreSQL or Go missing, a schema that cannot be
             brought up to date, a server that exits while starting).
     """
-    settings = settings or ClusterSettings()
+    settings = settings or load_cluster_settings()
     ports = ports or ClusterPorts.from_settings(settings)
     layout = ClusterLayout(settings.dir.resolve())
     check_ports_free(ports.uses())

@@ -7,7 +7,6 @@ can lose one and roll them. Ctrl-C or SIGTERM stops everything in reverse order.
 """
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,6 +23,7 @@ from devstack.cluster.config import (
     ClusterSettings,
     PortUse,
     check_ports_free,
+    ended_by_cluster_errors,
     load_cluster_settings,
 )
 from devstack.cluster.processes import ManagedProcess, answers_200
@@ -135,7 +135,7 @@ async def running_cluster(settings: Settings | None = None, cluster_settings: Cl
     Raises:
         ClusterError: Why it cannot start, in one line.
     """
-    cluster_settings = cluster_settings or ClusterSettings()
+    cluster_settings = cluster_settings or load_cluster_settings()
     settings = settings or Settings()
     check_ports_free(tradelane_port_uses(settings, cluster_settings.tradelane_workers))
     async with running_temporal_cluster(cluster_settings, ports=ports,
@@ -231,9 +231,6 @@ async def supervise(processes: list[ManagedProcess], stop: asyncio.Event) -> Non
 
 def serve_forever(settings: Settings, cluster_settings: ClusterSettings | None = None) -> None:
     """`tradelane cluster`: the whole cluster in the foreground; a ClusterError ends it with its one line."""
-    try:
+    with ended_by_cluster_errors():
         chosen = cluster_settings or load_cluster_settings()
         run_until_signalled(lambda stop: serve(settings, chosen, stop))
-    except ClusterError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None

@@ -160,3 +160,14 @@ def test_a_refused_cluster_setting_is_one_line_naming_its_variable(monkeypatch, 
     with pytest.raises(ClusterError) as err:
         load_cluster_settings()
     assert str(err.value) == f"{variable}={value}: {reason} (fix it or unset it)"
+
+
+def test_a_private_cluster_keeps_the_environments_binaries(monkeypatch, tmp_path):
+    """`reliability --cluster` and `bench --cluster` give their cluster its own directory and quiet logs; where the
+    binaries are (TRADELANE_CLUSTER_BIN_DIR, TEMPORAL_SERVER_PATH) still comes from the environment."""
+    monkeypatch.setenv("TRADELANE_CLUSTER_BIN_DIR", str(tmp_path / "bin"))
+    monkeypatch.setenv("TEMPORAL_SERVER_PATH", str(tmp_path / "bin" / "temporal-server"))
+    settings = load_cluster_settings(dir=tmp_path / "run", server_log_level="warn")
+    assert (settings.dir, settings.server_log_level) == (tmp_path / "run", "warn")
+    assert settings.bin_dir == tmp_path / "bin"
+    assert settings.server_path == tmp_path / "bin" / "temporal-server"
