@@ -123,15 +123,16 @@ def ensure_schemas(tool: SchemaTool, schema_dir: Path | None, pgdata: Path) -> N
             continue
         if current is None:
             tool.run(target.database, "setup-schema", "-v", "0.0")
-        log.info("upgrading the Temporal schema", database=target.database,
-                 from_version=_dotted(current) if current else "none", to_version=_dotted(newest))
+        from_version = _dotted(current) if current else "none"
+        log.info("upgrading the Temporal schema", database=target.database, from_version=from_version,
+                 to_version=_dotted(newest))
         try:
             tool.run(target.database, "update-schema", "-d", str(versioned))
         except ClusterError as failed:
-            raise ClusterError(f"the schema of database {target.database} could not be brought from "
-                               f"{_dotted(current) if current else 'none'} to {_dotted(newest)}, the version this "
-                               f"server needs: {failed}; restore the database from a backup taken before the "
-                               f"failed upgrade, or start from an empty cluster (remove {pgdata})") from None
+            raise ClusterError(f"the schema of database {target.database} could not be brought from {from_version} "
+                               f"to {_dotted(newest)}, the version this server needs: {failed}; restore the database "
+                               f"from a backup taken before the failed upgrade, or start from an empty cluster "
+                               f"(remove {pgdata})") from None
         reached = current_version(tool.port, tool.password, target.database)
         if reached is None or reached < newest:
             raise ClusterError(f"the schema of database {target.database} is at "

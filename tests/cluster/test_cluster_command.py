@@ -5,6 +5,7 @@ a directory and ports of its own; the binaries are those `make cluster-binaries`
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -48,9 +49,9 @@ def process_alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def processes_using(folder: Path) -> list[str]:
-    """Every live process whose command line or working directory is in `folder` (PostgreSQL's, the Temporal
-    servers', which run in the cluster's directory)."""
+def processes_using(folder: Path) -> list[tuple[int, str]]:
+    """Every live process (pid, command line) whose command line or working directory is in `folder`
+    (PostgreSQL's, the Temporal servers', which run in the cluster's directory)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -61,7 +62,7 @@ def processes_using(folder: Path) -> list[str]:
         except OSError:
             continue
         if (str(folder) in cmdline or cwd.startswith(str(folder))) and process_alive(int(entry.name)):
-            found.append(f"{entry.name}: {cmdline[:200]}")
+            found.append((int(entry.name), cmdline[:200]))
     return found
 
 
@@ -100,7 +101,7 @@ def command_env() -> Iterator[tuple[dict[str, str], Path, ClusterPorts]]:
         "PYTHONPATH": str(ROOT),
     })
     yield env, folder, ClusterPorts.standard(frontend, postgres)
-    subprocess.run(["rm", "-rf", str(folder)], check=False)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -115,8 +116,8 @@ def make_cluster(env: dict[str, str], folder: Path, name: str) -> Iterator[tuple
         if process.poll() is None:  # a failed assertion: leave nothing behind for the next test
             process.kill()
             process.wait()
-            for line in processes_using(folder):
-                os.kill(int(line.split(":")[0]), signal.SIGKILL)
+            for pid, _ in processes_using(folder):
+                os.kill(pid, signal.SIGKILL)
 
 
 def wait_until_up(process: subprocess.Popen[bytes], log: Path, api_port: str) -> str:

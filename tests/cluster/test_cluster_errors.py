@@ -3,7 +3,6 @@ older than the server's is upgraded, as production's schema tool does; one that 
 These run the real PostgreSQL and the real schema tool on a private data directory."""
 
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from devstack.cluster.config import (
 )
 from devstack.cluster.postgres import Credentials, LocalPostgres
 from devstack.cluster.schema import SchemaTool, current_version, ensure_schemas, newest_version
+from tests.cluster.conftest import free_run
 
 pytestmark = pytest.mark.temporal
 
@@ -44,12 +44,6 @@ class Database:
         return newest_version(self.schemas / subdir / "versioned")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def database() -> Iterator[Database]:
     """The cluster's PostgreSQL with its users and empty databases, no schema yet."""
@@ -59,7 +53,7 @@ def database() -> Iterator[Database]:
     schemas = schema_dir(settings.schema_dir)
     assert schemas is not None, "the server module's schema files (Go's module cache) are needed"
     credentials = Credentials.load_or_create(layout.credentials)
-    port = _free_port()
+    port = free_run(1)
     server = LocalPostgres(layout, port)
     server.start()
     try:
@@ -113,7 +107,7 @@ def test_postgresql_missing_is_one_line_naming_the_make_target(tmp_path: Path, m
     monkeypatch.setattr(postgres_module.glob, "glob", lambda pattern: [])
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ClusterError) as err:
-        LocalPostgres(ClusterLayout(tmp_path / "cluster"), _free_port()).start()
+        LocalPostgres(ClusterLayout(tmp_path / "cluster"), free_run(1)).start()
     assert str(err.value) == "PostgreSQL's initdb is not installed: run `make postgres`"
     assert not (tmp_path / "cluster").exists()  # stopped before it made anything
 

@@ -12,6 +12,7 @@ import yaml
 from typer.main import get_command
 
 from devstack.cli import app
+from devstack.cluster.config import CONFIG_TEMPLATE
 from devstack.devserver import _CLI_TYPE_NAMES, TESTED_CLI
 from infra.platform.partner_credentials import MissingCredentials, check_all
 from infra.platform.settings import Settings
@@ -503,10 +504,7 @@ TEMPORAL_SERVICES = {"temporal": "frontend", "temporal-history": "history", "tem
 def test_temporal_runs_as_a_cluster_of_services_from_the_make_cluster_template():
     """Each Temporal service is its own container, started from the configuration template that `make cluster`
     renders for its processes on loopback, with at least two history hosts."""
-    from devstack.cluster.config import REPO_ROOT
-
-    template = REPO_ROOT / "deploy" / "temporal" / "config.yaml.template"
-    assert template.read_text().startswith("# enable-template")
+    assert CONFIG_TEMPLATE.read_text().startswith("# enable-template")
     for name, role in TEMPORAL_SERVICES.items():
         service = SERVICES[name]
         assert service["image"] == f"temporalio/server:{TESTED_CLI.server}", name
@@ -527,9 +525,6 @@ def test_temporal_runs_as_a_cluster_of_services_from_the_make_cluster_template()
 
 
 def test_the_template_names_every_variable_the_compose_file_sets_for_the_servers():
-    from devstack.cluster.config import REPO_ROOT
-
-    template = (REPO_ROOT / "deploy" / "temporal" / "config.yaml.template").read_text()
-    used = set(re.findall(r'env "([A-Z0-9_]+)"', template))
+    used = set(re.findall(r'env "([A-Z0-9_]+)"', CONFIG_TEMPLATE.read_text()))
     image_only = {"DB", "TEMPORAL_SERVICE"}  # the image's own (which store plugin), and the command's
     assert set(SERVICES["temporal"]["environment"]) - image_only <= used
