@@ -55,7 +55,8 @@ cluster-binaries: $(STAMP)
 
 # Tradelane on the cluster (tests/cluster): shipments delivered, approved and compensated, visibility on PostgreSQL,
 # the schedule, the codec; then `python -m reliability --cluster` on 48 shipments with a history host lost twice, a
-# worker lost, the frontend restarted and the workers rolled. About 4 minutes on warm binaries; `make test` runs them.
+# worker lost, the frontend restarted and the workers rolled; `tradelane cluster` started and stopped with Ctrl-C;
+# the one-line errors. About 5 minutes on warm binaries; `make test` runs them.
 test-cluster: $(STAMP) postgres cluster-binaries
 	$(BIN)/pytest -q -p no:cacheprovider tests/cluster
 
