@@ -198,6 +198,11 @@ def claim_due(
     one writer at a time) a plain read picks the candidates first, so a round with nothing due takes no write lock,
     and a candidate another deliverer took in between is no longer due and is left out.
 
+    So a claim racing others may return fewer rows than `limit`, even none while due rows remain: on PostgreSQL the
+    limit is applied to the statement's snapshot before the rows are locked, and a row another deliverer claimed
+    since is then dropped (PostgreSQL documents this for LIMIT with FOR UPDATE). Nothing is lost: the relay's next
+    round takes them.
+
     Args:
         engine: The read-model database.
         now: Current time (timezone-aware).
