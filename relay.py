@@ -21,7 +21,8 @@ from infra.platform.health import Check, Readiness, database_check
 from infra.platform.http_server import ServedApp
 from infra.platform.logging import configure_logging
 from infra.platform.process import run_until_signalled
-from infra.platform.settings import Settings, get_settings
+from infra.platform.settings import Settings
+from infra.platform.startup import binding, ended_by_startup_errors, load_settings
 from worker import outbox_relay, partner_http
 
 log = structlog.stdlib.get_logger(__name__)
@@ -68,13 +69,16 @@ async def serve_health(settings: Settings, engine: Engine, relay: "asyncio.Task[
         readiness = Readiness(ready=all(c.ok for c in checks), checks=checks)
         return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
 
-    return await ServedApp(app, settings.ops_host, settings.worker_health_port).start()
+    with binding(settings.ops_host, settings.worker_health_port, "TRADELANE_WORKER_HEALTH_PORT"):
+        served = ServedApp(app, settings.ops_host, settings.worker_health_port)
+    return await served.start()
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    run_until_signalled(lambda stop: run_relay(settings, stop))
+    with ended_by_startup_errors():  # a refused setting or a taken port: one line naming it, exit 1
+        settings = load_settings()
+        configure_logging(settings.log_format, settings.log_level)
+        run_until_signalled(lambda stop: run_relay(settings, stop))
 
 
 if __name__ == "__main__":

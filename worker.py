@@ -42,6 +42,7 @@ from infra.platform.logging import configure_logging
 from infra.platform.partner_credentials import check_all as check_partner_credentials
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
+from infra.platform.startup import binding, ended_by_startup_errors, load_settings
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect
 from tradelane.decisions.screening import ScreeningList
@@ -146,8 +147,10 @@ def partner_http(settings: Settings) -> httpx.AsyncClient:
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     migrate(settings.database_url)
     metrics = f"{settings.ops_host}:{settings.metrics_port}" if settings.metrics_port is not None else None
+    with binding(settings.ops_host, settings.metrics_port, "TRADELANE_METRICS_PORT"):
+        runtime = make_runtime(metrics)
     client = await connect(
-        settings, runtime=make_runtime(metrics),
+        settings, runtime=runtime,
         interceptors=tracing_interceptors(tracer_provider("tradelane-worker", settings.otel_endpoint)))
     engine = make_engine(settings.database_url)
     book, screening = rule_data(settings)
@@ -215,14 +218,17 @@ async def serve_health(settings: Settings, client: Client, engine: Engine, worke
         readiness = await check_readiness(client, engine, timeout=settings.query_timeout_s, extra=[polling])
         return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
 
-    return await ServedApp(app, settings.ops_host, settings.worker_health_port).start()
+    with binding(settings.ops_host, settings.worker_health_port, "TRADELANE_WORKER_HEALTH_PORT"):
+        served = ServedApp(app, settings.ops_host, settings.worker_health_port)
+    return await served.start()
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_format, settings.log_level)
-    check_partner_credentials(settings.environment)  # in production, a missing credential stops the start here
-    run_until_signalled(lambda stop: run_worker(settings, stop))
+    with ended_by_startup_errors():  # a refused setting or a taken port: one line naming it, exit 1
+        settings = load_settings()
+        configure_logging(settings.log_format, settings.log_level)
+        check_partner_credentials(settings.environment)  # in production, a missing credential stops the start here
+        run_until_signalled(lambda stop: run_worker(settings, stop))
 
 
 if __name__ == "__main__":

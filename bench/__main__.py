@@ -57,9 +57,9 @@ from bench.report import (
 from bench.shape import Shape, shape_of
 from bench.stack import HOST, QUEUE_B, QUEUE_M, ROLES, TIMINGS, BenchStack, peak_rss_mib
 from bench.workloads import BareWorkload, MinimalWorkload, Outcome, Rep, ShipmentWorkload, closed_loop
-from devstack.cluster.config import ended_by_cluster_errors
 from devstack.devserver import find_cli, version_of
 from infra.platform.logging import configure_logging
+from infra.platform.startup import ended_by_startup_errors
 from infra.platform.temporal import connect
 from tradelane.keys import shipment_id_of
 
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream((args.run_dir / "bench.log").open("a", encoding="utf-8"))
-    with ended_by_cluster_errors():  # a cluster that cannot start (--cluster) says why in one line
+    with ended_by_startup_errors():  # a cluster that cannot start (--cluster) says why in one line
         result = asyncio.run(_run(args, out))
     (args.run_dir / "bench.json").write_text(result.model_dump_json(indent=1), encoding="utf-8")
     (args.run_dir / "bench.png").write_bytes(plot_png(result))

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from bench.cpu import children_of
 from devstack.devserver import DevServer, start_dev_server
-from devstack.mailserver import free_port
+from devstack.ports import free_port
 from devstack.up import SANDBOX_POLL_INTERVAL_S, sandbox_config
 from infra.platform.settings import Settings, get_settings
 from reliability.config import RunTimings

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from starter.cli import app, console, service_settings
+from starter.cli import app, console, refuse_taken_ports, service_settings
 
 __all__ = ["app"]
 
@@ -20,7 +20,13 @@ def up() -> None:
     (its metrics and health ports open, as in production)."""
     from devstack.up import serve_forever
 
-    serve_forever(service_settings())
+    settings = service_settings()
+    refuse_taken_ports(settings.api_host, {"TRADELANE_API_PORT": settings.api_port})
+    refuse_taken_ports(settings.sandbox_host, {"TRADELANE_SANDBOX_PORT": settings.sandbox_port})
+    refuse_taken_ports(settings.smtp_host, {"TRADELANE_SMTP_PORT": settings.smtp_port})
+    refuse_taken_ports(settings.ops_host, {"TRADELANE_WORKER_HEALTH_PORT": settings.worker_health_port,
+                                           "TRADELANE_METRICS_PORT": settings.metrics_port})
+    serve_forever(settings)
 
 
 @app.command()
@@ -35,9 +41,10 @@ def cluster(
 
     if binaries_only:
         from devstack.cluster.binaries import ensure_binaries
-        from devstack.cluster.config import ended_by_cluster_errors, load_cluster_settings
+        from devstack.cluster.config import load_cluster_settings
+        from infra.platform.startup import ended_by_startup_errors
 
-        with ended_by_cluster_errors():
+        with ended_by_startup_errors():
             found = ensure_binaries(load_cluster_settings())
         console.print(f"temporal-server: {found.server}\ntemporal-sql-tool: {found.sql_tool}")
         return
@@ -69,6 +76,7 @@ def sandbox() -> None:
     from sandbox.app import create_app as create_sandbox_app
 
     settings = service_settings()
+    refuse_taken_ports(settings.sandbox_host, {"TRADELANE_SANDBOX_PORT": settings.sandbox_port})
     uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port,
                 log_config=None)
 

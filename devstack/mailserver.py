@@ -12,7 +12,6 @@ import argparse
 import mailbox
 import re
 import signal
-import socket
 import threading
 from email import policy
 from email.message import EmailMessage
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from devstack.ports import free_port
 
 _KEY_ORDER = re.compile(r"^(\d+)\.M(\d+)P\d+Q(\d+)\.")
 """Python's Maildir names new files ``<seconds>.M<microseconds>P<pid>Q<counter>.<host>``."""
@@ -46,13 +47,6 @@ class _MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on `host` right now (aiosmtpd needs a concrete port to check that it started)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def _order(key: str) -> tuple[int, int, int, str]:
     match = _KEY_ORDER.match(key)
     return (int(match[1]), int(match[2]), int(match[3]), key) if match else (0, 0, 0, key)
@@ -70,7 +64,7 @@ class DevMailServer:
     def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 8025) -> None:
         self.directory = Path(directory)
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port or free_port()  # aiosmtpd needs a concrete port to check that it started
         self._controller: Controller | None = None
 
     @property

@@ -34,7 +34,8 @@ import httpx
 from temporalio.client import Client
 
 from devstack.devserver import start_dev_server
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 from devstack.up import WORKER_READY_TIMEOUT_S, WorkerProcess, sandbox_config, stop_worker
 from infra.persistence.db import make_engine, migrate
 from infra.platform.http_server import ServedApp

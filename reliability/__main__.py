@@ -23,8 +23,8 @@ from typing import TextIO
 
 from rich.console import Console
 
-from devstack.cluster.config import ended_by_cluster_errors
 from infra.platform.logging import configure_logging
+from infra.platform.startup import ended_by_startup_errors
 from reliability.audit import AuditResult, Evidence, audit
 from reliability.config import TIMINGS
 from reliability.driver import DriverOptions, run_batch
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.run_dir, ignore_errors=True)
     args.run_dir.mkdir(parents=True)
     _log_to_file(args.run_dir / "driver.log")
-    with ended_by_cluster_errors():  # a cluster that cannot start (--cluster) says why in one line
+    with ended_by_startup_errors():  # a cluster that cannot start (--cluster) says why in one line
         evidence, result, took = asyncio.run(_run(args, console))
     console.print(kind_table(evidence, result))
     if evidence.disruptions:

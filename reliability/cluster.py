@@ -16,7 +16,7 @@ from pathlib import Path
 
 from devstack.cluster.config import ClusterPorts, load_cluster_settings, scratch_dir
 from devstack.cluster.servers import TemporalCluster, running_temporal_cluster
-from devstack.mailserver import free_port
+from devstack.ports import free_port
 from infra.platform.settings import Settings
 from reliability.catalogue import CLUSTER_DISRUPTIONS, Disruption
 from reliability.config import TIMINGS, RunTimings

@@ -23,7 +23,8 @@ import structlog
 from pydantic import BaseModel
 
 from devstack.devserver import DevServer, start_dev_server
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 from devstack.up import sandbox_config
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import Settings, get_settings

@@ -313,13 +313,25 @@ def cancel(shipment_id: str, actor: Actor, reason: Annotated[str, typer.Option()
 
 
 def service_settings() -> "Settings":
-    """Settings of a service command, with logging configured from them."""
+    """Settings of a service command, with logging configured from them; a refused value ends the command with one
+    line naming its variable."""
     from infra.platform.logging import configure_logging
-    from infra.platform.settings import get_settings
+    from infra.platform.startup import ended_by_startup_errors, load_settings
 
-    settings = get_settings()
+    with ended_by_startup_errors():
+        settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     return settings
+
+
+def refuse_taken_ports(host: str, ports: dict[str, int | None]) -> None:
+    """End a service command in one line when a port it would listen on (by its setting's name) is taken."""
+    from infra.platform.startup import check_port_free, ended_by_startup_errors
+
+    with ended_by_startup_errors():
+        for setting, port in ports.items():
+            if port is not None:
+                check_port_free(host, port, setting)
 
 
 @app.command()
@@ -330,6 +342,7 @@ def api() -> None:
     from starter.api import create_app
 
     settings = service_settings()
+    refuse_taken_ports(settings.api_host, {"TRADELANE_API_PORT": settings.api_port})
     # X-Forwarded-For is believed only from TRADELANE_TRUSTED_PROXIES (starter/ratelimit.py), not from uvicorn's list.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
                 proxy_headers=False)

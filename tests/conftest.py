@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 
 from devstack.devserver import DevServer, start_dev_server
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 from infra.persistence.db import make_engine, migrate
 from infra.persistence.dead_letters import failed_unrecorded
 from infra.persistence.outbox import OutboxRow, OutboxState, messages_of

@@ -3,12 +3,13 @@
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from devstack.ports import free_port
 
 
 def _bin(name: str) -> str:
@@ -18,10 +19,6 @@ def _bin(name: str) -> str:
     return found[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresCluster:
@@ -58,7 +55,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         as_user = ["runuser", "-u", "postgres", "--"]
     subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "tradelane", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
-    cluster = PostgresCluster(directory, _free_port(), as_user)
+    cluster = PostgresCluster(directory, free_port(), as_user)
     cluster.start()
     try:
         yield cluster

@@ -6,12 +6,8 @@ Pure: nothing here starts a process, so the template's contract is tested withou
 """
 
 import os
-import random
 import socket
-import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +15,9 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from devstack.ports import free_ports
 from infra.platform.settings import STATE_DIR
+from infra.platform.startup import StartupError, refused_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_TEMPLATE = REPO_ROOT / "deploy" / "temporal" / "config.yaml.template"
@@ -42,18 +40,8 @@ TEMPORAL_PORT_SETTING = "TRADELANE_CLUSTER_TEMPORAL_PORT"
 POSTGRES_PORT_SETTING = "TRADELANE_CLUSTER_POSTGRES_PORT"
 
 
-class ClusterError(Exception):
-    """Why the cluster cannot start, in one line that names what to do."""
-
-
-@contextmanager
-def ended_by_cluster_errors() -> Iterator[None]:
-    """For a command: a ClusterError ends it with its one line on stderr and exit code 1, not a traceback."""
-    try:
-        yield
-    except ClusterError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+class ClusterError(StartupError):
+    """Why the cluster cannot start, in one line that names what to do (`ended_by_startup_errors` prints it)."""
 
 
 def last_line(text: str) -> str:
@@ -100,11 +88,7 @@ def load_cluster_settings(**overrides: object) -> ClusterSettings:
     try:
         return ClusterSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
-        first = err.errors()[0]
-        name = str(first["loc"][0])
-        # A field read by its own name (TEMPORAL_SERVER_PATH) is reported by that name, the others by the field's.
-        variable = name if name.isupper() else f"{ClusterSettings.model_config['env_prefix']}{name.upper()}"
-        raise ClusterError(f"{variable}={first.get('input')}: {first['msg']} (fix it or unset it)") from None
+        raise ClusterError(refused_setting(err, ClusterSettings.model_config["env_prefix"])) from None
 
 
 class Role(StrEnum):
@@ -193,35 +177,6 @@ class ClusterPorts:
             if spec.http_port is not None:
                 uses.append(PortUse(spec.http_port, f"Temporal {spec.name} HTTP", TEMPORAL_PORT_SETTING))
         return uses
-
-
-FREE_PORT_RANGE = range(20000, 32000)
-"""Where `free_ports` looks: below the kernel's ephemeral ports (32768 up, which clients' connections take), and below
-32768 because Temporal keeps a membership port in a smallint column (cluster_membership.rpc_port)."""
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct loopback ports free at this moment, from a random place in FREE_PORT_RANGE (so two test
-    sessions rarely race for the same ones); all are held open together until chosen."""
-    first = random.randrange(len(FREE_PORT_RANGE))
-    candidates = [*FREE_PORT_RANGE[first:], *FREE_PORT_RANGE[:first]]
-    held: list[socket.socket] = []
-    try:
-        for port in candidates:
-            sock = socket.socket()
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                sock.close()
-                continue
-            held.append(sock)
-            if len(held) == count:
-                return [sock.getsockname()[1] for sock in held]
-        raise ClusterError(f"fewer than {count} free ports on {LOOPBACK} between {FREE_PORT_RANGE.start} and "
-                           f"{FREE_PORT_RANGE.stop}")
-    finally:
-        for sock in held:
-            sock.close()
 
 
 def check_ports_free(uses: list[PortUse]) -> None:

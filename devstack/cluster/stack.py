@@ -23,7 +23,6 @@ from devstack.cluster.config import (
     ClusterSettings,
     PortUse,
     check_ports_free,
-    ended_by_cluster_errors,
     load_cluster_settings,
 )
 from devstack.cluster.processes import ManagedProcess, answers_200
@@ -35,6 +34,7 @@ from infra.platform.http_server import ServedApp
 from infra.platform.logging import get_logger
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, local_url
+from infra.platform.startup import ended_by_startup_errors
 from infra.platform.temporal import connect
 from sandbox.app import create_app as create_sandbox_app
 from starter.api import create_app
@@ -231,6 +231,6 @@ async def supervise(processes: list[ManagedProcess], stop: asyncio.Event) -> Non
 
 def serve_forever(settings: Settings, cluster_settings: ClusterSettings | None = None) -> None:
     """`tradelane cluster`: the whole cluster in the foreground; a ClusterError ends it with its one line."""
-    with ended_by_cluster_errors():
+    with ended_by_startup_errors():
         chosen = cluster_settings or load_cluster_settings()
         run_until_signalled(lambda stop: serve(settings, chosen, stop))

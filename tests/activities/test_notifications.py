@@ -368,7 +368,7 @@ class RecordingRelay:
 def recording_relay() -> Iterator[tuple[RecordingRelay, int]]:
     from aiosmtpd.controller import Controller
 
-    from devstack.mailserver import free_port
+    from devstack.ports import free_port
 
     handler = RecordingRelay()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from devstack.devserver import DevServer, start_dev_server
-from devstack.mailserver import free_port
+from devstack.ports import free_port
 from infra.persistence.db import make_engine, migrate
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import Settings

@@ -5,7 +5,6 @@ Tradelane's API, sandbox and two worker processes on top (`devstack.cluster.runn
 
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,28 +13,10 @@ import pytest
 
 from devstack.cluster.config import ClusterPorts, ClusterSettings, scratch_dir
 from devstack.cluster.stack import Cluster, running_cluster
+from devstack.ports import free_port_run
 from infra.platform.settings import STATE_DIR, Settings
 
 pytestmark = pytest.mark.temporal
-
-
-def free_run(length: int) -> int:
-    """The first of `length` consecutive free loopback ports (worker N takes a setting's port + N - 1)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + length < 65535 and all(_free(first + i) for i in range(length)):
-            return first
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +33,18 @@ def cluster_env() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def tradelane_ports() -> dict[str, int]:
+    """Tradelane's ports for a private stack (its settings' names), all different: the API, sandbox, SMTP and two
+    workers' health and metrics ports (worker N takes a setting's port + N - 1), from one run of free ports."""
+    first = free_port_run(7)
+    return {"api_port": first, "sandbox_port": first + 1, "smtp_port": first + 2, "worker_health_port": first + 3,
+            "metrics_port": first + 5}
+
+
 @pytest.fixture(scope="module")
 async def cluster(cluster_env: Path) -> AsyncIterator[Cluster]:
-    settings = Settings(_env_file=None, environment="development", api_port=free_run(1), sandbox_port=free_run(1),
-                        smtp_port=free_run(1), worker_health_port=free_run(2), metrics_port=free_run(2),
-                        mail_dir=cluster_env / "mail", quiet_hours="")
+    settings = Settings(_env_file=None, environment="development", **tradelane_ports(), mail_dir=cluster_env / "mail",
+                        quiet_hours="")
     cluster_settings = ClusterSettings(dir=cluster_env / "data", bin_dir=(STATE_DIR / "cluster" / "bin").resolve(),
                                        server_log_level="warn")
     async with running_cluster(settings, cluster_settings, ports=ClusterPorts.free()) as running:

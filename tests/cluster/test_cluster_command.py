@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from devstack.cluster.config import ClusterError, ClusterPorts, ClusterSettings, check_ports_free, scratch_dir
-from tests.cluster.conftest import free_run
+from devstack.ports import FREE_PORT_RANGE, free_port
+from tests.cluster.conftest import tradelane_ports
 
 pytestmark = pytest.mark.temporal
 
@@ -27,13 +28,16 @@ START_TIMEOUT_S = 240
 READY_LINE = "Ctrl-C stops everything."
 
 
-def free_temporal_layout() -> tuple[int, int]:
-    """A frontend port whose whole standard layout (F-300 to F+21) is free, and a free PostgreSQL port (the frontend's
-    at most 32000, as the setting requires)."""
+def free_temporal_layout(avoid: set[int]) -> tuple[int, int]:
+    """A frontend port whose whole standard layout (F-300 to F+21) is free, and a free PostgreSQL port outside it; all
+    below the ports outgoing connections take (`devstack.ports.FREE_PORT_RANGE`), none of them in `avoid`."""
     for _ in range(200):
-        frontend, postgres = random.randrange(21000, 32000), random.randrange(41000, 50000)
+        frontend, postgres = random.randrange(FREE_PORT_RANGE.start + 300, FREE_PORT_RANGE.stop - 21), free_port()
+        uses = ClusterPorts.standard(frontend, postgres).uses()
+        if len({use.port for use in uses}) < len(uses) or {use.port for use in uses} & avoid:
+            continue
         try:
-            check_ports_free(ClusterPorts.standard(frontend, postgres).uses())
+            check_ports_free(uses)
         except ClusterError:
             continue
         return frontend, postgres
@@ -85,18 +89,15 @@ def descendants(pid: int) -> set[int]:
 @pytest.fixture(scope="module")
 def command_env() -> Iterator[tuple[dict[str, str], Path, ClusterPorts]]:
     folder = scratch_dir("tradelane-test-make-cluster-")
-    frontend, postgres = free_temporal_layout()
+    tradelane = tradelane_ports()
+    frontend, postgres = free_temporal_layout(avoid=set(range(min(tradelane.values()), max(tradelane.values()) + 2)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADELANE_", "TEMPORAL_"))}
     env.update({
         "TRADELANE_CLUSTER_DIR": str(folder / "cluster"),
         "TRADELANE_CLUSTER_BIN_DIR": str(ClusterSettings(_env_file=None).bin_dir.resolve()),
         "TRADELANE_CLUSTER_TEMPORAL_PORT": str(frontend),
         "TRADELANE_CLUSTER_POSTGRES_PORT": str(postgres),
-        "TRADELANE_API_PORT": str(free_run(1)),
-        "TRADELANE_SANDBOX_PORT": str(free_run(1)),
-        "TRADELANE_SMTP_PORT": str(free_run(1)),
-        "TRADELANE_WORKER_HEALTH_PORT": str(free_run(2)),
-        "TRADELANE_METRICS_PORT": str(free_run(2)),
+        **{f"TRADELANE_{name.upper()}": str(port) for name, port in tradelane.items()},
         "TRADELANE_MAIL_DIR": str(folder / "mail"),
         "PYTHONPATH": str(ROOT),
     })

@@ -24,7 +24,7 @@ from devstack.cluster.config import (
 )
 from devstack.cluster.postgres import Credentials, LocalPostgres
 from devstack.cluster.schema import SchemaTool, current_version, ensure_schemas, newest_version
-from tests.cluster.conftest import free_run
+from devstack.ports import free_port
 
 pytestmark = pytest.mark.temporal
 
@@ -53,7 +53,7 @@ def database() -> Iterator[Database]:
     schemas = schema_dir(settings.schema_dir)
     assert schemas is not None, "the server module's schema files (Go's module cache) are needed"
     credentials = Credentials.load_or_create(layout.credentials)
-    port = free_run(1)
+    port = free_port()
     server = LocalPostgres(layout, port)
     server.start()
     try:
@@ -107,7 +107,7 @@ def test_postgresql_missing_is_one_line_naming_the_make_target(tmp_path: Path, m
     monkeypatch.setattr(postgres_module.glob, "glob", lambda pattern: [])
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ClusterError) as err:
-        LocalPostgres(ClusterLayout(tmp_path / "cluster"), free_run(1)).start()
+        LocalPostgres(ClusterLayout(tmp_path / "cluster"), free_port()).start()
     assert str(err.value) == "PostgreSQL's initdb is not installed: run `make postgres`"
     assert not (tmp_path / "cluster").exists()  # stopped before it made anything
 

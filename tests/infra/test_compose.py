@@ -405,7 +405,8 @@ def _scram_cluster(tmp_path: Path) -> dict:
     import shutil
     import subprocess
 
-    from tests.postgres import _bin, _free_port
+    from devstack.ports import free_port
+    from tests.postgres import _bin
 
     directory = Path(__import__("tempfile").mkdtemp(prefix="tradelane-pginit-"))
     data = directory / "pgdata"
@@ -417,7 +418,7 @@ def _scram_cluster(tmp_path: Path) -> dict:
         user = "postgres"
     subprocess.run([_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
                     "--auth-host=scram-sha-256", "-E", "UTF8"], check=True, capture_output=True, user=user)
-    port = _free_port()
+    port = free_port()
     ctl = [_bin("pg_ctl"), "-D", str(data)]
     subprocess.run([*ctl, "-o", f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off", "-w",
                     "-l", str(directory / "log"), "start"], check=True, capture_output=True, user=user)

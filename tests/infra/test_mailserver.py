@@ -12,7 +12,8 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

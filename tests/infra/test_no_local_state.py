@@ -22,7 +22,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from temporalio.client import Client
 
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_TRACKING_SECRET
 from tests.postgres import postgres_cluster

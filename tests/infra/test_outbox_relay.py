@@ -126,7 +126,7 @@ class Clock:
 async def test_a_transient_failure_waits_for_its_backoff_instead_of_the_next_round(engine):
     """The relay has no Temporal retry behind it: without a backoff, an SMTP outage would use up a message's
     attempts in a few half-second rounds and make it a dead letter."""
-    from devstack.mailserver import free_port
+    from devstack.ports import free_port
 
     shipment_id = unique_id("R")
     clock = Clock(datetime.now(UTC))
@@ -184,7 +184,7 @@ async def test_the_relay_runs_as_a_process_of_its_own_and_stops_on_sigterm(tmp_p
     import subprocess
     import sys
 
-    from devstack.mailserver import free_port
+    from devstack.ports import free_port
 
     health_port = free_port()
     shipment_id = unique_id("R")

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
-    from devstack.mailserver import free_port
+    from devstack.ports import free_port
     from infra.persistence.db import ShipmentRow, make_engine, migrate
     from infra.persistence.outbox import OutboxRow
     from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors

@@ -9,7 +9,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.ports import free_port
 from devstack.up import worker_process
 from infra.platform.settings import Settings
 
@@ -28,10 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def answers(url: str) -> httpx.Response | None:

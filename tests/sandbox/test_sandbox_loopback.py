@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 
+from devstack.ports import free_port
 from sandbox import SandboxConfig, create_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,16 +121,12 @@ async def test_pushed_tracking_over_real_http() -> None:
             ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_python_dash_m_sandbox_serves(tmp_path: Path) -> None:
     config = tmp_path / "sandbox.yaml"
     config.write_text("seconds_per_day: 0.01\nfaults:\n  - {partner: bluewave, operation: quote, kind: outage}\n")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port), "--config", str(config),

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, Route, async_playwright
 from temporalio.client import Client
 
 from devstack.devserver import TESTED_CLI, DevServer, start_dev_server
-from devstack.mailserver import free_port
+from devstack.ports import free_port
 from infra.persistence.db import make_engine, migrate
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import DEV_API_KEYS, Settings

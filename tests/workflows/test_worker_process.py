@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client
 
-from devstack.mailserver import DevMailServer, free_port
+from devstack.mailserver import DevMailServer
+from devstack.ports import free_port
 from infra.platform.http_server import ServedApp
 from starter.api import create_app
 from tests.conftest import fast_settings
