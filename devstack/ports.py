@@ -13,18 +13,26 @@ connections make likely. Below 32768 also because Temporal keeps a membership po
 (cluster_membership.rpc_port)."""
 
 
+_handed_out: set[int] = set()
+"""Ports this process chose already: the next choice skips them, so two choices made before either server binds
+(a stack's API and worker ports) never coincide. Forgotten when the range runs short."""
+
+
 class NoFreePorts(RuntimeError):
     """FREE_PORT_RANGE has too few free ports left."""
 
 
 def free_ports(count: int, *, consecutive: bool = False) -> list[int]:
     """`count` distinct loopback ports free at this moment, from a random place in FREE_PORT_RANGE (so two test
-    sessions rarely race for the same ones); all are held open together until chosen.
+    sessions rarely race for the same ones), none this process chose before; all are held open together until
+    chosen.
 
     Args:
         count: How many.
         consecutive: A run of `count` neighbours (worker N takes a setting's port + N - 1).
     """
+    if len(_handed_out) > len(FREE_PORT_RANGE) // 2:
+        _handed_out.clear()
     first = random.randrange(len(FREE_PORT_RANGE))
     candidates = [*FREE_PORT_RANGE[first:], *FREE_PORT_RANGE[:first]]
     held: list[socket.socket] = []
@@ -34,6 +42,8 @@ def free_ports(count: int, *, consecutive: bool = False) -> list[int]:
                 for sock in held:
                     sock.close()
                 held = []
+            if port in _handed_out:
+                continue
             sock = socket.socket()
             try:
                 sock.bind((LOOPBACK, port))
@@ -42,7 +52,9 @@ def free_ports(count: int, *, consecutive: bool = False) -> list[int]:
                 continue
             held.append(sock)
             if len(held) == count:
-                return [sock.getsockname()[1] for sock in held]
+                chosen = [sock.getsockname()[1] for sock in held]
+                _handed_out.update(chosen)
+                return chosen
         raise NoFreePorts(f"fewer than {count} free ports on {LOOPBACK} between {FREE_PORT_RANGE.start} and "
                           f"{FREE_PORT_RANGE.stop}")
     finally:

@@ -102,6 +102,13 @@ def test_a_check_across_settings_has_no_variable_to_name():
     assert refused_setting(err.value) == "Value error, set both or neither (fix the settings it names)"
 
 
+def test_a_port_chosen_once_is_not_chosen_again_before_anything_binds_it(monkeypatch):
+    """A stack picks its API and worker ports, then starts them: the second choice must not be the first."""
+    monkeypatch.setattr("devstack.ports.random.randrange", lambda _: 0)  # every search starts at the same place
+    ports = [free_port() for _ in range(5)] + free_ports(3) + [free_port_run(2)]
+    assert len(set(ports)) == len(ports)
+
+
 def test_free_ports_are_below_the_ports_outgoing_connections_take():
     low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     ports = free_ports(20)
