@@ -22,7 +22,7 @@ from infra.platform.http_server import ServedApp
 from infra.platform.logging import configure_logging
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings
-from infra.platform.startup import binding, ended_by_startup_errors, load_settings
+from infra.platform.startup import binding, ended_by_startup_errors, load_settings, port_use
 from worker import outbox_relay, partner_http
 
 log = structlog.stdlib.get_logger(__name__)
@@ -69,7 +69,7 @@ async def serve_health(settings: Settings, engine: Engine, relay: "asyncio.Task[
         readiness = Readiness(ready=all(c.ok for c in checks), checks=checks)
         return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
 
-    with binding(settings.ops_host, settings.worker_health_port, "TRADELANE_WORKER_HEALTH_PORT"):
+    with binding(port_use(settings, "TRADELANE_WORKER_HEALTH_PORT")):
         served = ServedApp(app, settings.ops_host, settings.worker_health_port)
     return await served.start()
 

@@ -42,7 +42,7 @@ from infra.platform.logging import configure_logging
 from infra.platform.partner_credentials import check_all as check_partner_credentials
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, get_settings
-from infra.platform.startup import binding, ended_by_startup_errors, load_settings
+from infra.platform.startup import binding, ended_by_startup_errors, load_settings, port_use
 from infra.platform.telemetry import make_runtime, tracer_provider, tracing_interceptors
 from infra.platform.temporal import connect
 from tradelane.decisions.screening import ScreeningList
@@ -147,7 +147,7 @@ def partner_http(settings: Settings) -> httpx.AsyncClient:
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     migrate(settings.database_url)
     metrics = f"{settings.ops_host}:{settings.metrics_port}" if settings.metrics_port is not None else None
-    with binding(settings.ops_host, settings.metrics_port, "TRADELANE_METRICS_PORT"):
+    with binding(port_use(settings, "TRADELANE_METRICS_PORT")):
         runtime = make_runtime(metrics)
     client = await connect(
         settings, runtime=runtime,
@@ -218,7 +218,7 @@ async def serve_health(settings: Settings, client: Client, engine: Engine, worke
         readiness = await check_readiness(client, engine, timeout=settings.query_timeout_s, extra=[polling])
         return JSONResponse(status_code=200 if readiness.ready else 503, content=readiness.model_dump())
 
-    with binding(settings.ops_host, settings.worker_health_port, "TRADELANE_WORKER_HEALTH_PORT"):
+    with binding(port_use(settings, "TRADELANE_WORKER_HEALTH_PORT")):
         served = ServedApp(app, settings.ops_host, settings.worker_health_port)
     return await served.start()
 

@@ -21,11 +21,7 @@ def up() -> None:
     from devstack.up import serve_forever
 
     settings = service_settings()
-    refuse_taken_ports(settings.api_host, {"TRADELANE_API_PORT": settings.api_port})
-    refuse_taken_ports(settings.sandbox_host, {"TRADELANE_SANDBOX_PORT": settings.sandbox_port})
-    refuse_taken_ports(settings.smtp_host, {"TRADELANE_SMTP_PORT": settings.smtp_port})
-    refuse_taken_ports(settings.ops_host, {"TRADELANE_WORKER_HEALTH_PORT": settings.worker_health_port,
-                                           "TRADELANE_METRICS_PORT": settings.metrics_port})
+    refuse_taken_ports(settings)  # all of them, before anything starts
     serve_forever(settings)
 
 
@@ -76,7 +72,7 @@ def sandbox() -> None:
     from sandbox.app import create_app as create_sandbox_app
 
     settings = service_settings()
-    refuse_taken_ports(settings.sandbox_host, {"TRADELANE_SANDBOX_PORT": settings.sandbox_port})
+    refuse_taken_ports(settings, "TRADELANE_SANDBOX_PORT")
     uvicorn.run(create_sandbox_app(sandbox_config(settings)), host=settings.sandbox_host, port=settings.sandbox_port,
                 log_config=None)
 

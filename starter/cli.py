@@ -324,14 +324,14 @@ def service_settings() -> "Settings":
     return settings
 
 
-def refuse_taken_ports(host: str, ports: dict[str, int | None]) -> None:
-    """End a service command in one line when a port it would listen on (by its setting's name) is taken."""
-    from infra.platform.startup import check_port_free, ended_by_startup_errors
+def refuse_taken_ports(settings: "Settings", *settings_names: str) -> None:
+    """End a service command in one line when a port it would listen on is taken: the ports of the settings named,
+    or all of Tradelane's (`tradelane up`)."""
+    from infra.platform.startup import check_ports_free, ended_by_startup_errors, tradelane_port_uses
 
+    uses = tradelane_port_uses(settings)
     with ended_by_startup_errors():
-        for setting, port in ports.items():
-            if port is not None:
-                check_port_free(host, port, setting)
+        check_ports_free([use for use in uses if not settings_names or use.setting in settings_names])
 
 
 @app.command()
@@ -342,7 +342,7 @@ def api() -> None:
     from starter.api import create_app
 
     settings = service_settings()
-    refuse_taken_ports(settings.api_host, {"TRADELANE_API_PORT": settings.api_port})
+    refuse_taken_ports(settings, "TRADELANE_API_PORT")
     # X-Forwarded-For is believed only from TRADELANE_TRUSTED_PROXIES (starter/ratelimit.py), not from uvicorn's list.
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
                 proxy_headers=False)

@@ -6,7 +6,6 @@ Pure: nothing here starts a process, so the template's contract is tested withou
 """
 
 import os
-import socket
 import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,9 +14,10 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from devstack.ports import free_ports
+from devstack.ports import LOOPBACK, free_ports
+from infra.platform import startup
 from infra.platform.settings import STATE_DIR
-from infra.platform.startup import StartupError, refused_setting
+from infra.platform.startup import PortUse, StartupError, refused_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_TEMPLATE = REPO_ROOT / "deploy" / "temporal" / "config.yaml.template"
@@ -29,7 +29,6 @@ SERVER_RELEASE = "1.32.0"
 run the same server code."""
 HISTORY_SHARDS = 8
 """Fixed when the cluster's database is created; two history hosts hold four each."""
-LOOPBACK = "127.0.0.1"
 
 TEMPORAL_DB, VISIBILITY_DB, TRADELANE_DB = "temporal", "temporal_visibility", "tradelane"
 TEMPORAL_USER, TRADELANE_USER = "temporal", "tradelane"
@@ -119,15 +118,6 @@ class ServerSpec:
 
 
 @dataclass(frozen=True)
-class PortUse:
-    """A port the cluster needs, what takes it, and the setting that moves it (for the one-line error)."""
-
-    port: int
-    what: str
-    setting: str
-
-
-@dataclass(frozen=True)
 class ClusterPorts:
     """Every loopback port of the cluster's PostgreSQL and server processes."""
 
@@ -180,17 +170,12 @@ class ClusterPorts:
 
 
 def check_ports_free(uses: list[PortUse]) -> None:
-    """Refuse to start when a port is taken, naming it and its setting: a server that cannot bind fails later, in
-    its own log, and a second cluster on the same ports would join the first one's ring."""
-    for use in uses:
-        with socket.socket() as sock:
-            # As the servers bind: a port whose last connections linger in TIME_WAIT is free, a listener is not.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((LOOPBACK, use.port))
-            except OSError:
-                raise ClusterError(f"port {use.port} ({use.what}) is already in use on {LOOPBACK}: stop what listens "
-                                   f"there, or set {use.setting} to move it") from None
+    """`infra.platform.startup.check_ports_free` as a ClusterError: a second cluster on the same ports would also
+    join the first one's ring."""
+    try:
+        startup.check_ports_free(uses)
+    except StartupError as err:
+        raise ClusterError(str(err)) from None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from devstack.cluster.config import (
     ClusterError,
     ClusterPorts,
     ClusterSettings,
-    PortUse,
     check_ports_free,
     load_cluster_settings,
 )
@@ -34,7 +33,7 @@ from infra.platform.http_server import ServedApp
 from infra.platform.logging import get_logger
 from infra.platform.process import run_until_signalled
 from infra.platform.settings import Settings, local_url
-from infra.platform.startup import ended_by_startup_errors
+from infra.platform.startup import ended_by_startup_errors, tradelane_port_uses
 from infra.platform.temporal import connect
 from sandbox.app import create_app as create_sandbox_app
 from starter.api import create_app
@@ -82,22 +81,6 @@ class Cluster:
 
     def processes(self) -> list[ManagedProcess]:
         return [*self.servers.values(), *self.workers]
-
-
-def tradelane_port_uses(settings: Settings, workers: int) -> list[PortUse]:
-    """The ports Tradelane's side takes: the API, the sandbox, SMTP, and each worker's health and metrics ports
-    (worker N takes the setting's port + N - 1)."""
-    uses = [PortUse(settings.api_port, "Tradelane API", "TRADELANE_API_PORT"),
-            PortUse(settings.sandbox_port, "carrier sandbox", "TRADELANE_SANDBOX_PORT"),
-            PortUse(settings.smtp_port, "SMTP server", "TRADELANE_SMTP_PORT")]
-    for n in range(workers):
-        if settings.worker_health_port is not None:
-            uses.append(PortUse(settings.worker_health_port + n, f"tradelane-worker-{n + 1} health",
-                                "TRADELANE_WORKER_HEALTH_PORT"))
-        if settings.metrics_port is not None:
-            uses.append(PortUse(settings.metrics_port + n, f"tradelane-worker-{n + 1} metrics",
-                                "TRADELANE_METRICS_PORT"))
-    return uses
 
 
 def tradelane_workers(settings: Settings, count: int, sandbox_url: str, logs: Path) -> list[ManagedProcess]:

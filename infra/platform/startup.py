@@ -7,6 +7,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
@@ -51,31 +52,64 @@ def load_settings() -> Settings:
         raise StartupError(refused_setting(err)) from None
 
 
-def port_taken(host: str, port: int, setting: str) -> StartupError:
-    return StartupError(f"port {port} ({setting}) is already in use on {host}: stop what listens there, or set "
-                        f"{setting} to another port")
+@dataclass(frozen=True)
+class PortUse:
+    """A port a server will listen on, what listens there, and the setting that moves it (for the one-line error)."""
+
+    port: int
+    what: str
+    setting: str
+    host: str = "127.0.0.1"
+
+    def taken(self) -> StartupError:
+        return StartupError(f"port {self.port} ({self.what}) is already in use on {self.host}: stop what listens "
+                            f"there, or set {self.setting} to move it")
+
+
+def tradelane_port_uses(settings: Settings, workers: int = 1) -> list[PortUse]:
+    """The ports Tradelane's services take: the API, the sandbox, SMTP, and each worker's health and metrics ports
+    (worker N takes the setting's port + N - 1); a port turned off (empty) takes none."""
+    uses = [PortUse(settings.api_port, "Tradelane API", "TRADELANE_API_PORT", settings.api_host),
+            PortUse(settings.sandbox_port, "carrier sandbox", "TRADELANE_SANDBOX_PORT", settings.sandbox_host),
+            PortUse(settings.smtp_port, "SMTP server", "TRADELANE_SMTP_PORT", settings.smtp_host)]
+    for n in range(workers):
+        worker = "worker" if workers == 1 else f"tradelane-worker-{n + 1}"
+        if settings.worker_health_port is not None:
+            uses.append(PortUse(settings.worker_health_port + n, f"{worker} health", "TRADELANE_WORKER_HEALTH_PORT",
+                                settings.ops_host))
+        if settings.metrics_port is not None:
+            uses.append(PortUse(settings.metrics_port + n, f"{worker} metrics", "TRADELANE_METRICS_PORT",
+                                settings.ops_host))
+    return uses
+
+
+def port_use(settings: Settings, setting: str) -> PortUse | None:
+    """The port `setting` gives a service of one process (`TRADELANE_METRICS_PORT`); None when it is turned off."""
+    return next((use for use in tradelane_port_uses(settings) if use.setting == setting), None)
 
 
 @contextmanager
-def binding(host: str, port: int | None, setting: str) -> Iterator[None]:
-    """Around a server's bind to `host:port`, the port its `setting` chose: "address already in use" becomes one line
-    naming the port and the setting (as the OS error from Python's sockets, or the text the Temporal runtime's
-    Prometheus exporter raises)."""
+def binding(use: PortUse | None) -> Iterator[None]:
+    """Around a server's bind to `use`'s port: "address already in use" becomes its one line naming the port and
+    the setting (as the OS error from Python's sockets, or the text the Temporal runtime's Prometheus exporter
+    raises). None (a port turned off) changes nothing."""
     try:
         yield
     except OSError as err:
-        if err.errno != errno.EADDRINUSE or port is None:
+        if err.errno != errno.EADDRINUSE or use is None:
             raise
-        raise port_taken(host, port, setting) from None
+        raise use.taken() from None
     except ValueError as err:
-        if "Address already in use" not in str(err) or port is None:
+        if "Address already in use" not in str(err) or use is None:
             raise
-        raise port_taken(host, port, setting) from None
+        raise use.taken() from None
 
 
-def check_port_free(host: str, port: int, setting: str) -> None:
-    """Refuse, in one line, a port something listens on, before starting a server that would fail on it later."""
-    with binding(host, port, setting), socket.socket() as sock:
-        # As the servers bind: a port whose last connections linger in TIME_WAIT is free, a listener is not.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+def check_ports_free(uses: list[PortUse]) -> None:
+    """Refuse, in one line, the first port something listens on, before starting servers that would fail on it
+    later, in their own logs."""
+    for use in uses:
+        with binding(use), socket.socket() as sock:
+            # As the servers bind: a port whose last connections linger in TIME_WAIT is free, a listener is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((use.host, use.port))

@@ -33,10 +33,14 @@ def cluster_env() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+TRADELANE_PORT_RUN = 7
+"""The API, sandbox and SMTP ports, then two workers' health and metrics ports."""
+
+
 def tradelane_ports() -> dict[str, int]:
     """Tradelane's ports for a private stack (its settings' names), all different: the API, sandbox, SMTP and two
     workers' health and metrics ports (worker N takes a setting's port + N - 1), from one run of free ports."""
-    first = free_port_run(7)
+    first = free_port_run(TRADELANE_PORT_RUN)
     return {"api_port": first, "sandbox_port": first + 1, "smtp_port": first + 2, "worker_health_port": first + 3,
             "metrics_port": first + 5}
 

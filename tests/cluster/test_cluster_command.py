@@ -19,7 +19,7 @@ import pytest
 
 from devstack.cluster.config import ClusterError, ClusterPorts, ClusterSettings, check_ports_free, scratch_dir
 from devstack.ports import FREE_PORT_RANGE, free_port
-from tests.cluster.conftest import tradelane_ports
+from tests.cluster.conftest import TRADELANE_PORT_RUN, tradelane_ports
 
 pytestmark = pytest.mark.temporal
 
@@ -90,7 +90,8 @@ def descendants(pid: int) -> set[int]:
 def command_env() -> Iterator[tuple[dict[str, str], Path, ClusterPorts]]:
     folder = scratch_dir("tradelane-test-make-cluster-")
     tradelane = tradelane_ports()
-    frontend, postgres = free_temporal_layout(avoid=set(range(min(tradelane.values()), max(tradelane.values()) + 2)))
+    first = tradelane["api_port"]
+    frontend, postgres = free_temporal_layout(avoid=set(range(first, first + TRADELANE_PORT_RUN)))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRADELANE_", "TEMPORAL_"))}
     env.update({
         "TRADELANE_CLUSTER_DIR": str(folder / "cluster"),

@@ -15,7 +15,14 @@ from fastapi import FastAPI
 from devstack.ports import FREE_PORT_RANGE, free_port, free_port_run, free_ports
 from infra.platform.http_server import ServedApp
 from infra.platform.settings import get_settings
-from infra.platform.startup import StartupError, binding, check_port_free, load_settings, refused_setting
+from infra.platform.startup import (
+    PortUse,
+    StartupError,
+    binding,
+    check_ports_free,
+    load_settings,
+    refused_setting,
+)
 from infra.platform.telemetry import make_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +37,9 @@ def listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def taken_line(port: int, setting: str) -> str:
-    return (f"error: port {port} ({setting}) is already in use on 127.0.0.1: stop what listens there, or set "
-            f"{setting} to another port")
+def taken_line(port: int, what: str, setting: str) -> str:
+    return (f"error: port {port} ({what}) is already in use on 127.0.0.1: stop what listens there, or set {setting} "
+            f"to move it")
 
 
 def run_command(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -53,28 +60,33 @@ def assert_one_line(result: subprocess.CompletedProcess[str], line: str) -> None
 
 def test_the_metrics_exporters_taken_port_is_named_with_its_setting(listener):
     """The Temporal runtime's Prometheus exporter says only "Address already in use (os error 98)"."""
-    with pytest.raises(StartupError) as err, binding("127.0.0.1", listener, "TRADELANE_METRICS_PORT"):
+    with pytest.raises(StartupError) as err, binding(PortUse(listener, "worker metrics", "TRADELANE_METRICS_PORT")):
         make_runtime(f"127.0.0.1:{listener}")
-    assert f"error: {err.value}" == taken_line(listener, "TRADELANE_METRICS_PORT")
+    assert f"error: {err.value}" == taken_line(listener, "worker metrics", "TRADELANE_METRICS_PORT")
 
 
 async def test_a_served_apps_taken_port_is_named_with_its_setting(listener):
-    with pytest.raises(StartupError) as err, binding("127.0.0.1", listener, "TRADELANE_WORKER_HEALTH_PORT"):
+    health = PortUse(listener, "worker health", "TRADELANE_WORKER_HEALTH_PORT")
+    with pytest.raises(StartupError) as err, binding(health):
         await ServedApp(FastAPI(), "127.0.0.1", listener).start()
-    assert f"error: {err.value}" == taken_line(listener, "TRADELANE_WORKER_HEALTH_PORT")
+    assert f"error: {err.value}" == taken_line(listener, "worker health", "TRADELANE_WORKER_HEALTH_PORT")
 
 
 def test_other_errors_pass_through_binding():
-    with pytest.raises(ValueError, match="not a port problem"), binding("127.0.0.1", 1, "TRADELANE_METRICS_PORT"):
+    use = PortUse(1, "Tradelane API", "TRADELANE_API_PORT")
+    with pytest.raises(ValueError, match="not a port problem"), binding(use):
         raise ValueError("not a port problem")
-    with pytest.raises(PermissionError), binding("127.0.0.1", 1, "TRADELANE_API_PORT"):
+    with pytest.raises(PermissionError), binding(use):
         raise PermissionError(13, "Permission denied")
+    with pytest.raises(OSError, match="in use"), binding(None):  # a port turned off: nothing to name
+        raise OSError(98, "Address already in use")
 
 
 def test_a_free_port_passes_the_check_and_a_taken_one_is_refused(listener):
-    check_port_free("127.0.0.1", free_port(), "TRADELANE_API_PORT")
-    with pytest.raises(StartupError, match=f"port {listener} \\(TRADELANE_API_PORT\\)"):
-        check_port_free("127.0.0.1", listener, "TRADELANE_API_PORT")
+    check_ports_free([PortUse(free_port(), "Tradelane API", "TRADELANE_API_PORT")])
+    with pytest.raises(StartupError, match=f"port {listener} \\(Tradelane API\\).*TRADELANE_API_PORT"):
+        check_ports_free([PortUse(free_port(), "carrier sandbox", "TRADELANE_SANDBOX_PORT"),
+                          PortUse(listener, "Tradelane API", "TRADELANE_API_PORT")])
 
 
 def test_a_refused_setting_is_one_line_naming_its_variable(monkeypatch):
@@ -116,30 +128,25 @@ def test_free_ports_are_below_the_ports_outgoing_connections_take():
     assert all(port in FREE_PORT_RANGE and port < low for port in ports)
     first = free_port_run(7)
     assert first + 6 in FREE_PORT_RANGE
-    for port in range(first, first + 7):
-        check_port_free("127.0.0.1", port, "TRADELANE_API_PORT")
+    check_ports_free([PortUse(port, "Tradelane API", "TRADELANE_API_PORT") for port in range(first, first + 7)])
 
 
 # --- the commands, as a user runs them --------------------------------------------------------------------------
 
-def test_the_worker_with_its_metrics_port_taken_says_so_in_one_line(listener, tmp_path):
-    result = run_command(["worker"], tmp_path, TRADELANE_METRICS_PORT=str(listener))
-    assert_one_line(result, taken_line(listener, "TRADELANE_METRICS_PORT"))
-
-
-def test_the_relay_with_its_health_port_taken_says_so_in_one_line(listener, tmp_path):
-    result = run_command(["relay"], tmp_path, TRADELANE_WORKER_HEALTH_PORT=str(listener))
-    assert_one_line(result, taken_line(listener, "TRADELANE_WORKER_HEALTH_PORT"))
-
-
-def test_the_api_with_its_port_taken_says_so_in_one_line(listener, tmp_path):
-    result = run_command(["api"], tmp_path, TRADELANE_API_PORT=str(listener))
-    assert_one_line(result, taken_line(listener, "TRADELANE_API_PORT"))
+@pytest.mark.parametrize(("command", "what", "setting"), [
+    ("worker", "worker metrics", "TRADELANE_METRICS_PORT"),
+    ("relay", "worker health", "TRADELANE_WORKER_HEALTH_PORT"),
+    ("api", "Tradelane API", "TRADELANE_API_PORT"),
+    ("sandbox", "carrier sandbox", "TRADELANE_SANDBOX_PORT"),
+])
+def test_a_service_with_its_port_taken_says_so_in_one_line(command, what, setting, listener, tmp_path):
+    result = run_command([command], tmp_path, **{setting: str(listener)})
+    assert_one_line(result, taken_line(listener, what, setting))
 
 
 def test_up_with_a_workers_port_taken_says_so_before_starting_anything(listener, tmp_path):
     result = run_command(["up"], tmp_path, TRADELANE_METRICS_PORT=str(listener))
-    assert_one_line(result, taken_line(listener, "TRADELANE_METRICS_PORT"))
+    assert_one_line(result, taken_line(listener, "worker metrics", "TRADELANE_METRICS_PORT"))
     assert not (tmp_path / "db").exists()  # nothing started: not even the read model was created
 
 
