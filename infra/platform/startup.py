@@ -95,12 +95,9 @@ def binding(use: PortUse | None) -> Iterator[None]:
     raises). None (a port turned off) changes nothing."""
     try:
         yield
-    except OSError as err:
-        if err.errno != errno.EADDRINUSE or use is None:
-            raise
-        raise use.taken() from None
-    except ValueError as err:
-        if "Address already in use" not in str(err) or use is None:
+    except (OSError, ValueError) as err:
+        in_use = err.errno == errno.EADDRINUSE if isinstance(err, OSError) else "Address already in use" in str(err)
+        if use is None or not in_use:
             raise
         raise use.taken() from None
 
